@@ -1,0 +1,2 @@
+/** peft4j examples. */
+package dev.peft4j.examples;

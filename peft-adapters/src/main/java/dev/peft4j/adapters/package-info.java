@@ -1,0 +1,2 @@
+/** peft4j adapters. */
+package dev.peft4j.adapters;

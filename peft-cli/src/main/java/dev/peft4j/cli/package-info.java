@@ -1,0 +1,2 @@
+/** peft4j cli. */
+package dev.peft4j.cli;

@@ -1,0 +1,2 @@
+/** peft4j core. */
+package dev.peft4j.core;

@@ -1,0 +1,2 @@
+/** peft4j init. */
+package dev.peft4j.init;

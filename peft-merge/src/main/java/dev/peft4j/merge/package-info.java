@@ -1,0 +1,2 @@
+/** peft4j merge. */
+package dev.peft4j.merge;

@@ -1,0 +1,2 @@
+/** peft4j models. */
+package dev.peft4j.models;
