@@ -6,6 +6,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.gson.stream.JsonWriter;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -297,7 +298,7 @@ final class SafetensorsHeader {
         ByteBuffer buf = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
         while (buf.hasRemaining()) {
             if (channel.read(buf, position + buf.position()) < 0) {
-                throw new java.io.EOFException("File ended while reading " + length + " bytes at " + position);
+                throw new EOFException("File ended while reading " + length + " bytes at " + position);
             }
         }
         return buf.flip();

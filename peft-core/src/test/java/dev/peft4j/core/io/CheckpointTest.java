@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonObject;
@@ -22,45 +21,33 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** ShardedCheckpointWriter output read back through CheckpointReader, and the reader's index checks. */
-class CheckpointTest {
+class CheckpointTest extends IoTestBase {
 
     private static final long SHARD_LIMIT = 150;
     private static final Map<String, String> PT = Map.of("format", "pt");
 
-    @TempDir
-    Path dir;
-
-    private NDManager manager;
     private LinkedHashMap<String, NDArray> tensors;
     private Map<String, DataType> storedAs;
 
     @BeforeEach
     void setUp() {
-        manager = NDManager.newBaseManager();
         Random rnd = new Random(5);
         tensors = new LinkedHashMap<>();
         storedAs = new LinkedHashMap<>();
         // data bytes, filling shards of at most 150 bytes in write order:
         // embed 128 | norm 32 + half 20 + ids 24 + mask 5 = 81 | big 160 (alone, above the limit) | scale 4
-        tensors.put("embed", manager.randomNormal(new Shape(4, 8)));
-        tensors.put("norm", manager.randomNormal(new Shape(16)));
+        tensors.put("embed", gaussian(rnd, new Shape(4, 8)));
+        tensors.put("norm", gaussian(rnd, new Shape(16)));
         storedAs.put("norm", DataType.BFLOAT16);
-        tensors.put("half", manager.randomNormal(new Shape(10)).toType(DataType.FLOAT16, false));
+        tensors.put("half", gaussian(rnd, new Shape(10)).toType(DataType.FLOAT16, false));
         tensors.put("ids", manager.create(rnd.longs(3).toArray()));
         tensors.put("mask", manager.create(new byte[] {1, 2, 3, 4, 5}).toType(DataType.UINT8, false));
-        tensors.put("big", manager.randomUniform(-1, 1, new Shape(40)));
+        tensors.put("big", gaussian(rnd, new Shape(40)));
         tensors.put("scale", manager.create(0.125f));
-    }
-
-    @AfterEach
-    void tearDown() {
-        manager.close();
     }
 
     @Test

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
@@ -21,10 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Interoperability with the format as specified and as the reference implementation writes it:
@@ -32,22 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (make_reference.py beside reference.safetensors in the test resources), and our own header
  * checked field by field.
  */
-class SafetensorsReferenceTest {
+class SafetensorsReferenceTest extends IoTestBase {
 
-    @TempDir
-    Path dir;
-
-    private NDManager manager;
-
-    @BeforeEach
-    void setUp() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        manager.close();
-    }
 
     @Test
     void readsAHandBuiltFileWithUnpaddedHeaderMisalignedDataAndUnknownFields() throws IOException {
