@@ -204,7 +204,8 @@ public final class CheckpointReader implements TensorSource {
         TensorInfo expected = info(key);
         SafetensorsReader reader = reader(shardOfKey.get(key));
         if (!expected.equals(reader.info(key))) {
-            throw new CheckpointFormatException(reader.file(), key, "shard changed on disk since the checkpoint was opened");
+            throw new CheckpointFormatException(reader.file(), key,
+                    "shard changed on disk since the checkpoint was opened");
         }
         return reader.load(key, manager, target);
     }

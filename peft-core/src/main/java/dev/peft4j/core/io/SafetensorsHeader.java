@@ -260,7 +260,8 @@ final class SafetensorsHeader {
             }
             reader.endObject();
             if (dtypeName == null || shape == null || offsets == null) {
-                throw new CheckpointFormatException(file, name, "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
+                throw new CheckpointFormatException(file, name,
+                        "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
             }
             DataType dtype = Dtypes.parse(dtypeName);
             if (dtype == null) {

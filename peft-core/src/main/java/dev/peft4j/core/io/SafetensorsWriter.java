@@ -105,7 +105,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         requireUsable();
         if (next < layout.size()) {
             throw new IllegalStateException("Cannot commit " + pending.target() + ": tensor '"
-                    + layout.get(next).name() + "' and " + (layout.size() - next - 1) + " more were declared but not written");
+                    + layout.get(next).name() + "' and " + (layout.size() - next - 1)
+                    + " more were declared but not written");
         }
         pending.commit();
     }

@@ -24,7 +24,8 @@ public record TensorSpec(String name, DataType dtype, Shape shape) {
         Dtypes.requireStorable(dtype, name);
         for (long d : shape.getShape()) {
             if (d < 0) {
-                throw new IllegalArgumentException("Tensor '" + name + "' has an unknown or negative dimension: " + shape);
+                throw new IllegalArgumentException(
+                        "Tensor '" + name + "' has an unknown or negative dimension: " + shape);
             }
         }
     }

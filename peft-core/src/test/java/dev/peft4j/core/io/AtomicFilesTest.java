@@ -84,7 +84,8 @@ class AtomicFilesTest {
         writeTree(target, Map.of("adapter_config.json", "old", "stale.txt", "gone soon"));
         AtomicFiles.publishDirectory(target, staging -> writeTree(staging,
                 Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights")));
-        assertEquals(Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights"), readTree(target));
+        assertEquals(Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights"),
+                readTree(target));
         assertArrayEquals(new String[] {"adapter"}, TestFiles.list(dir));
     }
 

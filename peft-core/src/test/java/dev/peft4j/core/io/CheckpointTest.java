@@ -17,10 +17,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -87,7 +89,7 @@ class CheckpointTest extends IoTestBase {
             assertEquals(List.copyOf(tensors.keySet()), reader.keys());
             assertEquals(out.resolve(names[1]), reader.shardOf("ids"));
             List<String> reversed = new ArrayList<>(reader.keys());
-            java.util.Collections.reverse(reversed); // reopens evicted shards
+            Collections.reverse(reversed); // reopens evicted shards
             for (String key : reversed) {
                 assertTensorMatches(key, reader);
             }
@@ -157,7 +159,8 @@ class CheckpointTest extends IoTestBase {
         assertEquals("ids", e.tensor());
         assertTrue(e.getMessage().contains("not the file name of a shard in the same folder"), e.getMessage());
         Files.writeString(out.resolve(CheckpointReader.INDEX_FILE), "{\"metadata\":{}}");
-        CheckpointFormatException none = assertThrows(CheckpointFormatException.class, () -> CheckpointReader.open(out));
+        CheckpointFormatException none =
+                assertThrows(CheckpointFormatException.class, () -> CheckpointReader.open(out));
         assertTrue(none.getMessage().contains("no \"weight_map\" object"), none.getMessage());
     }
 
@@ -227,7 +230,7 @@ class CheckpointTest extends IoTestBase {
     }
 
     private static Map<String, byte[]> snapshot(Path folder) throws IOException {
-        Map<String, byte[]> files = new java.util.TreeMap<>();
+        Map<String, byte[]> files = new TreeMap<>();
         for (String name : TestFiles.list(folder)) {
             files.put(name, Files.readAllBytes(folder.resolve(name)));
         }

@@ -11,10 +11,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -110,7 +110,6 @@ class ChunkedTensorTest extends IoTestBase {
             assertArrayEquals(expected, reader.load("tail", manager).toFloatArray());
             assertArrayEquals(expected, chunked.load("tail", manager).toFloatArray());
         }
-        assertEquals(header, new String(head, 8, header.getBytes(StandardCharsets.UTF_8).length, StandardCharsets.UTF_8));
     }
 
     private Path write(Path file, Map<String, NDArray> tensors, Map<String, DataType> stored, long chunkBytes)
@@ -130,6 +129,7 @@ class ChunkedTensorTest extends IoTestBase {
     private static byte[] read(SafetensorsReader reader, String key) throws IOException {
         TensorInfo info = reader.info(key);
         byte[] all = Files.readAllBytes(reader.file());
-        return java.util.Arrays.copyOfRange(all, (int) info.byteOffset(), (int) (info.byteOffset() + info.byteLength()));
+        int from = Math.toIntExact(info.byteOffset());
+        return Arrays.copyOfRange(all, from, from + Math.toIntExact(info.byteLength()));
     }
 }

@@ -42,7 +42,8 @@ class JsonIOTest {
         Path broken = dir.resolve("broken.json");
         Files.writeString(broken, "{\"r\": 8,, }");
         e = assertThrows(CheckpointFormatException.class, () -> JsonIO.readObject(broken));
-        assertTrue(e.getMessage().contains(broken.toString()) && e.getMessage().contains("not valid JSON"), e.getMessage());
+        assertTrue(e.getMessage().contains(broken.toString()) && e.getMessage().contains("not valid JSON"),
+                e.getMessage());
         Path trailing = dir.resolve("trailing.json");
         Files.writeString(trailing, "{} {}");
         e = assertThrows(CheckpointFormatException.class, () -> JsonIO.readObject(trailing));

@@ -46,7 +46,8 @@ class SafetensorsReferenceTest extends IoTestBase {
             assertEquals(Map.of("source", "by hand"), reader.metadata());
             long dataStart = 8 + header.length();
             assertEquals(new TensorInfo("w", DataType.FLOAT32, new Shape(2, 2), dataStart + 3, 16), reader.info("w"));
-            assertArrayEquals(new int[] {5, 0, 250}, reader.load("mask", manager).toType(DataType.INT32, false).toIntArray());
+            assertArrayEquals(new int[] {5, 0, 250},
+                    reader.load("mask", manager).toType(DataType.INT32, false).toIntArray());
             assertArrayEquals(new float[] {1.5f, -2f, 0.25f, 1e-3f}, reader.load("w", manager).toFloatArray());
         }
     }

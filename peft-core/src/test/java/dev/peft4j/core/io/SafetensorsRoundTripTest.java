@@ -16,6 +16,7 @@ import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,7 +74,7 @@ class SafetensorsRoundTripTest extends IoTestBase {
     @Test
     void float32StoredAsBf16RoundsToNearestEvenAndWidensBackExactly() throws IOException {
         float[] values = MiniFloat.roundingCases(11, 300);
-        float[] withNaN = java.util.Arrays.copyOf(values, values.length + 1);
+        float[] withNaN = Arrays.copyOf(values, values.length + 1);
         withNaN[values.length] = Float.NaN;
         byte[] data = storeAs(withNaN, DataType.BFLOAT16);
 
@@ -121,9 +122,9 @@ class SafetensorsRoundTripTest extends IoTestBase {
             assertEquals(Map.of(), reader.metadata(), "no metadata written when none given");
             NDArray asDouble = reader.load("ints", manager, DataType.FLOAT64);
             assertEquals(DataType.FLOAT64, asDouble.getDataType());
-            assertAlmostEquals(asDouble.toDoubleArray(), java.util.Arrays.stream(ints).asDoubleStream().toArray(), 0, 0);
+            assertAlmostEquals(asDouble.toDoubleArray(), Arrays.stream(ints).asDoubleStream().toArray(), 0, 0);
             NDArray asLong = reader.load("ints", manager, DataType.INT64);
-            assertArrayEquals(java.util.Arrays.stream(ints).asLongStream().toArray(), asLong.toLongArray());
+            assertArrayEquals(Arrays.stream(ints).asLongStream().toArray(), asLong.toLongArray());
             NDArray asFloat = reader.load("doubles", manager, DataType.FLOAT32);
             float[] expected = new float[doubles.length];
             for (int i = 0; i < doubles.length; i++) {
@@ -196,7 +197,8 @@ class SafetensorsRoundTripTest extends IoTestBase {
                     () -> reader.info("layer.0.q_prj.weight"));
             String m = e.getMessage();
             assertTrue(m.contains(file.toString()) && m.contains("'layer.0.q_prj.weight'"), m);
-            assertTrue(m.contains("closest names: layer.0.q_proj.weight, layer.0.k_proj.weight, layer.1.q_proj.weight"), m);
+            assertTrue(m.contains(
+                    "closest names: layer.0.q_proj.weight, layer.0.k_proj.weight, layer.1.q_proj.weight"), m);
         }
     }
 
