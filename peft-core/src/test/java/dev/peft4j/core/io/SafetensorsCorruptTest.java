@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -115,6 +118,22 @@ class SafetensorsCorruptTest {
         Path file = dir.resolve("latin.safetensors");
         Files.write(file, content);
         assertRejected(file, null, "not valid UTF-8");
+    }
+
+    @Test
+    void fileTruncatedAfterOpeningFailsCleanlyInsteadOfCrashing() throws IOException {
+        Path file = dir.resolve("shrinking.safetensors");
+        Files.write(file, TestFiles.safetensors("{" + A + "," + B + "}", DATA));
+        try (SafetensorsReader reader = SafetensorsReader.open(file);
+                NDManager manager = NDManager.newBaseManager()) {
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                channel.truncate(Files.size(file) - 4);
+            }
+            CheckpointFormatException e =
+                    assertThrows(CheckpointFormatException.class, () -> reader.load("b", manager));
+            assertEquals("b", e.tensor());
+            assertTrue(e.getMessage().contains("shrank"), e.getMessage());
+        }
     }
 
     private static void assertRejected(Path file, String tensor, String phrase) {
