@@ -50,7 +50,8 @@ public final class DataCache {
                 : env != null ? Paths.get(env)
                 : Paths.get(System.getProperty("user.home"), ".cache", "peft4j", "data");
         String scriptProperty = System.getProperty("peft4j.fetchScript");
-        return new DataCache(root, scriptProperty != null ? Paths.get(scriptProperty) : findScript());
+        Path script = scriptProperty != null ? Paths.get(scriptProperty) : findScript();
+        return new DataCache(root, script);
     }
 
     /** Returns the folder of a dataset of the default cache, fetching it first if needed. */
@@ -61,7 +62,8 @@ public final class DataCache {
     /** Returns the folder of a dataset, running the fetch script first if it is not present. */
     public Path folder(String dataset) {
         if (!DATASETS.contains(dataset)) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "'; known: " + DATASETS);
+            throw new IllegalArgumentException(
+                    "unknown dataset '" + dataset + "'; known: " + DATASETS);
         }
         Path folder = root.resolve(dataset);
         if (Files.isRegularFile(folder.resolve(MARKER))) {
@@ -69,13 +71,15 @@ public final class DataCache {
         }
         if (script == null || !Files.isRegularFile(script)) {
             throw new IllegalStateException("dataset " + dataset + " is not in " + root
-                    + " and scripts/fetch-data.sh was not found from " + Paths.get("").toAbsolutePath()
+                    + " and scripts/fetch-data.sh was not found from "
+                    + Paths.get("").toAbsolutePath()
                     + "; run scripts/fetch-data.sh " + root + " from the peft4j checkout, or set"
                     + " -Dpeft4j.fetchScript=<path to fetch-data.sh>");
         }
         runScript();
         if (!Files.isRegularFile(folder.resolve(MARKER))) {
-            throw new IllegalStateException(script + " finished but " + folder + " holds no " + MARKER);
+            throw new IllegalStateException(
+                    script + " finished but " + folder + " holds no " + MARKER);
         }
         return folder;
     }
@@ -98,8 +102,8 @@ public final class DataCache {
                     + " PATH: install Node.js/npm (e.g. apt-get install npm) and retry");
         }
         if (status != 0) {
-            throw new IllegalStateException(script + " " + root + " failed with exit status " + status
-                    + " (see its messages above)");
+            throw new IllegalStateException(script + " " + root + " failed with exit status "
+                    + status + " (see its messages above)");
         }
     }
 

@@ -37,12 +37,12 @@ public final class DatasetStats {
             }
         }
         Path mnist = DataCache.ensure("mnist");
-        printMnist("mnist train", Mnist.train(mnist));
-        MnistSet test = Mnist.test(mnist);
-        printMnist("mnist test", test);
+        MnistSet train = Mnist.train(mnist);
+        printMnist("mnist train", train);
+        printMnist("mnist test", Mnist.test(mnist));
         for (RotatedMnist.Domain domain :
-                RotatedMnist.disjointDomains(test, RotatedMnist.ANGLES, 1000, seed)) {
-            printMnist("rotated-mnist (test images) " + domain.degrees() + " deg", domain.images());
+                RotatedMnist.disjointDomains(train, RotatedMnist.ANGLES, 10_000, seed)) {
+            printMnist("rotated-mnist train " + (int) domain.degrees() + " deg", domain.images());
         }
     }
 

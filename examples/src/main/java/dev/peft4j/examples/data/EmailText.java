@@ -181,7 +181,9 @@ public final class EmailText {
         ByteArrayOutputStream out = new ByteArrayOutputStream(text.length());
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (c == '=' && i + 2 < text.length() && isHex(text.charAt(i + 1)) && isHex(text.charAt(i + 2))) {
+            boolean escape = c == '=' && i + 2 < text.length()
+                    && isHex(text.charAt(i + 1)) && isHex(text.charAt(i + 2));
+            if (escape) {
                 out.write(Integer.parseInt(text.substring(i + 1, i + 3), 16));
                 i += 2;
             } else if (c == '_' && underscoreIsSpace) {
@@ -221,7 +223,8 @@ public final class EmailText {
             } catch (IllegalArgumentException badBase64) {
                 bytes = m.group().getBytes(StandardCharsets.ISO_8859_1);
             }
-            m.appendReplacement(out, Matcher.quoteReplacement(new String(bytes, charset(m.group(1)))));
+            String decoded = new String(bytes, charset(m.group(1)));
+            m.appendReplacement(out, Matcher.quoteReplacement(decoded));
         }
         m.appendTail(out);
         return out.toString();
@@ -254,7 +257,7 @@ public final class EmailText {
         return WHITESPACE.matcher(text).replaceAll(" ").strip();
     }
 
-    /** Cuts text to at most {@code maxChars}, at the last space before the limit when there is one. */
+    /** Cuts text to at most {@code maxChars}, at the last space before the limit if any. */
     static String cap(String text, int maxChars) {
         if (text.length() <= maxChars) {
             return text;

@@ -26,7 +26,9 @@ final class JsonFiles {
                             + " (run scripts/fetch-data.sh or use DataCache.ensure)");
         }
         try (Stream<Path> files = Files.list(folder)) {
-            return files.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList();
+            return files.filter(f -> f.getFileName().toString().endsWith(".json"))
+                    .sorted()
+                    .toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + folder, e);
         }

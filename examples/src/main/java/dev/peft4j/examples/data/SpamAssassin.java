@@ -68,7 +68,8 @@ public final class SpamAssassin {
     public static List<TextExample> loadGroup(Path root, String group) {
         int label = group.startsWith("spam") ? 1 : 0;
         List<TextExample> examples = new ArrayList<>();
-        for (Path file : JsonFiles.list(root.resolve("data").resolve(group), "SpamAssassin " + group)) {
+        Path folder = root.resolve("data").resolve(group);
+        for (Path file : JsonFiles.list(folder, "SpamAssassin " + group)) {
             String raw = JsonFiles.readObject(file, "text").get("text").getAsString();
             examples.add(new TextExample(EmailText.toText(raw), label));
         }

@@ -38,7 +38,7 @@ public final class Splits {
         return copy;
     }
 
-    /** Returns a random permutation of {@code 0..n-1} (Fisher-Yates, drawing from {@code random}). */
+    /** Returns a random permutation of {@code 0..n-1} (Fisher-Yates, drawing from random). */
     public static int[] permutation(int n, Random random) {
         int[] order = new int[n];
         for (int i = 0; i < n; i++) {
@@ -122,7 +122,7 @@ public final class Splits {
         return capPerClass(examples, numClasses, target, seed);
     }
 
-    /** Keeps at most {@code maxPerClass} examples of each class, a seeded random choice, shuffled. */
+    /** Keeps at most {@code maxPerClass} examples of each class (a seeded choice), shuffled. */
     public static List<TextExample> capPerClass(
             List<TextExample> examples, int numClasses, int maxPerClass, long seed) {
         int[] kept = new int[numClasses];

@@ -106,9 +106,11 @@ public final class StateOfTheUnion {
         List<Address> kept = addresses.stream().filter(a -> task.label(a) >= 0).toList();
         Splits.Partition<Address> parts = Splits.stratified(kept, task::label, 0.1, 0.1, seed);
         Map<String, List<TextExample>> splits = new LinkedHashMap<>();
-        splits.put(TextSplits.TRAIN, chunked(parts.train(), task, chunkWords, balance, seed));
-        splits.put(TextSplits.VALIDATION, chunked(parts.validation(), task, chunkWords, balance, seed));
-        splits.put(TextSplits.TEST, chunked(parts.test(), task, chunkWords, balance, seed));
+        List<List<Address>> groups = List.of(parts.train(), parts.validation(), parts.test());
+        List<String> names = List.of(TextSplits.TRAIN, TextSplits.VALIDATION, TextSplits.TEST);
+        for (int i = 0; i < names.size(); i++) {
+            splits.put(names.get(i), chunked(groups.get(i), task, chunkWords, balance, seed));
+        }
         return new TextSplits("sotu-" + task.name().toLowerCase(), task.labelNames(), splits);
     }
 

@@ -47,7 +47,8 @@ public final class TextBatcher extends RandomAccessDataset {
         typeIds = new long[n][];
         labels = new long[n];
         for (int from = 0; from < n; from += TOKENIZE_CHUNK) {
-            List<TextExample> chunk = builder.examples.subList(from, Math.min(n, from + TOKENIZE_CHUNK));
+            List<TextExample> chunk =
+                    builder.examples.subList(from, Math.min(n, from + TOKENIZE_CHUNK));
             Encoding[] encodings = builder.tokenizer.batchEncode(
                     chunk.stream().map(TextExample::text).toList());
             for (int i = 0; i < encodings.length; i++) {
@@ -63,7 +64,7 @@ public final class TextBatcher extends RandomAccessDataset {
         return new Builder();
     }
 
-    /** Returns the cached token ids of example {@code index} (special tokens included, no padding). */
+    /** Returns the cached token ids of an example (special tokens included, no padding). */
     public long[] tokenIds(int index) {
         return inputIds[index].clone();
     }
@@ -196,7 +197,8 @@ public final class TextBatcher extends RandomAccessDataset {
         public TextBatcher build() {
             if (examples == null || tokenizer == null || sampler == null) {
                 throw new IllegalStateException(
-                        "TextBatcher needs setExamples, setTokenizer and setBatching (or setSampling)");
+                        "TextBatcher needs setExamples, setTokenizer and setBatching"
+                                + " (or setSampling)");
             }
             return new TextBatcher(this);
         }

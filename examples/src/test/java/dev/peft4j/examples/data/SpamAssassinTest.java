@@ -32,14 +32,15 @@ class SpamAssassinTest {
         o.addProperty("id", String.format("%05d", id));
         o.addProperty("group", group);
         o.add("checksum", checksum);
-        o.addProperty("text", "From x@example.com  Thu Aug 22 12:36:23 2002\nReturn-Path: <x@example.com>\n"
+        o.addProperty("text", "From x@example.com  Thu Aug 22 12:36:23 2002\n"
+                + "Return-Path: <x@example.com>\n"
                 + "Subject: " + subject + "\n\n" + body + "\n");
         Path dir = Files.createDirectories(root.resolve("data").resolve(group));
-        Files.writeString(dir.resolve(String.format("%05d.%s.json", id, checksum.get("value").getAsString())),
-                o.toString());
+        String md5 = checksum.get("value").getAsString();
+        Files.writeString(dir.resolve(String.format("%05d.%s.json", id, md5)), o.toString());
     }
 
-    /** 20 ham and 10 spam in domain (plus one duplicate spam), 3 hard ham (one a copy), 4 spam-2. */
+    /** 20 ham, 10 spam (and a copy of one), 3 hard ham (one copying a ham), 4 spam-2. */
     private void writeCorpus() throws IOException {
         for (int i = 0; i < 20; i++) {
             message("easy-ham-1", i, "meeting " + i, "notes for meeting " + i);
@@ -98,9 +99,9 @@ class SpamAssassinTest {
     @Test
     void realCorpusMessagesAreCleaned() throws URISyntaxException {
         Path fixtures = Paths.get(getClass().getResource("/spam-assassin").toURI());
-        assertEquals(List.of(new TextExample("[Spambayes] speed\nIf the frequency of my laptop's disk"
-                        + " chirps are any indication, I'd say hammie is about 3-5x faster than"
-                        + " SpamAssassin. Skip", 0)),
+        assertEquals(List.of(new TextExample("[Spambayes] speed\nIf the frequency of my laptop's"
+                        + " disk chirps are any indication, I'd say hammie is about 3-5x faster"
+                        + " than SpamAssassin. Skip", 0)),
                 SpamAssassin.loadGroup(fixtures, "easy-ham-1"));
         // Big5 encoded-word subject (decoded independently with Python's base64 + big5 codecs);
         // the HTML body holds only an iframe, so nothing of it remains

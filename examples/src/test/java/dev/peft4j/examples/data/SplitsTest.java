@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
@@ -25,9 +26,13 @@ class SplitsTest {
         return items;
     }
 
+    private static Splits.Partition<TextExample> split(double validation, double test, long seed) {
+        return Splits.stratified(items(), TextExample::label, validation, test, seed);
+    }
+
     @Test
     void stratifiedKeepsClassProportionsAndCoversEveryItemOnce() {
-        Splits.Partition<TextExample> p = Splits.stratified(items(), TextExample::label, 0.1, 0.2, 7);
+        Splits.Partition<TextExample> p = split(0.1, 0.2, 7);
         // class 0: round(100*0.2)=20 test, 10 validation, 70 train; class 1: 6, 3, 21
         assertArrayEquals(new int[] {70, 21}, TextSplits.classCounts(p.train(), 2));
         assertArrayEquals(new int[] {10, 3}, TextSplits.classCounts(p.validation(), 2));
@@ -40,9 +45,9 @@ class SplitsTest {
 
     @Test
     void sameSeedSameSplitOtherSeedOtherSplit() {
-        Splits.Partition<TextExample> a = Splits.stratified(items(), TextExample::label, 0.1, 0.1, 1);
-        Splits.Partition<TextExample> b = Splits.stratified(items(), TextExample::label, 0.1, 0.1, 1);
-        Splits.Partition<TextExample> c = Splits.stratified(items(), TextExample::label, 0.1, 0.1, 2);
+        Splits.Partition<TextExample> a = split(0.1, 0.1, 1);
+        Splits.Partition<TextExample> b = split(0.1, 0.1, 1);
+        Splits.Partition<TextExample> c = split(0.1, 0.1, 2);
         assertEquals(a, b);
         assertNotEquals(new HashSet<>(a.test()), new HashSet<>(c.test()));
     }
@@ -52,13 +57,14 @@ class SplitsTest {
         List<TextExample> three = List.of(
                 new TextExample("a", 0), new TextExample("b", 0), new TextExample("c", 0));
         Splits.Partition<TextExample> p = Splits.stratified(three, TextExample::label, 0.1, 0.1, 3);
-        assertEquals(List.of(1, 1, 1), List.of(p.train().size(), p.validation().size(), p.test().size()));
+        assertEquals(List.of(1, 1, 1),
+                List.of(p.train().size(), p.validation().size(), p.test().size()));
     }
 
     @Test
     void rejectsFractionsThatLeaveNoTrainingData() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Splits.stratified(items(), TextExample::label, 0.5, 0.5, 0));
+                () -> split(0.5, 0.5, 0));
         assertTrue(e.getMessage().contains("validation + test < 1"), e.getMessage());
     }
 
@@ -81,7 +87,7 @@ class SplitsTest {
 
     @Test
     void capPerClassKeepsAtMostThatMany() {
-        TextSplits splits = new TextSplits("t", List.of("a", "b"), java.util.Map.of("train", items()));
+        TextSplits splits = new TextSplits("t", List.of("a", "b"), Map.of("train", items()));
         assertArrayEquals(new int[] {25, 25}, splits.capPerClass(25, 4).classCounts("train"));
         assertArrayEquals(new int[] {40, 30}, splits.capPerClass(40, 4).classCounts("train"));
         IllegalArgumentException e =

@@ -161,7 +161,7 @@ class StateOfTheUnionTest {
         Address hoover = addresses.get(0);
         assertEquals(List.of("1932_herbert_hoover_r", 1932, "Herbert Hoover", "Republican"),
                 List.of(hoover.id(), hoover.year(), hoover.president(), hoover.party()));
-        assertTrue(hoover.text().startsWith("To the Senate and House of Representatives: In accord"));
+        assertTrue(hoover.text().startsWith("To the Senate and House of Representatives:"));
         assertEquals(1, Task.PARTY.label(hoover));
         assertEquals(2, Task.ERA.label(hoover));
         List<String> chunks = StateOfTheUnion.chunks(hoover.text(), 80);

@@ -12,13 +12,15 @@ public final class NdAssert {
     private NdAssert() {}
 
     /** Asserts that two arrays have the same shape and are element-wise close. */
-    public static void assertAlmostEquals(NDArray actual, NDArray expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            NDArray actual, NDArray expected, double rtol, double atol) {
         assertArrayEquals(expected.getShape().getShape(), actual.getShape().getShape(), "shape");
         assertAlmostEquals(toDoubles(actual), toDoubles(expected), rtol, atol);
     }
 
     /** Asserts that two float arrays have the same length and are element-wise close. */
-    public static void assertAlmostEquals(float[] actual, float[] expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            float[] actual, float[] expected, double rtol, double atol) {
         double[] a = new double[actual.length];
         double[] e = new double[expected.length];
         for (int i = 0; i < a.length; i++) {
@@ -31,7 +33,8 @@ public final class NdAssert {
     }
 
     /** Asserts that two double arrays have the same length and are element-wise close. */
-    public static void assertAlmostEquals(double[] actual, double[] expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            double[] actual, double[] expected, double rtol, double atol) {
         if (actual.length != expected.length) {
             fail("length " + actual.length + " != expected " + expected.length);
         }
@@ -39,7 +42,8 @@ public final class NdAssert {
         int first = -1;
         double worst = 0;
         for (int i = 0; i < actual.length; i++) {
-            double excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+            double allowed = atol + rtol * Math.abs(expected[i]);
+            double excess = Math.abs(actual[i] - expected[i]) - allowed;
             if (!(excess <= 0)) { // also catches NaN
                 bad++;
                 first = first < 0 ? i : first;
