@@ -1,0 +1,268 @@
+package dev.peft4j.merge;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterCheckpoint;
+import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.AdapterMethods;
+import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.io.TensorSource;
+import dev.peft4j.core.tree.BaseLayer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An adapter folder (PEFT layout) seen as a fine-tuned model: the task vector of an adapted layer
+ * is the adapter's weight change. LoRA gives it in factored form {@code s B A} read straight from
+ * the two factors; any other registered method is built on a throw-away layer holding the base
+ * weight and asked for {@link Adapter#deltaWeight}, which is exact also for methods whose change
+ * depends on the base weight (Bat). Full tensors the adapter saves ({@code modules_to_save}) are
+ * task vectors against the base tensor of the same name; those the base lacks (a task-specific
+ * classifier head) are left out and listed in {@link #ignoredTensors()}.
+ *
+ * <p>Module paths map to base tensors as {@code <path>.weight}, or the unique base tensor ending
+ * in {@code .<path>.weight} (a base saved with a {@code bert.} prefix). Convolution weights
+ * ({@code [out, in, kh, kw]}) are rebuilt with one group.
+ */
+public final class AdapterCandidate implements Candidate {
+
+    private final String name;
+    private final Path dir;
+    private final AdapterConfig config;
+    private final SafetensorsReader reader;
+    /** Base tensor name to adapted module path. */
+    private final Map<String, String> moduleOfKey = new LinkedHashMap<>();
+    /** Module path to (tensor name relative to the module, full key in the file). */
+    private final Map<String, Map<String, String>> moduleTensors = new LinkedHashMap<>();
+    /** Base tensor name to the full tensor saved for it. */
+    private final Map<String, String> fullTensors = new LinkedHashMap<>();
+    private final List<String> ignored = new ArrayList<>();
+
+    private AdapterCandidate(String name, Path dir, AdapterConfig config, SafetensorsReader reader) {
+        this.name = name;
+        this.dir = dir;
+        this.config = config;
+        this.reader = reader;
+    }
+
+    /** Opens an adapter folder and maps its modules onto the base's tensor names. */
+    public static AdapterCandidate open(Path dir, String name, TensorSource base) throws IOException {
+        AdapterConfig config = AdapterCheckpoint.readConfig(dir);
+        SafetensorsReader reader = SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE));
+        AdapterCandidate c = new AdapterCandidate(name, dir, config, reader);
+        try {
+            c.index(AdapterMethods.forType(config.peftType(), dir.toString()).tensorPrefix(), base);
+        } catch (RuntimeException e) {
+            reader.close();
+            throw e;
+        }
+        return c;
+    }
+
+    private void index(String tensorPrefix, TensorSource base) {
+        for (String key : reader.keys()) {
+            if (!key.startsWith(AdapterCheckpoint.PREFIX)) {
+                throw new IllegalArgumentException("candidate " + describe() + ": tensor '" + key
+                        + "' does not start with '" + AdapterCheckpoint.PREFIX + "' (not a PEFT adapter file)");
+            }
+            String rel = key.substring(AdapterCheckpoint.PREFIX.length());
+            int at = methodSegment(rel, tensorPrefix);
+            if (at < 0) {
+                String plain = rel.replace(".modules_to_save.", ".");
+                String baseKey = resolve(plain, base);
+                if (baseKey == null) {
+                    ignored.add(plain);
+                } else {
+                    fullTensors.put(baseKey, key);
+                }
+                continue;
+            }
+            String module = rel.substring(0, at - 1);
+            moduleTensors.computeIfAbsent(module, m -> new LinkedHashMap<>()).put(rel.substring(at), key);
+        }
+        for (String module : moduleTensors.keySet()) {
+            String baseKey = resolve(module + ".weight", base);
+            if (baseKey == null) {
+                String hint = "";
+                try {
+                    base.info(module + ".weight");
+                } catch (IllegalArgumentException e) {
+                    hint = ": " + e.getMessage();
+                }
+                throw new IllegalArgumentException("candidate " + describe() + ": adapted module '" + module
+                        + "' has no weight tensor in the base model" + hint);
+            }
+            moduleOfKey.put(baseKey, module);
+        }
+    }
+
+    /** Index of the first dotted segment (not the first) that starts with the method's tensor prefix, or -1. */
+    static int methodSegment(String key, String prefix) {
+        int start = key.indexOf('.') + 1;
+        while (start > 0 && start < key.length()) {
+            if (key.startsWith(prefix, start)) {
+                return start;
+            }
+            start = key.indexOf('.', start) + 1;
+        }
+        return -1;
+    }
+
+    /** The base tensor named {@code key}, or the only one ending in {@code .key}; null if none. */
+    private static String resolve(String key, TensorSource base) {
+        if (base.contains(key)) {
+            return key;
+        }
+        String found = null;
+        for (String k : base.keys()) {
+            if (k.endsWith("." + key)) {
+                if (found != null) {
+                    return null;
+                }
+                found = k;
+            }
+        }
+        return found;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String describe() {
+        return "'" + name + "' (" + dir + ")";
+    }
+
+    /** The adapter's config. */
+    public AdapterConfig config() {
+        return config;
+    }
+
+    /** The adapted module of a base tensor, or null. */
+    public String moduleOf(String baseKey) {
+        return moduleOfKey.get(baseKey);
+    }
+
+    @Override
+    public void validate(TensorSource base) {
+        moduleOfKey.forEach((key, module) -> {
+            Shape w = base.info(key).shape();
+            if (w.dimension() != 2 && w.dimension() != 4) {
+                throw new IllegalArgumentException("candidate " + describe() + ": adapted module '" + module
+                        + "' maps to base tensor '" + key + "' of shape " + TensorChecks.shape(w)
+                        + ", not a Linear or Conv2d weight");
+            }
+            if (config instanceof LoraConfig) {
+                checkLoraShapes(module, key, w);
+            }
+        });
+        fullTensors.forEach((key, fileKey) ->
+                TensorChecks.requireSameShape(this, fileKey, base.info(key).shape(), reader.info(fileKey).shape()));
+    }
+
+    private void checkLoraShapes(String module, String key, Shape w) {
+        Shape a = reader.info(loraKey(module, "lora_A.weight")).shape();
+        Shape b = reader.info(loraKey(module, "lora_B.weight")).shape();
+        if (w.dimension() != 2 || a.dimension() != 2 || b.dimension() != 2 || a.get(1) != w.get(1)
+                || b.get(0) != w.get(0)
+                || a.get(0) != b.get(1)) {
+            throw new IllegalArgumentException("candidate " + describe() + ": shape mismatch for module '" + module
+                    + "': lora_A " + TensorChecks.shape(a) + " and lora_B " + TensorChecks.shape(b)
+                    + " do not fit base tensor '" + key + "' " + TensorChecks.shape(w));
+        }
+    }
+
+    private String loraKey(String module, String tensor) {
+        String key = moduleTensors.get(module).get(tensor);
+        if (key == null) {
+            throw new IllegalArgumentException("candidate " + describe() + ": module '" + module + "' has no "
+                    + tensor + " (found " + moduleTensors.get(module).keySet() + ")");
+        }
+        return key;
+    }
+
+    @Override
+    public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
+        String module = moduleOfKey.get(key);
+        if (module != null) {
+            return config instanceof LoraConfig ? lora(module, theta0, manager) : generic(module, theta0, manager);
+        }
+        String full = fullTensors.get(key);
+        if (full != null) {
+            NDArray tuned = load(full, theta0, manager);
+            TensorChecks.requireSameShape(this, key, theta0.getShape(), tuned.getShape());
+            return Delta.dense(tuned.sub(theta0));
+        }
+        return Delta.zero();
+    }
+
+    /** {@code s B A} from the stored factors, kept factored. */
+    private Delta lora(String module, NDArray theta0, NDManager manager) throws IOException {
+        NDArray a = load(loraKey(module, "lora_A.weight"), theta0, manager);
+        NDArray b = load(loraKey(module, "lora_B.weight"), theta0, manager);
+        return Delta.lowRank(b, a, ((LoraConfig) config).scalingFor(module));
+    }
+
+    /** The registered method's own {@code deltaWeight} on a layer holding the base weight. */
+    private Delta generic(String module, NDArray theta0, NDManager manager) throws IOException {
+        Block layer = layerWithWeight(theta0.duplicate());
+        Adapter adapter = config.createAdapter(new AdapterContext(module, PeftModel.DEFAULT,
+                BaseLayer.of(layer, module), manager, true));
+        Map<String, NDArray> values = new HashMap<>();
+        for (Map.Entry<String, String> e : moduleTensors.get(module).entrySet()) {
+            values.put(e.getKey(), load(e.getValue(), theta0, manager));
+        }
+        adapter.loadStateDict(values, dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString());
+        NDArray dw = adapter.deltaWeight(manager).toType(DataType.FLOAT32, false);
+        TensorChecks.requireFinite(this, module + " (delta weight)", dw);
+        return Delta.dense(dw);
+    }
+
+    /** A Linear or one-group Conv2d block whose weight is {@code weight}. */
+    private static Block layerWithWeight(NDArray weight) {
+        Shape s = weight.getShape();
+        Block block = s.dimension() == 2
+                ? Linear.builder().setUnits(s.get(0)).optBias(false).build()
+                : Conv2d.builder().setKernelShape(new Shape(s.get(2), s.get(3))).setFilters((int) s.get(0))
+                        .optBias(false).build();
+        block.getParameters().get("weight").setArray(weight);
+        return block;
+    }
+
+    private NDArray load(String fileKey, NDArray like, NDManager manager) throws IOException {
+        NDArray a = reader.load(fileKey, manager, DataType.FLOAT32);
+        TensorChecks.requireFinite(this, fileKey, a);
+        if (!a.getDevice().equals(like.getDevice())) {
+            NDArray moved = a.toDevice(like.getDevice(), false);
+            a.close();
+            a = moved;
+        }
+        return a;
+    }
+
+    @Override
+    public List<String> ignoredTensors() {
+        return List.copyOf(ignored);
+    }
+
+    @Override
+    public void close() throws IOException {
+        reader.close();
+    }
+}

@@ -1,0 +1,108 @@
+package dev.peft4j.merge;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.peft4j.core.io.TensorInfo;
+import dev.peft4j.core.io.TensorSource;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A fully fine-tuned model with the base's tensor names (a Hugging Face folder, single or sharded). */
+public final class ModelCandidate implements Candidate {
+
+    private final String name;
+    private final TensorSource source;
+    private final String location;
+    private final List<String> ignored = new ArrayList<>();
+
+    /**
+     * Wraps a tensor source.
+     *
+     * @param name the short name
+     * @param source its tensors (closed with this candidate)
+     * @param location where it comes from, for messages
+     */
+    public ModelCandidate(String name, TensorSource source, String location) {
+        this.name = name;
+        this.source = source;
+        this.location = location;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String describe() {
+        return "'" + name + "' (" + location + ")";
+    }
+
+    /** Every floating-point base tensor must be present with the same shape; extra tensors are ignored. */
+    @Override
+    public void validate(TensorSource base) {
+        List<String> missing = new ArrayList<>();
+        for (String key : base.keys()) {
+            TensorInfo info = base.info(key);
+            if (!info.dtype().isFloating()) {
+                continue;
+            }
+            if (!source.contains(key)) {
+                missing.add(key);
+                continue;
+            }
+            TensorChecks.requireSameShape(this, key, info.shape(), source.info(key).shape());
+        }
+        if (!missing.isEmpty()) {
+            String hint = "";
+            try {
+                source.info(missing.get(0));
+            } catch (IllegalArgumentException e) {
+                hint = " (" + e.getMessage() + ")";
+            }
+            throw new IllegalArgumentException("candidate " + describe() + ": missing tensor '" + missing.get(0)
+                    + "'" + (missing.size() > 1 ? " and " + (missing.size() - 1) + " more" : "")
+                    + " that the base has" + hint);
+        }
+        ignored.clear();
+        for (String key : source.keys()) {
+            if (!base.contains(key)) {
+                ignored.add(key);
+            }
+        }
+    }
+
+    @Override
+    public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
+        NDArray tuned = weights(key, theta0, manager);
+        NDArray tau = tuned.sub(theta0);
+        tuned.close();
+        return Delta.dense(tau);
+    }
+
+    /** The stored tensor itself, as float32 (exact: no {@code theta0 + (theta_t - theta0)} rounding). */
+    @Override
+    public NDArray weights(String key, NDArray theta0, NDManager manager) throws IOException {
+        NDArray tuned = source.load(key, manager, DataType.FLOAT32);
+        TensorChecks.requireSameShape(this, key, theta0.getShape(), tuned.getShape());
+        TensorChecks.requireFinite(this, key, tuned);
+        if (!tuned.getDevice().equals(theta0.getDevice())) {
+            NDArray moved = tuned.toDevice(theta0.getDevice(), false);
+            tuned.close();
+            tuned = moved;
+        }
+        return tuned;
+    }
+
+    @Override
+    public List<String> ignoredTensors() {
+        return List.copyOf(ignored);
+    }
+
+    @Override
+    public void close() throws IOException {
+        source.close();
+    }
+}

@@ -1,0 +1,104 @@
+package dev.peft4j.merge;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.ShardedCheckpointWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Writes the merged model as a Hugging Face folder: sharded safetensors with
+ * {@code model.safetensors.index.json} (one {@code model.safetensors} when it fits in one shard),
+ * plus the base folder's other files (config.json, tokenizer files...), published atomically on
+ * {@link #commit()}: an interrupted merge leaves nothing under the final name.
+ */
+public final class ModelFolderOutput implements MergeOutput {
+
+    /** Weight files of the base that are not copied (the merge writes its own weights). */
+    private static final List<String> WEIGHT_SUFFIXES = List.of(".safetensors", ".bin", ".pt", ".pth", ".h5",
+            ".msgpack", ".onnx", ".ckpt", ".gguf", ".safetensors.index.json", ".bin.index.json");
+
+    private final Path dir;
+    private final ShardedCheckpointWriter writer;
+    private final Path copyFrom;
+    private final DataType dtype;
+    private long bytes;
+
+    private ModelFolderOutput(Path dir, ShardedCheckpointWriter writer, Path copyFrom, DataType dtype) {
+        this.dir = dir;
+        this.writer = writer;
+        this.copyFrom = copyFrom;
+        this.dtype = dtype;
+    }
+
+    /**
+     * Starts writing the folder {@code dir}.
+     *
+     * @param maxShardBytes the shard size limit ({@link ShardedCheckpointWriter#DEFAULT_MAX_SHARD_BYTES})
+     * @param copyFrom the base model folder whose non-weight files are copied, or null
+     * @param dtype the stored dtype of floating-point tensors, or null to keep the base's
+     */
+    public static ModelFolderOutput open(Path dir, long maxShardBytes, Path copyFrom, DataType dtype)
+            throws IOException {
+        ShardedCheckpointWriter writer = ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"));
+        return new ModelFolderOutput(dir, writer, copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
+                dtype);
+    }
+
+    @Override
+    public void write(String key, NDArray theta0, Delta delta, DataType stored) throws IOException {
+        DataType target = dtype != null && theta0.getDataType().isFloating() ? dtype : stored;
+        if (delta.isZero()) {
+            writer.write(key, theta0, target);
+        } else {
+            try (NDManager scope = theta0.getManager().newSubManager()) {
+                NDArray merged = delta.addTo(theta0);
+                merged.attach(scope);
+                writer.write(key, merged, target);
+            }
+        }
+        bytes += theta0.getShape().size() * target.getNumOfBytes();
+    }
+
+    /** Copies the base folder's other files, then publishes the folder. */
+    @Override
+    public void commit() throws IOException {
+        if (copyFrom != null) {
+            try (Stream<Path> files = Files.list(copyFrom)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    if (Files.isRegularFile(f) && !isWeights(f.getFileName().toString())) {
+                        Files.copy(f, writer.stagingDirectory().resolve(f.getFileName()));
+                    }
+                }
+            }
+        }
+        writer.commit();
+    }
+
+    private static boolean isWeights(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        return WEIGHT_SUFFIXES.stream().anyMatch(n::endsWith) || n.equals(CheckpointReader.INDEX_FILE);
+    }
+
+    @Override
+    public long bytes() {
+        return bytes;
+    }
+
+    @Override
+    public String describe() {
+        return "model folder " + dir;
+    }
+
+    @Override
+    public void close() throws IOException {
+        writer.close();
+    }
+}

@@ -1,0 +1,111 @@
+package dev.peft4j.merge.ta;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.Delta;
+import dev.peft4j.merge.TensorwiseMethod;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Task arithmetic (Ilharco et al. 2023, "Editing models with task arithmetic"):
+ * {@code theta = theta0 + lambda * sum_t tau_t}; and the simple average of the fine-tuned weights
+ * {@code theta = (1/N) sum_t theta_t}, which is the same sum with {@code lambda = 1/N}.
+ *
+ * <p>Where every candidate's change of a tensor is low-rank (LoRA adapters) the result stays
+ * factored, exactly: {@code B' = [B_1, B_2, ...]}, {@code A' = [lambda s_1 A_1; lambda s_2 A_2; ...]},
+ * so it can be written as a new adapter without forming any {@code [m, n]} matrix.
+ */
+public final class TaskArithmetic extends TensorwiseMethod {
+
+    /** The default lambda, 0.3: the value the task-arithmetic paper found best on held-out tasks. */
+    public static final double DEFAULT_LAMBDA = 0.3;
+
+    private final double lambda;
+    private final boolean average;
+
+    private TaskArithmetic(double lambda, boolean average) {
+        this.lambda = lambda;
+        this.average = average;
+    }
+
+    /** Task arithmetic with {@code lambda} (finite, any sign: negative lambdas subtract tasks). */
+    public static TaskArithmetic withLambda(double lambda) {
+        if (!Double.isFinite(lambda)) {
+            throw new IllegalArgumentException("task_arithmetic: lambda must be finite, got " + lambda);
+        }
+        return new TaskArithmetic(lambda, false);
+    }
+
+    /** Task arithmetic with the default lambda 0.3. */
+    public static TaskArithmetic withDefaults() {
+        return withLambda(DEFAULT_LAMBDA);
+    }
+
+    /** The simple average of the fine-tuned weights. */
+    public static TaskArithmetic average() {
+        return new TaskArithmetic(Double.NaN, true);
+    }
+
+    @Override
+    public String name() {
+        return average ? "average" : "task_arithmetic";
+    }
+
+    @Override
+    public Map<String, Object> options() {
+        Map<String, Object> o = new LinkedHashMap<>();
+        if (!average) {
+            o.put("lambda", lambda);
+        }
+        return o;
+    }
+
+    /** The factor of each task vector for {@code n} candidates. */
+    public double weight(int n) {
+        return average ? 1.0 / n : lambda;
+    }
+
+    @Override
+    protected Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
+            throws IOException {
+        double w = weight(candidates.size());
+        NDArray sum = null;
+        List<Delta.LowRank> factored = new ArrayList<>();
+        for (Candidate c : candidates) {
+            Delta tau = c.taskVector(key, theta0, scope);
+            if (tau instanceof Delta.LowRank lr) {
+                factored.add(lr);
+            } else if (!tau.isZero()) {
+                try (NDManager step = scope.newSubManager()) {
+                    NDArray dense = tau.toDense(step, theta0.getShape());
+                    dense.attach(step);
+                    sum = accumulate(sum, dense.mul(w), scope);
+                }
+            }
+        }
+        if (sum == null) {
+            return factored.isEmpty() ? Delta.zero()
+                    : Delta.LowRank.concat(factored, Collections.nCopies(factored.size(), w), scope);
+        }
+        for (Delta.LowRank lr : factored) {
+            try (NDManager step = scope.newSubManager()) {
+                sum.addi(lr.times(w).toDense(step, theta0.getShape()));
+            }
+        }
+        return Delta.dense(sum);
+    }
+
+    private static NDArray accumulate(NDArray sum, NDArray term, NDManager scope) {
+        if (sum == null) {
+            term.attach(scope);
+            return term;
+        }
+        return sum.addi(term);
+    }
+}
