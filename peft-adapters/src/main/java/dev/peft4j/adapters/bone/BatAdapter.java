@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import org.slf4j.Logger;
@@ -67,17 +68,12 @@ public final class BatAdapter extends Adapter {
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
         NDArray b = ps.getValue(block, x.getDevice(), training);
         NDArray w = base.weightValue(ps, x, training);
-        return base.apply(x, deltaFor(w, b));
+        return Temporaries.compute(x.getManager(), () -> base.apply(x, deltaFor(w, b)));
     }
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        try (NDScope scope = new NDScope()) {
-            NDArray dw = deltaFor(base.weight().getArray(), block.getArray());
-            NDScope.unregister(dw);
-            dw.attach(manager);
-            return dw;
-        }
+        return Temporaries.compute(manager, () -> deltaFor(base.weight().getArray(), block.getArray()));
     }
 
     /**

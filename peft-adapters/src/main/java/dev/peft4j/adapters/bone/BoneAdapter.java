@@ -2,12 +2,12 @@ package dev.peft4j.adapters.bone;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 
@@ -63,12 +63,8 @@ public final class BoneAdapter extends Adapter {
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        try (NDScope scope = new NDScope()) {
-            NDArray dw = block.getArray().transpose().tile(new long[] {1, inputBlocks()}).get(":, :" + base.inFeatures());
-            NDScope.unregister(dw);
-            dw.attach(manager);
-            return dw;
-        }
+        return Temporaries.compute(manager,
+                () -> block.getArray().transpose().tile(new long[] {1, inputBlocks()}).get(":, :" + base.inFeatures()));
     }
 
     /** The block {@code b [r, out]} (miss_block). */
