@@ -6,17 +6,26 @@ import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.DenseRef;
+import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.ConfigJson;
+import dev.peft4j.core.io.JsonIO;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.BaseLayer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -33,6 +42,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class BoneTest {
 
     private final NDManager manager = NDManager.newBaseManager();
+
+    @TempDir
+    Path tmp;
 
     @AfterEach
     void close() {
@@ -284,6 +296,58 @@ class BoneTest {
         assertThrows(IllegalArgumentException.class, () -> BoneConfig.builder().optDropout(1).setTargetModules("q").build());
         assertThrows(IllegalArgumentException.class, () -> BoneConfig.builder().optVariant(BoneConfig.Variant.BAT)
                 .optRandomInit(true).setTargetModules("q").build());
+    }
+
+    @Test
+    void savedFoldersUsePeftMissKeysAndShapes() throws IOException {
+        for (BoneConfig.Variant v : BoneConfig.Variant.values()) {
+            PeftModel pm = PeftModel.create(TinyModels.mlp(manager, 3).block(),
+                    BoneConfig.builder().setRank(4).optVariant(v).setTargetModules("0", "2").build());
+            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 3);
+            Path dir = tmp.resolve(v.name());
+            pm.save(dir);
+            Map<String, Shape> shapes = new java.util.TreeMap<>();
+            try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+                reader.keys().forEach(k -> shapes.put(k, reader.info(k).shape()));
+            }
+            // layer "0" is [16, 8], "2" is [12, 16]: Bone [r, out], Bat [out / r, r, r]
+            Map<String, Shape> expected = v == BoneConfig.Variant.BONE
+                    ? Map.of("base_model.model.0.miss_block", new Shape(4, 16), "base_model.model.2.miss_block", new Shape(4, 12))
+                    : Map.of("base_model.model.0.miss_block", new Shape(4, 4, 4), "base_model.model.2.miss_block", new Shape(3, 4, 4));
+            assertEquals(new java.util.TreeMap<>(expected), shapes);
+            JsonObject json = JsonIO.readObject(dir.resolve(AdapterCheckpoint.CONFIG_FILE));
+            assertEquals("MISS", json.get("peft_type").getAsString());
+            assertEquals(v == BoneConfig.Variant.BAT ? "bat" : "true", json.get("init_weights").getAsString());
+        }
+    }
+
+    @Test
+    void aMissFolderAsPeftWritesItLoadsAndGivesTheDenseBatForward() throws IOException {
+        JsonObject config = JsonParser.parseString(PEFT_MISS).getAsJsonObject();
+        config.addProperty("r", 4);
+        com.google.gson.JsonArray targets = new com.google.gson.JsonArray();
+        targets.add("2");
+        config.add("target_modules", targets);
+        Path dir = Files.createDirectories(tmp.resolve("peft_bat"));
+        Files.writeString(dir.resolve(AdapterCheckpoint.CONFIG_FILE), config.toString());
+        SplittableRandom rnd = new SplittableRandom(4);
+        float[] block = new float[3 * 4 * 4];
+        for (int i = 0; i < block.length; i++) {
+            block[i] = (float) (rnd.nextDouble() - 0.5) * 0.4f;
+        }
+        LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
+        tensors.put("base_model.model.2.miss_block", manager.create(block, new Shape(3, 4, 4)));
+        SafetensorsWriter.write(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+
+        PeftModel pm = PeftModel.load(TinyModels.mlp(manager, 3).block(), dir);
+        BatAdapter bat = (BatAdapter) pm.adapters(PeftModel.DEFAULT).get("2");
+        assertArrayEquals(block, bat.block().getArray().toFloatArray());
+        double[][] w = matrix(bat.base().weight().getArray());
+        double[] b = new double[block.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = block[i];
+        }
+        assertLayerMatches(pm, "2", TinyModels.input(manager, new Shape(5, 16), 6), batDeltaWeight(w, b, 4));
     }
 
     @Test

@@ -12,17 +12,24 @@ import com.google.gson.JsonObject;
 import dev.peft4j.adapters.DenseRef;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.TargetModules;
+import dev.peft4j.core.io.JsonIO;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.random.CounterRandom;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.BaseLayer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +47,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NolaTest {
 
     private final NDManager manager = NDManager.newBaseManager();
+
+    @TempDir
+    Path tmp;
 
     @AfterEach
     void close() {
@@ -195,55 +205,75 @@ class NolaTest {
         assertFalse(seeds.get(0).equals(seeds.get(1)));
     }
 
+    /** Keys and shapes of a saved adapter's weights file. */
+    private static Map<String, Shape> savedShapes(Path dir) throws IOException {
+        Map<String, Shape> out = new LinkedHashMap<>();
+        try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+            reader.keys().forEach(k -> out.put(k, reader.info(k).shape()));
+        }
+        return out;
+    }
+
     @Test
-    void stateDictHoldsOnlyTheCoefficientsAndRestoresTheAdapter() {
+    void aSavedFolderHoldsTheSeedAndCoefficientsOnlyAndReloadsExactly() throws IOException {
         TinyModels.TinyModel t = TinyModels.transformer(manager, 5);
         NDArray x = TinyModels.input(manager, t.inputShape(), 2);
-        PeftModel pm = PeftModel.create(t.block(), config(false, "query", "value", "fc1").build());
+        PeftModel pm = PeftModel.create(t.block(), config(true, "query", "fc1").build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 8);
         NDArray expected = TinyModels.forward(pm.root(), x);
-        Map<String, Map<String, NDArray>> saved = new LinkedHashMap<>();
-        pm.adapters(PeftModel.DEFAULT).forEach((path, a) -> saved.put(path, a.stateDict()));
-        for (Map<String, NDArray> sd : saved.values()) {
-            assertEquals(List.of("nola_alpha", "nola_beta"), List.copyOf(sd.keySet()));
-            assertEquals(new Shape(10), sd.get("nola_alpha").getShape());
-            assertEquals(new Shape(6), sd.get("nola_beta").getShape());
+        Path dir = tmp.resolve("nola");
+        pm.save(dir);
+        Map<String, Shape> expectedKeys = new LinkedHashMap<>();
+        for (String path : List.of("layers.0.fc1", "layers.0.query", "layers.1.fc1", "layers.1.query")) {
+            expectedKeys.put("base_model.model." + path + ".nola_alpha", new Shape(10));
+            expectedKeys.put("base_model.model." + path + ".nola_beta", new Shape(6));
         }
-        // a fresh model from the JSON config rebuilds the same bases; loading the coefficients restores the output
-        NolaConfig back = (NolaConfig) AdapterMethods.forType("NOLA", "t")
-                .fromJson(new ConfigJson(pm.config(PeftModel.DEFAULT).toJson(), "t"));
-        PeftModel fresh = PeftModel.create(TinyModels.transformer(manager, 5).block(), back);
-        fresh.adapters(PeftModel.DEFAULT).forEach((path, a) -> a.loadStateDict(saved.get(path), "saved"));
-        assertAlmostEquals(TinyModels.forward(fresh.root(), x), expected, 0, 0);
+        assertEquals(new java.util.TreeMap<>(expectedKeys), new java.util.TreeMap<>(savedShapes(dir)));
+        JsonObject json = JsonIO.readObject(dir.resolve(AdapterCheckpoint.CONFIG_FILE));
+        assertEquals("NOLA", json.get("peft_type").getAsString());
+        assertEquals(42, json.get("nola_seed").getAsLong());
+        // the bases are rebuilt from the seed, resident this time: the output is the same bit for bit
+        JsonObject resident = json.deepCopy();
+        resident.addProperty("regenerate_bases", false);
+        JsonIO.writeSorted(dir.resolve(AdapterCheckpoint.CONFIG_FILE), resident);
+        PeftModel loaded = PeftModel.load(TinyModels.transformer(manager, 5).block(), dir);
+        assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, 0, 0);
+        // another seed rebuilds other bases: the same coefficients then give another output
+        resident.addProperty("nola_seed", 43);
+        JsonIO.writeSorted(dir.resolve(AdapterCheckpoint.CONFIG_FILE), resident);
+        PeftModel reseeded = PeftModel.load(TinyModels.transformer(manager, 5).block(), dir);
+        assertFalse(java.util.Arrays.equals(expected.toFloatArray(), TinyModels.forward(reseeded.root(), x).toFloatArray()));
     }
 
-    /** Bytes of the tensors a checkpoint would hold (float32), summed over adapted layers. */
-    private static long checkpointBytes(PeftModel pm) {
-        long bytes = 0;
-        for (Adapter a : pm.adapters(PeftModel.DEFAULT).values()) {
-            for (NDArray v : a.stateDict().values()) {
-                bytes += v.size() * 4;
-            }
-        }
-        return bytes;
+    /** Saves the adapter; returns {file size, tensor data bytes} of its weights file. */
+    private long[] savedWeightsBytes(PeftModel pm, String name) throws IOException {
+        Path dir = tmp.resolve(name);
+        pm.save(dir);
+        byte[] file = Files.readAllBytes(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE));
+        long header = java.nio.ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        return new long[] {file.length, file.length - 8 - header};
     }
 
     @Test
-    void aNolaCheckpointIsFarSmallerThanTheLoraOneOfTheSameModel() {
-        List<String> everyLinear = List.of("embed", "query", "key", "value", "dense", "fc1", "fc2", "head");
-        PeftModel nola = PeftModel.create(TinyModels.transformer(manager, 1).block(), NolaConfig.builder().setRank(8)
-                .setNumBases(64, 64).setTargetModules(TargetModules.names(everyLinear)).build());
-        PeftModel lora = PeftModel.create(TinyModels.transformer(manager, 1).block(), LoraConfig.builder().setRank(8)
-                .setTargetModules(TargetModules.names(everyLinear)).build());
-        assertEquals(14, nola.adapters(PeftModel.DEFAULT).size());
-        // 14 layers x 128 coefficients x 4 bytes = 7 KiB, whatever the widths; LoRA r 8 needs 8 (m + n) per layer
-        assertEquals(14L * 128 * 4, checkpointBytes(nola));
-        assertTrue(checkpointBytes(nola) < 8 * 1024);
-        long loraElements = 0;
-        for (Adapter a : lora.adapters(PeftModel.DEFAULT).values()) {
-            loraElements += 8 * (a.base().outFeatures() + a.base().inFeatures());
+    void aNolaFileDoesNotGrowWithTheRankAndIsFarSmallerThanLoras() throws IOException {
+        TargetModules everyLinear = TargetModules.names("embed", "query", "key", "value", "dense", "fc1", "fc2", "head");
+        long[][] nola = new long[2][];
+        int[] ranks = {8, 64};
+        for (int i = 0; i < 2; i++) {
+            PeftModel pm = PeftModel.create(TinyModels.transformer(manager, 1).block(), NolaConfig.builder()
+                    .setRank(ranks[i]).setNumBases(16, 16).setTargetModules(everyLinear).build());
+            assertEquals(14, pm.adapters(PeftModel.DEFAULT).size());
+            nola[i] = savedWeightsBytes(pm, "nola" + ranks[i]);
         }
-        assertEquals(loraElements * 4, checkpointBytes(lora));
+        PeftModel lora = PeftModel.create(TinyModels.transformer(manager, 1).block(),
+                LoraConfig.builder().setRank(8).setTargetModules(everyLinear).build());
+        long[] loraBytes = savedWeightsBytes(lora, "lora");
+        assertArrayEquals(nola[0], nola[1]);
+        assertEquals(14L * 32 * 4, nola[0][1]); // 14 layers x (16 + 16) float32 coefficients
+        assertTrue(nola[0][0] < 5 * 1024, nola[0][0] + " bytes, most of them the JSON header");
+        // LoRA r 8 holds 8 (m + n) floats per layer, 3008 on this model
+        assertEquals(3008L * 4, loraBytes[1]);
+        assertTrue(loraBytes[0] > 2 * nola[0][0], loraBytes[0] + " vs " + nola[0][0]);
     }
 
     @Test
