@@ -7,6 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
@@ -66,9 +67,23 @@ public final class BatAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        return forward(null, ps, x, training);
+    }
+
+    /** {@code y + dW x} with {@code y} as the bias of the product: no extra full-size pass. */
+    @Override
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        return forward(y, ps, x, training);
+    }
+
+    /** {@code dW x}, plus {@code y} when given, with {@code dW} built from the weight the engine sees. */
+    private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray b = ps.getValue(block, x.getDevice(), training);
         NDArray w = base.weightValue(ps, x, training);
-        return Temporaries.compute(x.getManager(), () -> base.apply(x, deltaFor(w, b)));
+        return Temporaries.compute(x.getManager(), () -> {
+            NDArray dw = deltaFor(w, b);
+            return (y == null ? Linear.linear(x, dw) : Linear.linear(x, dw, y)).singletonOrThrow();
+        });
     }
 
     @Override

@@ -120,11 +120,22 @@ public final class NolaAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        return forward(null, ps, x, training);
+    }
+
+    /** {@code y + B_eff (s A_eff x)} with {@code y} as the bias of the last product: no extra full-size pass. */
+    @Override
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        return forward(y, ps, x, training);
+    }
+
+    /** {@code B_eff (s A_eff x)}, plus {@code y} when given; the scaling acts on the small {@code [.., r]} activation. */
+    private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray a = ps.getValue(alpha, x.getDevice(), training);
         NDArray b = ps.getValue(beta, x.getDevice(), training);
         return Temporaries.compute(x.getManager(), () -> {
-            NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow();
-            return Linear.linear(h, effectiveB(b)).singletonOrThrow().mul(scaling);
+            NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow().mul(scaling);
+            return (y == null ? Linear.linear(h, effectiveB(b)) : Linear.linear(h, effectiveB(b), y)).singletonOrThrow();
         });
     }
 
