@@ -80,10 +80,7 @@ public final class BatAdapter extends Adapter {
     private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray b = ps.getValue(block, x.getDevice(), training);
         NDArray w = base.weightValue(ps, x, training);
-        return Temporaries.compute(x.getManager(), () -> {
-            NDArray dw = deltaFor(w, b);
-            return (y == null ? Linear.linear(x, dw) : Linear.linear(x, dw, y)).singletonOrThrow();
-        });
+        return Temporaries.compute(x.getManager(), () -> Linear.linear(x, deltaFor(w, b), y).singletonOrThrow());
     }
 
     @Override

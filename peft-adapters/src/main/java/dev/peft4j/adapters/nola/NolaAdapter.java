@@ -135,7 +135,7 @@ public final class NolaAdapter extends Adapter {
         NDArray b = ps.getValue(beta, x.getDevice(), training);
         return Temporaries.compute(x.getManager(), () -> {
             NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow().mul(scaling);
-            return (y == null ? Linear.linear(h, effectiveB(b)) : Linear.linear(h, effectiveB(b), y)).singletonOrThrow();
+            return Linear.linear(h, effectiveB(b), y).singletonOrThrow(); // a null y is no bias
         });
     }
 

@@ -72,27 +72,26 @@ class NolaTest {
         return out;
     }
 
+    /** {@code target += c * basis}. */
+    private static void addScaled(double[][] target, double c, double[][] basis) {
+        for (int p = 0; p < target.length; p++) {
+            for (int q = 0; q < target[p].length; q++) {
+                target[p][q] += c * basis[p][q];
+            }
+        }
+    }
+
     /** {@code s B_eff A_eff} with {@code A_eff = A0 + sum alpha_i A_i}, {@code B_eff = sum beta_j B_j}, in loops. */
     private static double[][] denseDeltaWeight(String path, long seed, int r, int m, int n, double s,
                                                float[] alpha, float[] beta) {
         CounterRandom rnd = new CounterRandom(new AdapterContext(path, "default", null, null, false).layerSeed(seed));
         double[][] a = streamMatrix(rnd, 0, 0, r, n, 1 / Math.sqrt(n));
         for (int i = 0; i < alpha.length; i++) {
-            double[][] ai = streamMatrix(rnd, 1, (long) i * r * n, r, n, 1 / Math.sqrt(alpha.length));
-            for (int p = 0; p < r; p++) {
-                for (int q = 0; q < n; q++) {
-                    a[p][q] += alpha[i] * ai[p][q];
-                }
-            }
+            addScaled(a, alpha[i], streamMatrix(rnd, 1, (long) i * r * n, r, n, 1 / Math.sqrt(alpha.length)));
         }
         double[][] b = new double[m][r];
         for (int j = 0; j < beta.length; j++) {
-            double[][] bj = streamMatrix(rnd, 2, (long) j * m * r, m, r, 1 / Math.sqrt(beta.length));
-            for (int p = 0; p < m; p++) {
-                for (int q = 0; q < r; q++) {
-                    b[p][q] += beta[j] * bj[p][q];
-                }
-            }
+            addScaled(b, beta[j], streamMatrix(rnd, 2, (long) j * m * r, m, r, 1 / Math.sqrt(beta.length)));
         }
         double[][] dw = new double[m][n];
         for (int p = 0; p < m; p++) {
