@@ -125,10 +125,11 @@ public final class HfWeights {
                 throw new IllegalArgumentException("tensor '" + key + "' loaded with shape "
                         + loaded.getShape() + ", expected " + target.getShape());
             }
-            // a native copy that owns its memory: the loaded array may be a view of a Java buffer
-            // (a memory map) that must not outlive it inside the parameter
+            // duplicate() is a native clone that owns its memory: the loaded array may view a Java
+            // buffer (a memory map, a direct buffer) that must not live on inside the parameter
             NDArray owned = loaded.toDevice(target.getDevice(), false)
-                    .toType(target.getDataType(), true);
+                    .toType(target.getDataType(), false)
+                    .duplicate();
             target.intern(owned);
         }
         if (grad) {
