@@ -2,38 +2,40 @@ package dev.peft4j.core.io;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import java.util.Set;
+import ai.djl.ndarray.types.DataType;
+import java.io.IOException;
+import java.util.List;
 
-/**
- * A read-only collection of named tensors (a safetensors file, a sharded checkpoint folder, the
- * initializers of an ONNX graph) that are loaded one at a time, so a model never needs the whole
- * checkpoint in memory.
- */
-public interface TensorSource {
+/** Named tensors stored on disk, loaded one at a time so memory stays bounded by the largest one. */
+public interface TensorSource extends AutoCloseable {
 
-    /**
-     * Returns the names of every tensor this source holds, in a stable order.
-     *
-     * @return the tensor names
-     */
-    Set<String> keys();
+    /** The tensor names, in storage order. */
+    List<String> keys();
+
+    /** Whether a tensor of that name exists. */
+    boolean contains(String key);
 
     /**
-     * Returns the dtype and shape of one tensor without loading its data.
+     * Describes one tensor without loading it.
      *
-     * @param key a name from {@link #keys()}
-     * @return the tensor's description
-     * @throws IllegalArgumentException if the source has no tensor {@code key}
+     * @throws IllegalArgumentException if there is no such tensor (the message lists close names)
      */
     TensorInfo info(String key);
 
     /**
-     * Loads one tensor into {@code manager}.
+     * Loads one tensor into {@code manager} as {@code target}; the result is an independent copy
+     * that does not keep the file open or mapped.
      *
-     * @param key a name from {@link #keys()}
-     * @param manager the manager that will own the returned array
-     * @return the tensor, with the dtype and shape of {@link #info(String)}
-     * @throws IllegalArgumentException if the source has no tensor {@code key}
+     * @throws IllegalArgumentException for an unknown key or a target type that cannot be loaded
      */
-    NDArray load(String key, NDManager manager);
+    NDArray load(String key, NDManager manager, DataType target) throws IOException;
+
+    /** Loads one tensor as {@link TensorInfo#defaultLoadType()} (BF16 widened to FLOAT32). */
+    default NDArray load(String key, NDManager manager) throws IOException {
+        return load(key, manager, info(key).defaultLoadType());
+    }
+
+    /** Releases the open files. */
+    @Override
+    void close() throws IOException;
 }

@@ -1,0 +1,129 @@
+package dev.peft4j.adapters.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.training.ParameterStore;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterContext;
+
+import java.util.SplittableRandom;
+
+/** A LoRA adapter on one Linear layer: {@code delta(x) = s * B (A dropout(x))}. */
+public final class LoraAdapter extends Adapter {
+
+    private final int r;
+    private final double alpha;
+    private final double scaling;
+    private final float dropout;
+    private final Parameter a;
+    private final Parameter b;
+
+    LoraAdapter(AdapterContext ctx, LoraConfig config) {
+        super(ctx);
+        String path = ctx.modulePath();
+        this.r = config.rankFor(path);
+        this.alpha = config.alphaFor(path);
+        this.scaling = config.scalingFor(path);
+        this.dropout = (float) config.dropout();
+        int m = (int) base.outFeatures();
+        int n = (int) base.inFeatures();
+        DataType type = base.weight().getArray().getDataType();
+        NDManager mgr = ctx.manager();
+        this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
+        this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
+        if (!ctx.forLoading()) {
+            initialize(config, ctx);
+        }
+    }
+
+    private void initialize(LoraConfig config, AdapterContext ctx) {
+        String init = config.initLoraWeights();
+        SplittableRandom rnd = new SplittableRandom(ctx.layerSeed(config.initSeed()));
+        int n = (int) base.inFeatures();
+        switch (init) {
+            case "true":
+                fillUniform(a.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
+                break;
+            case "gaussian":
+                fillGaussian(a.getArray(), rnd, 1.0 / r); // PEFT: normal with std 1 / r
+                break;
+            case "false":
+                // PEFT leaves nn.Linear's default init on both factors: a non-zero delta, for tests
+                fillUniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
+                fillUniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
+                break;
+            default:
+                LoraInitializers.forName(init).initialize(this, config, ctx);
+        }
+    }
+
+    private static void fillUniform(NDArray target, SplittableRandom rnd, double bound) {
+        float[] v = new float[(int) target.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+        }
+        target.set(v);
+    }
+
+    private static void fillGaussian(NDArray target, SplittableRandom rnd, double std) {
+        float[] v = new float[(int) target.size()];
+        for (int i = 0; i < v.length; i += 2) {
+            double u1 = 1.0 - rnd.nextDouble();
+            double u2 = rnd.nextDouble();
+            double rad = Math.sqrt(-2 * Math.log(u1));
+            v[i] = (float) (std * rad * Math.cos(2 * Math.PI * u2));
+            if (i + 1 < v.length) {
+                v[i + 1] = (float) (std * rad * Math.sin(2 * Math.PI * u2));
+            }
+        }
+        target.set(v);
+    }
+
+    @Override
+    public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        NDArray av = ps.getValue(a, x.getDevice(), training);
+        NDArray bv = ps.getValue(b, x.getDevice(), training);
+        NDArray in = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        NDArray h = Linear.linear(in, av).singletonOrThrow();
+        return Linear.linear(h, bv).singletonOrThrow().mul(scaling);
+    }
+
+    @Override
+    public NDArray deltaWeight(NDManager manager) {
+        NDArray av = a.getArray();
+        NDArray bv = b.getArray();
+        NDArray dw = bv.matMul(av).mul(scaling);
+        dw.attach(manager);
+        return dw;
+    }
+
+    /** The factor {@code A [r, in]} (lora_A). */
+    public Parameter loraA() {
+        return a;
+    }
+
+    /** The factor {@code B [out, r]} (lora_B). */
+    public Parameter loraB() {
+        return b;
+    }
+
+    /** The rank of this layer. */
+    public int rank() {
+        return r;
+    }
+
+    /** The alpha of this layer. */
+    public double alpha() {
+        return alpha;
+    }
+
+    /** The scaling {@code s} of this layer. */
+    public double scaling() {
+        return scaling;
+    }
+}

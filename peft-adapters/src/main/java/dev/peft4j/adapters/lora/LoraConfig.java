@@ -1,0 +1,267 @@
+package dev.peft4j.adapters.lora;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.config.ConfigJson;
+import dev.peft4j.core.config.PatternMap;
+
+/**
+ * LoRA (Hu et al. 2021): {@code y = W x + b + s * B (A dropout(x))}, {@code A [r, in]},
+ * {@code B [out, r]}, {@code s = alpha / r} or {@code alpha / sqrt(r)} with rsLoRA
+ * (Kalajdzievski 2023). Defaults are PEFT's: r 8, alpha 8, dropout 0, Kaiming-uniform A and zero B.
+ */
+public final class LoraConfig extends AdapterConfig {
+
+    /** PEFT's {@code peft_type}. */
+    public static final String PEFT_TYPE = "LORA";
+
+    private final int r;
+    private final double alpha;
+    private final double dropout;
+    private final boolean useRslora;
+    private final String initLoraWeights;
+    private final PatternMap rankPattern;
+    private final PatternMap alphaPattern;
+    private final long initSeed;
+
+    private LoraConfig(Builder b) {
+        super(b);
+        this.r = b.r;
+        this.alpha = b.alpha;
+        this.dropout = b.dropout;
+        this.useRslora = b.useRslora;
+        this.initLoraWeights = b.initLoraWeights;
+        this.rankPattern = b.rankPattern;
+        this.alphaPattern = b.alphaPattern;
+        this.initSeed = b.initSeed;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this config's values, to derive a variant. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.readCommon(new ConfigJson(toJson(), "LoraConfig"));
+        b.r = r;
+        b.alpha = alpha;
+        b.dropout = dropout;
+        b.useRslora = useRslora;
+        b.initLoraWeights = initLoraWeights;
+        b.rankPattern = rankPattern;
+        b.alphaPattern = alphaPattern;
+        b.initSeed = initSeed;
+        return b;
+    }
+
+    @Override
+    public String peftType() {
+        return PEFT_TYPE;
+    }
+
+    /** The default rank. */
+    public int r() {
+        return r;
+    }
+
+    /** The default alpha. */
+    public double alpha() {
+        return alpha;
+    }
+
+    /** Dropout on the adapter's input during training. */
+    public double dropout() {
+        return dropout;
+    }
+
+    /** Whether the scaling is {@code alpha / sqrt(r)}. */
+    public boolean useRslora() {
+        return useRslora;
+    }
+
+    /** {@code "true"}, {@code "false"}, {@code "gaussian"} or an initializer name ({@code "pissa"}). */
+    public String initLoraWeights() {
+        return initLoraWeights;
+    }
+
+    /** Per-module rank overrides. */
+    public PatternMap rankPattern() {
+        return rankPattern;
+    }
+
+    /** Per-module alpha overrides. */
+    public PatternMap alphaPattern() {
+        return alphaPattern;
+    }
+
+    /** The seed of the random initialization (combined with each module path). */
+    public long initSeed() {
+        return initSeed;
+    }
+
+    /** The rank of the module at {@code path}. */
+    public int rankFor(String path) {
+        return (int) rankPattern.resolve(path, r);
+    }
+
+    /** The alpha of the module at {@code path}. */
+    public double alphaFor(String path) {
+        return alphaPattern.resolve(path, alpha);
+    }
+
+    /** The scaling {@code s} of the module at {@code path}. */
+    public double scalingFor(String path) {
+        int rank = rankFor(path);
+        return useRslora ? alphaFor(path) / Math.sqrt(rank) : alphaFor(path) / rank;
+    }
+
+    @Override
+    public Adapter createAdapter(AdapterContext context) {
+        return new LoraAdapter(context, this);
+    }
+
+    @Override
+    protected void writeFields(JsonObject o) {
+        o.addProperty("r", r);
+        o.addProperty("lora_alpha", alpha == Math.rint(alpha) ? (Number) (long) alpha : alpha);
+        o.addProperty("lora_dropout", dropout);
+        o.addProperty("use_rslora", useRslora);
+        if ("true".equals(initLoraWeights) || "false".equals(initLoraWeights)) {
+            o.addProperty("init_lora_weights", Boolean.parseBoolean(initLoraWeights));
+        } else {
+            o.addProperty("init_lora_weights", initLoraWeights);
+        }
+        o.add("rank_pattern", rankPattern.toJson());
+        o.add("alpha_pattern", alphaPattern.toJson());
+        o.addProperty("bias", "none");
+        o.addProperty("fan_in_fan_out", false);
+        o.addProperty("use_dora", false);
+    }
+
+    /** Parses PEFT's LoRA config; options we do not implement are errors rather than silently ignored. */
+    public static LoraConfig fromJson(ConfigJson json) {
+        Builder b = builder().readCommon(json);
+        b.r = json.getInt("r", 8);
+        b.alpha = json.getDouble("lora_alpha", 8);
+        b.dropout = json.getDouble("lora_dropout", 0);
+        b.useRslora = json.getBoolean("use_rslora", false);
+        JsonElement init = json.get("init_lora_weights");
+        b.initLoraWeights = init == null ? "true" : init.getAsString();
+        b.rankPattern = PatternMap.fromJson(json.get("rank_pattern"), json.source() + ": rank_pattern");
+        b.alphaPattern = PatternMap.fromJson(json.get("alpha_pattern"), json.source() + ": alpha_pattern");
+        requireValue(json, "bias", "none");
+        requireValue(json, "fan_in_fan_out", "false");
+        requireValue(json, "use_dora", "false");
+        for (String unsupported : new String[] {"layers_to_transform", "layer_replication", "loftq_config",
+                "megatron_config", "trainable_token_indices"}) {
+            JsonElement e = json.get(unsupported);
+            if (e != null && !(e.isJsonObject() && e.getAsJsonObject().size() == 0)
+                    && !(e.isJsonArray() && e.getAsJsonArray().size() == 0)) {
+                throw json.error("'" + unsupported + "' is not supported by peft4j (got " + e + ")");
+            }
+        }
+        return b.build();
+    }
+
+    private static void requireValue(ConfigJson json, String key, String expected) {
+        JsonElement e = json.get(key);
+        if (e != null && !expected.equals(e.getAsString())) {
+            throw json.error("'" + key + "' = " + e + " is not supported by peft4j (only " + expected + ")");
+        }
+    }
+
+    /** Builds a {@link LoraConfig}. */
+    public static final class Builder extends AdapterConfig.Builder<Builder> {
+        private int r = 8;
+        private double alpha = 8;
+        private double dropout;
+        private boolean useRslora;
+        private String initLoraWeights = "true";
+        private PatternMap rankPattern = PatternMap.empty();
+        private PatternMap alphaPattern = PatternMap.empty();
+        private long initSeed = 0;
+
+        private Builder() {}
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /** The rank r (default 8). */
+        public Builder setRank(int r) {
+            this.r = r;
+            return this;
+        }
+
+        /** The alpha of the scaling {@code alpha / r} (default 8, as PEFT). */
+        public Builder optAlpha(double alpha) {
+            this.alpha = alpha;
+            return this;
+        }
+
+        /** Dropout probability on the adapter input while training (default 0). */
+        public Builder optDropout(double dropout) {
+            this.dropout = dropout;
+            return this;
+        }
+
+        /** Uses {@code alpha / sqrt(r)} scaling (rsLoRA), stable across ranks. */
+        public Builder optUseRslora(boolean useRslora) {
+            this.useRslora = useRslora;
+            return this;
+        }
+
+        /** {@code "true"} (Kaiming-uniform A, zero B), {@code "gaussian"}, {@code "false"} or an initializer name. */
+        public Builder optInitLoraWeights(String init) {
+            this.initLoraWeights = init;
+            return this;
+        }
+
+        /** Per-module ranks: regex of the module path's end to rank. */
+        public Builder optRankPattern(java.util.Map<String, Integer> pattern) {
+            this.rankPattern = new PatternMap(pattern);
+            return this;
+        }
+
+        /** Per-module alphas: regex of the module path's end to alpha. */
+        public Builder optAlphaPattern(java.util.Map<String, ? extends Number> pattern) {
+            this.alphaPattern = new PatternMap(pattern);
+            return this;
+        }
+
+        /** Seed of the random initialization (default 0); each module mixes in its path. */
+        public Builder optInitSeed(long seed) {
+            this.initSeed = seed;
+            return this;
+        }
+
+        @Override
+        public LoraConfig build() {
+            validate();
+            if (r <= 0) {
+                throw new IllegalArgumentException("LoRA rank r must be positive, got " + r);
+            }
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + dropout);
+            }
+            if (!Double.isFinite(alpha)) {
+                throw new IllegalArgumentException("lora_alpha must be finite, got " + alpha);
+            }
+            rankPattern.values().forEach((k, v) -> {
+                if (v <= 0 || v != Math.rint(v)) {
+                    throw new IllegalArgumentException("rank_pattern['" + k + "'] must be a positive integer, got " + v);
+                }
+            });
+            if (initLoraWeights == null || initLoraWeights.isBlank()) {
+                throw new IllegalArgumentException("init_lora_weights must be true, false, 'gaussian' or an initializer name");
+            }
+            return new LoraConfig(this);
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/** peft4j adapters. */
-package dev.peft4j.adapters;

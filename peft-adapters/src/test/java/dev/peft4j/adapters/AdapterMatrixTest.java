@@ -1,0 +1,112 @@
+package dev.peft4j.adapters;
+
+import ai.djl.ndarray.NDManager;
+import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.core.config.TargetModules;
+import dev.peft4j.core.testing.AdapterChecks;
+import dev.peft4j.core.testing.AdapterChecks.MethodRow;
+import dev.peft4j.core.testing.TinyModels;
+import dev.peft4j.core.testing.TinyModels.TinyModel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.stream.Stream;
+
+/**
+ * The generic test matrix: every method (one row) on every tiny model. A new method joins by
+ * adding its row to {@link #rows()}.
+ */
+class AdapterMatrixTest {
+
+    /** One row per method: name, config for a model's target names, trainable count per layer. */
+    static List<MethodRow> rows() {
+        List<MethodRow> rows = new ArrayList<>();
+        rows.add(new MethodRow("lora",
+                t -> LoraConfig.builder().setRank(4).optAlpha(8).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
+        rows.add(new MethodRow("lora-rslora-patterns",
+                t -> LoraConfig.builder().setRank(2).optAlpha(4).optUseRslora(true).optDropout(0.1)
+                        .optRankPattern(Map.of(t.get(0), 3)).optAlphaPattern(Map.of(t.get(0), 7.5))
+                        .setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> (path.endsWith(firstTarget(path)) ? 3L : 2L) * (base.outFeatures() + base.inFeatures())));
+        return rows;
+    }
+
+    // the first target of both tiny models ("0" / "query") selects the pattern rank 3
+    private static String firstTarget(String path) {
+        return path.equals("0") ? "0" : "query";
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (MethodRow row : rows()) {
+            for (String model : List.of("mlp", "transformer")) {
+                out.add(Arguments.of(row, model));
+            }
+        }
+        return out.stream();
+    }
+
+    private NDManager manager;
+
+    @BeforeEach
+    void setUp() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.close();
+    }
+
+    private TinyModel model(String name) {
+        BiFunction<NDManager, Long, TinyModel> f = name.equals("mlp") ? TinyModels::mlp : TinyModels::transformer;
+        return f.apply(manager, 42L);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void mergedForwardEqualsUnmerged(MethodRow row, String model) {
+        AdapterChecks.mergedEqualsUnmerged(model(model), row, manager);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void unmergeRestoresBase(MethodRow row, String model) {
+        AdapterChecks.unmergeRestoresBase(model(model), row, manager);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void disabledAdapterGivesBaseExactly(MethodRow row, String model) {
+        AdapterChecks.disabledGivesBase(model(model), row, manager);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void trainableCountMatchesFormula(MethodRow row, String model) {
+        AdapterChecks.trainableCountMatchesFormula(model(model), row);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void saveLoadRoundTrip(MethodRow row, String model, @TempDir Path dir) throws IOException {
+        AdapterChecks.saveLoadRoundTrip(() -> model(model), row, manager, dir.resolve("adapter"));
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void onlyAdapterParametersTrain(MethodRow row, String model) {
+        AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
+    }
+}

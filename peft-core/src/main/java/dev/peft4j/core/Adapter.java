@@ -1,0 +1,163 @@
+package dev.peft4j.core;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.peft4j.core.tree.BaseLayer;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One adapter of one method on one base layer: PEFT's per-layer state for one adapter name.
+ *
+ * <p>An adapter is a DJL block whose parameters are its trainable weights, named by their
+ * checkpoint key relative to the module ({@code lora_A.weight}), so DJL's trainer, freezing and
+ * parameter listing see them. Its output is what it adds to the base layer's output; merging adds
+ * {@link #deltaWeight} to the base weight. Methods override what differs (NOLA saves coefficients
+ * rather than parameters, Bat unmerges by inversion).
+ */
+public abstract class Adapter extends AbstractBlock {
+
+    /** The layer this adapter is attached to. */
+    protected final BaseLayer base;
+    /** The module path of the base layer, for messages. */
+    protected final String modulePath;
+
+    /** Creates an adapter on a base layer. */
+    protected Adapter(AdapterContext context) {
+        this.base = context.base();
+        this.modulePath = context.modulePath();
+    }
+
+    /** The output this adapter adds to the base layer's output for input {@code x}. */
+    public abstract NDArray delta(ParameterStore ps, NDArray x, boolean training);
+
+    /** The change of the base weight, shaped like it; arrays attached to {@code manager}. */
+    public abstract NDArray deltaWeight(NDManager manager);
+
+    /** Adds this adapter's change to the base weight, in place; refuses a non-finite change. */
+    public void mergeInto(NDArray weight) {
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray delta = deltaWeight(scope);
+            requireFinite(delta, "merge");
+            weight.addi(delta.toType(weight.getDataType(), false));
+        }
+    }
+
+    /** Removes this adapter's change from the (merged) base weight, in place. */
+    public void unmergeFrom(NDArray weight) {
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            weight.subi(deltaWeight(scope).toType(weight.getDataType(), false));
+        }
+    }
+
+    /** The tensors saved in a checkpoint, by key relative to the module; by default the parameters. */
+    public Map<String, NDArray> stateDict() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (Parameter p : getDirectParameters().values()) {
+            out.put(p.getName(), p.getArray());
+        }
+        return out;
+    }
+
+    /**
+     * Copies checkpoint tensors into this adapter; each key of {@link #stateDict()} must be present
+     * with the same shape. {@code source} names the file for error messages.
+     */
+    public void loadStateDict(Map<String, NDArray> tensors, String source) {
+        for (Map.Entry<String, NDArray> e : stateDict().entrySet()) {
+            NDArray value = tensors.get(e.getKey());
+            if (value == null) {
+                throw new IllegalArgumentException(
+                        source + ": missing tensor '" + e.getKey() + "' for module '" + modulePath + "'");
+            }
+            copyInto(e.getValue(), value, source, e.getKey());
+        }
+    }
+
+    /** Copies {@code value} into {@code target} in place after checking shape and finiteness. */
+    protected void copyInto(NDArray target, NDArray value, String source, String key) {
+        if (!target.getShape().equals(value.getShape())) {
+            throw new IllegalArgumentException(
+                    source + ": tensor '" + key + "' of module '" + modulePath + "' has shape "
+                            + value.getShape() + ", expected " + target.getShape());
+        }
+        if (value.getDataType().isFloating() && !value.isInfinite().logicalOr(value.isNaN()).none().getBoolean()) {
+            throw new IllegalArgumentException(
+                    source + ": tensor '" + key + "' of module '" + modulePath + "' contains NaN or Inf");
+        }
+        target.set(new NDIndex("..."), value.toType(target.getDataType(), false));
+    }
+
+    /** Number of trainable parameters (elements) of this adapter. */
+    public long trainableParameterCount() {
+        long n = 0;
+        for (Parameter p : getDirectParameters().values()) {
+            if (p.requiresGradient()) {
+                n += p.getArray().getShape().size();
+            }
+        }
+        return n;
+    }
+
+    /** Makes this adapter's parameters trainable (true) or frozen; methods with frozen parts override. */
+    public void setTrainable(boolean trainable) {
+        for (Parameter p : getDirectParameters().values()) {
+            p.freeze(!trainable);
+        }
+    }
+
+    /** Creates, registers and returns a trainable parameter holding {@code init}. */
+    protected final Parameter trainable(String name, NDArray init) {
+        Parameter p = Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optArray(init).build();
+        init.setName(name);
+        addParameter(p);
+        p.freeze(false);
+        return p;
+    }
+
+    /** Throws when an array holds NaN or Inf, naming this adapter's module. */
+    protected final void requireFinite(NDArray array, String what) {
+        if (!array.isInfinite().logicalOr(array.isNaN()).none().getBoolean()) {
+            throw new IllegalStateException(
+                    "Refusing to " + what + " the adapter of module '" + modulePath
+                            + "': its weight change contains NaN or Inf");
+        }
+    }
+
+    /** The module path of the base layer. */
+    public String modulePath() {
+        return modulePath;
+    }
+
+    /** The base layer. */
+    public BaseLayer base() {
+        return base;
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(delta(ps, inputs.singletonOrThrow(), training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return base.block().getOutputShapes(inputShapes);
+    }
+
+    @Override
+    public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+        beforeInitialize(inputShapes);
+        for (Parameter p : getDirectParameters().values()) {
+            p.initialize(manager, dataType);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package dev.peft4j.core.config;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.tree.BaseLayer;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The configuration of one adapter method, in the layout of PEFT's {@code adapter_config.json}.
+ *
+ * <p>Built DJL-style: {@code setX} for required values, {@code optX} for optional ones, validated in
+ * {@code build()}. This base holds what every method shares: target and excluded modules,
+ * modules to save, task type and base model name.
+ */
+public abstract class AdapterConfig {
+
+    private final TargetModules targetModules;
+    private final TargetModules excludeModules;
+    private final List<String> modulesToSave;
+    private final String taskType;
+    private final String baseModelNameOrPath;
+    private final boolean inferenceMode;
+
+    /** Copies the shared fields from a validated builder. */
+    protected AdapterConfig(Builder<?> b) {
+        this.targetModules = b.targetModules;
+        this.excludeModules = b.excludeModules;
+        this.modulesToSave = List.copyOf(b.modulesToSave);
+        this.taskType = b.taskType;
+        this.baseModelNameOrPath = b.baseModelNameOrPath;
+        this.inferenceMode = b.inferenceMode;
+    }
+
+    /** The {@code peft_type} this config saves as ({@code "LORA"}). */
+    public abstract String peftType();
+
+    /** Builds this method's adapter for one matched layer. */
+    public abstract Adapter createAdapter(AdapterContext context);
+
+    /** The layer kinds this method can adapt. */
+    public Set<BaseLayer.Kind> supportedLayers() {
+        return EnumSet.of(BaseLayer.Kind.LINEAR);
+    }
+
+    /** Writes the method's own keys. */
+    protected abstract void writeFields(JsonObject json);
+
+    /** The full PEFT JSON object (keys are sorted when written to a file). */
+    public final JsonObject toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("peft_type", peftType());
+        o.add("target_modules", targetModules.toJson());
+        o.add("exclude_modules", excludeModules == null ? JsonNull.INSTANCE : excludeModules.toJson());
+        if (modulesToSave.isEmpty()) {
+            o.add("modules_to_save", JsonNull.INSTANCE);
+        } else {
+            JsonArray a = new JsonArray();
+            modulesToSave.forEach(a::add);
+            o.add("modules_to_save", a);
+        }
+        o.addProperty("task_type", taskType);
+        o.addProperty("base_model_name_or_path", baseModelNameOrPath);
+        o.addProperty("inference_mode", inferenceMode);
+        o.add("revision", JsonNull.INSTANCE);
+        writeFields(o);
+        return o;
+    }
+
+    /** Which modules get an adapter. */
+    public TargetModules targetModules() {
+        return targetModules;
+    }
+
+    /** Modules excluded although targeted, or null. */
+    public TargetModules excludeModules() {
+        return excludeModules;
+    }
+
+    /** Modules trained in full and saved with the adapter (a classification head, say). */
+    public List<String> modulesToSave() {
+        return modulesToSave;
+    }
+
+    /** PEFT's task type ({@code SEQ_CLS}, {@code CAUSAL_LM}...) or null. */
+    public String taskType() {
+        return taskType;
+    }
+
+    /** The base model's name or path, or null. */
+    public String baseModelNameOrPath() {
+        return baseModelNameOrPath;
+    }
+
+    /** Whether the adapter was saved for inference only. */
+    public boolean inferenceMode() {
+        return inferenceMode;
+    }
+
+    /** Whether the module at {@code path} gets an adapter of this config. */
+    public boolean selects(String path, boolean isLinear) {
+        return targetModules.matches(path, isLinear)
+                && (excludeModules == null || !excludeModules.matches(path, isLinear));
+    }
+
+    /** The shared builder. */
+    public abstract static class Builder<T extends Builder<T>> {
+        private TargetModules targetModules;
+        private TargetModules excludeModules;
+        private List<String> modulesToSave = List.of();
+        private String taskType;
+        private String baseModelNameOrPath;
+        private boolean inferenceMode;
+
+        /** Returns this builder as its concrete type. */
+        protected abstract T self();
+
+        /** Builds and validates the config. */
+        public abstract AdapterConfig build();
+
+        /** Targets modules by name or dotted suffix (required unless set otherwise). */
+        public T setTargetModules(String... names) {
+            this.targetModules = TargetModules.names(names);
+            return self();
+        }
+
+        /** Targets modules by name, a regex or all-linear. */
+        public T setTargetModules(TargetModules targets) {
+            this.targetModules = targets;
+            return self();
+        }
+
+        /** Excludes modules from the targets. */
+        public T optExcludeModules(TargetModules exclude) {
+            this.excludeModules = exclude;
+            return self();
+        }
+
+        /** Modules to train in full and save with the adapter. */
+        public T optModulesToSave(String... names) {
+            this.modulesToSave = List.of(names);
+            return self();
+        }
+
+        /** PEFT's task type. */
+        public T optTaskType(String taskType) {
+            this.taskType = taskType;
+            return self();
+        }
+
+        /** The base model's name or path, recorded in the config. */
+        public T optBaseModelNameOrPath(String name) {
+            this.baseModelNameOrPath = name;
+            return self();
+        }
+
+        /** Marks the adapter as saved for inference. */
+        public T optInferenceMode(boolean inferenceMode) {
+            this.inferenceMode = inferenceMode;
+            return self();
+        }
+
+        /** Checks the shared fields; subclasses call it first in {@code build()}. */
+        protected void validate() {
+            if (targetModules == null) {
+                throw new IllegalArgumentException("target_modules is required (setTargetModules)");
+            }
+        }
+
+        /** Reads the shared keys from a PEFT config. */
+        public T readCommon(ConfigJson json) {
+            this.targetModules = TargetModules.fromJson(json.require("target_modules"), json.source() + ": target_modules");
+            if (json.has("exclude_modules")) {
+                this.excludeModules = TargetModules.fromJson(json.get("exclude_modules"), json.source() + ": exclude_modules");
+            }
+            this.modulesToSave = json.getStringList("modules_to_save");
+            this.taskType = json.getString("task_type", null);
+            this.baseModelNameOrPath = json.getString("base_model_name_or_path", null);
+            this.inferenceMode = json.getBoolean("inference_mode", false);
+            json.get("revision");
+            json.get("peft_type");
+            for (String harmless : new String[] {"auto_mapping", "peft_version"}) {
+                json.get(harmless);
+            }
+            return self();
+        }
+    }
+}

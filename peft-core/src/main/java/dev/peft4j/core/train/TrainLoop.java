@@ -1,0 +1,213 @@
+package dev.peft4j.core.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.translate.TranslateException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.BiFunction;
+
+/**
+ * The common fine-tuning loop on DJL's own {@link Trainer}: epochs over a dataset, one gradient
+ * step per batch, an optional extra loss term (PEGO's regularizer), per-step loss, a progress bar
+ * (silenced by {@code DJL_DISABLE_PROGRESS_BAR=true}) and an optional callback per step and epoch.
+ */
+public final class TrainLoop {
+
+    /** Called after every optimizer step. */
+    @FunctionalInterface
+    public interface StepListener {
+        /** {@code step} counts from 1 over the whole run. */
+        void onStep(int step, int epoch, float loss);
+    }
+
+    /** Called after every epoch, e.g. to validate and keep the best adapter. */
+    @FunctionalInterface
+    public interface EpochListener {
+        /** {@code epoch} counts from 1. */
+        void onEpoch(int epoch, List<Float> epochLosses);
+    }
+
+    private final Trainer trainer;
+    private final Dataset data;
+    private final int epochs;
+    private final int maxSteps;
+    private final BiFunction<NDList, NDList, NDArray> extraLoss;
+    private final StepListener onStep;
+    private final EpochListener onEpoch;
+    private final boolean progress;
+    private final long stepsPerEpoch;
+
+    private TrainLoop(Builder b) {
+        this.trainer = b.trainer;
+        this.data = b.data;
+        this.epochs = b.epochs;
+        this.maxSteps = b.maxSteps;
+        this.extraLoss = b.extraLoss;
+        this.onStep = b.onStep;
+        this.onEpoch = b.onEpoch;
+        this.progress = b.progress;
+        this.stepsPerEpoch = b.stepsPerEpoch;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Runs the loop and returns the loss of every step. */
+    public List<Float> run() {
+        List<Float> losses = new ArrayList<>();
+        int step = 0;
+        for (int epoch = 1; epoch <= epochs && step < maxSteps; epoch++) {
+            List<Float> epochLosses = new ArrayList<>();
+            ProgressBar bar = progress && stepsPerEpoch() > 1 ? new ProgressBar("Epoch " + epoch, stepsPerEpoch()) : null;
+            for (Batch batch : batches()) {
+                try (batch) {
+                    float loss = step(batch);
+                    step++;
+                    losses.add(loss);
+                    epochLosses.add(loss);
+                    if (bar != null) {
+                        bar.update(epochLosses.size(), String.format(Locale.ROOT, "loss %.4f", loss));
+                    }
+                    if (onStep != null) {
+                        onStep.onStep(step, epoch, loss);
+                    }
+                }
+                if (step >= maxSteps) {
+                    break;
+                }
+            }
+            if (bar != null) {
+                bar.end();
+            }
+            if (onEpoch != null) {
+                onEpoch.onEpoch(epoch, epochLosses);
+            }
+        }
+        return losses;
+    }
+
+    /** One gradient step on one batch; returns the loss before the step. */
+    public float step(Batch batch) {
+        float value;
+        try (GradientCollector gc = trainer.newGradientCollector()) {
+            NDList preds = trainer.forward(batch.getData(), batch.getLabels());
+            NDArray loss = trainer.getLoss().evaluate(batch.getLabels(), preds);
+            if (extraLoss != null) {
+                loss = loss.add(extraLoss.apply(preds, batch.getLabels()));
+            }
+            gc.backward(loss);
+            value = loss.getFloat();
+        }
+        trainer.step();
+        return value;
+    }
+
+    private Iterable<Batch> batches() {
+        try {
+            return trainer.iterateDataset(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Cannot read the training data", e);
+        }
+    }
+
+    private long stepsPerEpoch() {
+        if (stepsPerEpoch > 0) {
+            return stepsPerEpoch;
+        }
+        return maxSteps == Integer.MAX_VALUE ? 0 : maxSteps;
+    }
+
+    /** Builds a {@link TrainLoop}. */
+    public static final class Builder {
+        private Trainer trainer;
+        private Dataset data;
+        private int epochs = 1;
+        private int maxSteps = Integer.MAX_VALUE;
+        private BiFunction<NDList, NDList, NDArray> extraLoss;
+        private StepListener onStep;
+        private EpochListener onEpoch;
+        private boolean progress = true;
+        private long stepsPerEpoch;
+
+        private Builder() {}
+
+        /** Batches per epoch, for the progress bar (without it the bar shows only under optMaxSteps). */
+        public Builder optStepsPerEpoch(long steps) {
+            this.stepsPerEpoch = steps;
+            return this;
+        }
+
+        /** The trainer (from {@code PeftModel.newTrainer}); required. */
+        public Builder setTrainer(Trainer trainer) {
+            this.trainer = trainer;
+            return this;
+        }
+
+        /** The training data; required. */
+        public Builder setTrainData(Dataset data) {
+            this.data = data;
+            return this;
+        }
+
+        /** Number of passes over the data (default 1). */
+        public Builder optEpochs(int epochs) {
+            this.epochs = epochs;
+            return this;
+        }
+
+        /** Stops after this many steps in total. */
+        public Builder optMaxSteps(int maxSteps) {
+            this.maxSteps = maxSteps;
+            return this;
+        }
+
+        /** A term added to the loss inside the gradient scope, given predictions and labels. */
+        public Builder optExtraLoss(BiFunction<NDList, NDList, NDArray> extraLoss) {
+            this.extraLoss = extraLoss;
+            return this;
+        }
+
+        /** Called after each step. */
+        public Builder optOnStep(StepListener onStep) {
+            this.onStep = onStep;
+            return this;
+        }
+
+        /** Called after each epoch. */
+        public Builder optOnEpoch(EpochListener onEpoch) {
+            this.onEpoch = onEpoch;
+            return this;
+        }
+
+        /** Shows a progress bar per epoch (default true). */
+        public Builder optProgress(boolean progress) {
+            this.progress = progress;
+            return this;
+        }
+
+        /** Builds the loop. */
+        public TrainLoop build() {
+            if (trainer == null || data == null) {
+                throw new IllegalArgumentException("TrainLoop needs setTrainer and setTrainData");
+            }
+            if (epochs <= 0 || maxSteps <= 0) {
+                throw new IllegalArgumentException("epochs and maxSteps must be positive");
+            }
+            return new TrainLoop(this);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+package dev.peft4j.core.testing;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.ArrayDataset;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.testing.TinyModels.TinyModel;
+import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.core.tree.BaseLayer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The checks every adapter method must pass on every tiny model (PEFT's test matrix). A method
+ * joins by adding one {@link MethodRow}; see {@code AdapterMatrixTest} in peft-adapters.
+ */
+public final class AdapterChecks {
+
+    /** Tolerance of merged vs unmerged forward, relative. */
+    public static final double MERGE_RTOL = 1e-4;
+    /** Tolerance of the base weights after merge then unmerge, absolute. */
+    public static final double UNMERGE_ATOL = 1e-6;
+    /** Tolerance of the forward after save then load, relative. */
+    public static final double ROUND_TRIP_RTOL = 1e-5;
+
+    private AdapterChecks() {}
+
+    /** Trainable parameters of one adapted layer, as the method's paper or methods.md states it. */
+    @FunctionalInterface
+    public interface LayerCount {
+        /** Trainable elements of the adapter on the layer at {@code path}. */
+        long count(String path, BaseLayer base);
+    }
+
+    /**
+     * One method of the matrix: how to configure it for a model's target names, and its
+     * trainable-parameter formula.
+     */
+    public record MethodRow(String name, Function<List<String>, AdapterConfig> config, LayerCount count) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /** Gives every trainable adapter parameter seeded random values, so the adapter changes outputs. */
+    public static void randomizeAdapters(PeftModel pm, String adapter, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (Adapter a : pm.adapters(adapter).values()) {
+            for (Parameter p : a.getDirectParameters().values()) {
+                if (!p.requiresGradient()) {
+                    continue;
+                }
+                float[] v = new float[(int) p.getArray().size()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) ((rnd.nextDouble() - 0.5) * 0.2);
+                }
+                p.getArray().set(v);
+            }
+        }
+    }
+
+    /** A copy of every parameter's values by DJL parameter name. */
+    public static Map<String, float[]> snapshot(Block block) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        block.getParameters().forEach(p -> out.put(p.getKey(), p.getValue().getArray().toFloatArray()));
+        return out;
+    }
+
+    /** Builds a model with the row's adapter on it, randomized. */
+    public static PeftModel adapted(TinyModel model, MethodRow row, long seed) {
+        PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
+        randomizeAdapters(pm, PeftModel.DEFAULT, seed);
+        return pm;
+    }
+
+    /** Merging the adapter into the weights leaves the output unchanged. */
+    public static void mergedEqualsUnmerged(TinyModel model, MethodRow row, NDManager m) {
+        PeftModel pm = adapted(model, row, 11);
+        NDArray x = TinyModels.input(m, model.inputShape(), 5);
+        NDArray unmerged = TinyModels.forward(pm.root(), x);
+        pm.merge();
+        NDArray merged = TinyModels.forward(pm.root(), x);
+        assertAlmostEquals(merged, unmerged, MERGE_RTOL, 1e-6);
+        NDArray base = baseOutput(pm, x);
+        assertFalse(allClose(base, unmerged, 1e-4), "the randomized adapter must change the output");
+    }
+
+    /** Unmerging restores the base weights. */
+    public static void unmergeRestoresBase(TinyModel model, MethodRow row, NDManager m) {
+        Map<String, float[]> before = snapshot(model.block());
+        PeftModel pm = adapted(model, row, 12);
+        pm.merge();
+        pm.unmerge();
+        Block plain = pm.unload();
+        Map<String, float[]> after = snapshot(plain);
+        assertEquals(before.keySet(), after.keySet());
+        before.forEach((k, v) -> assertAlmostEquals(after.get(k), v, 0, UNMERGE_ATOL));
+    }
+
+    /** Disabling the adapter gives the base model's output bit for bit. */
+    public static void disabledGivesBase(TinyModel model, MethodRow row, NDManager m) {
+        NDArray x = TinyModels.input(m, model.inputShape(), 6);
+        float[] base = TinyModels.forward(model.block(), x).toFloatArray();
+        PeftModel pm = adapted(model, row, 13);
+        pm.disableAdapters();
+        assertArrayEquals(base, TinyModels.forward(pm.root(), x).toFloatArray());
+        pm.enableAdapters();
+        assertFalse(allClose(m.create(base), TinyModels.forward(pm.root(), x).flatten(), 1e-4));
+    }
+
+    /** The trainable count equals the method's formula summed over adapted layers. */
+    public static void trainableCountMatchesFormula(TinyModel model, MethodRow row) {
+        PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
+        long expected = 0;
+        for (Map.Entry<String, Adapter> e : pm.adapters(PeftModel.DEFAULT).entrySet()) {
+            expected += row.count().count(e.getKey(), e.getValue().base());
+        }
+        assertTrue(expected > 0);
+        assertEquals(expected, pm.trainableParameterCount());
+        long base = 0;
+        for (Parameter p : pm.root().getParameters().values()) {
+            base += p.getArray().size();
+        }
+        assertEquals(base, pm.totalParameterCount());
+    }
+
+    /** After training steps only adapter parameters changed, and every one of them did. */
+    public static void onlyAdapterParametersTrain(TinyModel model, MethodRow row, NDManager m) {
+        PeftModel pm = adapted(model, row, 14);
+        List<String> adapterParams = new ArrayList<>();
+        pm.root().getParameters().forEach(p -> {
+            if (p.getValue().requiresGradient()) {
+                adapterParams.add(p.getKey());
+            }
+        });
+        Map<String, float[]> before = snapshot(pm.root());
+        NDArray x = TinyModels.input(m, model.inputShape().slice(0, 1).addAll(model.inputShape().slice(1)), 7);
+        NDArray y;
+        try (Model djl = Model.newInstance("tiny")) {
+            djl.setBlock(pm.root());
+            y = TinyModels.forward(pm.root(), x).mul(-1).add(0.5);
+            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
+                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-2f)).build());
+            try (Trainer trainer = pm.newTrainer(djl, cfg)) {
+                ArrayDataset data = new ArrayDataset.Builder().setData(x).optLabels(y)
+                        .setSampling((int) model.inputShape().get(0), false).build();
+                List<Float> losses = TrainLoop.builder().setTrainer(trainer).setTrainData(data)
+                        .optEpochs(6).optProgress(false).build().run();
+                assertTrue(losses.get(losses.size() - 1) < losses.get(0), "loss must fall: " + losses);
+            }
+        }
+        Map<String, float[]> after = snapshot(pm.root());
+        for (Map.Entry<String, float[]> e : before.entrySet()) {
+            boolean changed = !java.util.Arrays.equals(e.getValue(), after.get(e.getKey()));
+            assertEquals(adapterParams.contains(e.getKey()), changed, "parameter " + e.getKey());
+        }
+    }
+
+    /**
+     * Saving the adapter and loading it onto a fresh copy of the base model gives the same output
+     * and the same config.
+     */
+    public static void saveLoadRoundTrip(java.util.function.Supplier<TinyModel> fresh, MethodRow row,
+                                         NDManager m, java.nio.file.Path dir) throws java.io.IOException {
+        TinyModel model = fresh.get();
+        PeftModel pm = adapted(model, row, 15);
+        NDArray x = TinyModels.input(m, model.inputShape(), 8);
+        NDArray expected = TinyModels.forward(pm.root(), x);
+        pm.save(dir);
+        PeftModel loaded = PeftModel.load(fresh.get().block(), dir);
+        assertEquals(pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
+        assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, ROUND_TRIP_RTOL, 1e-7);
+        assertEquals(pm.trainableParameterCount(), loaded.trainableParameterCount());
+    }
+
+    private static NDArray baseOutput(PeftModel pm, NDArray x) {
+        pm.unmerge();
+        pm.disableAdapters();
+        NDArray out = TinyModels.forward(pm.root(), x);
+        pm.enableAdapters();
+        return out;
+    }
+
+    private static boolean allClose(NDArray a, NDArray b, double atol) {
+        double[] x = NdAssert.toDoubles(a);
+        double[] y = NdAssert.toDoubles(b);
+        for (int i = 0; i < x.length; i++) {
+            if (Math.abs(x[i] - y[i]) > atol) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
