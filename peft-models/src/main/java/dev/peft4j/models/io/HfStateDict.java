@@ -1,25 +1,25 @@
 package dev.peft4j.models.io;
 
 import ai.djl.nn.Block;
-import ai.djl.nn.BlockList;
-import ai.djl.nn.ParallelBlock;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.SequentialBlock;
 import ai.djl.util.Pair;
+import dev.peft4j.core.AdaptedLayer;
+import dev.peft4j.core.tree.BaseLayer;
+import dev.peft4j.core.tree.ModuleTree;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * Names every parameter of a block tree by its Hugging Face state-dict key ({@code
- * encoder.layer.0.attention.self.query.weight}), the naming that loading and export rely on.
+ * encoder.layer.0.attention.self.query.weight}): the module path of {@link ModuleTree} plus the
+ * parameter's name. Loading and export rely on this naming.
  *
- * <p>A child's module name is its {@code addChildBlock} name without DJL's ordinal prefix; the
- * children of a DJL {@link SequentialBlock} or {@link ParallelBlock} are named by their 0-based
- * index, like the entries of a PyTorch {@code nn.Sequential}.
+ * <p>A layer with adapters injected ({@link AdaptedLayer}) is listed with its base layer's {@code
+ * weight} and {@code bias} at its own path, so base-model checkpoints load into an adapted model;
+ * adapter weights are not listed (they live in adapter checkpoints).
  */
 public final class HfStateDict {
 
@@ -34,42 +34,41 @@ public final class HfStateDict {
      */
     public static Map<String, Parameter> of(Block root) {
         Map<String, Parameter> out = new LinkedHashMap<>();
-        collect(root, "", out, Collections.newSetFromMap(new IdentityHashMap<>()));
+        Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        ModuleTree.modules(root).forEach((path, block) -> {
+            String prefix = path.isEmpty() ? "" : path + ".";
+            if (block instanceof AdaptedLayer) {
+                BaseLayer base = ((AdaptedLayer) block).base();
+                add(out, seen, prefix + "weight", base.weight());
+                add(out, seen, prefix + "bias", base.bias());
+                return;
+            }
+            for (Pair<String, Parameter> p : block.getDirectParameters()) {
+                add(out, seen, prefix + p.getValue().getName(), p.getValue());
+            }
+        });
         return out;
     }
 
     /**
-     * Returns the module name of a child: its HF attribute name.
+     * Returns whether any module of {@code root} has adapters injected.
      *
-     * @param parent the block holding the child
-     * @param index the child's 0-based position among the parent's children
-     * @param key the child's key in the parent's {@link BlockList}
-     * @return the module name
+     * @param root the model
+     * @return the path of the first adapted module, or {@code null} if there is none
      */
-    public static String moduleName(Block parent, int index, String key) {
-        if (parent instanceof SequentialBlock || parent instanceof ParallelBlock) {
-            return Integer.toString(index);
-        }
-        String ordinal = String.format(Locale.ROOT, "%02d", index + 1);
-        if (!key.startsWith(ordinal)) {
-            throw new IllegalStateException(
-                    "Child key '" + key + "' of " + parent.getClass().getSimpleName()
-                            + " does not start with its ordinal " + ordinal);
-        }
-        return key.substring(ordinal.length());
-    }
-
-    private static void collect(
-            Block block, String prefix, Map<String, Parameter> out, Set<Parameter> seen) {
-        for (Pair<String, Parameter> p : block.getDirectParameters()) {
-            if (seen.add(p.getValue())) {
-                out.put(prefix + p.getValue().getName(), p.getValue());
+    public static String firstAdaptedModule(Block root) {
+        for (Map.Entry<String, Block> e : ModuleTree.modules(root).entrySet()) {
+            if (e.getValue() instanceof AdaptedLayer) {
+                return e.getKey();
             }
         }
-        BlockList children = block.getChildren();
-        for (int i = 0; i < children.size(); i++) {
-            String name = moduleName(block, i, children.keyAt(i));
-            collect(children.valueAt(i), prefix + name + ".", out, seen);
+        return null;
+    }
+
+    private static void add(Map<String, Parameter> out, Set<Parameter> seen, String name,
+            Parameter p) {
+        if (p != null && seen.add(p)) {
+            out.put(name, p);
         }
     }
 }

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.TensorSource;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,7 +18,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Loads HF-named tensors into a block tree and exports a block tree as HF-named tensors. */
+/**
+ * Loads HF-named tensors into a block tree (from any {@link TensorSource}: a safetensors
+ * checkpoint, ONNX initializers) and exports a block tree as an HF {@code model.safetensors}.
+ */
 public final class HfWeights {
 
     private HfWeights() {}
@@ -37,10 +43,12 @@ public final class HfWeights {
      * @param source the checkpoint
      * @param options key mapping and tolerated differences
      * @return what was loaded, left missing and ignored
+     * @throws IOException if a tensor cannot be read
      * @throws IllegalArgumentException naming every unknown, missing or mis-shaped tensor
      * @throws IllegalStateException if a parameter of {@code root} is not initialized
      */
-    public static LoadResult load(Block root, TensorSource source, LoadOptions options) {
+    public static LoadResult load(Block root, TensorSource source, LoadOptions options)
+            throws IOException {
         Map<String, Parameter> params = HfStateDict.of(root);
         Map<String, String> plan = new LinkedHashMap<>();
         Set<String> planned = new HashSet<>();
@@ -81,7 +89,7 @@ public final class HfWeights {
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("Cannot load " + source + " into "
+            throw new IllegalArgumentException("Cannot load " + describe(source) + " into "
                     + root.getClass().getSimpleName() + ": " + problems.size() + " problem(s):\n  "
                     + String.join("\n  ", problems));
         }
@@ -92,19 +100,55 @@ public final class HfWeights {
     }
 
     /**
+     * Loads a Hugging Face checkpoint (a folder with {@code model.safetensors} or a sharded {@code
+     * model.safetensors.index.json}, or one {@code .safetensors} file) into {@code root}.
+     *
+     * @param root an initialized model
+     * @param checkpoint the folder or file
+     * @param options key mapping and tolerated differences
+     * @return what was loaded, left missing and ignored
+     * @throws IOException if the checkpoint cannot be read
+     */
+    public static LoadResult load(Block root, Path checkpoint, LoadOptions options)
+            throws IOException {
+        try (CheckpointReader reader = CheckpointReader.open(checkpoint)) {
+            return load(root, reader, options);
+        }
+    }
+
+    /**
      * Writes every parameter of {@code root} under its HF name to a safetensors file (metadata
      * {@code {"format": "pt"}}, as {@code save_pretrained} writes), atomically.
      *
-     * @param root the model (merge adapters into it first to export a fine-tuned model)
+     * @param root the model, without injected adapters (merge and unload them first to export a
+     *     fine-tuned model)
      * @param file the {@code model.safetensors} to write
      * @throws IOException if the file cannot be written
+     * @throws IllegalStateException if a module still has adapters injected
      */
     public static void save(Block root, Path file) throws IOException {
-        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        String adapted = HfStateDict.firstAdaptedModule(root);
+        if (adapted != null) {
+            throw new IllegalStateException("Module '" + adapted + "' has adapters injected: merge"
+                    + " and unload them (PeftModel.mergeAndUnload()) before exporting the model");
+        }
+        LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : HfStateDict.of(root).entrySet()) {
             tensors.put(e.getKey(), e.getValue().getArray());
         }
-        SafetensorsFile.write(file, tensors, Map.of("format", "pt"));
+        SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
+    }
+
+    private static String describe(TensorSource source) {
+        if (source instanceof SafetensorsReader reader) {
+            return reader.file().toString();
+        }
+        if (source instanceof CheckpointReader reader) {
+            List<Path> shards = reader.shards();
+            return shards.size() == 1 ? shards.get(0).toString()
+                    : shards.size() + " shards in " + shards.get(0).toAbsolutePath().getParent();
+        }
+        return source.toString();
     }
 
     private static Shape shapeOf(Parameter param, String name) {
@@ -116,20 +160,19 @@ public final class HfWeights {
         return param.getArray().getShape();
     }
 
-    private static void assign(Parameter param, TensorSource source, String key) {
+    private static void assign(Parameter param, TensorSource source, String key)
+            throws IOException {
         NDArray target = param.getArray();
         boolean grad = target.hasGradient();
         try (NDManager scratch = target.getManager().newSubManager(target.getDevice())) {
-            NDArray loaded = source.load(key, scratch);
+            NDArray loaded = source.load(key, scratch, target.getDataType());
             if (!loaded.getShape().equals(target.getShape())) {
                 throw new IllegalArgumentException("tensor '" + key + "' loaded with shape "
                         + loaded.getShape() + ", expected " + target.getShape());
             }
             // duplicate() is a native clone that owns its memory: the loaded array may view a Java
             // buffer (a memory map, a direct buffer) that must not live on inside the parameter
-            NDArray owned = loaded.toDevice(target.getDevice(), false)
-                    .toType(target.getDataType(), false)
-                    .duplicate();
+            NDArray owned = loaded.toDevice(target.getDevice(), false).duplicate();
             target.intern(owned);
         }
         if (grad) {

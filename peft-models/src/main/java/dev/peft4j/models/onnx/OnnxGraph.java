@@ -37,8 +37,10 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
      * @param dims its shape
      * @param dataType the ONNX {@code TensorProto.DataType} code
      * @param data little-endian element bytes ({@code raw_data}, or the packed {@code float_data})
+     * @param offset where {@code data} starts in the file (-1 for unpacked values gathered here)
      */
-    public record Initializer(String name, long[] dims, int dataType, ByteBuffer data) {}
+    public record Initializer(String name, long[] dims, int dataType, ByteBuffer data,
+            long offset) {}
 
     /**
      * One operator.
@@ -57,27 +59,26 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
      * @throws IllegalArgumentException if the bytes hold no graph or an initializer is unreadable
      */
     public static OnnxGraph parse(ByteBuffer model) {
-        ProtoReader reader = new ProtoReader(model);
+        ProtoReader reader = new ProtoReader(model, 0);
         while (reader.hasNext()) {
             if (reader.nextField() == MODEL_GRAPH
                     && reader.wireType() == ProtoReader.LENGTH_DELIMITED) {
-                return parseGraph(reader.bytes());
+                return parseGraph(reader.message(reader.bytes()));
             }
             reader.skip();
         }
         throw new IllegalArgumentException("ONNX model has no graph (ModelProto field 7)");
     }
 
-    private static OnnxGraph parseGraph(ByteBuffer graph) {
+    private static OnnxGraph parseGraph(ProtoReader reader) {
         List<Initializer> initializers = new ArrayList<>();
         List<Node> nodes = new ArrayList<>();
-        ProtoReader reader = new ProtoReader(graph);
         while (reader.hasNext()) {
             int field = reader.nextField();
             if (field == GRAPH_NODE) {
-                nodes.add(parseNode(reader.bytes()));
+                nodes.add(parseNode(reader.message(reader.bytes())));
             } else if (field == GRAPH_INITIALIZER) {
-                initializers.add(parseTensor(reader.bytes()));
+                initializers.add(parseTensor(reader.message(reader.bytes())));
             } else {
                 reader.skip();
             }
@@ -85,11 +86,10 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
         return new OnnxGraph(initializers, nodes);
     }
 
-    private static Node parseNode(ByteBuffer node) {
+    private static Node parseNode(ProtoReader reader) {
         List<String> inputs = new ArrayList<>();
         List<String> outputs = new ArrayList<>();
         String opType = "";
-        ProtoReader reader = new ProtoReader(node);
         while (reader.hasNext()) {
             int field = reader.nextField();
             if (field == NODE_INPUT) {
@@ -105,22 +105,23 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
         return new Node(opType, List.copyOf(inputs), List.copyOf(outputs));
     }
 
-    private static Initializer parseTensor(ByteBuffer tensor) {
+    private static Initializer parseTensor(ProtoReader reader) {
         List<Long> dims = new ArrayList<>();
         int dataType = 0;
         String name = "";
         ByteBuffer raw = null;
         ByteBuffer floats = null;
         List<Float> unpackedFloats = new ArrayList<>();
+        long rawOffset = -1;
+        long floatsOffset = -1;
         boolean external = false;
-        ProtoReader reader = new ProtoReader(tensor);
         while (reader.hasNext()) {
             int field = reader.nextField();
             int wire = reader.wireType();
             if (field == TENSOR_DIMS && wire == ProtoReader.VARINT) {
                 dims.add(reader.varint());
             } else if (field == TENSOR_DIMS && wire == ProtoReader.LENGTH_DELIMITED) {
-                ProtoReader packed = new ProtoReader(reader.bytes());
+                ProtoReader packed = reader.message(reader.bytes());
                 while (packed.hasNext()) {
                     dims.add(packed.varint());
                 }
@@ -128,12 +129,14 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
                 dataType = (int) reader.varint();
             } else if (field == TENSOR_FLOAT_DATA && wire == ProtoReader.LENGTH_DELIMITED) {
                 floats = reader.bytes();
+                floatsOffset = reader.sliceOffset();
             } else if (field == TENSOR_FLOAT_DATA && wire == ProtoReader.FIXED32) {
                 unpackedFloats.add(reader.fixed32Float());
             } else if (field == TENSOR_NAME) {
                 name = reader.string();
             } else if (field == TENSOR_RAW_DATA) {
                 raw = reader.bytes();
+                rawOffset = reader.sliceOffset();
             } else if (field == TENSOR_DATA_LOCATION) {
                 external = reader.varint() == 1;
             } else {
@@ -145,8 +148,9 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
                     "ONNX initializer '" + name + "' uses external data, which is not supported");
         }
         ByteBuffer data = raw != null ? raw : floats != null ? floats : pack(unpackedFloats);
+        long offset = raw != null ? rawOffset : floats != null ? floatsOffset : -1;
         long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-        return new Initializer(name, shape, dataType, data);
+        return new Initializer(name, shape, dataType, data, offset);
     }
 
     private static ByteBuffer pack(List<Float> values) {

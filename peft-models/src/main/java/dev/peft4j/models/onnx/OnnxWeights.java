@@ -14,11 +14,11 @@ import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
 import java.util.Set;
 
 /**
@@ -46,7 +46,8 @@ public final class OnnxWeights implements TensorSource {
     private final String origin;
     private final Map<String, Tensor> tensors;
 
-    private record Tensor(OnnxGraph.Initializer source, DataType dtype, Shape shape, boolean transposed) {}
+    private record Tensor(
+            OnnxGraph.Initializer source, DataType dtype, Shape shape, boolean transposed) {}
 
     private OnnxWeights(String origin, Map<String, Tensor> tensors) {
         this.origin = origin;
@@ -114,7 +115,7 @@ public final class OnnxWeights implements TensorSource {
 
     /** Maps each initializer used as a MatMul's right operand to {@code <bias layer>.weight}. */
     private static Map<String, String> nameMatMulWeights(OnnxGraph graph) {
-        Set<String> initializerNames = new java.util.HashSet<>();
+        Set<String> initializerNames = new HashSet<>();
         graph.initializers().forEach(i -> initializerNames.add(i.name()));
         Map<String, OnnxGraph.Node> addByInput = new HashMap<>();
         for (OnnxGraph.Node node : graph.nodes()) {
@@ -169,28 +170,48 @@ public final class OnnxWeights implements TensorSource {
         return new Tensor(init, dtype, shape, transposed);
     }
 
-    /** {@inheritDoc} */
+    /** The HF names, in initializer order. */
     @Override
-    public Set<String> keys() {
-        return Collections.unmodifiableSet(tensors.keySet());
+    public List<String> keys() {
+        return List.copyOf(tensors.keySet());
     }
 
     /** {@inheritDoc} */
+    @Override
+    public boolean contains(String key) {
+        return tensors.containsKey(key);
+    }
+
+    /**
+     * Describes one tensor; its byte range is that of the initializer's data in the ONNX file
+     * (stored {@code [in, out]} for a renamed MatMul weight).
+     */
     @Override
     public TensorInfo info(String key) {
         Tensor t = get(key);
-        return new TensorInfo(key, t.dtype(), t.shape());
+        ByteBuffer data = t.source().data();
+        return new TensorInfo(key, t.dtype(), t.shape(), Math.max(t.source().offset(), 0),
+                data.remaining());
     }
 
-    /** {@inheritDoc} */
+    /** Loads one tensor as an independent copy, converted to {@code target}. */
     @Override
-    public NDArray load(String key, NDManager manager) {
+    public NDArray load(String key, NDManager manager, DataType target) {
         Tensor t = get(key);
         ByteBuffer data = t.source().data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        if (!t.transposed()) {
-            return manager.create(data, t.shape(), t.dtype());
-        }
-        return manager.create(transpose(data.asFloatBuffer(), t.shape()), t.shape());
+        NDArray stored = t.transposed()
+                ? manager.create(transpose(data.asFloatBuffer(), t.shape()), t.shape())
+                : manager.create(copy(data), t.shape(), t.dtype());
+        return stored.toType(target, false);
+    }
+
+    /** Nothing to release: the model's bytes are held by this object and freed with it. */
+    @Override
+    public void close() {}
+
+    private static ByteBuffer copy(ByteBuffer data) {
+        ByteBuffer out = ByteBuffer.allocateDirect(data.remaining()).order(ByteOrder.nativeOrder());
+        return out.put(data).flip();
     }
 
     private static float[] transpose(FloatBuffer inOut, Shape outIn) {

@@ -17,15 +17,19 @@ final class ProtoReader {
     static final int FIXED32 = 5;
 
     private final ByteBuffer buf;
+    private final long base;
     private int wireType;
+    private long sliceOffset;
 
     /**
      * Reads the message spanning the remaining bytes of {@code message}.
      *
      * @param message the encoded message (not modified)
+     * @param base the offset of {@code message}'s first byte in the file, for {@link #sliceOffset()}
      */
-    ProtoReader(ByteBuffer message) {
+    ProtoReader(ByteBuffer message, long base) {
         buf = message.slice().order(ByteOrder.LITTLE_ENDIAN);
+        this.base = base;
     }
 
     /** Returns whether another field follows. */
@@ -66,9 +70,20 @@ final class ProtoReader {
                     "protobuf field of " + length + " bytes overruns its message at byte "
                             + buf.position());
         }
+        sliceOffset = base + buf.position();
         ByteBuffer slice = buf.slice().limit(length).order(ByteOrder.LITTLE_ENDIAN);
         buf.position(buf.position() + length);
         return slice;
+    }
+
+    /** Returns the file offset of the last slice {@link #bytes()} returned. */
+    long sliceOffset() {
+        return sliceOffset;
+    }
+
+    /** Returns a reader over the last slice {@link #bytes()} returned (a sub-message). */
+    ProtoReader message(ByteBuffer slice) {
+        return new ProtoReader(slice, sliceOffset);
     }
 
     /** Reads a length-delimited field value as UTF-8 text. */

@@ -168,8 +168,9 @@ public enum PretrainedEncoder {
      * @param manager the manager that will own the parameters
      * @param weights the weights, from {@link #weights()} or {@link #weights(Path)}
      * @return the loaded encoder
+     * @throws IOException if a tensor cannot be read
      */
-    public BertModel load(NDManager manager, TensorSource weights) {
+    public BertModel load(NDManager manager, TensorSource weights) throws IOException {
         BertModel model = new BertModel(config(), false);
         initialize(model, manager);
         HfWeights.load(model, weights, LoadOptions.builder().optIgnoreUnexpected(BUFFERS).build());
@@ -184,9 +185,10 @@ public enum PretrainedEncoder {
      * @param weights the weights, from {@link #weights()} or {@link #weights(Path)}
      * @param numLabels the number of classes
      * @return the classifier, ready for fine-tuning
+     * @throws IOException if a tensor cannot be read
      */
     public BertForSequenceClassification loadForClassification(
-            NDManager manager, TensorSource weights, int numLabels) {
+            NDManager manager, TensorSource weights, int numLabels) throws IOException {
         BertForSequenceClassification model =
                 new BertForSequenceClassification(config(), numLabels, pooling);
         initialize(model, manager);

@@ -9,6 +9,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.peft4j.core.io.CheckpointFormatException;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.bert.BertModel;
@@ -33,7 +36,7 @@ class HfWeightsTest {
     private static final String QUERY = "encoder.layer.0.attention.self.query.weight";
 
     @Test
-    void missingTensorIsNamedAndNothingLoads() {
+    void missingTensorIsNamedAndNothingLoads() throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel model = new BertModel(CONFIG, false);
             MapTensorSource good = TestWeights.randomize(model, manager, 1, IDS);
@@ -45,7 +48,7 @@ class HfWeightsTest {
     }
 
     @Test
-    void misShapedTensorIsNamedWithBothShapes() {
+    void misShapedTensorIsNamedWithBothShapes() throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel model = new BertModel(CONFIG, false);
             MapTensorSource good = TestWeights.randomize(model, manager, 2, IDS);
@@ -58,7 +61,7 @@ class HfWeightsTest {
     }
 
     @Test
-    void unknownTensorIsNamed() {
+    void unknownTensorIsNamed() throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel model = new BertModel(CONFIG, false);
             MapTensorSource good = TestWeights.randomize(model, manager, 3, IDS);
@@ -75,7 +78,7 @@ class HfWeightsTest {
     }
 
     @Test
-    void encoderCheckpointLoadsUnderPrefixLeavingNewHead() {
+    void encoderCheckpointLoadsUnderPrefixLeavingNewHead() throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel encoder = new BertModel(CONFIG, false);
             MapTensorSource weights = TestWeights.randomize(encoder, manager, 4, IDS);
@@ -97,12 +100,12 @@ class HfWeightsTest {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel model = new BertModel(CONFIG, false);
             TestWeights.randomize(model, manager, 5, IDS);
-            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
             HfStateDict.of(model).forEach((k, p) -> tensors.put(k, p.getArray()));
             tensors.put(QUERY, manager.zeros(new Shape(8, 4)));
             Path file = dir.resolve("bad.safetensors");
-            SafetensorsFile.write(file, tensors, Map.of("format", "pt"));
-            try (SafetensorsFile source = SafetensorsFile.open(file)) {
+            SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
+            try (SafetensorsReader source = SafetensorsReader.open(file)) {
                 String message = loadError(model, source, LoadOptions.strict());
                 assertTrue(message.contains(file.toString()), message);
                 assertTrue(message.contains("'" + QUERY + "' has shape (8, 4)"), message);
@@ -110,8 +113,8 @@ class HfWeightsTest {
             Path broken = dir.resolve("broken.safetensors");
             byte[] bytes = Files.readAllBytes(file);
             Files.write(broken, java.util.Arrays.copyOf(bytes, bytes.length - 16));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> SafetensorsFile.open(broken).close());
+            CheckpointFormatException e = assertThrows(CheckpointFormatException.class,
+                    () -> HfWeights.load(model, broken, LoadOptions.strict()));
             assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());
         }
     }

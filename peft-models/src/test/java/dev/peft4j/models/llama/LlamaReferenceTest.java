@@ -12,7 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.io.HfWeights;
-import dev.peft4j.models.io.SafetensorsFile;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.testing.Dense;
 import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
@@ -106,7 +106,7 @@ class LlamaReferenceTest {
 
             LlamaForCausalLM reloaded = new LlamaForCausalLM(config);
             reloaded.initialize(manager, ai.djl.ndarray.types.DataType.FLOAT32, new Shape(2, 6));
-            try (SafetensorsFile source = SafetensorsFile.open(file)) {
+            try (SafetensorsReader source = SafetensorsReader.open(file)) {
                 assertEquals(names, new ArrayList<>(source.keys()));
                 assertEquals(new Shape(16, 16),
                         source.info("model.layers.0.self_attn.q_proj.weight").shape());

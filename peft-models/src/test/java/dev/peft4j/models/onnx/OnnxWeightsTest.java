@@ -12,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** ONNX initializer import on small models encoded here in protobuf wire format. */
@@ -22,7 +21,7 @@ class OnnxWeightsTest {
     private static final float[] BIAS = {0.5f, -1, 2};
 
     @Test
-    void namesMatMulWeightsThroughTheGraphAndTransposes() {
+    void namesMatMulWeightsThroughTheGraphAndTransposes() throws Exception {
         byte[] model = model(
                 List.of(tensorRaw("onnx::MatMul_7", new long[] {2, 3}, M),
                         tensorPacked("lin.bias", new long[] {3}, BIAS),
@@ -30,7 +29,7 @@ class OnnxWeightsTest {
                 List.of(node("MatMul", List.of("x", "onnx::MatMul_7"), "mm"),
                         node("Add", List.of("lin.bias", "mm"), "y")));
         OnnxWeights weights = OnnxWeights.of(ByteBuffer.wrap(model), "tiny");
-        assertEquals(Set.of("lin.weight", "lin.bias", "norm.weight"), weights.keys());
+        assertEquals(List.of("lin.weight", "lin.bias", "norm.weight"), weights.keys());
         assertEquals(new Shape(3, 2), weights.info("lin.weight").shape());
         try (NDManager manager = NDManager.newBaseManager()) {
             // HF weight [out, in] is the transpose of the ONNX MatMul operand [in, out]

@@ -6,10 +6,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.io.TensorInfo;
 import dev.peft4j.core.io.TensorSource;
-import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /** An in-memory float32 checkpoint for tests. */
 public final class MapTensorSource implements TensorSource {
@@ -61,20 +60,28 @@ public final class MapTensorSource implements TensorSource {
     }
 
     @Override
-    public Set<String> keys() {
-        return Collections.unmodifiableSet(values.keySet());
+    public List<String> keys() {
+        return List.copyOf(values.keySet());
+    }
+
+    @Override
+    public boolean contains(String key) {
+        return values.containsKey(key);
     }
 
     @Override
     public TensorInfo info(String key) {
-        values(key);
-        return new TensorInfo(key, DataType.FLOAT32, shapes.get(key));
+        float[] v = values(key);
+        return new TensorInfo(key, DataType.FLOAT32, shapes.get(key), 0, 4L * v.length);
     }
 
     @Override
-    public NDArray load(String key, NDManager manager) {
-        return manager.create(values(key), shapes.get(key));
+    public NDArray load(String key, NDManager manager, DataType target) {
+        return manager.create(values(key), shapes.get(key)).toType(target, false);
     }
+
+    @Override
+    public void close() {}
 
     @Override
     public String toString() {

@@ -43,7 +43,11 @@ public final class TestWeights {
             }
             source.put(e.getKey(), shape, v);
         }
-        HfWeights.load(model, source, LoadOptions.strict());
+        try {
+            HfWeights.load(model, source, LoadOptions.strict());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return source;
     }
 }

@@ -13,7 +13,7 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
-import dev.peft4j.models.io.SafetensorsFile;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.testing.Dense;
 import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
@@ -87,7 +87,7 @@ class ViTReferenceTest {
 
             ViTForImageClassification reloaded = new ViTForImageClassification(config, LABELS);
             reloaded.initialize(manager, DataType.FLOAT32, new Shape(2, 3, 8, 8));
-            try (SafetensorsFile source = SafetensorsFile.open(file)) {
+            try (SafetensorsReader source = SafetensorsReader.open(file)) {
                 assertEquals(new Shape(16, 3, 4, 4),
                         source.info("vit.embeddings.patch_embeddings.projection.weight").shape());
                 HfWeights.load(reloaded, source, LoadOptions.strict());
