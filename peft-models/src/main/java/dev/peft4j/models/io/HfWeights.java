@@ -5,11 +5,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import dev.peft4j.core.io.AtomicFiles;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.TensorSource;
+import dev.peft4j.models.nn.HfConfig;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -137,6 +141,22 @@ public final class HfWeights {
             tensors.put(e.getKey(), e.getValue().getArray());
         }
         SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
+    }
+
+    /**
+     * Writes a model folder in the HF {@code save_pretrained} layout: {@code config.json} and
+     * {@code model.safetensors}, each written atomically.
+     *
+     * @param root the model, without injected adapters
+     * @param config its config
+     * @param dir the folder, created if needed
+     * @throws IOException if a file cannot be written
+     */
+    public static void savePretrained(Block root, HfConfig config, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        save(root, dir.resolve(CheckpointReader.SINGLE_FILE));
+        AtomicFiles.writeBytes(dir.resolve("config.json"),
+                config.toJson().getBytes(StandardCharsets.UTF_8));
     }
 
     private static String describe(TensorSource source) {

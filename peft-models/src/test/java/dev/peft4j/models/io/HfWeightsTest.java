@@ -119,6 +119,22 @@ class HfWeightsTest {
         }
     }
 
+    @Test
+    void savePretrainedFolderLoadsBack(@TempDir Path dir) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            BertModel model = new BertModel(CONFIG, true);
+            MapTensorSource weights = TestWeights.randomize(model, manager, 6, IDS);
+            HfWeights.savePretrained(model, CONFIG, dir);
+            BertConfig config = BertConfig.read(dir.resolve("config.json"));
+            assertEquals(CONFIG.toJson(), config.toJson());
+            BertModel reloaded = new BertModel(config, true);
+            reloaded.initialize(manager, DataType.FLOAT32, IDS);
+            HfWeights.LoadResult result = HfWeights.load(reloaded, dir, LoadOptions.strict());
+            assertEquals(weights.keys(), result.loaded());
+            assertUnchanged(reloaded, weights);
+        }
+    }
+
     private static String loadError(ai.djl.nn.Block model, dev.peft4j.core.io.TensorSource source,
             LoadOptions options) {
         return assertThrows(IllegalArgumentException.class,
