@@ -11,8 +11,8 @@ import ai.djl.util.PairList;
 import dev.peft4j.models.nn.Attention;
 import dev.peft4j.models.nn.Encoder;
 import dev.peft4j.models.nn.HfModule;
+import dev.peft4j.models.nn.ModuleList;
 import dev.peft4j.models.nn.Pooler;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -42,10 +42,8 @@ public final class BertModel extends HfModule {
         this.config = config;
         long h = config.hiddenSize();
         embeddings = register("embeddings", new BertEmbeddings(config), new Shape(1, 1));
-        List<Block> layers = new ArrayList<>();
-        for (int i = 0; i < config.numHiddenLayers(); i++) {
-            layers.add(new BertLayer(config));
-        }
+        List<Block> layers =
+                ModuleList.repeat(config.numHiddenLayers(), () -> new BertLayer(config));
         encoder = register("encoder", new Encoder(layers, h), new Shape(1, 1, h));
         if (addPoolingLayer) {
             pooler = register("pooler", new Pooler(h), new Shape(1, 1, h));

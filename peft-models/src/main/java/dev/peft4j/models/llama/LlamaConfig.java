@@ -128,8 +128,8 @@ public final class LlamaConfig extends HfConfig {
         if (ropeScaling != null) {
             Object type = ropeScaling.getOrDefault("rope_type", ropeScaling.get("type"));
             if (!"default".equals(type)) {
-                throw new IllegalArgumentException(
-                        "rope_scaling " + ropeScaling + " is not supported (only the default RoPE)");
+                throw new IllegalArgumentException("rope_scaling " + ropeScaling
+                        + " is not supported (only the default RoPE)");
             }
         }
     }

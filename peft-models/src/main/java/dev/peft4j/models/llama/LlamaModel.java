@@ -15,7 +15,6 @@ import dev.peft4j.models.nn.Embedding;
 import dev.peft4j.models.nn.HfModule;
 import dev.peft4j.models.nn.ModuleList;
 import dev.peft4j.models.nn.RmsNorm;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -45,10 +44,8 @@ public final class LlamaModel extends HfModule {
         long h = config.hiddenSize();
         embedTokens =
                 register("embed_tokens", new Embedding(config.vocabSize(), h), new Shape(1, 1));
-        List<Block> decoderLayers = new ArrayList<>();
-        for (int i = 0; i < config.numHiddenLayers(); i++) {
-            decoderLayers.add(new LlamaDecoderLayer(config));
-        }
+        List<Block> decoderLayers =
+                ModuleList.repeat(config.numHiddenLayers(), () -> new LlamaDecoderLayer(config));
         layers = register("layers", new ModuleList(decoderLayers, new Shape(1, 1, h)),
                 new Shape(1, 1, h));
         norm = register("norm", new RmsNorm(h, config.rmsNormEps()), new Shape(1, 1, h));

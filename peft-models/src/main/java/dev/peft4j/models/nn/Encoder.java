@@ -22,7 +22,8 @@ public final class Encoder extends HfModule {
      * @param hidden the hidden size
      */
     public Encoder(List<? extends Block> layers, long hidden) {
-        layer = register("layer", new ModuleList(layers, new Shape(1, 1, hidden)), new Shape(1, 1, hidden));
+        Shape states = new Shape(1, 1, hidden);
+        layer = register("layer", new ModuleList(layers, states), states);
     }
 
     /** {@inheritDoc} */

@@ -6,7 +6,7 @@ import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
-/** HF {@code BertIntermediate} / {@code ViTIntermediate}: child {@code dense} then the activation. */
+/** HF {@code BertIntermediate} / {@code ViTIntermediate}: child {@code dense}, then activation. */
 public final class Intermediate extends HfModule {
 
     private final long size;

@@ -9,6 +9,7 @@ import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * HF {@code nn.ModuleList}: children named {@code "0"}, {@code "1"}, ... (so layer {@code i} of
@@ -33,6 +34,21 @@ public final class ModuleList extends HfModule {
         for (Block module : modules) {
             this.modules.add(register(Integer.toString(this.modules.size()), module, inputShape));
         }
+    }
+
+    /**
+     * Builds {@code count} fresh modules, the layers of a stack.
+     *
+     * @param count how many
+     * @param factory creates one module
+     * @return the modules
+     */
+    public static List<Block> repeat(int count, Supplier<? extends Block> factory) {
+        List<Block> out = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            out.add(factory.get());
+        }
+        return out;
     }
 
     /**

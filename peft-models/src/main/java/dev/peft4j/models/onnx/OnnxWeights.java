@@ -64,7 +64,8 @@ public final class OnnxWeights implements TensorSource {
      */
     public static OnnxWeights read(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            return of(channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size()), file.toString());
+            ByteBuffer model = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+            return of(model, file.toString());
         }
     }
 

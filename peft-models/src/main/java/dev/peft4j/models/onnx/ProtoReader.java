@@ -25,7 +25,7 @@ final class ProtoReader {
      * Reads the message spanning the remaining bytes of {@code message}.
      *
      * @param message the encoded message (not modified)
-     * @param base the offset of {@code message}'s first byte in the file, for {@link #sliceOffset()}
+     * @param base the file offset of {@code message}'s first byte, for {@link #sliceOffset()}
      */
     ProtoReader(ByteBuffer message, long base) {
         buf = message.slice().order(ByteOrder.LITTLE_ENDIAN);

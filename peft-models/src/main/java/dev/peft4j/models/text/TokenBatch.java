@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -30,7 +31,8 @@ public final class TokenBatch {
      * @param padId the id that fills padded positions ({@code pad_token_id})
      * @return the batch
      */
-    public static TokenBatch encode(HuggingFaceTokenizer tokenizer, List<String> texts, long padId) {
+    public static TokenBatch encode(
+            HuggingFaceTokenizer tokenizer, List<String> texts, long padId) {
         Encoding[] encodings = tokenizer.batchEncode(texts);
         int length = 0;
         for (Encoding e : encodings) {
@@ -44,7 +46,7 @@ public final class TokenBatch {
             long[] tokenIds = encodings[b].getIds();
             long[] tokenMask = encodings[b].getAttentionMask();
             long[] tokenTypes = encodings[b].getTypeIds();
-            java.util.Arrays.fill(ids[b], padId);
+            Arrays.fill(ids[b], padId);
             System.arraycopy(tokenIds, 0, ids[b], 0, tokenIds.length);
             System.arraycopy(tokenMask, 0, mask[b], 0, tokenMask.length);
             System.arraycopy(tokenTypes, 0, types[b], 0, tokenTypes.length);
@@ -120,7 +122,9 @@ public final class TokenBatch {
      */
     public NDList toNDList(NDManager manager) {
         return new NDList(
-                manager.create(inputIds), manager.create(attentionMask), manager.create(tokenTypeIds));
+                manager.create(inputIds),
+                manager.create(attentionMask),
+                manager.create(tokenTypeIds));
     }
 
     private static long[][] copy(long[][] rows) {

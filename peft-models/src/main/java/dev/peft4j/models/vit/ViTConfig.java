@@ -1,8 +1,7 @@
 package dev.peft4j.models.vit;
 
 import com.google.gson.annotations.SerializedName;
-import dev.peft4j.models.nn.Activations;
-import dev.peft4j.models.nn.HfConfig;
+import dev.peft4j.models.nn.EncoderConfig;
 import java.io.Reader;
 import java.nio.file.Path;
 
@@ -10,37 +9,10 @@ import java.nio.file.Path;
  * An HF {@code ViTConfig} ({@code model_type} "vit"), with HF's defaults for keys a {@code
  * config.json} leaves out.
  */
-public final class ViTConfig extends HfConfig {
+public final class ViTConfig extends EncoderConfig {
 
     @SerializedName("model_type")
     private String modelType = "vit";
-
-    @SerializedName("hidden_size")
-    private int hiddenSize = 768;
-
-    @SerializedName("num_hidden_layers")
-    private int numHiddenLayers = 12;
-
-    @SerializedName("num_attention_heads")
-    private int numAttentionHeads = 12;
-
-    @SerializedName("intermediate_size")
-    private int intermediateSize = 3072;
-
-    @SerializedName("hidden_act")
-    private String hiddenAct = "gelu";
-
-    @SerializedName("hidden_dropout_prob")
-    private float hiddenDropoutProb;
-
-    @SerializedName("attention_probs_dropout_prob")
-    private float attentionProbsDropoutProb;
-
-    @SerializedName("initializer_range")
-    private float initializerRange = 0.02f;
-
-    @SerializedName("layer_norm_eps")
-    private float layerNormEps = 1e-12f;
 
     @SerializedName("image_size")
     private int imageSize = 224;
@@ -54,8 +26,10 @@ public final class ViTConfig extends HfConfig {
     @SerializedName("qkv_bias")
     private boolean qkvBias = true;
 
-    /** Creates a config with HF's defaults (ViT-Base/16), used by Gson before it fills the keys. */
-    private ViTConfig() {}
+    /** Creates a config with HF's defaults (ViT-Base/16, no dropout) for Gson to fill. */
+    private ViTConfig() {
+        defaultDropout(0f);
+    }
 
     /**
      * Reads a {@code config.json}.
@@ -91,101 +65,13 @@ public final class ViTConfig extends HfConfig {
     /** {@inheritDoc} */
     @Override
     protected void validate() {
-        requirePositive("hidden_size", hiddenSize);
-        requirePositive("num_hidden_layers", numHiddenLayers);
-        requireDivisible(hiddenSize, numAttentionHeads);
-        requirePositive("intermediate_size", intermediateSize);
-        requirePositive("layer_norm_eps", layerNormEps);
+        super.validate();
         requirePositive("patch_size", patchSize);
         requirePositive("num_channels", numChannels);
-        requireRate("hidden_dropout_prob", hiddenDropoutProb);
-        requireRate("attention_probs_dropout_prob", attentionProbsDropoutProb);
         if (imageSize <= 0 || imageSize % patchSize != 0) {
             throw new IllegalArgumentException("image_size " + imageSize
                     + " must be a positive multiple of patch_size " + patchSize);
         }
-        hiddenAct = Activations.check(hiddenAct, "hidden_act");
-    }
-
-    /**
-     * Returns {@code hidden_size}.
-     *
-     * @return the hidden size
-     */
-    public int hiddenSize() {
-        return hiddenSize;
-    }
-
-    /**
-     * Returns {@code num_hidden_layers}.
-     *
-     * @return the number of layers
-     */
-    public int numHiddenLayers() {
-        return numHiddenLayers;
-    }
-
-    /**
-     * Returns {@code num_attention_heads}.
-     *
-     * @return the number of heads
-     */
-    public int numAttentionHeads() {
-        return numAttentionHeads;
-    }
-
-    /**
-     * Returns {@code intermediate_size}.
-     *
-     * @return the feed-forward size
-     */
-    public int intermediateSize() {
-        return intermediateSize;
-    }
-
-    /**
-     * Returns {@code hidden_act}.
-     *
-     * @return the activation name
-     */
-    public String hiddenAct() {
-        return hiddenAct;
-    }
-
-    /**
-     * Returns {@code hidden_dropout_prob}.
-     *
-     * @return the hidden dropout rate
-     */
-    public float hiddenDropoutProb() {
-        return hiddenDropoutProb;
-    }
-
-    /**
-     * Returns {@code attention_probs_dropout_prob}.
-     *
-     * @return the attention dropout rate
-     */
-    public float attentionProbsDropoutProb() {
-        return attentionProbsDropoutProb;
-    }
-
-    /**
-     * Returns {@code initializer_range}.
-     *
-     * @return the standard deviation of freshly initialized weights
-     */
-    public float initializerRange() {
-        return initializerRange;
-    }
-
-    /**
-     * Returns {@code layer_norm_eps}.
-     *
-     * @return the LayerNorm epsilon
-     */
-    public float layerNormEps() {
-        return layerNormEps;
     }
 
     /**

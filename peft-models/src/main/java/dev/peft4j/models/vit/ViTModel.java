@@ -10,9 +10,9 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 import dev.peft4j.models.nn.Encoder;
 import dev.peft4j.models.nn.HfModule;
+import dev.peft4j.models.nn.ModuleList;
 import dev.peft4j.models.nn.LayerNorm;
 import dev.peft4j.models.nn.Pooler;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -43,10 +43,8 @@ public final class ViTModel extends HfModule {
         Shape hidden = new Shape(1, 1, h);
         embeddings = register("embeddings", new ViTEmbeddings(config),
                 new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
-        List<Block> layers = new ArrayList<>();
-        for (int i = 0; i < config.numHiddenLayers(); i++) {
-            layers.add(new ViTLayer(config));
-        }
+        List<Block> layers =
+                ModuleList.repeat(config.numHiddenLayers(), () -> new ViTLayer(config));
         encoder = register("encoder", new Encoder(layers, h), hidden);
         layernorm = register("layernorm", new LayerNorm(h, config.layerNormEps()), hidden);
         if (addPoolingLayer) {
