@@ -92,24 +92,15 @@ public final class AtomicFiles {
             if (Files.isDirectory(this.target, LinkOption.NOFOLLOW_LINKS)) {
                 throw new IOException("Cannot write file " + this.target + ": it is a directory");
             }
-            Path parent = this.target.getParent();
-            Files.createDirectories(parent);
-            Path chosen = null;
-            FileChannel opened = null;
-            for (int i = 0; opened == null; i++) {
-                chosen = temporarySibling(this.target, "tmp");
-                try {
-                    // CREATE_NEW (not createTempFile) so the file gets the usual umask permissions
-                    opened = FileChannel.open(chosen, StandardOpenOption.CREATE_NEW,
-                            StandardOpenOption.WRITE, StandardOpenOption.READ);
-                } catch (FileAlreadyExistsException e) {
-                    if (i >= NAME_ATTEMPTS) {
-                        throw e;
-                    }
-                }
+            Files.createDirectories(this.target.getParent());
+            // createFile, not createTempFile, so the file gets the usual umask permissions
+            this.temporary = createUnique(this.target, p -> Files.createFile(p));
+            try {
+                this.channel = FileChannel.open(temporary, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            } catch (IOException e) {
+                Files.deleteIfExists(temporary);
+                throw e;
             }
-            this.temporary = chosen;
-            this.channel = opened;
         }
 
         /** The channel to write the content through (positioned at 0, readable too). */
@@ -163,7 +154,7 @@ public final class AtomicFiles {
         private PendingDirectory(Path target) throws IOException {
             this.target = target.toAbsolutePath();
             Files.createDirectories(this.target.getParent());
-            this.staging = createUniqueDirectory(this.target);
+            this.staging = createUnique(this.target, p -> Files.createDirectory(p));
         }
 
         /** The staging directory to create the content in. */
@@ -248,10 +239,16 @@ public final class AtomicFiles {
         return target.resolveSibling(target.getFileName() + "." + kind + "-" + suffix);
     }
 
-    private static Path createUniqueDirectory(Path target) throws IOException {
+    /** A function that creates something at a path and fails if it exists. */
+    private interface Creator {
+        Path create(Path path) throws IOException;
+    }
+
+    /** Creates a {@code <target>.tmp-<hex>} sibling with {@code creator}, retrying on name clashes. */
+    private static Path createUnique(Path target, Creator creator) throws IOException {
         for (int i = 0; ; i++) {
             try {
-                return Files.createDirectory(temporarySibling(target, "tmp"));
+                return creator.create(temporarySibling(target, "tmp"));
             } catch (FileAlreadyExistsException e) {
                 if (i >= NAME_ATTEMPTS) {
                     throw e;

@@ -7,6 +7,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -14,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Reads a Hugging Face checkpoint: a single {@code model.safetensors}, or shards listed by
@@ -66,7 +68,7 @@ public final class CheckpointReader implements TensorSource {
         CheckpointReader reader;
         if (resolved.getFileName().toString().endsWith(".json")) {
             Map<String, String> weightMap = readWeightMap(resolved);
-            List<String> shardNames = new ArrayList<>(new java.util.TreeSet<>(weightMap.values()));
+            List<String> shardNames = new ArrayList<>(new TreeSet<>(weightMap.values()));
             List<Path> shards = new ArrayList<>();
             for (String name : shardNames) {
                 shards.add(resolved.resolveSibling(name));
@@ -83,7 +85,7 @@ public final class CheckpointReader implements TensorSource {
     private static Path resolve(Path location) throws IOException {
         if (!Files.isDirectory(location)) {
             if (!Files.isRegularFile(location)) {
-                throw new java.nio.file.NoSuchFileException(location.toString(), null, "no checkpoint file or folder");
+                throw new NoSuchFileException(location.toString(), null, "no checkpoint file or folder");
             }
             return location;
         }
@@ -92,7 +94,7 @@ public final class CheckpointReader implements TensorSource {
                 return location.resolve(candidate);
             }
         }
-        throw new java.nio.file.NoSuchFileException(location.toString(), null,
+        throw new NoSuchFileException(location.toString(), null,
                 "folder holds neither " + INDEX_FILE + " nor " + SINGLE_FILE);
     }
 
@@ -163,7 +165,7 @@ public final class CheckpointReader implements TensorSource {
         return sorted;
     }
 
-    /** The shard files, in index order (one file for an unsharded checkpoint). */
+    /** The shard files sorted by name, which is shard order for Hugging Face names (one file if unsharded). */
     public List<Path> shards() {
         return shards;
     }
@@ -202,7 +204,8 @@ public final class CheckpointReader implements TensorSource {
         TensorInfo expected = info(key);
         SafetensorsReader reader = reader(shardOfKey.get(key));
         if (!expected.equals(reader.info(key))) {
-            throw new CheckpointFormatException(reader.file(), key, "shard changed on disk since the checkpoint was opened");
+            throw new CheckpointFormatException(reader.file(), key,
+                    "shard changed on disk since the checkpoint was opened");
         }
         return reader.load(key, manager, target);
     }

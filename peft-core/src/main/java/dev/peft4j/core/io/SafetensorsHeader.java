@@ -6,6 +6,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.gson.stream.JsonWriter;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -259,7 +260,8 @@ final class SafetensorsHeader {
             }
             reader.endObject();
             if (dtypeName == null || shape == null || offsets == null) {
-                throw new CheckpointFormatException(file, name, "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
+                throw new CheckpointFormatException(file, name,
+                        "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
             }
             DataType dtype = Dtypes.parse(dtypeName);
             if (dtype == null) {
@@ -297,7 +299,7 @@ final class SafetensorsHeader {
         ByteBuffer buf = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
         while (buf.hasRemaining()) {
             if (channel.read(buf, position + buf.position()) < 0) {
-                throw new java.io.EOFException("File ended while reading " + length + " bytes at " + position);
+                throw new EOFException("File ended while reading " + length + " bytes at " + position);
             }
         }
         return buf.flip();

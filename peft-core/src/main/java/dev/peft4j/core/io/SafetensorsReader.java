@@ -87,6 +87,12 @@ public final class SafetensorsReader implements TensorSource {
         if (!channel.isOpen()) {
             throw new IllegalStateException("Reader of " + file + " is closed");
         }
+        long end = info.byteOffset() + info.byteLength();
+        if (channel.size() < end) {
+            // mapping past the end would make the engine's copy fault and kill the JVM
+            throw new CheckpointFormatException(file, key, "file shrank to " + channel.size()
+                    + " bytes since it was opened; the tensor ends at byte " + end);
+        }
         try {
             return TensorCodec.load(channel, info, manager, target, chunkBytes);
         } catch (CheckpointFormatException e) {

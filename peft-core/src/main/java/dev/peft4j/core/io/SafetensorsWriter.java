@@ -2,6 +2,7 @@ package dev.peft4j.core.io;
 
 import ai.djl.ndarray.NDArray;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,7 +45,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         byte[] header = SafetensorsHeader.encode(copy, metadata);
         AtomicFiles.PendingFile pending = AtomicFiles.begin(file);
         try {
-            TensorCodec.writeFully(pending.channel(), java.nio.ByteBuffer.wrap(header));
+            TensorCodec.writeFully(pending.channel(), ByteBuffer.wrap(header));
             return new SafetensorsWriter(pending, copy, chunkBytes);
         } catch (IOException | RuntimeException e) {
             pending.close();
@@ -104,7 +105,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         requireUsable();
         if (next < layout.size()) {
             throw new IllegalStateException("Cannot commit " + pending.target() + ": tensor '"
-                    + layout.get(next).name() + "' and " + (layout.size() - next - 1) + " more were declared but not written");
+                    + layout.get(next).name() + "' and " + (layout.size() - next - 1)
+                    + " more were declared but not written");
         }
         pending.commit();
     }

@@ -41,6 +41,7 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     private OpenShard current;
     private long totalBytes;
     private boolean failed;
+    private boolean committed;
 
     /** A shard whose data is still being appended to its spill file. */
     private record OpenShard(Path spill, FileChannel channel, List<TensorSpec> layout) {}
@@ -83,26 +84,25 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
 
     /** Appends one tensor stored as {@code stored} (e.g. BFLOAT16 from a float32 array). */
     public void write(String name, NDArray array, DataType stored) throws IOException {
-        if (failed) {
-            throw new IllegalStateException("An earlier write to " + pending.target() + " failed midway");
-        }
+        requireUsable();
         TensorSpec spec = new TensorSpec(name, stored, array.getShape());
-        if (!names.add(name)) {
+        if (names.contains(name)) {
             throw new IllegalArgumentException("Tensor '" + name + "' was already written to " + pending.target());
         }
         long length = spec.byteLength();
+        failed = true; // until the bytes are all out: a partial tensor or shard makes the output unusable
         if (current != null && !current.layout().isEmpty() && shardBytes(current) + length > maxShardBytes) {
             finishShard();
         }
         if (current == null) {
             current = newShard();
         }
-        failed = true; // until the bytes are all out: a partial tensor makes the shard unusable
         long written = TensorCodec.write(array, stored, current.channel(), chunkBytes, name);
         if (written != length) {
             throw new IllegalStateException("Tensor '" + name + "': wrote " + written + " bytes, expected " + length);
         }
         current.layout().add(spec);
+        names.add(name);
         totalBytes += length;
         failed = false;
     }
@@ -112,9 +112,8 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
      * only) and publishes the folder atomically, replacing any previous one.
      */
     public void commit() throws IOException {
-        if (failed) {
-            throw new IllegalStateException("An earlier write to " + pending.target() + " failed midway");
-        }
+        requireUsable();
+        failed = true; // a failure below leaves the staging folder half renamed
         if (current != null || finished.isEmpty()) {
             if (current == null) {
                 current = newShard();
@@ -135,6 +134,17 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
             JsonIO.writeSorted(dir.resolve(CheckpointReader.INDEX_FILE), index(weightMap));
         }
         pending.commit();
+        committed = true;
+        failed = false;
+    }
+
+    private void requireUsable() {
+        if (committed) {
+            throw new IllegalStateException(pending.target() + " is already committed");
+        }
+        if (failed) {
+            throw new IllegalStateException("An earlier write to " + pending.target() + " failed midway");
+        }
     }
 
     private JsonObject index(Map<String, String> weightMap) {

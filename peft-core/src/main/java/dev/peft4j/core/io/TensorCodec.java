@@ -50,7 +50,8 @@ final class TensorCodec {
         }
         boolean widen = info.dtype() == DataType.BFLOAT16;
         long elementBytes = maxBytes(info.dtype(), target, widen ? DataType.FLOAT32 : info.dtype());
-        long rowsPerChunk = rowsPerChunk(shape, elementBytes, widen ? Math.min(chunkBytes, MAX_STAGING_BYTES) : chunkBytes, info.name());
+        long limit = widen ? Math.min(chunkBytes, MAX_STAGING_BYTES) : chunkBytes;
+        long rowsPerChunk = rowsPerChunk(shape, elementBytes, limit, info.name());
         long rows = rows(shape);
         if (rowsPerChunk >= rows) {
             return loadRows(channel, info, 0, rows, manager, target);

@@ -5,8 +5,13 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Objects;
 
 /**
- * Where one stored tensor lies: its name, stored dtype, shape, and the byte range of its data,
- * {@code byteOffset} counted from the start of the file that holds it (not from the data region).
+ * Where one stored tensor lies.
+ *
+ * @param name the tensor name
+ * @param dtype the stored type (BFLOAT16 for BF16 data)
+ * @param shape the shape, empty for a scalar
+ * @param byteOffset where the data starts, counted from the start of the file (not of the data region)
+ * @param byteLength the data size in bytes
  */
 public record TensorInfo(String name, DataType dtype, Shape shape, long byteOffset, long byteLength) {
 

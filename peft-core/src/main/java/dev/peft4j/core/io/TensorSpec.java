@@ -4,7 +4,13 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Objects;
 
-/** One tensor of a file layout declared before writing: name, stored dtype and shape. */
+/**
+ * One tensor of a file layout declared before writing.
+ *
+ * @param name the tensor name
+ * @param dtype the type to store it as (BFLOAT16 and FLOAT16 are narrowed from wider floats)
+ * @param shape the shape, empty for a scalar
+ */
 public record TensorSpec(String name, DataType dtype, Shape shape) {
 
     /** Validates the fields: a non-empty name, a dtype safetensors can store, known dimensions. */
@@ -18,7 +24,8 @@ public record TensorSpec(String name, DataType dtype, Shape shape) {
         Dtypes.requireStorable(dtype, name);
         for (long d : shape.getShape()) {
             if (d < 0) {
-                throw new IllegalArgumentException("Tensor '" + name + "' has an unknown or negative dimension: " + shape);
+                throw new IllegalArgumentException(
+                        "Tensor '" + name + "' has an unknown or negative dimension: " + shape);
             }
         }
     }
