@@ -25,11 +25,7 @@ public final class MemoryTensors implements TensorSource {
 
     /** Stores a copy of {@code array} under {@code key} (replacing and closing any previous one). */
     public void put(String key, NDArray array) {
-        NDArray copy = array.toDevice(manager.getDevice(), true);
-        if (copy == array) {
-            copy = array.duplicate();
-        }
-        copy.attach(manager);
+        NDArray copy = copy(array, manager, array.getDataType());
         NDArray old = tensors.put(key, copy);
         if (old != null) {
             old.close();
@@ -72,8 +68,26 @@ public final class MemoryTensors implements TensorSource {
 
     @Override
     public NDArray load(String key, NDManager target, DataType type) {
-        NDArray a = get(key);
-        NDArray out = a.toDevice(target.getDevice(), true).toType(type, true);
+        return copy(get(key), target, type);
+    }
+
+    /**
+     * An independent copy on {@code target}'s device and manager. DJL's {@code toDevice(d, true)}
+     * and {@code toType(t, true)} return an alias when nothing changes (PyTorch's {@code to}), so
+     * the copy is made with {@code duplicate()}.
+     */
+    static NDArray copy(NDArray a, NDManager target, DataType type) {
+        NDArray out = a.duplicate();
+        if (!out.getDevice().equals(target.getDevice())) {
+            NDArray moved = out.toDevice(target.getDevice(), false);
+            out.close();
+            out = moved;
+        }
+        if (out.getDataType() != type) {
+            NDArray converted = out.toType(type, false);
+            out.close();
+            out = converted;
+        }
         out.attach(target);
         return out;
     }
