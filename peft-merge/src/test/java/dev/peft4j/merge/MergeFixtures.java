@@ -155,6 +155,18 @@ public final class MergeFixtures {
         return t;
     }
 
+    /** Asserts two tensor sets hold the same tensors within tolerances. */
+    public static void assertSameModel(TensorSource actual, TensorSource expected, double rtol, double atol)
+            throws IOException {
+        org.junit.jupiter.api.Assertions.assertEquals(expected.keys().size(), actual.keys().size(), "tensor count");
+        try (NDManager scope = NDManager.newBaseManager()) {
+            for (String key : expected.keys()) {
+                dev.peft4j.core.testing.NdAssert.assertAlmostEquals(actual.load(key, scope), expected.load(key, scope),
+                        rtol, atol);
+            }
+        }
+    }
+
     /** The floating-point values of an array as doubles. */
     public static double[] values(NDArray a) {
         float[] f = a.toType(DataType.FLOAT32, false).toFloatArray();

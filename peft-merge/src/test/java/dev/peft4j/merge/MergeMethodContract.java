@@ -76,23 +76,12 @@ public abstract class MergeMethodContract {
         return out.tensors();
     }
 
-    /** Asserts two tensor sets hold the same tensors within the float32 tolerances. */
-    protected static void assertSameModel(TensorSource actual, TensorSource expected, double rtol, double atol)
-            throws IOException {
-        assertEquals(expected.keys().size(), actual.keys().size(), "tensor count");
-        try (NDManager scope = NDManager.newBaseManager()) {
-            for (String key : expected.keys()) {
-                assertAlmostEquals(actual.load(key, scope), expected.load(key, scope), rtol, atol);
-            }
-        }
-    }
-
     @Test
     void resultsDoNotDependOnTheOrderOfTensors() throws IOException {
         List<Candidate> cs = fineTunes(3, 0.05);
         MemoryTensors forward = merge(base, cs);
         MemoryTensors reversed = merge(new ReorderedSource(base), cs);
-        assertSameModel(reversed, forward, 1e-6, 1e-7);
+        MergeFixtures.assertSameModel(reversed, forward, 1e-6, 1e-7);
     }
 
     @Test
@@ -126,7 +115,7 @@ public abstract class MergeMethodContract {
         assertEquals("{\"hidden_size\": 6}", Files.readString(out.resolve("config.json")));
         try (CheckpointReader written = CheckpointReader.open(out)) {
             assertTrue(written.shards().size() > 1, "several shards");
-            assertSameModel(written, expected, 0, 0);
+            MergeFixtures.assertSameModel(written, expected, 0, 0);
         }
     }
 
@@ -141,7 +130,7 @@ public abstract class MergeMethodContract {
             dense.add(new ModelCandidate("c" + i, MergeFixtures.applyLora(manager, base, f, 2, 8), "memory"));
         }
         try {
-            assertSameModel(merge(base, adapters), merge(base, dense), RTOL, ATOL);
+            MergeFixtures.assertSameModel(merge(base, adapters), merge(base, dense), RTOL, ATOL);
         } finally {
             for (Candidate c : adapters) {
                 c.close();

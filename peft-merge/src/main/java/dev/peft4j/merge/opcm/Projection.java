@@ -8,9 +8,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.linalg.Linalg;
-import dev.peft4j.core.linalg.QrResult;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.merge.Delta;
+import dev.peft4j.merge.FactoredSvd;
 
 /**
  * OPCM's projection of a new task vector {@code T} against the merged task vector {@code D} of
@@ -56,18 +56,8 @@ final class Projection {
 
     /** The projection of {@code D = P Q^T}, {@code P [m, k]}, {@code Q [n, k]}, through QR of the factors. */
     static Projection ofFactors(NDArray p, NDArray q, double alpha, NDManager scope) {
-        try (NDManager temp = scope.newSubManager()) {
-            QrResult qp = Linalg.qr(p, temp);
-            QrResult qq = Linalg.qr(q, temp);
-            SvdResult core = Linalg.svd(qp.r().matMul(qq.r().transpose()), temp);
-            NDArray u = qp.q().matMul(core.u());
-            NDArray v = qq.q().matMul(core.v());
-            NDArray s = core.s().duplicate();
-            u.attach(scope);
-            v.attach(scope);
-            s.attach(scope);
-            return of(u, s, v, alpha);
-        }
+        SvdResult svd = FactoredSvd.svd(p, q, scope);
+        return of(svd.u(), svd.s(), svd.v(), alpha);
     }
 
     private static Projection of(NDArray u, NDArray sArray, NDArray v, double alpha) {
