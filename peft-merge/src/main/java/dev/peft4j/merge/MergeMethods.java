@@ -1,0 +1,63 @@
+package dev.peft4j.merge;
+
+import dev.peft4j.merge.opcm.Opcm;
+import dev.peft4j.merge.ta.TaskArithmetic;
+import dev.peft4j.merge.ties.Ties;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Builds the streaming merge methods by name and options, for config files and command lines:
+ * {@code task_arithmetic} (lambda), {@code average}, {@code ties} (k, lambda), {@code opcm} (alpha).
+ * FW-Merging needs a proxy objective given in code ({@code dev.peft4j.merge.fw.FwMerge}).
+ */
+public final class MergeMethods {
+
+    /** The method names this factory builds. */
+    public static final List<String> NAMES = List.of("task_arithmetic", "average", "ties", "opcm");
+
+    private static final Map<String, Set<String>> OPTIONS = Map.of(
+            "task_arithmetic", Set.of("lambda"),
+            "average", Set.of(),
+            "ties", Set.of("k", "lambda"),
+            "opcm", Set.of("alpha"));
+
+    private MergeMethods() {}
+
+    /**
+     * The method {@code name} with {@code options} (numbers); unknown names and options are errors
+     * listing the known ones.
+     */
+    public static MergeMethod create(String name, Map<String, ? extends Number> options) {
+        String n = name.toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+        if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
+            throw new IllegalArgumentException("method '" + name + "' needs a proxy objective (a model and a few"
+                    + " examples) and is available from the library: dev.peft4j.merge.fw.FwMerge");
+        }
+        Set<String> known = OPTIONS.get(n);
+        if (known == null) {
+            throw new IllegalArgumentException("unknown merge method '" + name + "'; known methods: " + NAMES);
+        }
+        Map<String, Double> o = new LinkedHashMap<>();
+        options.forEach((k, v) -> {
+            if (!known.contains(k)) {
+                throw new IllegalArgumentException("method " + n + " has no option '" + k + "'; its options: "
+                        + new TreeSet<>(known));
+            }
+            o.put(k, v.doubleValue());
+        });
+        switch (n) {
+            case "task_arithmetic":
+                return TaskArithmetic.withLambda(o.getOrDefault("lambda", TaskArithmetic.DEFAULT_LAMBDA));
+            case "average":
+                return TaskArithmetic.average();
+            case "ties":
+                return Ties.of(o.getOrDefault("k", Ties.DEFAULT_K), o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA));
+            default:
+                return Opcm.builder().optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA)).build();
+        }
+    }
+}
