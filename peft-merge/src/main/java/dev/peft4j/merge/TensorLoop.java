@@ -32,7 +32,12 @@ public final class TensorLoop {
      */
     public static void run(TensorSource base, NDManager root, MergeListener listener, String what, Body body,
             Body passThrough) throws IOException {
-        List<String> keys = base.keys();
+        run(base, base.keys(), root, listener, what, body, passThrough);
+    }
+
+    /** Runs {@code body} on the tensors {@code keys} of {@code base}, in that order. */
+    public static void run(TensorSource base, List<String> keys, NDManager root, MergeListener listener, String what,
+            Body body, Body passThrough) throws IOException {
         listener.passStarted(what, keys.size());
         for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);

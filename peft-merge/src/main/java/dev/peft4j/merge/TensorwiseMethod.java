@@ -21,7 +21,7 @@ public abstract class TensorwiseMethod implements MergeMethod {
      * @param candidates the candidates, to be read one at a time with {@link Candidate#taskVector}
      * @param scope owns the result and temporaries (closed after the tensor is written)
      */
-    protected abstract Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates,
+    public abstract Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates,
             NDManager scope) throws IOException;
 
     @Override

@@ -72,7 +72,7 @@ public final class TaskArithmetic extends TensorwiseMethod {
     }
 
     @Override
-    protected Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
+    public Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
         double w = weight(candidates.size());
         NDArray sum = null;

@@ -94,7 +94,7 @@ public final class Ties extends TensorwiseMethod {
     }
 
     @Override
-    protected Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
+    public Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
         State state = null;
         for (Candidate c : candidates) {

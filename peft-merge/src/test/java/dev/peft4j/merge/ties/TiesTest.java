@@ -17,7 +17,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** TIES: the contract, and the result against trim / elect / disjoint mean written out in plain Java. */
-class TiesTest extends MergeMethodContract {
+public class TiesTest extends MergeMethodContract {
 
     private static final double K = 0.3;
     private static final double LAMBDA = 0.8;
@@ -28,7 +28,7 @@ class TiesTest extends MergeMethodContract {
     }
 
     /** Keeps the ceil(k n) largest magnitudes and their ties. */
-    static double[] trim(double[] tau, double k) {
+    public static double[] trim(double[] tau, double k) {
         double[] mags = new double[tau.length];
         for (int i = 0; i < tau.length; i++) {
             mags[i] = Math.abs(tau[i]);
