@@ -207,7 +207,7 @@ public final class AdapterCandidate implements Candidate {
         if (full != null) {
             NDArray tuned = load(full, theta0, manager);
             TensorChecks.requireSameShape(this, key, theta0.getShape(), tuned.getShape());
-            return Delta.dense(tuned.sub(theta0));
+            return Delta.dense(tuned.subi(theta0));
         }
         return Delta.zero();
     }

@@ -36,7 +36,7 @@ public interface Candidate extends AutoCloseable {
      * where this candidate does not change the tensor, low-rank where it has factors (LoRA).
      *
      * @param theta0 the base tensor as float32 on the merge device
-     * @param manager owns the returned arrays
+     * @param manager owns the returned arrays, which are fresh: the caller may change them in place
      * @throws IllegalArgumentException naming the candidate and tensor when it holds NaN or Inf
      */
     Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException;

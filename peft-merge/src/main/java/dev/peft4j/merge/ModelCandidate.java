@@ -76,10 +76,7 @@ public final class ModelCandidate implements Candidate {
 
     @Override
     public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
-        NDArray tuned = weights(key, theta0, manager);
-        NDArray tau = tuned.sub(theta0);
-        tuned.close();
-        return Delta.dense(tau);
+        return Delta.dense(weights(key, theta0, manager).subi(theta0)); // in place: no second model-size array
     }
 
     /** The stored tensor itself, as float32 (exact: no {@code theta0 + (theta_t - theta0)} rounding). */

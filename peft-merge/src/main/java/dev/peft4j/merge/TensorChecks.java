@@ -1,6 +1,7 @@
 package dev.peft4j.merge;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Locale;
 
@@ -28,9 +29,16 @@ public final class TensorChecks {
                 + "': " + shape(candidate) + ", the base has " + shape(base));
     }
 
-    /** Requires an array to be finite. */
+    /**
+     * Requires an array to be finite. One reduction decides in the common case (a NaN or Inf makes
+     * the sum non-finite; a finite sum proves there is none); only a non-finite sum, which an
+     * overflow of huge finite values can also give, pays for the element-wise check.
+     */
     public static void requireFinite(Candidate c, String key, NDArray a) {
-        if (a.getDataType().isFloating() && a.isNaN().logicalOr(a.isInfinite()).any().getBoolean()) {
+        if (!a.getDataType().isFloating() || Double.isFinite(a.sum().toType(DataType.FLOAT64, false).getDouble())) {
+            return;
+        }
+        if (a.isNaN().logicalOr(a.isInfinite()).any().getBoolean()) {
             throw new IllegalArgumentException("candidate " + c.describe() + ": tensor '" + key
                     + "' contains NaN or Inf");
         }

@@ -164,7 +164,9 @@ final class FwRun implements AutoCloseable {
             NDArray th = theta.get(key, s);
             NDArray out = th.duplicate();
             for (int j = 0; j < w.sets[p].length; j++) {
-                out.addi(pool(w.sets[p][j], key, theta0, s).sub(th).mul(gamma * w.w[p][j]));
+                try (NDManager one = s.newSubManager()) {
+                    out.addi(pool(w.sets[p][j], key, theta0, one).sub(th).mul(gamma * w.w[p][j]));
+                }
             }
             setAll(key, out);
         }, null);
@@ -179,7 +181,9 @@ final class FwRun implements AutoCloseable {
                     NDArray th = theta.get(key, s);
                     out[p] = new double[sets[p].length];
                     for (int j = 0; j < sets[p].length; j++) {
-                        out[p][j] = gamma * dot(g.get(key), pool(sets[p][j], key, theta0, s).sub(th));
+                        try (NDManager one = s.newSubManager()) {
+                            out[p][j] = gamma * dot(g.get(key), pool(sets[p][j], key, theta0, one).sub(th));
+                        }
                     }
                 }, null);
         return out;

@@ -78,14 +78,14 @@ public final class TaskArithmetic extends TensorwiseMethod {
         NDArray sum = null;
         List<Delta.LowRank> factored = new ArrayList<>();
         for (Candidate c : candidates) {
-            Delta tau = c.taskVector(key, theta0, scope);
-            if (tau instanceof Delta.LowRank lr) {
-                factored.add(lr);
-            } else if (!tau.isZero()) {
-                try (NDManager step = scope.newSubManager()) {
-                    NDArray dense = tau.toDense(step, theta0.getShape());
-                    dense.attach(step);
-                    sum = accumulate(sum, dense.mul(w), scope);
+            try (NDManager step = scope.newSubManager()) { // one candidate tensor in memory at a time
+                Delta tau = c.taskVector(key, theta0, step);
+                if (tau instanceof Delta.LowRank lr) {
+                    lr.b().attach(scope); // factors are small: kept for an exact concatenation
+                    lr.a().attach(scope);
+                    factored.add(lr);
+                } else if (!tau.isZero()) {
+                    sum = accumulate(sum, tau.toDense(step, theta0.getShape()), w, scope);
                 }
             }
         }
@@ -101,11 +101,12 @@ public final class TaskArithmetic extends TensorwiseMethod {
         return Delta.dense(sum);
     }
 
-    private static NDArray accumulate(NDArray sum, NDArray term, NDManager scope) {
+    private static NDArray accumulate(NDArray sum, NDArray tau, double w, NDManager scope) {
+        tau.muli(w); // the candidate's array is ours to change (Candidate#taskVector): no second copy
         if (sum == null) {
-            term.attach(scope);
-            return term;
+            tau.attach(scope);
+            return tau;
         }
-        return sum.addi(term);
+        return sum.addi(tau);
     }
 }

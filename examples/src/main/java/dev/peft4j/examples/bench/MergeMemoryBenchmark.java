@@ -1,0 +1,129 @@
+package dev.peft4j.examples.bench;
+
+import ai.djl.engine.Engine;
+import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.ShardedCheckpointWriter;
+import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.MergeMethod;
+import dev.peft4j.merge.MergeMethods;
+import dev.peft4j.merge.ModelFolderOutput;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Peak resident memory (VmHWM) of merging 1, 4 and 16 MiniLM-size models (22.7M float32
+ * parameters, 91 MB each, random weights in safetensors files): each size runs in a fresh JVM so
+ * that peaks do not carry over. The streaming merge holds one base tensor, the running state and
+ * one candidate tensor at a time, so the peak should be flat in the number of models (target:
+ * within 10% from 4 to 16). Args: methods (default {@code task_arithmetic,ties}), optional folder
+ * to keep the model files in.
+ */
+public final class MergeMemoryBenchmark {
+
+    private static final int[] SIZES = {1, 4, 16};
+
+    private MergeMemoryBenchmark() {}
+
+    /** Parent: writes the models and runs one child JVM per (method, size); child: {@code --child method n dir}. */
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--child")) {
+            child(args[1], Integer.parseInt(args[2]), Path.of(args[3]));
+            return;
+        }
+        List<String> methods = List.of((args.length > 0 ? args[0] : "task_arithmetic,ties").split(","));
+        Path dir = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("minilm-merge-bench");
+        boolean keep = args.length > 1;
+        try {
+            writeModels(dir, 16);
+            System.out.printf(Locale.ROOT, "Peak RSS of merging MiniLM-size models (%,d params, %.1f MB each), %d cores%n",
+                    MiniLmFiles.parameterCount(), MiniLmFiles.parameterCount() * 4 / 1e6,
+                    Runtime.getRuntime().availableProcessors());
+            System.out.printf(Locale.ROOT, "%-16s %7s %14s %14s %9s%n", "method", "models", "after init MiB",
+                    "peak RSS MiB", "time s");
+            for (String method : methods) {
+                double[] peaks = new double[SIZES.length];
+                for (int i = 0; i < SIZES.length; i++) {
+                    String line = runChild(method, SIZES[i], dir);
+                    String[] f = line.trim().split("\\s+");
+                    peaks[i] = Double.parseDouble(f[1]);
+                    System.out.printf(Locale.ROOT, "%-16s %7d %14s %14s %9s%n", method, SIZES[i], f[0], f[1], f[2]);
+                }
+                System.out.printf(Locale.ROOT, "%-16s peak 16 vs 4 models: %+.1f%% (target within 10%%)%n", method,
+                        100 * (peaks[2] / peaks[1] - 1));
+            }
+        } finally {
+            if (!keep) {
+                MiniLmFiles.delete(dir);
+            }
+        }
+    }
+
+    /** Writes {@code base} and {@code ft-0 .. ft-(n-1)} unless present. */
+    static void writeModels(Path dir, int n) throws Exception {
+        if (!Files.exists(dir.resolve("base"))) {
+            MiniLmFiles.writeModel(dir.resolve("base"), 0, 0.1);
+        }
+        for (int i = 0; i < n; i++) {
+            if (!Files.exists(dir.resolve("ft-" + i))) {
+                MiniLmFiles.writeModel(dir.resolve("ft-" + i), i + 1, 0.1);
+            }
+        }
+    }
+
+    private static String runChild(String method, int n, Path dir) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-cp", System.getProperty("java.class.path"),
+                MergeMemoryBenchmark.class.getName(), "--child", method, String.valueOf(n), dir.toString());
+        pb.redirectErrorStream(true);
+        pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
+        pb.environment().putIfAbsent("DJL_OFFLINE", "true");
+        Process p = pb.start();
+        String result = null;
+        StringBuilder all = new StringBuilder();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                all.append(line).append('\n');
+                if (line.startsWith("RESULT ")) {
+                    result = line.substring(7);
+                }
+            }
+        }
+        if (p.waitFor() != 0 || result == null) {
+            throw new IllegalStateException("child failed:\n" + all);
+        }
+        return result;
+    }
+
+    /** Merges {@code n} models into a temporary output and prints {@code RESULT initMiB peakMiB seconds}. */
+    private static void child(String method, int n, Path dir) throws Exception {
+        Engine.getInstance();
+        double init = MiniLmFiles.peakRssMiB();
+        MergeMethod m = MergeMethods.create(method, Map.of());
+        Path out = Files.createTempDirectory(dir, "out");
+        long start = System.nanoTime();
+        List<Candidate> cs = new ArrayList<>();
+        try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"))) {
+            for (int i = 0; i < n; i++) {
+                cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
+            }
+            try (ModelFolderOutput o = ModelFolderOutput.open(out.resolve("merged"),
+                    ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, null, null)) {
+                m.merge(base, cs, o);
+            }
+        } finally {
+            for (Candidate c : cs) {
+                c.close();
+            }
+            MiniLmFiles.delete(out);
+        }
+        System.out.printf(Locale.ROOT, "RESULT %.0f %.0f %.2f%n", init, MiniLmFiles.peakRssMiB(),
+                (System.nanoTime() - start) / 1e9);
+    }
+}
