@@ -111,7 +111,8 @@ final class MergeConfig {
         }
         if (m.containsKey("emit_each")) {
             if (!(m.get("emit_each") instanceof Boolean b)) {
-                throw new IllegalArgumentException(src + ": emit_each must be true or false, got " + m.get("emit_each"));
+                throw new IllegalArgumentException(src + ": emit_each must be true or false, got "
+                        + m.get("emit_each"));
             }
             emitEach = b;
         }
@@ -147,7 +148,7 @@ final class MergeConfig {
         return v;
     }
 
-    /** {@code 5GB}, {@code 500MB}, {@code 2GiB}, {@code 1000000}: bytes (decimal units as Hugging Face, i for binary). */
+    /** {@code 5GB}, {@code 500MB}, {@code 2GiB}, {@code 1000000} in bytes (decimal units as Hugging Face; i: binary). */
     static long size(String s, String src) {
         Matcher m = SIZE.matcher(s);
         if (!m.matches()) {
@@ -172,14 +173,16 @@ final class MergeConfig {
             case "bf16": case "bfloat16":
                 return DataType.BFLOAT16;
             default:
-                throw new IllegalArgumentException(src + ": dtype must be float32, float16 or bfloat16, got '" + s + "'");
+                throw new IllegalArgumentException(src + ": dtype must be float32, float16 or bfloat16, got '" + s
+                        + "'");
         }
     }
 
     private static void checkKeys(Map<String, Object> m, Set<String> known, String src) {
         for (String k : m.keySet()) {
             if (!known.contains(k)) {
-                throw new IllegalArgumentException(src + ": unknown key '" + k + "'; known keys: " + new TreeSet<>(known));
+                throw new IllegalArgumentException(src + ": unknown key '" + k + "'; known keys: "
+                        + new TreeSet<>(known));
             }
         }
     }

@@ -96,8 +96,8 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
         @Override
         public NDArray toDense(NDManager manager, Shape shape) {
             if (!value.getShape().equals(shape)) {
-                throw new IllegalArgumentException("Dense change of shape " + value.getShape() + " for a tensor of shape "
-                        + shape);
+                throw new IllegalArgumentException("Dense change of shape " + value.getShape()
+                        + " for a tensor of shape " + shape);
             }
             return value;
         }
@@ -149,7 +149,8 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
         public NDArray toDense(NDManager manager, Shape shape) {
             Shape own = new Shape(b.getShape().get(0), a.getShape().get(1));
             if (!own.equals(shape)) {
-                throw new IllegalArgumentException("Low-rank change of shape " + own + " for a tensor of shape " + shape);
+                throw new IllegalArgumentException("Low-rank change of shape " + own + " for a tensor of shape "
+                        + shape);
             }
             NDArray product = b.matMul(a).mul(scale);
             product.attach(manager);

@@ -58,7 +58,8 @@ public final class MemoryTensors implements TensorSource {
             throw new IllegalArgumentException("No tensor '" + key + "' in memory (" + tensors.size()
                     + " tensors: " + head() + ")");
         }
-        return new TensorInfo(key, a.getDataType(), a.getShape(), 0, a.getShape().size() * a.getDataType().getNumOfBytes());
+        long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
+        return new TensorInfo(key, a.getDataType(), a.getShape(), 0, bytes);
     }
 
     private String head() {

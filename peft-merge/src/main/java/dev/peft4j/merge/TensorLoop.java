@@ -65,7 +65,8 @@ public final class TensorLoop {
         List<String> notes = new ArrayList<>();
         for (Candidate c : candidates) {
             if (!names.add(c.name())) {
-                throw new IllegalArgumentException("Two candidates are named '" + c.name() + "': give them distinct names");
+                throw new IllegalArgumentException("Two candidates are named '" + c.name()
+                        + "': give them distinct names");
             }
             c.validate(base);
             List<String> ignored = c.ignoredTensors();

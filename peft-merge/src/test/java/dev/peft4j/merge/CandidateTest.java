@@ -94,7 +94,8 @@ class CandidateTest {
 
     @Test
     void boneTaskVectorsComeFromTheMethodsDeltaWeight() throws IOException {
-        candidateWeightsEqualTheAdaptersOwnMerge(BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(), Delta.Dense.class);
+        candidateWeightsEqualTheAdaptersOwnMerge(BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
+                Delta.Dense.class);
     }
 
     @Test

@@ -42,7 +42,8 @@ public final class MergeMemoryBenchmark {
         boolean keep = args.length > 1;
         try {
             writeModels(dir, 16);
-            System.out.printf(Locale.ROOT, "Peak RSS of merging MiniLM-size models (%,d params, %.1f MB each), %d cores%n",
+            System.out.printf(Locale.ROOT,
+                    "Peak RSS of merging MiniLM-size models (%,d params, %.1f MB each), %d cores%n",
                     MiniLmFiles.parameterCount(), MiniLmFiles.parameterCount() * 4 / 1e6,
                     Runtime.getRuntime().availableProcessors());
             System.out.printf(Locale.ROOT, "%-16s %7s %14s %14s %9s%n", "method", "models", "after init MiB",
@@ -79,7 +80,9 @@ public final class MergeMemoryBenchmark {
 
     private static String runChild(String method, int n, Path dir) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-cp", System.getProperty("java.class.path"),
+        // a fixed, pre-touched heap: the Java heap adds the same to every peak, native memory is what varies
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-cp",
+                System.getProperty("java.class.path"),
                 MergeMemoryBenchmark.class.getName(), "--child", method, String.valueOf(n), dir.toString());
         pb.redirectErrorStream(true);
         pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");

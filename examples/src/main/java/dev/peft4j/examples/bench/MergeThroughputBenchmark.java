@@ -47,7 +47,8 @@ public final class MergeThroughputBenchmark {
             double merge = BenchTimer.medianMillis(1, reps, () -> merge(dir)) / 1e3;
             double read = BenchTimer.medianMillis(1, reps, () -> readAll(files)) / 1e3;
             double copy = copyRate(reps);
-            System.out.printf(Locale.ROOT, "Task arithmetic over %d MiniLM-size models (%.0f MB read per merge), %d cores%n",
+            System.out.printf(Locale.ROOT,
+                    "Task arithmetic over %d MiniLM-size models (%.0f MB read per merge), %d cores%n",
                     MODELS, bytes / 1e6, Runtime.getRuntime().availableProcessors());
             System.out.printf(Locale.ROOT, "merge:            %6.2f s   %6.2f GB/s of weights read%n", merge,
                     bytes / 1e9 / merge);
