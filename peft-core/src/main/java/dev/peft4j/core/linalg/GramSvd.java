@@ -54,14 +54,17 @@ final class GramSvd {
         int k = Math.toIntExact(x.getShape().get(1));
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
-            double scale = x.abs().max().getDouble();
-            NDArray xs = scale > 0 ? x.div(scale) : x;
-            double[][] gram;
-            try (NDArray xt = xs.transpose();
-                    NDArray g = xt.matMul(xs)) {
-                gram = Kernels.unflatten(g.toDoubleArray(), k, k);
+            long t0 = System.nanoTime(); //PROF
+            double[][] gram = Orthonormalizer.gram(x, k);
+            long t1 = System.nanoTime(); //PROF
+            double scale = Orthonormalizer.gramScale(x, gram);
+            NDArray xs = x;
+            if (scale != 1) {
+                xs = x.div(scale);
+                gram = Orthonormalizer.gram(xs, k);
             }
             SymmetricEigen eig = SymmetricEigen.of(gram);
+            long t2 = System.nanoTime(); //PROF
             double[] s = new double[k];
             double[][] vScaled = new double[k][];
             double floor = Math.sqrt(Math.max(eig.values[0], 0) * (p + k) * UNIT_ROUNDOFF);
@@ -76,7 +79,10 @@ final class GramSvd {
                 s[i] *= scale;
             }
             NDArray w = xs.matMul(columns(scope, vScaled));
+            w.toByteBuffer(); long t3 = System.nanoTime(); //PROF
             NDArray u = Orthonormalizer.orthonormalize(w, manager).q();
+            long t4 = System.nanoTime(); //PROF
+            System.err.printf("PROF gram %.1f eig %.1f xv %.1f orth %.1f ms%n", (t1-t0)/1e6, (t2-t1)/1e6, (t3-t2)/1e6, (t4-t3)/1e6); //PROF
             return new Factors(u, s, eig.vectors);
         }
     }

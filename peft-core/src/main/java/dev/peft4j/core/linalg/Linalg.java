@@ -119,7 +119,9 @@ public final class Linalg {
             NDArray x = (wide ? a.transpose() : a).toType(out, false);
             NDArray xt = x.transpose();
             long c = x.getShape().get(1);
+            long t0 = System.nanoTime(); //PROF
             NDArray omega = new CounterRandom(seed).normal(scope, 0, new Shape(c, q));
+            long t1 = System.nanoTime(); //PROF
             NDArray basis = rangeStep(x, omega, out, scope);
             for (int i = 0; i < niter; i++) {
                 NDArray corange = rangeStep(xt, basis, out, scope);
@@ -127,7 +129,9 @@ public final class Linalg {
                 basis = rangeStep(x, corange, out, scope);
                 corange.close();
             }
+            long t2 = System.nanoTime(); //PROF
             NDArray bt = xt.matMul(basis.toType(out, false)).toType(DataType.FLOAT64, false);
+            System.err.printf("PROF omega %.1f loop %.1f ms%n", (t1-t0)/1e6, (t2-t1)/1e6); //PROF
             GramSvd.Factors f = GramSvd.tall(bt, scope);
             NDArray u = basis.matMul(f.vMatrix(scope));
             return result(u, f.s(), f.u(), wide, out, manager);
@@ -144,11 +148,15 @@ public final class Linalg {
             if (yw != y) {
                 yw.attach(step);
             }
+            long t0 = System.nanoTime(); //PROF
             NDArray product = x.matMul(yw);
             product.attach(step);
+            product.toByteBuffer(); long t1 = System.nanoTime(); //PROF
+            try { //PROF
             NDArray product64 = product.toType(DataType.FLOAT64, false);
             product64.attach(step);
             return Orthonormalizer.orthonormalize(product64, scope).q();
+            } finally { System.err.printf("PROF  product %.1f orth %.1f%n", (t1-t0)/1e6, (System.nanoTime()-t1)/1e6); } //PROF
         }
     }
 
@@ -226,7 +234,8 @@ public final class Linalg {
         }
         SymmetricEigen eig = SymmetricEigen.of(a);
         try (NDManager scope = symmetric.getManager().newSubManager()) {
-            NDArray[] signed = positiveLargestEntries(GramSvd.columns(scope, eig.vectors), null);
+            NDArray vectors = local(GramSvd.columns(scope, eig.vectors), out, scope);
+            NDArray[] signed = positiveLargestEntries(vectors, null);
             NDArray values = scope.create(eig.values);
             return new EighResult(export(values, out, manager), export(signed[0], out, manager));
         }
@@ -260,7 +269,8 @@ public final class Linalg {
     }
 
     /**
-     * Builds the exported SVD of A from the factors of its tall orientation, after the sign fix.
+     * Builds the exported SVD of A from the factors of its tall orientation; signs are fixed after
+     * the cast so that the rule holds exactly on the returned values.
      */
     private static SvdResult result(
             NDArray uTall,
@@ -269,11 +279,13 @@ public final class Linalg {
             boolean wide,
             DataType out,
             NDManager manager) {
-        NDArray[] signed = wide ? positiveLargestEntries(vTall, uTall) : positiveLargestEntries(uTall, vTall);
-        NDArray values = signed[0].getManager().create(s);
+        NDManager scope = uTall.getManager();
+        NDArray u = local(wide ? vTall : uTall, out, scope);
+        NDArray v = local(wide ? uTall : vTall, out, scope);
+        NDArray[] signed = positiveLargestEntries(u, v);
         return new SvdResult(
                 export(signed[0], out, manager),
-                export(values, out, manager),
+                export(scope.create(s), out, manager),
                 export(signed[1], out, manager));
     }
 
@@ -288,9 +300,16 @@ public final class Linalg {
         return new NDArray[] {basis.mul(sign), partner == null ? null : partner.mul(sign)};
     }
 
+    /** x in the output type, owned by {@code scope}. */
+    private static NDArray local(NDArray x, DataType out, NDManager scope) {
+        NDArray y = x.toType(out, false);
+        y.attach(scope);
+        return y;
+    }
+
     /** Casts to the output type, moves to the manager's device and attaches to the manager. */
     private static NDArray export(NDArray x, DataType out, NDManager manager) {
-        NDArray y = x.toType(out, true);
+        NDArray y = x.toType(out, false);
         if (!y.getDevice().equals(manager.getDevice())) {
             y = y.toDevice(manager.getDevice(), false);
         }
@@ -316,13 +335,21 @@ public final class Linalg {
             throw new IllegalArgumentException(
                     op + " expects a floating-point matrix, got data type " + a.getDataType());
         }
+        // one cheap pass in the common case: a finite sum proves every entry finite
+        try (NDArray sum = a.sum();
+                NDArray sum64 = sum.toType(DataType.FLOAT64, true)) {
+            if (Double.isFinite(sum64.getDouble())) {
+                return;
+            }
+        }
         try (NDArray nan = a.isNaN();
                 NDArray inf = a.isInfinite();
                 NDArray bad = nan.logicalOr(inf);
                 NDArray any = bad.any()) {
             if (any.getBoolean()) {
                 throw new IllegalArgumentException(
-                        op + " expects finite values, got NaN or infinity in a matrix of shape "
+                        op
+                                + " expects finite values, got NaN or infinity in a matrix of shape "
                                 + shape);
             }
         }

@@ -39,8 +39,8 @@ final class Orthonormalizer {
     private static final double PIVOT_FLOOR_ULPS = 16;
 
     private static final double UNIT_ROUNDOFF = 0x1p-53;
-    private static final double SAFE_MIN = 1e-100;
-    private static final double SAFE_MAX = 1e100;
+    private static final double SAFE_MIN = 1e-200;
+    private static final double SAFE_MAX = 1e200;
     private static final int MAX_PASSES = 6;
     private static final long COMPLETION_SEED = 0x5EED_0F_0A7L;
 
@@ -64,13 +64,17 @@ final class Orthonormalizer {
         try (NDManager scope = y.getManager().newSubManager()) {
             // results of operations on y land on y's manager; keep them in this scope instead
             y.tempAttach(scope);
-            // extreme magnitudes are scaled so that the Gram neither overflows nor underflows;
-            // others are not, so that an input that is already orthonormal is recognized as such
-            double max = y.abs().max().getDouble();
-            double scale = max > 0 && (max < SAFE_MIN || max > SAFE_MAX) ? max : 1;
-            NDArray q = scale != 1 ? y.div(scale) : y;
+            NDArray q = y;
+            double scale = 1;
             for (int pass = 0; pass < MAX_PASSES; pass++) {
                 double[][] g = gram(q, k);
+                if (pass == 0) {
+                    scale = gramScale(y, g);
+                    if (scale != 1) {
+                        q = y.div(scale);
+                        g = gram(q, k);
+                    }
+                }
                 double error = distanceToIdentity(g);
                 if (error <= ORTHONORMAL) {
                     return done(q, y, scaled(rTotal, scale), manager);
@@ -104,6 +108,22 @@ final class Orthonormalizer {
         return new Factors(out, r);
     }
 
+    /**
+     * 1, or {@code max |y|} when the Gram {@code g} of y left the safe float64 range (overflow or
+     * underflow): the check is free, and only then does scaling cost a pass over y.
+     */
+    static double gramScale(NDArray y, double[][] g) {
+        double maxDiagonal = maxDiagonal(g);
+        if (maxDiagonal >= SAFE_MIN && maxDiagonal <= SAFE_MAX) {
+            return 1;
+        }
+        try (NDArray abs = y.abs();
+                NDArray max = abs.max()) {
+            double m = max.getDouble();
+            return m > 0 ? m : 1;
+        }
+    }
+
     private static double[][] scaled(double[][] r, double scale) {
         for (double[] row : r) {
             for (int j = 0; j < row.length; j++) {
@@ -113,7 +133,8 @@ final class Orthonormalizer {
         return r;
     }
 
-    private static double[][] gram(NDArray q, int k) {
+    /** {@code q^T q} on q's device, copied to the heap as rows. */
+    static double[][] gram(NDArray q, int k) {
         try (NDArray qt = q.transpose();
                 NDArray g = qt.matMul(q)) {
             return Kernels.unflatten(g.toDoubleArray(), k, k);
@@ -171,7 +192,8 @@ final class Orthonormalizer {
     private static double maxDiagonal(double[][] g) {
         double max = 0;
         for (int i = 0; i < g.length; i++) {
-            max = Math.max(max, g[i][i]);
+            // NaN (an overflowed product) must not be swallowed by Math.max
+            max = Double.isNaN(g[i][i]) ? Double.POSITIVE_INFINITY : Math.max(max, g[i][i]);
         }
         return max;
     }
