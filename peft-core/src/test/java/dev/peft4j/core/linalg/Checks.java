@@ -37,24 +37,57 @@ final class Checks {
         }
     }
 
-    /** {@code left diag(values) right^T = a}, within the reconstruction budget times {@code scale}. */
-    static void assertReconstructs(
-            double[][] a, NDArray left, double[] values, NDArray right, double scale) {
-        double[][] l = TestMatrices.rows(left);
-        double[][] r = TestMatrices.rows(right);
-        double[] product = new double[a.length * a[0].length];
-        double[] expected = new double[product.length];
-        for (int i = 0; i < a.length; i++) {
-            for (int j = 0; j < a[0].length; j++) {
-                double sum = 0;
-                for (int t = 0; t < values.length; t++) {
-                    sum += l[i][t] * values[t] * r[j][t];
+    /** {@code actual = expected} entry-wise within {@code atol}. */
+    static void assertMatrixEquals(String what, double[][] actual, double[][] expected, double atol) {
+        try {
+            assertAlmostEquals(flatten(actual), flatten(expected), 0, atol);
+        } catch (AssertionError e) {
+            throw new AssertionError(what + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code x y} in double. */
+    static double[][] times(double[][] x, double[][] y) {
+        double[][] p = new double[x.length][y[0].length];
+        for (int i = 0; i < x.length; i++) {
+            for (int t = 0; t < y.length; t++) {
+                for (int j = 0; j < y[0].length; j++) {
+                    p[i][j] += x[i][t] * y[t][j];
                 }
-                product[i * a[0].length + j] = sum;
-                expected[i * a[0].length + j] = a[i][j];
             }
         }
-        assertAlmostEquals(product, expected, 0, Tolerances.RECONSTRUCTION * scale);
+        return p;
+    }
+
+    /** {@code x diag(s)}. */
+    static double[][] scaleColumns(double[][] x, double[] s) {
+        double[][] y = new double[x.length][];
+        for (int i = 0; i < x.length; i++) {
+            y[i] = x[i].clone();
+            for (int j = 0; j < s.length; j++) {
+                y[i][j] *= s[j];
+            }
+        }
+        return y;
+    }
+
+    /** {@code x^T}. */
+    static double[][] transpose(double[][] x) {
+        double[][] t = new double[x[0].length][x.length];
+        for (int i = 0; i < x.length; i++) {
+            for (int j = 0; j < x[0].length; j++) {
+                t[j][i] = x[i][j];
+            }
+        }
+        return t;
+    }
+
+    private static double[] flatten(double[][] x) {
+        double[] flat = new double[x.length * x[0].length];
+        for (int i = 0; i < x.length; i++) {
+            System.arraycopy(x[i], 0, flat, i * x[0].length, x[0].length);
+        }
+        return flat;
     }
 
     /** Values are non-increasing (and non-negative when {@code nonNegative}). */
