@@ -46,17 +46,16 @@ final class GramSvd {
      * Decomposes a tall matrix.
      *
      * @param x float64 {@code [p, k]} with {@code p >= k}, finite
+     * @param tolerance orthogonality tolerance of U (see {@link Orthonormalizer})
      * @param manager owns the returned U
      * @return the factors
      */
-    static Factors tall(NDArray x, NDManager manager) {
+    static Factors tall(NDArray x, double tolerance, NDManager manager) {
         long p = x.getShape().get(0);
         int k = Math.toIntExact(x.getShape().get(1));
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
-            long t0 = System.nanoTime(); //PROF
             double[][] gram = Orthonormalizer.gram(x, k);
-            long t1 = System.nanoTime(); //PROF
             double scale = Orthonormalizer.gramScale(x, gram);
             NDArray xs = x;
             if (scale != 1) {
@@ -64,7 +63,6 @@ final class GramSvd {
                 gram = Orthonormalizer.gram(xs, k);
             }
             SymmetricEigen eig = SymmetricEigen.of(gram);
-            long t2 = System.nanoTime(); //PROF
             double[] s = new double[k];
             double[][] vScaled = new double[k][];
             double floor = Math.sqrt(Math.max(eig.values[0], 0) * (p + k) * UNIT_ROUNDOFF);
@@ -79,10 +77,7 @@ final class GramSvd {
                 s[i] *= scale;
             }
             NDArray w = xs.matMul(columns(scope, vScaled));
-            w.toByteBuffer(); long t3 = System.nanoTime(); //PROF
-            NDArray u = Orthonormalizer.orthonormalize(w, manager).q();
-            long t4 = System.nanoTime(); //PROF
-            System.err.printf("PROF gram %.1f eig %.1f xv %.1f orth %.1f ms%n", (t1-t0)/1e6, (t2-t1)/1e6, (t3-t2)/1e6, (t4-t3)/1e6); //PROF
+            NDArray u = Orthonormalizer.orthonormalize(w, tolerance, manager).q();
             return new Factors(u, s, eig.vectors);
         }
     }

@@ -60,7 +60,7 @@ public final class Linalg {
             a.tempAttach(scope);
             boolean wide = a.getShape().get(0) < a.getShape().get(1);
             NDArray x = (wide ? a.transpose() : a).toType(DataType.FLOAT64, false);
-            GramSvd.Factors f = GramSvd.tall(x, scope);
+            GramSvd.Factors f = GramSvd.tall(x, Orthonormalizer.tolerance(out), scope);
             NDArray vSmall = f.vMatrix(scope);
             return result(f.u(), f.s(), vSmall, wide, out, manager);
         }
@@ -119,20 +119,19 @@ public final class Linalg {
             NDArray x = (wide ? a.transpose() : a).toType(out, false);
             NDArray xt = x.transpose();
             long c = x.getShape().get(1);
-            long t0 = System.nanoTime(); //PROF
             NDArray omega = new CounterRandom(seed).normal(scope, 0, new Shape(c, q));
-            long t1 = System.nanoTime(); //PROF
-            NDArray basis = rangeStep(x, omega, out, scope);
+            // only the final basis must be orthonormal; the others only need to span well
+            double tolerance = Orthonormalizer.tolerance(out);
+            double intermediate = Orthonormalizer.WELL_CONDITIONED;
+            NDArray basis = rangeStep(x, omega, out, niter == 0 ? tolerance : intermediate, scope);
             for (int i = 0; i < niter; i++) {
-                NDArray corange = rangeStep(xt, basis, out, scope);
+                NDArray corange = rangeStep(xt, basis, out, intermediate, scope);
                 basis.close();
-                basis = rangeStep(x, corange, out, scope);
+                basis = rangeStep(x, corange, out, i == niter - 1 ? tolerance : intermediate, scope);
                 corange.close();
             }
-            long t2 = System.nanoTime(); //PROF
             NDArray bt = xt.matMul(basis.toType(out, false)).toType(DataType.FLOAT64, false);
-            System.err.printf("PROF omega %.1f loop %.1f ms%n", (t1-t0)/1e6, (t2-t1)/1e6); //PROF
-            GramSvd.Factors f = GramSvd.tall(bt, scope);
+            GramSvd.Factors f = GramSvd.tall(bt, tolerance, scope);
             NDArray u = basis.matMul(f.vMatrix(scope));
             return result(u, f.s(), f.u(), wide, out, manager);
         }
@@ -142,21 +141,18 @@ public final class Linalg {
      * {@code orth(x y)} in float64, attached to {@code scope}; the product runs in the working
      * precision {@code work} and its temporaries are closed, so the iteration keeps flat memory.
      */
-    private static NDArray rangeStep(NDArray x, NDArray y, DataType work, NDManager scope) {
+    private static NDArray rangeStep(
+            NDArray x, NDArray y, DataType work, double tolerance, NDManager scope) {
         try (NDManager step = scope.newSubManager()) {
             NDArray yw = y.toType(work, false);
             if (yw != y) {
                 yw.attach(step);
             }
-            long t0 = System.nanoTime(); //PROF
             NDArray product = x.matMul(yw);
             product.attach(step);
-            product.toByteBuffer(); long t1 = System.nanoTime(); //PROF
-            try { //PROF
             NDArray product64 = product.toType(DataType.FLOAT64, false);
             product64.attach(step);
-            return Orthonormalizer.orthonormalize(product64, scope).q();
-            } finally { System.err.printf("PROF  product %.1f orth %.1f%n", (t1-t0)/1e6, (System.nanoTime()-t1)/1e6); } //PROF
+            return Orthonormalizer.orthonormalize(product64, tolerance, scope).q();
         }
     }
 
@@ -189,7 +185,8 @@ public final class Linalg {
             boolean wide = a.getShape().get(1) > k;
             NDArray a64 = a.toType(DataType.FLOAT64, false);
             NDArray left = wide ? a64.get(new NDIndex(":, :{}", k)) : a64;
-            Orthonormalizer.Factors f = Orthonormalizer.orthonormalize(left, scope);
+            Orthonormalizer.Factors f =
+                    Orthonormalizer.orthonormalize(left, Orthonormalizer.tolerance(out), scope);
             NDArray r = scope.create(Kernels.flatten(f.r(), k), new Shape(k, k));
             if (wide) {
                 NDArray right = a64.get(new NDIndex(":, {}:", k));

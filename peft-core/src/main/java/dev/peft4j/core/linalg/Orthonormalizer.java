@@ -12,22 +12,38 @@ import dev.peft4j.core.random.CounterRandom;
  * QR for computing the QR factorization of ill-conditioned matrices").
  *
  * <p>A pass forms the Gram {@code G = Y^T Y} on the device, factors {@code G = R^T R} in Java and
- * applies {@code Y R^-1} on the device; each pass squares away the previous pass's loss of
- * orthogonality, so the loop stops one pass after its input was nearly orthonormal (CholeskyQR2)
- * or right away when the input already is. When the first factor is badly conditioned it is
- * recomputed with the Fukaya shift, which keeps {@code Y = Q R} exact while bounding the
- * condition of the next pass's input. Columns that are numerically dependent on earlier ones get a
- * zero row in R and are replaced by deterministic Gaussian columns ({@link CounterRandom}, fixed
- * seed), which the next pass orthonormalizes against the rest: Q always has orthonormal columns,
- * also for zero or rank-deficient Y.
+ * applies {@code Y R^-1} on the device. A pass leaves an orthogonality error of about {@code u
+ * kappa(Y)^2} (u = 2^-53), so the loop stops as soon as the measured or predicted error is within
+ * the caller's tolerance: one pass for a well-conditioned Y, two (CholeskyQR2) for a moderately
+ * conditioned one, none when Y already is orthonormal enough. When the first factor is badly
+ * conditioned it is recomputed with the Fukaya shift, which keeps {@code Y = Q R} exact while
+ * bounding the condition of the next pass's input. Columns that are numerically dependent on
+ * earlier ones get a zero row in R and are replaced by deterministic Gaussian columns ({@link
+ * CounterRandom}, fixed seed), which the next pass orthonormalizes against the rest: Q always has
+ * orthonormal columns, also for zero or rank-deficient Y.
  */
 final class Orthonormalizer {
 
-    /** Input Gram within this of I (max entry): the input is already orthonormal to float64. */
-    private static final double ORTHONORMAL = 1e-12;
+    /** Tolerance for factors returned in float64: {@code max |Q^T Q - I|}. */
+    static final double FLOAT64 = 1e-12;
 
-    /** Input Gram within this of I: one CholeskyQR pass leaves an orthogonality error ~ 1e-16. */
+    /** Tolerance for factors returned in float32, whose own rounding adds about 1e-7. */
+    static final double FLOAT32 = 1e-9;
+
+    /**
+     * Tolerance for intermediate bases of the randomized range finder: only their span matters,
+     * and they are rounded to float32 for the next product anyway.
+     */
+    static final double WELL_CONDITIONED = 1e-6;
+
+    /** Input Gram within this of I: one CholeskyQR pass leaves an orthogonality error ~ 1e-15. */
     private static final double NEARLY_ORTHONORMAL = 1e-3;
+
+    /** Orthogonality error left by a pass on nearly orthonormal input. */
+    private static final double PASS_FLOOR = 1e-15;
+
+    /** Safety factor on the typical CholeskyQR error {@code u kappa^2} when predicting a pass. */
+    private static final double PREDICTION_SAFETY = 100;
 
     /**
      * Above this condition estimate the first pass is redone with the Fukaya shift: below it the
@@ -49,15 +65,22 @@ final class Orthonormalizer {
     /** Orthonormal factor (float64, on the requested manager) and its triangular factor. */
     record Factors(NDArray q, double[][] r) {}
 
+    /** The tolerance matching an output data type. */
+    static double tolerance(DataType out) {
+        return out == DataType.FLOAT64 ? FLOAT64 : FLOAT32;
+    }
+
     /**
      * Factors {@code y = Q R}.
      *
      * @param y float64 matrix {@code [m, k]} with {@code m >= k}
+     * @param tolerance accepted {@code max |Q^T Q - I|}: {@link #FLOAT64}, {@link #FLOAT32} or
+     *     {@link #WELL_CONDITIONED}
      * @param manager owns the returned Q
      * @return Q {@code [m, k]} with orthonormal columns and upper-triangular R with a non-negative
      *     diagonal (zero at dependent columns)
      */
-    static Factors orthonormalize(NDArray y, NDManager manager) {
+    static Factors orthonormalize(NDArray y, double tolerance, NDManager manager) {
         long m = y.getShape().get(0);
         int k = Math.toIntExact(y.getShape().get(1));
         double[][] rTotal = Kernels.identity(k);
@@ -76,21 +99,25 @@ final class Orthonormalizer {
                     }
                 }
                 double error = distanceToIdentity(g);
-                if (error <= ORTHONORMAL) {
+                if (error <= tolerance) {
                     return done(q, y, scaled(rTotal, scale), manager);
                 }
                 double floor = PIVOT_FLOOR_ULPS * (m + k) * UNIT_ROUNDOFF * maxDiagonal(g);
                 Cholesky chol = Cholesky.factor(g, 0, floor);
                 double[][] inverse = chol.inverse();
-                boolean shifted = false;
-                if (pass == 0 && chol.conditionEstimate(inverse) / Math.sqrt(k) > KAPPA_LIMIT) {
+                double kappa = chol.conditionEstimate(inverse) / Math.sqrt(k);
+                boolean shifted = pass == 0 && kappa > KAPPA_LIMIT;
+                if (shifted) {
                     chol = Cholesky.factor(g, fukayaShift(g, m), floor);
                     inverse = chol.inverse();
-                    shifted = true;
                 }
                 q = apply(q, inverse, chol, scope);
                 rTotal = Kernels.upperTimesUpper(chol.r, rTotal);
-                if (error <= NEARLY_ORTHONORMAL && !shifted && chol.deficientCount == 0) {
+                double predicted =
+                        error <= NEARLY_ORTHONORMAL
+                                ? PASS_FLOOR
+                                : PREDICTION_SAFETY * UNIT_ROUNDOFF * kappa * kappa;
+                if (!shifted && chol.deficientCount == 0 && predicted <= tolerance) {
                     return done(q, y, scaled(rTotal, scale), manager);
                 }
             }
