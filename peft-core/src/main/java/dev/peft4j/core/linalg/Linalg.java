@@ -5,17 +5,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
 import dev.peft4j.core.random.CounterRandom;
 
 /**
  * SVD, randomized SVD, QR and symmetric eigendecomposition for DJL arrays.
  *
  * <p>Large products (Gram matrices, {@code A R}, {@code Q^T A}, applying factors) run as NDArray
- * operations on the input's own device, so on a GPU when the engine has one; only the small
- * {@code k x k} (or {@code q x q}) factorizations run in Java, in float64, and no large matrix is
- * copied to the Java heap. Results are attached to the input's manager unless a manager is
- * passed; temporaries live in sub-managers and are closed before returning. Float32, float16 and
- * bfloat16 inputs give float32 results, float64 inputs float64 results.
+ * operations on the input's own device, so on a GPU when the engine has one; only the small {@code
+ * k x k} (or {@code q x q}) factorizations run in Java, in float64, and no large matrix is copied
+ * to the Java heap. Results are attached to the input's manager unless a manager is passed;
+ * temporaries live in sub-managers and are closed before returning. Float32, float16 and bfloat16
+ * inputs give float32 results, float64 inputs float64 results.
  *
  * <p>Accuracy: all routes go through float64 Gram matrices ({@link GramSvd}, shifted CholeskyQR3),
  * which is as accurate as a float32 LAPACK routine on float32 data: backward errors are about
@@ -23,15 +24,17 @@ import dev.peft4j.core.random.CounterRandom;
  * float64 accuracy. Singular values below the Gram's noise floor ({@code sqrt((p + k) 2^-53) s_1},
  * {@code p x k} the tall orientation) are reported as exactly 0.
  *
- * <p>Sign convention (deterministic across runs and devices, up to exact ties): every column of
- * U (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its largest-magnitude entry
- * positive (the first such entry on ties), and the matching column of V is flipped with it; R of
- * a QR has a non-negative diagonal. Where A is rank deficient, the columns of U (or Q) beyond its
+ * <p>Sign convention (deterministic across runs and devices, up to exact ties): every column of U
+ * (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its largest-magnitude entry
+ * positive (the first such entry on ties), and the matching column of V is flipped with it; R of a
+ * QR has a non-negative diagonal. Where A is rank deficient, the columns of U (or Q) beyond its
  * rank complete an orthonormal basis with deterministic pseudo-random directions.
  */
 public final class Linalg {
 
-    /** {@link #eigh} rejects a matrix whose asymmetry exceeds this fraction of its largest entry. */
+    /**
+     * {@link #eigh} rejects a matrix whose asymmetry exceeds this fraction of its largest entry.
+     */
     public static final double SYMMETRY_TOLERANCE = 1e-4;
 
     private Linalg() {}
@@ -85,8 +88,8 @@ public final class Linalg {
      * {@code torch.svd_lowrank(A, q, niter)}: on the tall orientation {@code X [p, c]}, with a
      * Gaussian test matrix {@code R [c, q]}, {@code Q = orth(X R)}, then {@code niter} times {@code
      * Q = orth(X orth(X^T Q))}; {@code B = Q^T X}, exact SVD {@code B = Ub S Vb^T}, {@code U = Q
-     * Ub}. Products with X run in X's precision (float32 for float32 input), orthonormalizations
-     * in float64. The test matrix comes from {@link CounterRandom} so that a seed gives the same
+     * Ub}. Products with X run in X's precision (float32 for float32 input), orthonormalizations in
+     * float64. The test matrix comes from {@link CounterRandom} so that a seed gives the same
      * result on every machine and device (bitwise on one machine).
      *
      * @param a matrix {@code [m, n]}
@@ -96,8 +99,7 @@ public final class Linalg {
      * @param manager owns the results
      * @return {@code U [m, q]}, {@code S [q]} descending, {@code V [n, q]}
      */
-    public static SvdResult svdLowRank(
-            NDArray a, int q, int niter, long seed, NDManager manager) {
+    public static SvdResult svdLowRank(NDArray a, int q, int niter, long seed, NDManager manager) {
         checkMatrix("svdLowRank", a);
         long k = Math.min(a.getShape().get(0), a.getShape().get(1));
         if (q < 1 || q > k) {
@@ -127,7 +129,9 @@ public final class Linalg {
             for (int i = 0; i < niter; i++) {
                 NDArray corange = rangeStep(xt, basis, out, intermediate, scope);
                 basis.close();
-                basis = rangeStep(x, corange, out, i == niter - 1 ? tolerance : intermediate, scope);
+                basis =
+                        rangeStep(
+                                x, corange, out, i == niter - 1 ? tolerance : intermediate, scope);
                 corange.close();
             }
             NDArray bt = xt.matMul(basis.toType(out, false)).toType(DataType.FLOAT64, false);
@@ -346,7 +350,8 @@ public final class Linalg {
             if (any.getBoolean()) {
                 throw new IllegalArgumentException(
                         op
-                                + " expects finite values, got NaN or infinity in a matrix of shape "
+                                + " expects finite values, got NaN or infinity in a matrix of shape"
+                                + " "
                                 + shape);
             }
         }

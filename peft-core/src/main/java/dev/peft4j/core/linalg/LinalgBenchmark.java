@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
 import dev.peft4j.core.random.CounterRandom;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,7 +15,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -31,14 +32,14 @@ import java.util.function.Supplier;
  * one warm-up run, whose time (cold JIT for the Java kernels) is printed too.
  *
  * <p>The randomized-SVD matrix is {@code A = U0 diag(s0) V0^T} with {@code U0, V0 [4096, 512]}
- * orthonormal and {@code s0_i = 0.95^i} for {@code i < 128}, then a tail {@code 0.5 s0_127
- * 0.99^(i - 128)} down to {@code i = 511}: geometric decay over the kept rank with a 2x drop after
- * it, the shape of a trained low-rank update plus a small residual. With no oversampling ({@code q}
- * equal to the number of values compared) a smooth decay through index 128 cannot meet 1e-3 for
- * the last values with 4 iterations, whatever the implementation (NumPy and torch included): the
- * gap is what makes the 1e-3 target meaningful. The float32 rounding of A moves its singular
- * values by about {@code 1e-10 s_1}, far below the tolerance, so the planted values are the exact
- * ones; {@code --numpy-exact} also compares against NumPy's float64 SVD of the very same matrix.
+ * orthonormal and {@code s0_i = 0.95^i} for {@code i < 128}, then a tail {@code 0.5 s0_127 0.99^(i
+ * - 128)} down to {@code i = 511}: geometric decay over the kept rank with a 2x drop after it, the
+ * shape of a trained low-rank update plus a small residual. With no oversampling ({@code q} equal
+ * to the number of values compared) a smooth decay through index 128 cannot meet 1e-3 for the last
+ * values with 4 iterations, whatever the implementation (NumPy and torch included): the gap is what
+ * makes the 1e-3 target meaningful. The float32 rounding of A moves its singular values by about
+ * {@code 1e-10 s_1}, far below the tolerance, so the planted values are the exact ones; {@code
+ * --numpy-exact} also compares against NumPy's float64 SVD of the very same matrix.
  */
 public final class LinalgBenchmark {
 
@@ -73,13 +74,23 @@ public final class LinalgBenchmark {
             NDArray planted = plantedMatrix(manager);
             double[] s0 = plantedSpectrum();
             double[] rsvdTimes = new double[2];
-            double[] values = timeValues(() -> Linalg.svdLowRank(planted, Q, NITER, SEED), repeats, rsvdTimes);
+            double[] values =
+                    timeValues(
+                            () -> Linalg.svdLowRank(planted, Q, NITER, SEED), repeats, rsvdTimes);
             System.out.printf(
                     "rSVD %dx%d q=%d niter=%d: cold %.3f s, median %.3f s; max rel error of top-%d"
                             + " values vs exact (planted) %.2e%n",
-                    SIZE, SIZE, Q, NITER, rsvdTimes[0], rsvdTimes[1], Q, maxRelativeError(values, s0));
+                    SIZE,
+                    SIZE,
+                    Q,
+                    NITER,
+                    rsvdTimes[0],
+                    rsvdTimes[1],
+                    Q,
+                    maxRelativeError(values, s0));
 
-            NDArray gaussian = new CounterRandom(SEED).normal(manager, 1, new Shape(EXACT_ROWS, EXACT_COLS));
+            NDArray gaussian =
+                    new CounterRandom(SEED).normal(manager, 1, new Shape(EXACT_ROWS, EXACT_COLS));
             double[] svdTimes = new double[2];
             timeValues(() -> Linalg.svd(gaussian), repeats, svdTimes);
             System.out.printf(
@@ -89,28 +100,37 @@ public final class LinalgBenchmark {
             if (options.contains("--no-numpy")) {
                 return;
             }
-            Map<String, String> numpy = runNumpy(planted, repeats, options.contains("--numpy-exact"));
+            Map<String, String> numpy =
+                    runNumpy(planted, repeats, options.contains("--numpy-exact"));
             if (numpy == null) {
                 return;
             }
             double npRsvd = Double.parseDouble(numpy.get("rsvd"));
             double npSvd = Double.parseDouble(numpy.get("svd"));
             System.out.printf(
-                    "NumPy %s: rSVD %.3f s (ratio ours/NumPy %.2f), exact SVD %.3f s (ratio %.2f)%n",
-                    numpy.get("version"), npRsvd, rsvdTimes[1] / npRsvd, npSvd, svdTimes[1] / npSvd);
+                    "NumPy %s: rSVD %.3f s (ratio ours/NumPy %.2f), exact SVD %.3f s (ratio"
+                        + " %.2f)%n",
+                    numpy.get("version"),
+                    npRsvd,
+                    rsvdTimes[1] / npRsvd,
+                    npSvd,
+                    svdTimes[1] / npSvd);
             if (numpy.containsKey("exact")) {
                 double[] exact =
-                        Arrays.stream(numpy.get("exact").split(",")).mapToDouble(Double::parseDouble).toArray();
+                        Arrays.stream(numpy.get("exact").split(","))
+                                .mapToDouble(Double::parseDouble)
+                                .toArray();
                 System.out.printf(
-                        "max rel error of top-%d values vs NumPy's float64 SVD of the same matrix %.2e"
-                                + " (planted vs NumPy %.2e)%n",
+                        "max rel error of top-%d values vs NumPy's float64 SVD of the same matrix"
+                            + " %.2e (planted vs NumPy %.2e)%n",
                         Q, maxRelativeError(values, exact), maxRelativeError(s0, exact));
             }
         }
     }
 
     /** Runs {@code svd} once cold and {@code repeats} times warm; returns the last S. */
-    private static double[] timeValues(Supplier<SvdResult> svd, int repeats, double[] coldAndMedian) {
+    private static double[] timeValues(
+            Supplier<SvdResult> svd, int repeats, double[] coldAndMedian) {
         double[] times = new double[repeats];
         double[] values = null;
         for (int r = -1; r < repeats; r++) {
@@ -145,8 +165,10 @@ public final class LinalgBenchmark {
         try (NDManager scope = manager.newSubManager()) {
             CounterRandom random = new CounterRandom(SEED);
             Shape shape = new Shape(SIZE, PLANTED_RANK);
-            NDArray u0 = Linalg.qr(random.normal(scope, 2, shape).toType(DataType.FLOAT64, false)).q();
-            NDArray v0 = Linalg.qr(random.normal(scope, 3, shape).toType(DataType.FLOAT64, false)).q();
+            NDArray u0 =
+                    Linalg.qr(random.normal(scope, 2, shape).toType(DataType.FLOAT64, false)).q();
+            NDArray v0 =
+                    Linalg.qr(random.normal(scope, 3, shape).toType(DataType.FLOAT64, false)).q();
             NDArray s0 = scope.create(plantedSpectrum()).reshape(1, PLANTED_RANK);
             NDArray a = u0.mul(s0).matMul(v0.transpose()).toType(DataType.FLOAT32, false);
             a.attach(manager);
@@ -191,7 +213,10 @@ public final class LinalgBenchmark {
                 output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
             if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
-                System.out.println("NumPy comparison skipped: python3 with numpy did not run (" + output.trim() + ")");
+                System.out.println(
+                        "NumPy comparison skipped: python3 with numpy did not run ("
+                                + output.trim()
+                                + ")");
                 return null;
             }
             Map<String, String> values = new HashMap<>();
@@ -203,7 +228,8 @@ public final class LinalgBenchmark {
             }
             return values;
         } catch (IOException e) {
-            System.out.println("NumPy comparison skipped: cannot start python3 (" + e.getMessage() + ")");
+            System.out.println(
+                    "NumPy comparison skipped: cannot start python3 (" + e.getMessage() + ")");
             return null;
         } finally {
             Files.deleteIfExists(matrix);
@@ -215,7 +241,11 @@ public final class LinalgBenchmark {
     private static void writeNpy(NDArray a, Path file) throws IOException {
         long[] shape = a.getShape().getShape();
         String dict =
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape[0] + ", " + shape[1] + "), }";
+                "{'descr': '<f4', 'fortran_order': False, 'shape': ("
+                        + shape[0]
+                        + ", "
+                        + shape[1]
+                        + "), }";
         int unpadded = 10 + dict.length() + 1;
         int padding = (64 - unpadded % 64) % 64;
         String header = dict + " ".repeat(padding) + "\n";
@@ -241,7 +271,8 @@ public final class LinalgBenchmark {
                     "repeats, q, niter, m, n = int(repeats), int(q), int(niter), int(m), int(n)",
                     "a = np.load(path)",
                     "def rsvd(a):",
-                    "    r = np.random.default_rng(0).standard_normal((a.shape[1], q)).astype(np.float32)",
+                    "    r = np.random.default_rng(0).standard_normal((a.shape[1],"
+                        + " q)).astype(np.float32)",
                     "    Q = np.linalg.qr(a @ r)[0]",
                     "    for _ in range(niter):",
                     "        Q = np.linalg.qr(a.T @ Q)[0]",

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
 import dev.peft4j.core.random.CounterRandom;
 
 /**
@@ -31,8 +32,8 @@ final class Orthonormalizer {
     static final double FLOAT32 = 1e-9;
 
     /**
-     * Tolerance for intermediate bases of the randomized range finder: only their span matters,
-     * and they are rounded to float32 for the next product anyway.
+     * Tolerance for intermediate bases of the randomized range finder: only their span matters, and
+     * they are rounded to float32 for the next product anyway.
      */
     static final double WELL_CONDITIONED = 1e-6;
 

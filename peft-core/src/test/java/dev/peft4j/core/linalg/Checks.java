@@ -1,14 +1,15 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 
 /**
- * Invariants shared by the decomposition contracts, checked in Java double on copies of the
- * results (independent of the device code under test).
+ * Invariants shared by the decomposition contracts, checked in Java double on copies of the results
+ * (independent of the device code under test).
  */
 final class Checks {
 
@@ -37,8 +38,20 @@ final class Checks {
         }
     }
 
+    /**
+     * {@code U diag(S) V^T = a} within {@code atol}, computed in double from the result's copies.
+     */
+    static void assertSvdReconstructs(double[][] a, SvdResult r, double atol) {
+        double[][] usvt =
+                times(
+                        scaleColumns(TestMatrices.rows(r.u()), TestMatrices.values(r.s())),
+                        transpose(TestMatrices.rows(r.v())));
+        assertMatrixEquals("U diag(S) V^T vs A", usvt, a, atol);
+    }
+
     /** {@code actual = expected} entry-wise within {@code atol}. */
-    static void assertMatrixEquals(String what, double[][] actual, double[][] expected, double atol) {
+    static void assertMatrixEquals(
+            String what, double[][] actual, double[][] expected, double atol) {
         try {
             assertAlmostEquals(flatten(actual), flatten(expected), 0, atol);
         } catch (AssertionError e) {
@@ -93,7 +106,9 @@ final class Checks {
     /** Values are non-increasing (and non-negative when {@code nonNegative}). */
     static void assertDescending(double[] values, boolean nonNegative) {
         for (int i = 1; i < values.length; i++) {
-            assertTrue(values[i] <= values[i - 1], "not descending at " + i + ": " + values[i - 1] + ", " + values[i]);
+            assertTrue(
+                    values[i] <= values[i - 1],
+                    "not descending at " + i + ": " + values[i - 1] + ", " + values[i]);
         }
         if (nonNegative) {
             for (double v : values) {
@@ -102,7 +117,9 @@ final class Checks {
         }
     }
 
-    /** The documented sign rule: each column's largest-magnitude entry (first on ties) is positive. */
+    /**
+     * The documented sign rule: each column's largest-magnitude entry (first on ties) is positive.
+     */
     static void assertLargestEntriesPositive(NDArray f) {
         double[][] x = TestMatrices.rows(f);
         for (int j = 0; j < x[0].length; j++) {
@@ -112,7 +129,9 @@ final class Checks {
                     best = i;
                 }
             }
-            assertTrue(x[best][j] > 0, "column " + j + " has its largest entry negative: " + x[best][j]);
+            assertTrue(
+                    x[best][j] > 0,
+                    "column " + j + " has its largest entry negative: " + x[best][j]);
         }
     }
 

@@ -1,26 +1,26 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import java.util.Arrays;
+
+import dev.peft4j.core.testing.ManagedTest;
+
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.EigenDecomposition;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
 
 /**
  * The contract of a symmetric eigendecomposition: {@code A V = V diag(w)}, orthonormal V, w
  * descending and equal to Commons Math's or planted eigenvalues, the sign rule, on random,
  * repeated-eigenvalue, indefinite, zero, tiny and 1 x 1 matrices.
  */
-abstract class EighContractTest {
-
-    private NDManager manager;
+abstract class EighContractTest extends ManagedTest {
 
     /**
      * The implementation under test.
@@ -29,16 +29,6 @@ abstract class EighContractTest {
      * @return its eigendecomposition
      */
     protected abstract EighResult decompose(NDArray symmetric);
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
 
     @Test
     void randomSymmetricMatchesCommonsMath() {
@@ -49,7 +39,8 @@ abstract class EighContractTest {
                 a[i][j] = g[i][j] + g[j][i];
             }
         }
-        double[] reference = new EigenDecomposition(new Array2DRowRealMatrix(a)).getRealEigenvalues();
+        double[] reference =
+                new EigenDecomposition(new Array2DRowRealMatrix(a)).getRealEigenvalues();
         check(a, reference);
     }
 

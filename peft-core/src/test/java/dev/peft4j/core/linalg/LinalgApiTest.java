@@ -1,6 +1,7 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -11,24 +12,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+
+import dev.peft4j.core.testing.ManagedTest;
+
 import org.junit.jupiter.api.Test;
 
 /** Ownership, data types and input validation of the {@link Linalg} facade. */
-class LinalgApiTest {
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
+class LinalgApiTest extends ManagedTest {
 
     @Test
     void resultsGoToTheInputManagerAndTemporariesAreClosed() {
@@ -65,11 +55,8 @@ class LinalgApiTest {
                 r = Linalg.svd(TestMatrices.toArray(inputs, a), results);
             }
             assertSame(results, r.s().getManager());
-            double[][] usvt =
-                    Checks.times(
-                            Checks.scaleColumns(TestMatrices.rows(r.u()), TestMatrices.values(r.s())),
-                            Checks.transpose(TestMatrices.rows(r.v())));
-            Checks.assertMatrixEquals("U diag(S) V^T vs A", usvt, a, 1e-5 * 10);
+            // s_1 of a 12 x 9 Gaussian is below 10
+            Checks.assertSvdReconstructs(a, r, Tolerances.RECONSTRUCTION * 10);
         }
     }
 
@@ -90,7 +77,11 @@ class LinalgApiTest {
         double[][] a = TestMatrices.planted(64, 16, 11, TestMatrices.geometric(5, 0.6, 11));
         try (SvdResult r64 = Linalg.svd(TestMatrices.toArray(manager, a, DataType.FLOAT64));
                 SvdResult r32 = Linalg.svd(TestMatrices.toArray(manager, a))) {
-            assertAlmostEquals(TestMatrices.values(r64.s()), TestMatrices.values(r32.s()), 0, 1e-5 * 5);
+            assertAlmostEquals(
+                    TestMatrices.values(r64.s()),
+                    TestMatrices.values(r32.s()),
+                    0,
+                    Tolerances.VALUES_ATOL * 5);
         }
     }
 
@@ -104,7 +95,8 @@ class LinalgApiTest {
         assertMessage(() -> Linalg.svd(ints), "floating-point");
         NDArray nan = manager.create(new float[] {1, Float.NaN, 0, 1}, new Shape(2, 2));
         assertMessage(() -> Linalg.svdLowRank(nan, 1, 1, 0), "NaN or infinity");
-        NDArray inf = manager.create(new float[] {1, Float.POSITIVE_INFINITY, 0, 1}, new Shape(2, 2));
+        NDArray inf =
+                manager.create(new float[] {1, Float.POSITIVE_INFINITY, 0, 1}, new Shape(2, 2));
         assertMessage(() -> Linalg.eigh(inf), "NaN or infinity");
         NDArray rect = manager.ones(new Shape(2, 3));
         assertMessage(() -> Linalg.eigh(rect), "square");

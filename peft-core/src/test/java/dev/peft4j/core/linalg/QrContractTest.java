@@ -1,27 +1,26 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+
+import dev.peft4j.core.testing.ManagedTest;
+
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.QRDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract of a thin QR: {@code Q R = A}, Q with orthonormal columns, R upper triangular with
- * a non-negative diagonal (hence equal to Commons Math's Householder R up to row signs on full
- * column rank), on tall, wide, square, rank-deficient, zero, tiny, one-row and one-column input.
+ * The contract of a thin QR: {@code Q R = A}, Q with orthonormal columns, R upper triangular with a
+ * non-negative diagonal (hence equal to Commons Math's Householder R up to row signs on full column
+ * rank), on tall, wide, square, rank-deficient, zero, tiny, one-row and one-column input.
  */
-abstract class QrContractTest {
-
-    private NDManager manager;
+abstract class QrContractTest extends ManagedTest {
 
     /**
      * The implementation under test.
@@ -30,16 +29,6 @@ abstract class QrContractTest {
      * @return its thin QR
      */
     protected abstract QrResult decompose(NDArray a);
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
 
     @Test
     void tallGaussianMatchesCommonsMathUpToRowSigns() {
@@ -138,7 +127,8 @@ abstract class QrContractTest {
                 }
             }
             double[][] product = Checks.times(TestMatrices.rows(qr.q()), r);
-            Checks.assertMatrixEquals("Q R vs A", product, a, Tolerances.RECONSTRUCTION * maxAbs(a) * k);
+            Checks.assertMatrixEquals(
+                    "Q R vs A", product, a, Tolerances.RECONSTRUCTION * maxAbs(a) * k);
             return r;
         }
     }

@@ -1,34 +1,24 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import java.util.Arrays;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+
+import dev.peft4j.core.testing.ManagedTest;
+
 import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
 
 /**
  * What only the randomized SVD promises: a seed fixes the result bit for bit, other seeds are
  * equally accurate, the top-q triplets of a fast-decaying spectrum are found with {@code q} below
  * the rank, and a matrix of rank at most q is recovered exactly.
  */
-class SvdLowRankTest {
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
+class SvdLowRankTest extends ManagedTest {
 
     @Test
     void fixedSeedIsBitwiseDeterministic() {
@@ -43,7 +33,8 @@ class SvdLowRankTest {
 
     @Test
     void differentSeedsAreEquallyAccurateOnADecayingSpectrum() {
-        // rank 30, s_i = 2 * 0.4^i: with niter = 4 the residual of the 8th triplet is about s_9 * 0.4^8 ~ 1e-6
+        // rank 30, s_i = 2 * 0.4^i: with niter = 4 the residual of the 8th triplet is about s_9 *
+        // 0.4^8 ~ 1e-6
         double[] s0 = TestMatrices.geometric(2, 0.4, 30);
         double[][] a = TestMatrices.planted(52, 70, 45, s0);
         NDArray input = TestMatrices.toArray(manager, a);
@@ -61,7 +52,8 @@ class SvdLowRankTest {
                 double[] s = TestMatrices.values(r.s());
                 double[][] av = Checks.times(a, TestMatrices.rows(r.v()));
                 double[][] us = Checks.scaleColumns(TestMatrices.rows(r.u()), s);
-                Checks.assertMatrixEquals("A V vs U diag(S)", av, us, Tolerances.RECONSTRUCTION * s0[0]);
+                Checks.assertMatrixEquals(
+                        "A V vs U diag(S)", av, us, Tolerances.RECONSTRUCTION * s0[0]);
                 float[] u = r.u().toFloatArray();
                 if (previousU != null) {
                     assertFalse(Arrays.equals(previousU, u), "two seeds gave bitwise equal U");
@@ -79,14 +71,11 @@ class SvdLowRankTest {
         for (int niter : new int[] {0, 2}) {
             try (SvdResult r = Linalg.svdLowRank(TestMatrices.toArray(manager, a), 8, niter, 5)) {
                 double[] s = TestMatrices.values(r.s());
-                assertAlmostEquals(s, expected, Tolerances.VALUES_RTOL, Tolerances.VALUES_ATOL * s0[0]);
+                assertAlmostEquals(
+                        s, expected, Tolerances.VALUES_RTOL, Tolerances.VALUES_ATOL * s0[0]);
                 Checks.assertOrthonormalColumns("U", r.u());
                 Checks.assertOrthonormalColumns("V", r.v());
-                double[][] usvt =
-                        Checks.times(
-                                Checks.scaleColumns(TestMatrices.rows(r.u()), s),
-                                Checks.transpose(TestMatrices.rows(r.v())));
-                Checks.assertMatrixEquals("U diag(S) V^T vs A", usvt, a, Tolerances.RECONSTRUCTION * s0[0]);
+                Checks.assertSvdReconstructs(a, r, Tolerances.RECONSTRUCTION * s0[0]);
             }
         }
     }

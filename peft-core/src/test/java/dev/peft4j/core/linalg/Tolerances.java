@@ -1,10 +1,10 @@
 package dev.peft4j.core.linalg;
 
 /**
- * Every tolerance of the linear-algebra tests, in one place. The decompositions return float32
- * for float32 input, so the budgets are a few hundred float32 ulps (2^-24 = 6e-8) of the largest
- * singular value: generous enough for every route, tight enough that a wrong sign, a lost column
- * or a non-orthogonal factor fails by orders of magnitude.
+ * Every tolerance of the linear-algebra tests, in one place. The decompositions return float32 for
+ * float32 input, so the budgets are a few hundred float32 ulps (2^-24 = 6e-8) of the largest
+ * singular value: generous enough for every route, tight enough that a wrong sign, a lost column or
+ * a non-orthogonal factor fails by orders of magnitude.
  */
 final class Tolerances {
 

@@ -1,6 +1,7 @@
 package dev.peft4j.core.random;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,8 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.Arrays;
+
 import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
 
 /** Known answers, chunk invariance and distribution sanity of {@link CounterRandom}. */
 class CounterRandomTest {
@@ -43,7 +46,11 @@ class CounterRandomTest {
         long block = 0x55556666777L;
         int[] expected =
                 CounterRandom.philox4x32(
-                        words((int) block, (int) (block >>> 32), (int) stream, (int) (stream >>> 32)),
+                        words(
+                                (int) block,
+                                (int) (block >>> 32),
+                                (int) stream,
+                                (int) (stream >>> 32)),
                         words((int) seed, (int) (seed >>> 32)));
         CounterRandom random = new CounterRandom(seed);
         for (int lane = 0; lane < 4; lane++) {

@@ -3,8 +3,10 @@ package dev.peft4j.core.testing;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.util.Arrays;
+
 import org.opentest4j.AssertionFailedError;
+
+import java.util.Arrays;
 
 /**
  * The one numeric assertion of the project's tests: {@code |actual - expected| <= atol + rtol *
@@ -78,7 +80,8 @@ public final class NdAssert {
      * @param rtol relative tolerance
      * @param atol absolute tolerance
      */
-    public static void assertAlmostEquals(double actual, double expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            double actual, double expected, double rtol, double atol) {
         check(new double[] {actual}, new double[] {expected}, new long[0], rtol, atol);
     }
 
