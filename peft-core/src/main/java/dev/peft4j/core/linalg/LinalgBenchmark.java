@@ -32,14 +32,15 @@ import java.util.function.Supplier;
  * one warm-up run, whose time (cold JIT for the Java kernels) is printed too.
  *
  * <p>The randomized-SVD matrix is {@code A = U0 diag(s0) V0^T} with {@code U0, V0 [4096, 512]}
- * orthonormal and {@code s0_i = 0.95^i} for {@code i < 128}, then a tail {@code 0.5 s0_127 0.99^(i
- * - 128)} down to {@code i = 511}: geometric decay over the kept rank with a 2x drop after it, the
- * shape of a trained low-rank update plus a small residual. With no oversampling ({@code q} equal
- * to the number of values compared) a smooth decay through index 128 cannot meet 1e-3 for the last
- * values with 4 iterations, whatever the implementation (NumPy and torch included): the gap is what
- * makes the 1e-3 target meaningful. The float32 rounding of A moves its singular values by about
- * {@code 1e-10 s_1}, far below the tolerance, so the planted values are the exact ones; {@code
- * --numpy-exact} also compares against NumPy's float64 SVD of the very same matrix.
+ * orthonormal and the spectrum {@code s0_i = 0.95^i} for {@code i < 128}, followed by a tail
+ * {@code s0_i = 0.5 * 0.95^127 * 0.99^(i-128)} up to {@code i = 511}: geometric decay over the
+ * kept rank with a 2x drop after it, the shape of a trained low-rank update plus a small
+ * residual. With no oversampling ({@code q} equal to the number of values compared) a smooth decay
+ * through index 128 cannot meet 1e-3 for the last values with 4 iterations, whatever the
+ * implementation (NumPy and torch included): the gap is what makes the 1e-3 target meaningful.
+ * The float32 rounding of A moves its singular values by about {@code 1e-10 s_1}, far below the
+ * tolerance, so the planted values are the exact ones; {@code --numpy-exact} also compares
+ * against NumPy's float64 SVD of the very same matrix.
  */
 public final class LinalgBenchmark {
 

@@ -52,7 +52,11 @@ final class Orthonormalizer {
      */
     private static final double KAPPA_LIMIT = 1e5;
 
-    /** Pivot floor relative to the largest Gram diagonal, in units of {@code (m + k) u}. */
+    /**
+     * Pivot floor relative to the largest Gram diagonal, in units of {@code (m + k) u}: the
+     * rounding error of a float64 Gram entry is about {@code (m + k) u max diag}, so a smaller
+     * pivot says nothing about a new direction and its column counts as dependent.
+     */
     private static final double PIVOT_FLOOR_ULPS = 16;
 
     private static final double UNIT_ROUNDOFF = 0x1p-53;
