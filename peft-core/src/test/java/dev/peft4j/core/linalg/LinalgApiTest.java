@@ -29,9 +29,11 @@ class LinalgApiTest extends ManagedTest {
             assertEquals(before + 3, manager.getManagedArrays().size());
         }
         try (SvdResult r = Linalg.svdLowRank(a, 5, 3, 1)) {
+            assertSame(manager, r.v().getManager());
             assertEquals(before + 3, manager.getManagedArrays().size());
         }
         try (QrResult r = Linalg.qr(a)) {
+            assertSame(manager, r.r().getManager());
             assertEquals(before + 2, manager.getManagedArrays().size());
         }
         NDArray sym;
@@ -39,6 +41,7 @@ class LinalgApiTest extends ManagedTest {
             sym = at.matMul(a);
         }
         try (EighResult r = Linalg.eigh(sym)) {
+            assertSame(manager, r.vectors().getManager());
             assertEquals(before + 3, manager.getManagedArrays().size());
         }
         sym.close();
