@@ -32,15 +32,15 @@ import java.util.function.Supplier;
  * one warm-up run, whose time (cold JIT for the Java kernels) is printed too.
  *
  * <p>The randomized-SVD matrix is {@code A = U0 diag(s0) V0^T} with {@code U0, V0 [4096, 512]}
- * orthonormal and the spectrum {@code s0_i = 0.95^i} for {@code i < 128}, followed by a tail
- * {@code s0_i = 0.5 * 0.95^127 * 0.99^(i-128)} up to {@code i = 511}: geometric decay over the
- * kept rank with a 2x drop after it, the shape of a trained low-rank update plus a small
- * residual. With no oversampling ({@code q} equal to the number of values compared) a smooth decay
- * through index 128 cannot meet 1e-3 for the last values with 4 iterations, whatever the
- * implementation (NumPy and torch included): the gap is what makes the 1e-3 target meaningful.
- * The float32 rounding of A moves its singular values by about {@code 1e-10 s_1}, far below the
- * tolerance, so the planted values are the exact ones; {@code --numpy-exact} also compares
- * against NumPy's float64 SVD of the very same matrix.
+ * orthonormal and the spectrum {@code s0_i = 0.95^i} for {@code i < 128}, followed by a tail {@code
+ * s0_i = 0.5 * 0.95^127 * 0.99^(i-128)} up to {@code i = 511}: geometric decay over the kept rank
+ * with a 2x drop after it, the shape of a trained low-rank update plus a small residual. With no
+ * oversampling ({@code q} equal to the number of values compared) a smooth decay through index 128
+ * cannot meet 1e-3 for the last values with 4 iterations, whatever the implementation (NumPy and
+ * torch included): the gap is what makes the 1e-3 target meaningful. The float32 rounding of A
+ * moves its singular values by about {@code 1e-10 s_1}, far below the tolerance, so the planted
+ * values are the exact ones; {@code --numpy-exact} also compares against NumPy's float64 SVD of the
+ * very same matrix.
  */
 public final class LinalgBenchmark {
 
@@ -110,7 +110,7 @@ public final class LinalgBenchmark {
             double npSvd = Double.parseDouble(numpy.get("svd"));
             System.out.printf(
                     "NumPy %s: rSVD %.3f s (ratio ours/NumPy %.2f), exact SVD %.3f s (ratio"
-                        + " %.2f)%n",
+                            + " %.2f)%n",
                     numpy.get("version"),
                     npRsvd,
                     rsvdTimes[1] / npRsvd,
@@ -123,7 +123,7 @@ public final class LinalgBenchmark {
                                 .toArray();
                 System.out.printf(
                         "max rel error of top-%d values vs NumPy's float64 SVD of the same matrix"
-                            + " %.2e (planted vs NumPy %.2e)%n",
+                                + " %.2e (planted vs NumPy %.2e)%n",
                         Q, maxRelativeError(values, exact), maxRelativeError(s0, exact));
             }
         }
@@ -273,7 +273,7 @@ public final class LinalgBenchmark {
                     "a = np.load(path)",
                     "def rsvd(a):",
                     "    r = np.random.default_rng(0).standard_normal((a.shape[1],"
-                        + " q)).astype(np.float32)",
+                            + " q)).astype(np.float32)",
                     "    Q = np.linalg.qr(a @ r)[0]",
                     "    for _ in range(niter):",
                     "        Q = np.linalg.qr(a.T @ Q)[0]",

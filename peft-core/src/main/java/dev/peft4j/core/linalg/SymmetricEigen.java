@@ -148,13 +148,20 @@ final class SymmetricEigen {
      */
     private static void implicitQl(double[] d, double[] e, double[][] z) {
         int n = d.length;
+        // an off-diagonal below u ||T|| is negligible (EISPACK tql2's test): the relative test
+        // alone can stall on graded blocks of noise-level values, e.g. the Gram of a rank-1 matrix
+        double norm = 0;
+        for (int i = 0; i < n; i++) {
+            norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]));
+        }
+        double negligible = 0x1p-53 * norm;
         for (int l = 0; l < n; l++) {
             int iterations = 0;
             int m;
             do {
                 for (m = l; m < n - 1; m++) {
                     double dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
-                    if (Math.abs(e[m]) <= 0x1p-53 * dd) {
+                    if (Math.abs(e[m]) <= 0x1p-53 * dd || Math.abs(e[m]) <= negligible) {
                         break;
                     }
                 }

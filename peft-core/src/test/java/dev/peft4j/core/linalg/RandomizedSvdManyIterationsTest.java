@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDArray;
  */
 class RandomizedSvdManyIterationsTest extends SvdContractTest {
 
-    private static final int MANY_ITERATIONS = 12;
+    private static final int MANY_ITERATIONS = 10;
 
     @Override
     protected SvdResult decompose(NDArray a) {

@@ -58,6 +58,14 @@ abstract class SvdContractTest extends ManagedTest {
     }
 
     @Test
+    void rankOneOfOrder200Converges() {
+        // regression: the Gram's noise-level tail once stalled the QL iteration from order ~200 on
+        double[] expected = new double[200];
+        expected[0] = 7;
+        check(TestMatrices.planted(18, 230, 200, new double[] {7}), expected);
+    }
+
+    @Test
     void zeroMatrixGivesZeroValuesAndOrthonormalFactors() {
         check(new double[7][5], new double[5]);
     }
