@@ -18,17 +18,23 @@ import dev.peft4j.core.random.CounterRandom;
  * temporaries live in sub-managers and are closed before returning. Float32, float16 and bfloat16
  * inputs give float32 results, float64 inputs float64 results.
  *
- * <p>Accuracy: all routes go through float64 Gram matrices ({@link GramSvd}, shifted CholeskyQR3),
- * which is as accurate as a float32 LAPACK routine on float32 data: backward errors are about
- * {@code 1e-7 ||A||} after the float32 rounding of the results, and float64 inputs do not get
- * float64 accuracy. Singular values below the Gram's noise floor ({@code sqrt((p + k) 2^-53) s_1},
- * {@code p x k} the tall orientation) are reported as exactly 0.
+ * <p>Algorithms: the SVD eigendecomposes the float64 Gram of the tall orientation {@code X [p, k]}
+ * in Java and obtains U by CholeskyQR of {@code X V diag(1/s)} on the device; QR is shifted
+ * CholeskyQR3 (float64 Grams on the device, Cholesky in Java); the randomized SVD is Halko,
+ * Martinsson and Tropp's range finder with subspace iteration; eigh is Householder
+ * tridiagonalization and implicit QL in Java.
  *
- * <p>Sign convention (deterministic across runs and devices, up to exact ties): every column of U
- * (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its largest-magnitude entry
- * positive (the first such entry on ties), and the matching column of V is flipped with it; R of a
- * QR has a non-negative diagonal. Where A is rank deficient, the columns of U (or Q) beyond its
- * rank complete an orthonormal basis with deterministic pseudo-random directions.
+ * <p>Accuracy: going through float64 Gram matrices is as accurate as a float32 LAPACK routine on
+ * float32 data: backward errors are about {@code 1e-7 ||A||} after the float32 rounding of the
+ * results, and float64 inputs do not get float64 accuracy. Singular values below the Gram's noise
+ * floor ({@code sqrt((p + k) 2^-53) s_1}) are reported as exactly 0.
+ *
+ * <p>Sign convention (deterministic for a given input; across devices up to rounding near-ties):
+ * every column of U (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its
+ * largest-magnitude entry positive (the first such entry on ties), and the matching column of V is
+ * flipped with it; R of a QR has a non-negative diagonal. Where A is rank deficient, the columns of
+ * U (or Q) beyond its rank complete an orthonormal basis with deterministic pseudo-random
+ * directions.
  */
 public final class Linalg {
 
@@ -50,7 +56,8 @@ public final class Linalg {
     }
 
     /**
-     * Exact thin SVD {@code A = U diag(S) V^T} (see {@link GramSvd} for the algorithm).
+     * Exact thin SVD {@code A = U diag(S) V^T} (float64 Gram of the tall orientation,
+     * eigendecomposition in Java, U by CholeskyQR on the device).
      *
      * @param a matrix {@code [m, n]}
      * @param manager owns the results
@@ -171,9 +178,9 @@ public final class Linalg {
     }
 
     /**
-     * Thin QR {@code A = Q R} by shifted CholeskyQR3 with float64 Gram matrices on A's device (see
-     * {@link Orthonormalizer}); for a wide A the first {@code m} columns are factored and {@code
-     * R}'s remaining columns are {@code Q^T A[:, m:]}.
+     * Thin QR {@code A = Q R} by shifted CholeskyQR3 with float64 Gram matrices on A's device; for
+     * a wide A the first {@code m} columns are factored and {@code R}'s remaining columns are
+     * {@code Q^T A[:, m:]}.
      *
      * @param a matrix {@code [m, n]}
      * @param manager owns the results
@@ -212,9 +219,9 @@ public final class Linalg {
 
     /**
      * Symmetric eigendecomposition {@code A = V diag(w) V^T} in Java float64 (Householder
-     * tridiagonalization and implicit QL, see {@link SymmetricEigen}); the matrix is copied to the
-     * heap once, as the small factorization it is. The symmetric part {@code (A + A^T) / 2} is
-     * decomposed; an asymmetry above {@link #SYMMETRY_TOLERANCE} of the largest entry is rejected.
+     * tridiagonalization and implicit QL); the matrix is copied to the heap once, as the small
+     * factorization it is. The symmetric part {@code (A + A^T) / 2} is decomposed; an asymmetry
+     * above {@link #SYMMETRY_TOLERANCE} of the largest entry is rejected.
      *
      * @param symmetric symmetric matrix {@code [k, k]}
      * @param manager owns the results
