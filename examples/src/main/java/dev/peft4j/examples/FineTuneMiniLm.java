@@ -1,15 +1,15 @@
 package dev.peft4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import dev.peft4j.examples.data.MiniLmTokenizer;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.examples.text.FineTuneRun;
 import dev.peft4j.examples.text.LinearProbe;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
-import picocli.CommandLine;
+import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.models.text.TextSplits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;
@@ -56,13 +56,13 @@ public final class FineTuneMiniLm implements Callable<Integer> {
     public Integer call() throws Exception {
         Path dir = out != null ? out : Path.of("runs", task + "-" + method);
         TextSplits splits = TextTasks.load(task, seed);
-        HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
+        HuggingFaceTokenizer tokenizer = MiniLm.tokenizer();
         System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", task,
                 splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
                 splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
                         ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
         FineTuneRun.Settings s = new FineTuneRun.Settings(batch, epochs, maxSteps, lr, seed, 25, true);
-        FineTuneRun.Result r = FineTuneRun.run(method, splits, tokenizer,
+        FineTuneRun.Result r = FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer,
                 FineTuneRun.inject(Methods.byName(method)), s, dir);
         System.out.println();
         System.out.printf(Locale.ROOT, "%-34s %12s %10s %14s%n", "model", "trainable", "test acc", "shifted test");

@@ -14,9 +14,10 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
-import dev.peft4j.examples.text.Classifier;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.models.bert.BertForSequenceClassification;
+import dev.peft4j.models.text.TextClassifiers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,7 +54,7 @@ public final class MiniLmTrainBenchmark {
     /** Returns steps per second over {@code timed} steps after 3 warm-up steps; prints RSS checkpoints. */
     private static double run(boolean lora, int timed, int longRun) throws IOException {
         try (NDManager manager = NDManager.newBaseManager(); Model model = Model.newInstance("minilm")) {
-            BertForSequenceClassification clf = Classifier.load(manager, 2);
+            BertForSequenceClassification clf = MiniLm.CLASSIFIER.load(manager, 2);
             model.setBlock(clf);
             NDArray ids = manager.randomInteger(1000, 30000, new Shape(BATCH, SEQ), DataType.INT64);
             NDArray mask = manager.ones(new Shape(BATCH, SEQ), DataType.INT64);
