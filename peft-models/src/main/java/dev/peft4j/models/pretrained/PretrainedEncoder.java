@@ -58,6 +58,15 @@ public enum PretrainedEncoder {
     }
 
     /**
+     * Returns the model's short name ({@code all-minilm-l6-v2}).
+     *
+     * @return the name
+     */
+    public String modelName() {
+        return name;
+    }
+
+    /**
      * Returns the Maven coordinates of the jar that holds this model's ONNX file and tokenizer.
      *
      * @return {@code group:artifact:version}
