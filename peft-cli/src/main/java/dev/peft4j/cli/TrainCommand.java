@@ -16,6 +16,7 @@ import dev.peft4j.models.text.Splits;
 import dev.peft4j.models.text.TextExample;
 import dev.peft4j.models.text.TextSplits;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
@@ -38,6 +39,9 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Fine-tune a sequence classifier (MiniLM, BGE) with an adapter on JSONL text data.")
 public final class TrainCommand implements Callable<Integer> {
+
+    @Mixin
+    TrainingOptions training = new TrainingOptions();
 
     @Option(names = "--train", required = true, description = "JSONL training data: {\"text\": ..., \"label\": ...} per line")
     Path train;
@@ -73,23 +77,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--set", description = "any config key, e.g. --set lora_dropout=0.1 (JSON values)")
     Map<String, String> settings = new LinkedHashMap<>();
 
-    @Option(names = "--epochs", defaultValue = "2", description = "epochs (default: ${DEFAULT-VALUE})")
-    int epochs;
-
-    @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
-    int maxSteps;
-
-    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    float lr;
-
     @Option(names = "--max-length", defaultValue = "128", description = "truncation in tokens (default: ${DEFAULT-VALUE})")
     int maxLength;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed (default: ${DEFAULT-VALUE})")
-    long seed;
 
     @Option(names = {"-o", "--out"}, required = true, description = "output folder")
     Path out;
@@ -105,7 +94,7 @@ public final class TrainCommand implements Callable<Integer> {
             splits.put(TextSplits.TRAIN, trainSet);
             splits.put(TextSplits.VALIDATION, readJsonl(validation, labels, false));
         } else {
-            List<TextExample> shuffled = Splits.shuffled(trainSet, new java.util.Random(seed));
+            List<TextExample> shuffled = Splits.shuffled(trainSet, new java.util.Random(training.seed()));
             int cut = Math.max(1, shuffled.size() / 10);
             splits.put(TextSplits.TRAIN, shuffled.subList(cut, shuffled.size()));
             splits.put(TextSplits.VALIDATION, shuffled.subList(0, cut));
@@ -115,7 +104,7 @@ public final class TrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%s + %s: train %d, validation %d, test %d, labels %s%n", model,
                 adapter.peftType(), data.split(TextSplits.TRAIN).size(), data.split(TextSplits.VALIDATION).size(),
                 data.split(TextSplits.TEST).size(), labels);
-        FineTuneRun.Settings s = new FineTuneRun.Settings(batch, epochs, maxSteps, lr, seed, 25, true);
+        FineTuneRun.Settings s = training.settings();
         FineTuneRun.ModelFactory factory = (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n);
         try (HuggingFaceTokenizer tokenizer = encoder.tokenizer(maxLength)) {
             FineTuneRun.Result r = FineTuneRun.run(adapter.peftType().toLowerCase(Locale.ROOT), factory, data,
