@@ -246,14 +246,7 @@ public final class AdapterCandidate implements Candidate {
     }
 
     private NDArray load(String fileKey, NDArray like, NDManager manager) throws IOException {
-        NDArray a = reader.load(fileKey, manager, DataType.FLOAT32);
-        TensorChecks.requireFinite(this, fileKey, a);
-        if (!a.getDevice().equals(like.getDevice())) {
-            NDArray moved = a.toDevice(like.getDevice(), false);
-            a.close();
-            a = moved;
-        }
-        return a;
+        return TensorChecks.loadFinite(this, reader, fileKey, like, manager);
     }
 
     @Override

@@ -2,7 +2,6 @@ package dev.peft4j.merge;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import dev.peft4j.core.io.TensorInfo;
 import dev.peft4j.core.io.TensorSource;
 import java.io.IOException;
@@ -82,15 +81,8 @@ public final class ModelCandidate implements Candidate {
     /** The stored tensor itself, as float32 (exact: no {@code theta0 + (theta_t - theta0)} rounding). */
     @Override
     public NDArray weights(String key, NDArray theta0, NDManager manager) throws IOException {
-        NDArray tuned = source.load(key, manager, DataType.FLOAT32);
-        TensorChecks.requireSameShape(this, key, theta0.getShape(), tuned.getShape());
-        TensorChecks.requireFinite(this, key, tuned);
-        if (!tuned.getDevice().equals(theta0.getDevice())) {
-            NDArray moved = tuned.toDevice(theta0.getDevice(), false);
-            tuned.close();
-            tuned = moved;
-        }
-        return tuned;
+        TensorChecks.requireSameShape(this, key, theta0.getShape(), source.info(key).shape());
+        return TensorChecks.loadFinite(this, source, key, theta0, manager);
     }
 
     @Override

@@ -1,8 +1,11 @@
 package dev.peft4j.merge;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.peft4j.core.io.TensorSource;
+import java.io.IOException;
 import java.util.Locale;
 
 /** The checks every candidate runs on its tensors, with messages naming the candidate and tensor. */
@@ -42,6 +45,22 @@ public final class TensorChecks {
             throw new IllegalArgumentException("candidate " + c.describe() + ": tensor '" + key
                     + "' contains NaN or Inf");
         }
+    }
+
+    /**
+     * Loads tensor {@code fileKey} of a candidate's file as float32 on {@code like}'s device,
+     * refusing NaN and Inf.
+     */
+    public static NDArray loadFinite(Candidate c, TensorSource source, String fileKey, NDArray like,
+            NDManager manager) throws IOException {
+        NDArray a = source.load(fileKey, manager, DataType.FLOAT32);
+        requireFinite(c, fileKey, a);
+        if (!a.getDevice().equals(like.getDevice())) {
+            NDArray moved = a.toDevice(like.getDevice(), false);
+            a.close();
+            a = moved;
+        }
+        return a;
     }
 
     /** Whether a tensor name looks like a token embedding or output vocabulary matrix. */
