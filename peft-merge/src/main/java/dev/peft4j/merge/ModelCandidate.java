@@ -6,15 +6,25 @@ import dev.peft4j.core.io.TensorInfo;
 import dev.peft4j.core.io.TensorSource;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
-/** A fully fine-tuned model with the base's tensor names (a Hugging Face folder, single or sharded). */
+/**
+ * A fully fine-tuned model (a Hugging Face folder, single or sharded). Its tensors are matched to
+ * the base's by name, or where the name is absent by the only tensor that differs from it by a
+ * leading prefix ({@code bert.encoder...} in a fine-tuned classifier against {@code encoder...}
+ * in the base encoder, or the other way round).
+ */
 public final class ModelCandidate implements Candidate {
 
     private final String name;
     private final TensorSource source;
     private final String location;
     private final List<String> ignored = new ArrayList<>();
+    private final Map<String, String> keyOf = new HashMap<>();
 
     /**
      * Wraps a tensor source.
@@ -43,16 +53,19 @@ public final class ModelCandidate implements Candidate {
     @Override
     public void validate(TensorSource base) {
         List<String> missing = new ArrayList<>();
+        keyOf.clear();
         for (String key : base.keys()) {
             TensorInfo info = base.info(key);
             if (!info.dtype().isFloating()) {
                 continue;
             }
-            if (!source.contains(key)) {
+            String own = match(key);
+            if (own == null) {
                 missing.add(key);
                 continue;
             }
-            TensorChecks.requireSameShape(this, key, info.shape(), source.info(key).shape());
+            keyOf.put(key, own);
+            TensorChecks.requireSameShape(this, own, info.shape(), source.info(own).shape());
         }
         if (!missing.isEmpty()) {
             String hint = "";
@@ -66,11 +79,29 @@ public final class ModelCandidate implements Candidate {
                     + " that the base has" + hint);
         }
         ignored.clear();
+        Set<String> used = new HashSet<>(keyOf.values());
         for (String key : source.keys()) {
-            if (!base.contains(key)) {
+            if (!used.contains(key) && !base.contains(key)) {
                 ignored.add(key);
             }
         }
+    }
+
+    /** The candidate's name for base tensor {@code key}: the same, or the unique one differing by a prefix. */
+    private String match(String key) {
+        if (source.contains(key)) {
+            return key;
+        }
+        String found = null;
+        for (String own : source.keys()) {
+            if (own.endsWith("." + key) || key.endsWith("." + own)) {
+                if (found != null) {
+                    return null;
+                }
+                found = own;
+            }
+        }
+        return found;
     }
 
     @Override
@@ -81,8 +112,9 @@ public final class ModelCandidate implements Candidate {
     /** The stored tensor itself, as float32 (exact: no {@code theta0 + (theta_t - theta0)} rounding). */
     @Override
     public NDArray weights(String key, NDArray theta0, NDManager manager) throws IOException {
-        TensorChecks.requireSameShape(this, key, theta0.getShape(), source.info(key).shape());
-        return TensorChecks.loadFinite(this, source, key, theta0, manager);
+        String own = keyOf.getOrDefault(key, key);
+        TensorChecks.requireSameShape(this, own, theta0.getShape(), source.info(own).shape());
+        return TensorChecks.loadFinite(this, source, own, theta0, manager);
     }
 
     @Override

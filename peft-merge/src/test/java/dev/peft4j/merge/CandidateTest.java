@@ -145,6 +145,22 @@ class CandidateTest {
     }
 
     @Test
+    void aFineTunedModelWithAPrefixMatchesTheBaseByName() throws IOException {
+        MemoryTensors base = MergeFixtures.base(manager, 1);
+        MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 2, 0.1);
+        MemoryTensors prefixed = new MemoryTensors(manager);
+        tuned.keys().forEach(k -> prefixed.put("bert." + k, tuned.get(k)));
+        prefixed.put("classifier.weight", manager.zeros(new Shape(2, 6)));
+        Candidate c = new ModelCandidate("clf", prefixed, "memory");
+        c.validate(base);
+        assertEquals(List.of("classifier.weight"), c.ignoredTensors());
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray theta0 = base.load("layers.1.fc2.weight", scope);
+            assertAlmostEquals(c.weights("layers.1.fc2.weight", theta0, scope), tuned.get("layers.1.fc2.weight"), 0, 0);
+        }
+    }
+
+    @Test
     void aMissingTensorNamesTheCandidateAndTheTensor() throws IOException {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 2, 0.1);
