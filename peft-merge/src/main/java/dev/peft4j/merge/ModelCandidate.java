@@ -54,12 +54,16 @@ public final class ModelCandidate implements Candidate {
     public void validate(TensorSource base) {
         List<String> missing = new ArrayList<>();
         keyOf.clear();
+        Set<String> used = new HashSet<>();
         for (String key : base.keys()) {
             TensorInfo info = base.info(key);
-            if (!info.dtype().isFloating()) {
-                continue;
-            }
             String own = match(key);
+            if (own != null) {
+                used.add(own);
+            }
+            if (!info.dtype().isFloating()) {
+                continue; // integer buffers are copied from the base
+            }
             if (own == null) {
                 missing.add(key);
                 continue;
@@ -79,7 +83,6 @@ public final class ModelCandidate implements Candidate {
                     + " that the base has" + hint);
         }
         ignored.clear();
-        Set<String> used = new HashSet<>(keyOf.values());
         for (String key : source.keys()) {
             if (!used.contains(key) && !base.contains(key)) {
                 ignored.add(key);
