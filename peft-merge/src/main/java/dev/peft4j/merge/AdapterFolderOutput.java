@@ -64,8 +64,9 @@ public final class AdapterFolderOutput implements MergeOutput {
             return;
         }
         if (!(delta instanceof Delta.LowRank lr) || !key.endsWith(".weight")) {
-            throw new IllegalArgumentException("tensor '" + key + "' has a dense change (a full fine-tune, a TIES merge"
-                    + " or modules_to_save); an adapter output holds LoRA factors only: write a model folder instead");
+            throw new IllegalArgumentException("tensor '" + key + "' has a dense change (a full fine-tune,"
+                    + " modules_to_save, a TIES merge, or a merge whose rank reached the matrix size); an adapter"
+                    + " output holds LoRA factors only: write a model folder instead");
         }
         NDArray[] ba = rank == null || rank >= lr.rank() ? exact(lr) : truncated(lr, rank);
         for (NDArray a : ba) {

@@ -7,7 +7,6 @@ import dev.peft4j.merge.opcm.Opcm;
 import dev.peft4j.merge.opcm.OpcmMerger;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 
 /**

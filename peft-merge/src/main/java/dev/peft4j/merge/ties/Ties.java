@@ -86,7 +86,8 @@ public final class Ties extends TensorwiseMethod {
         try (NDManager scope = tau.getManager().newSubManager()) {
             NDArray magnitude = tau.abs();
             magnitude.attach(scope);
-            NDArray threshold = magnitude.flatten().sort().get(n - keep);
+            // the smallest of the keep largest magnitudes; topK selects without a full sort
+            NDArray threshold = magnitude.flatten().topK(Math.toIntExact(keep), 0, true, false).get(0).min();
             NDArray kept = tau.mul(magnitude.gte(threshold).toType(tau.getDataType(), false));
             kept.attach(tau.getManager());
             return kept;
