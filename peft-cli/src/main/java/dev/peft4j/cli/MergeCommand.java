@@ -169,14 +169,14 @@ public final class MergeCommand implements Callable<Integer> {
         }
     }
 
-    private static MergeOutput open(Path dir, MergeConfig c) throws IOException {
-        return c.format.equals("adapter") ? AdapterFolderOutput.open(dir, c.rank, c.base.toString())
+    private static MergeOutput open(Path dir, MergeConfig c, List<Candidate> cs) throws IOException {
+        return c.format.equals("adapter") ? AdapterFolderOutput.open(dir, c.rank, c.base.toString(), cs)
                 : ModelFolderOutput.open(dir, c.maxShardBytes, c.base, c.dtype);
     }
 
     private static MergeReport mergeOnce(MergeMethod m, CheckpointReader base, List<Candidate> cs, MergeConfig c,
             MergeContext context) throws IOException {
-        try (MergeOutput out = open(c.output, c)) {
+        try (MergeOutput out = open(c.output, c, cs)) {
             return m.merge(base, cs, out, context);
         }
     }
@@ -191,7 +191,7 @@ public final class MergeCommand implements Callable<Integer> {
             MergeOutput last = null;
             for (int i = 0; i < cs.size(); i++) {
                 merger.add(cs.get(i));
-                try (MergeOutput out = open(c.output.resolve("step-" + (i + 1)), c)) {
+                try (MergeOutput out = open(c.output.resolve("step-" + (i + 1)), c, cs)) {
                     changed = merger.write(out);
                     last = out;
                 }

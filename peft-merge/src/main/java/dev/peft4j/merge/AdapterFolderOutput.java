@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -35,14 +36,17 @@ public final class AdapterFolderOutput implements MergeOutput {
     private final Path dir;
     private final Integer rank;
     private final String baseModel;
+    private final java.util.function.Function<String, String> moduleOf;
     private final NDManager manager = NDManager.newBaseManager();
     private final Map<String, NDArray[]> modules = new LinkedHashMap<>();
     private long bytes;
 
-    private AdapterFolderOutput(Path dir, Integer rank, String baseModel) {
+    private AdapterFolderOutput(Path dir, Integer rank, String baseModel,
+            java.util.function.Function<String, String> moduleOf) {
         this.dir = dir;
         this.rank = rank;
         this.baseModel = baseModel;
+        this.moduleOf = moduleOf;
     }
 
     /**
@@ -52,10 +56,24 @@ public final class AdapterFolderOutput implements MergeOutput {
      * @param baseModel the {@code base_model_name_or_path} to record, or null
      */
     public static AdapterFolderOutput open(Path dir, Integer rank, String baseModel) {
+        return open(dir, rank, baseModel, List.of());
+    }
+
+    /**
+     * Starts an adapter output whose module paths are those of the adapter candidates (an adapter
+     * saved for {@code encoder.layer.0...} merged into a base named {@code bert.encoder.layer.0...}
+     * keeps its own names); tensors no adapter names get their base name minus {@code .weight}.
+     */
+    public static AdapterFolderOutput open(Path dir, Integer rank, String baseModel,
+            List<? extends Candidate> namesFrom) {
         if (rank != null && rank < 1) {
             throw new IllegalArgumentException("adapter output: rank must be at least 1, got " + rank);
         }
-        return new AdapterFolderOutput(dir, rank, baseModel);
+        List<AdapterCandidate> adapters = namesFrom.stream().filter(AdapterCandidate.class::isInstance)
+                .map(AdapterCandidate.class::cast).toList();
+        return new AdapterFolderOutput(dir, rank, baseModel, key -> adapters.stream().map(a -> a.moduleOf(key))
+                .filter(java.util.Objects::nonNull).findFirst()
+                .orElse(key.substring(0, key.length() - ".weight".length())));
     }
 
     @Override
@@ -73,7 +91,7 @@ public final class AdapterFolderOutput implements MergeOutput {
             a.attach(manager);
             bytes += a.size() * 4;
         }
-        modules.put(key.substring(0, key.length() - ".weight".length()), ba);
+        modules.put(moduleOf.apply(key), ba);
     }
 
     private static NDArray[] exact(Delta.LowRank lr) {

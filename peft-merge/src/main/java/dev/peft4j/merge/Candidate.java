@@ -68,6 +68,16 @@ public interface Candidate extends AutoCloseable {
         return new ModelCandidate(name, CheckpointReader.open(path), path.toString());
     }
 
+    /** Opens a candidate folder named after its folder ({@link #defaultName}). */
+    static Candidate open(Path path, TensorSource base) throws IOException {
+        return open(path, defaultName(path), base);
+    }
+
+    /** A fully fine-tuned model given as any tensor source (closed with the candidate). */
+    static Candidate model(String name, TensorSource tensors) {
+        return new ModelCandidate(name, tensors, name);
+    }
+
     /** The default name of a candidate folder: its file name. */
     static String defaultName(Path path) {
         Path file = path.toAbsolutePath().normalize().getFileName();

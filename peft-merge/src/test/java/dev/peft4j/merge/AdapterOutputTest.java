@@ -164,6 +164,21 @@ class AdapterOutputTest {
     }
 
     @Test
+    void theAdaptersOwnModuleNamesAreKeptUnderAPrefixedBase() throws IOException {
+        MemoryTensors prefixed = new MemoryTensors(manager);
+        base.keys().forEach(k -> prefixed.put("bert." + k, base.get(k)));
+        var f = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1"), 2, 7);
+        Path out = tmp.resolve("merged");
+        try (Candidate c = Candidate.open(MergeFixtures.writeLora(tmp.resolve("in"), f, 2, 4), prefixed);
+                AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null, List.of(c))) {
+            TaskArithmetic.withLambda(1).merge(prefixed, List.of(c), o);
+        }
+        LoraConfig config = (LoraConfig) AdapterCheckpoint.readConfig(out);
+        assertEquals(List.of("layers.0.fc1"), config.targetModules().names());
+        MergeFixtures.assertSameModel(applied(out), MergeFixtures.applyLora(manager, base, f, 2, 4), 1e-5, 1e-6);
+    }
+
+    @Test
     void aDenseChangeCannotBeWrittenAsAnAdapter() throws IOException {
         List<Candidate> cs = adapters(2, List.of("layers.0.fc1"), 2);
         Path out = tmp.resolve("merged");
