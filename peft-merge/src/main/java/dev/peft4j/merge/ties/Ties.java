@@ -97,60 +97,77 @@ public final class Ties extends TensorwiseMethod {
     @Override
     public Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
-        State state = null;
-        for (Candidate c : candidates) {
-            try (NDManager step = scope.newSubManager()) {
-                Delta tau = c.taskVector(key, theta0, step);
-                if (tau.isZero()) {
-                    continue;
+        try (State state = new State(scope, theta0)) {
+            for (Candidate c : candidates) {
+                try (NDManager step = scope.newSubManager()) {
+                    Delta tau = c.taskVector(key, theta0, step);
+                    if (!tau.isZero()) {
+                        state.add(trim(tau.toDense(step, theta0.getShape()), k));
+                    }
                 }
-                if (state == null) {
-                    state = new State(scope, theta0);
-                }
-                state.add(trim(tau.toDense(step, theta0.getShape()), k));
             }
+            return state.empty() ? Delta.zero() : Delta.dense(state.disjointMean(lambda, scope));
         }
-        return state == null ? Delta.zero() : Delta.dense(state.disjointMean().mul(lambda));
     }
 
-    /** Running sums and counts of one tensor. */
-    private static final class State {
-        private final NDArray sum;
-        private final NDArray positiveSum;
-        private final NDArray positiveCount;
-        private final NDArray negativeSum;
-        private final NDArray negativeCount;
+    /** Running sums and counts of one tensor, in their own manager so they are freed with the result. */
+    private static final class State implements AutoCloseable {
+        private final NDManager manager;
+        private final NDArray like;
+        private NDArray sum;
+        private NDArray positiveSum;
+        private NDArray positiveCount;
+        private NDArray negativeSum;
+        private NDArray negativeCount;
 
         State(NDManager scope, NDArray like) {
-            sum = scope.zeros(like.getShape(), DataType.FLOAT32, like.getDevice());
-            positiveSum = sum.duplicate();
-            positiveCount = sum.duplicate();
-            negativeSum = sum.duplicate();
-            negativeCount = sum.duplicate();
+            this.manager = scope.newSubManager();
+            this.like = like;
+        }
+
+        boolean empty() {
+            return sum == null;
         }
 
         void add(NDArray trimmed) {
-            try (NDManager scope = trimmed.getManager().newSubManager()) {
-                NDArray positive = trimmed.gt(0).toType(DataType.FLOAT32, false);
-                NDArray negative = trimmed.lt(0).toType(DataType.FLOAT32, false);
-                positive.attach(scope);
-                negative.attach(scope);
+            if (sum == null) {
+                sum = manager.zeros(like.getShape(), DataType.FLOAT32, like.getDevice());
+                positiveSum = sum.duplicate();
+                positiveCount = sum.duplicate();
+                negativeSum = sum.duplicate();
+                negativeCount = sum.duplicate();
+            }
+            try (NDManager temp = trimmed.getManager().newSubManager()) {
+                NDArray positive = trimmed.maximum(0f);
+                NDArray negative = trimmed.minimum(0f);
+                NDArray positiveMask = trimmed.gt(0).toType(DataType.FLOAT32, false);
+                NDArray negativeMask = trimmed.lt(0).toType(DataType.FLOAT32, false);
+                for (NDArray a : new NDArray[] {positive, negative, positiveMask, negativeMask}) {
+                    a.attach(temp);
+                }
                 sum.addi(trimmed);
-                positiveSum.addi(trimmed.mul(positive));
-                positiveCount.addi(positive);
-                negativeSum.addi(trimmed.mul(negative));
-                negativeCount.addi(negative);
+                positiveSum.addi(positive);
+                positiveCount.addi(positiveMask);
+                negativeSum.addi(negative);
+                negativeCount.addi(negativeMask);
             }
         }
 
-        /** The mean of the kept entries that agree with the elected sign. */
-        NDArray disjointMean() {
+        /** {@code lambda} times the mean of the kept entries that agree with the elected sign, on {@code out}. */
+        NDArray disjointMean(double lambda, NDManager out) {
             NDArray sign = sum.sign();
-            float majority = Math.signum(sign.sum().getFloat());
-            NDArray elected = NDArrays.where(sign.eq(0), sign.zerosLike().add(majority >= 0 ? 1f : -1f), sign);
-            NDArray positiveMean = positiveSum.div(positiveCount.maximum(1f));
-            NDArray negativeMean = negativeSum.div(negativeCount.maximum(1f));
-            return NDArrays.where(elected.gt(0), positiveMean, negativeMean);
+            boolean majorityPositive = sign.sum().getFloat() >= 0;
+            NDArray electedPositive = majorityPositive ? sign.gte(0) : sign.gt(0);
+            positiveSum.divi(positiveCount.maximum(1f)); // the sums are not needed after this
+            negativeSum.divi(negativeCount.maximum(1f));
+            NDArray merged = NDArrays.where(electedPositive, positiveSum, negativeSum).muli(lambda);
+            merged.attach(out);
+            return merged;
+        }
+
+        @Override
+        public void close() {
+            manager.close();
         }
     }
 }
