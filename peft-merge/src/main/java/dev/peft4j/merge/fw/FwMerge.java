@@ -39,6 +39,14 @@ import java.util.Objects;
  * one tensor at a time; the iterate lives in the objective's model and, in soft mode, in a {@link
  * dev.peft4j.merge.StateStore} between passes. Tensors the objective does not depend on keep the
  * task-arithmetic start point.
+ *
+ * <pre>{@code
+ * // the model whose weights the merge sets: the same architecture as the base, names matching it
+ * ProxyObjective sst2 = new LabelledObjective(model, "", key -> !key.startsWith("classifier."),
+ *         List.of(new NDList(inputs)), List.of(new NDList(labels)), Loss.softmaxCrossEntropyLoss());
+ * FwMerge fw = FwMerge.builder().setObjectives(List.of(sst2)).build();
+ * MergeReport report = fw.merge(base, candidates, output);
+ * }</pre>
  */
 public final class FwMerge implements MergeMethod {
 
