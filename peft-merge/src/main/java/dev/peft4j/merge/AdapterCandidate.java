@@ -34,8 +34,9 @@ import java.util.Map;
  * task vectors against the base tensor of the same name; those the base lacks (a task-specific
  * classifier head) are left out and listed in {@link #ignoredTensors()}.
  *
- * <p>Module paths map to base tensors as {@code <path>.weight}, or the unique base tensor ending
- * in {@code .<path>.weight} (a base saved with a {@code bert.} prefix). Convolution weights
+ * <p>Module paths map to base tensors as {@code <path>.weight}, or the unique base tensor that
+ * differs from it by a leading prefix ({@link TensorNames}: an adapter trained on a classifier
+ * names {@code bert.encoder...} what the encoder checkpoint names {@code encoder...}). Convolution weights
  * ({@code [out, in, kh, kw]}) are rebuilt with one group.
  */
 public final class AdapterCandidate implements Candidate {
@@ -83,7 +84,7 @@ public final class AdapterCandidate implements Candidate {
             int at = methodSegment(rel, tensorPrefix);
             if (at < 0) {
                 String plain = rel.replace(".modules_to_save.", ".");
-                String baseKey = resolve(plain, base);
+                String baseKey = TensorNames.match(plain, base);
                 if (baseKey == null) {
                     ignored.add(plain);
                 } else {
@@ -95,7 +96,7 @@ public final class AdapterCandidate implements Candidate {
             moduleTensors.computeIfAbsent(module, m -> new LinkedHashMap<>()).put(rel.substring(at), key);
         }
         for (String module : moduleTensors.keySet()) {
-            String baseKey = resolve(module + ".weight", base);
+            String baseKey = TensorNames.match(module + ".weight", base);
             if (baseKey == null) {
                 String hint = "";
                 try {
@@ -120,23 +121,6 @@ public final class AdapterCandidate implements Candidate {
             start = key.indexOf('.', start) + 1;
         }
         return -1;
-    }
-
-    /** The base tensor named {@code key}, or the only one ending in {@code .key}; null if none. */
-    private static String resolve(String key, TensorSource base) {
-        if (base.contains(key)) {
-            return key;
-        }
-        String found = null;
-        for (String k : base.keys()) {
-            if (k.endsWith("." + key)) {
-                if (found != null) {
-                    return null;
-                }
-                found = k;
-            }
-        }
-        return found;
     }
 
     @Override

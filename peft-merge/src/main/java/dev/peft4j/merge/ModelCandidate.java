@@ -57,7 +57,7 @@ public final class ModelCandidate implements Candidate {
         Set<String> used = new HashSet<>();
         for (String key : base.keys()) {
             TensorInfo info = base.info(key);
-            String own = match(key);
+            String own = TensorNames.match(key, source);
             if (own != null) {
                 used.add(own);
             }
@@ -88,23 +88,6 @@ public final class ModelCandidate implements Candidate {
                 ignored.add(key);
             }
         }
-    }
-
-    /** The candidate's name for base tensor {@code key}: the same, or the unique one differing by a prefix. */
-    private String match(String key) {
-        if (source.contains(key)) {
-            return key;
-        }
-        String found = null;
-        for (String own : source.keys()) {
-            if (own.endsWith("." + key) || key.endsWith("." + own)) {
-                if (found != null) {
-                    return null;
-                }
-                found = own;
-            }
-        }
-        return found;
     }
 
     @Override

@@ -145,6 +145,20 @@ class CandidateTest {
     }
 
     @Test
+    void adaptersSavedOnAClassifierFindTheEncodersTensors() throws IOException {
+        MemoryTensors base = MergeFixtures.base(manager, 1);
+        var f = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc2"), 2, 3).get("layers.0.fc2");
+        Path dir = MergeFixtures.writeLora(tmp.resolve("clf"), Map.of("bert.layers.0.fc2", f), 2, 2);
+        try (Candidate c = Candidate.open(dir, base); NDManager scope = manager.newSubManager()) {
+            c.validate(base);
+            NDArray theta0 = base.load("layers.0.fc2.weight", scope);
+            assertAlmostEquals(c.taskVector("layers.0.fc2.weight", theta0, scope).toDense(scope, theta0.getShape()),
+                    f.b().matMul(f.a()), 1e-6, 1e-7);
+            assertEquals("clf", c.name());
+        }
+    }
+
+    @Test
     void aFineTunedModelWithAPrefixMatchesTheBaseByName() throws IOException {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 2, 0.1);
