@@ -1,6 +1,8 @@
 package dev.peft4j.adapters;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
@@ -36,7 +38,21 @@ class AdapterMatrixTest {
                         .optRankPattern(Map.of(t.get(0), 3)).optAlphaPattern(Map.of(t.get(0), 7.5))
                         .setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> (path.endsWith(firstTarget(path)) ? 3L : 2L) * (base.outFeatures() + base.inFeatures())));
+        rows.add(new MethodRow("flora",
+                t -> FloraConfig.builder().setRank(3).optScale(2).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> floraCount(base.weightShape(), 3)));
         return rows;
+    }
+
+    // methods.md: prod(r_i) + sum(dims_i r_i), modes [in / groups, out, kh, kw], kernel modes at full rank
+    private static long floraCount(Shape weight, int r) {
+        long prod = (long) r * r;
+        long sum = r * (weight.get(0) + weight.get(1));
+        for (int k = 2; k < weight.dimension(); k++) {
+            prod *= weight.get(k);
+            sum += weight.get(k) * weight.get(k);
+        }
+        return prod + sum;
     }
 
     // the first target of both tiny models ("0" / "query") selects the pattern rank 3
@@ -44,11 +60,19 @@ class AdapterMatrixTest {
         return path.equals("0") ? "0" : "query";
     }
 
+    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS = Map.of(
+            "mlp", TinyModels::mlp, "transformer", TinyModels::transformer, "cnn", TinyModels::cnn);
+
+    /** Every row on every model whose targeted layers the row's method supports. */
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (MethodRow row : rows()) {
-            for (String model : List.of("mlp", "transformer")) {
-                out.add(Arguments.of(row, model));
+        try (NDManager probe = NDManager.newBaseManager()) {
+            for (MethodRow row : rows()) {
+                for (String model : List.of("mlp", "transformer", "cnn")) {
+                    if (AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
+                        out.add(Arguments.of(row, model));
+                    }
+                }
             }
         }
         return out.stream();
@@ -67,8 +91,7 @@ class AdapterMatrixTest {
     }
 
     private TinyModel model(String name) {
-        BiFunction<NDManager, Long, TinyModel> f = name.equals("mlp") ? TinyModels::mlp : TinyModels::transformer;
-        return f.apply(manager, 42L);
+        return MODELS.get(name).apply(manager, 42L);
     }
 
     @ParameterizedTest(name = "{0} on {1}")
