@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
@@ -41,6 +42,9 @@ class AdapterMatrixTest {
         rows.add(new MethodRow("flora",
                 t -> FloraConfig.builder().setRank(3).optScale(2).setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> floraCount(base.weightShape(), 3)));
+        rows.add(new MethodRow("pego",
+                t -> PegoConfig.builder().setRank(2).optNumLoras(3).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 3L * 2 * (base.outFeatures() + base.inFeatures())));
         return rows;
     }
 

@@ -1,0 +1,119 @@
+package dev.peft4j.adapters.pego;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import dev.peft4j.adapters.SeededFill;
+import dev.peft4j.core.Adapter;
+import dev.peft4j.core.AdapterContext;
+
+import java.util.SplittableRandom;
+
+/**
+ * A PEGO adapter on one Linear layer: N LoRA modules {@code A_i [r, in]} ({@code pego_A.<i>.weight})
+ * and {@code B_i [out, r]} ({@code pego_B.<i>.weight}), {@code delta(x) = sum_i B_i (A_i x)}.
+ */
+public final class PegoAdapter extends Adapter {
+
+    private final Parameter[] a;
+    private final Parameter[] b;
+
+    PegoAdapter(AdapterContext ctx, PegoConfig config) {
+        super(ctx);
+        int n = (int) base.inFeatures();
+        int m = (int) base.outFeatures();
+        DataType type = base.weight().getArray().getDataType();
+        NDManager mgr = ctx.manager();
+        int count = config.numLoras();
+        this.a = new Parameter[count];
+        this.b = new Parameter[count];
+        for (int i = 0; i < count; i++) {
+            a[i] = trainable("pego_A." + i + ".weight", mgr.zeros(new Shape(config.r(), n), type));
+        }
+        for (int i = 0; i < count; i++) {
+            b[i] = trainable("pego_B." + i + ".weight", mgr.zeros(new Shape(m, config.r()), type));
+        }
+        if (!ctx.forLoading()) {
+            SplittableRandom rnd = new SplittableRandom(ctx.layerSeed(config.initSeed()));
+            for (Parameter p : a) {
+                SeededFill.uniform(p.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
+            }
+        }
+    }
+
+    @Override
+    public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        NDArray y = null;
+        for (int i = 0; i < a.length; i++) {
+            NDArray h = Linear.linear(x, ps.getValue(a[i], x.getDevice(), training)).singletonOrThrow();
+            NDArray yi = Linear.linear(h, ps.getValue(b[i], x.getDevice(), training)).singletonOrThrow();
+            y = y == null ? yi : y.add(yi);
+        }
+        return y;
+    }
+
+    @Override
+    public NDArray deltaWeight(NDManager manager) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray dw = null;
+            for (int i = 0; i < a.length; i++) {
+                NDArray dwi = viewIn(b[i].getArray(), scope).matMul(a[i].getArray());
+                dw = dw == null ? dwi : dw.add(dwi);
+            }
+            dw.attach(manager);
+            return dw;
+        }
+    }
+
+    /**
+     * {@code sum_i sum(|W dW_i^T|)} on this layer, a scalar owned by {@code manager}. The product is
+     * formed as {@code B_i (A_i W^T)}, the transpose of {@code (W A_i^T) B_i^T} with the same L1, so
+     * that the {@code [out, in]} {@code dW_i} is never built.
+     */
+    public NDArray preserveLoss(NDManager manager) {
+        NDArray w = base.weight().getArray();
+        NDArray sum = manager.zeros(new Shape(), w.getDataType());
+        for (int i = 0; i < a.length; i++) {
+            NDArray aw = Linear.linear(viewIn(a[i].getArray(), manager), w).singletonOrThrow();
+            sum = sum.add(viewIn(b[i].getArray(), manager).matMul(aw).abs().sum());
+        }
+        return sum;
+    }
+
+    /**
+     * {@code sum_{i<j} sum(|dW_i dW_j^T|)} on this layer, a scalar owned by {@code manager}, formed as
+     * {@code B_i (A_i A_j^T) B_j^T} so that only {@code [r, r]} and {@code [out, out]} products appear.
+     */
+    public NDArray diversifyLoss(NDManager manager) {
+        NDArray sum = manager.zeros(new Shape(), base.weight().getArray().getDataType());
+        for (int i = 0; i < a.length; i++) {
+            NDArray ai = viewIn(a[i].getArray(), manager);
+            NDArray bi = viewIn(b[i].getArray(), manager);
+            for (int j = i + 1; j < a.length; j++) {
+                NDArray gram = ai.matMul(viewIn(a[j].getArray(), manager).transpose());
+                NDArray bjT = viewIn(b[j].getArray(), manager).transpose();
+                sum = sum.add(bi.matMul(gram).matMul(bjT).abs().sum());
+            }
+        }
+        return sum;
+    }
+
+    /** The factor {@code A_i [r, in]} of module {@code i}. */
+    public Parameter loraA(int i) {
+        return a[i];
+    }
+
+    /** The factor {@code B_i [out, r]} of module {@code i}. */
+    public Parameter loraB(int i) {
+        return b[i];
+    }
+
+    /** The number N of LoRA modules. */
+    public int numLoras() {
+        return a.length;
+    }
+}
