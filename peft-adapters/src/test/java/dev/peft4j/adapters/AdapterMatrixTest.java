@@ -12,10 +12,13 @@ import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -120,6 +123,12 @@ class AdapterMatrixTest {
     @MethodSource("cases")
     void trainableCountMatchesFormula(MethodRow row, String model) {
         AdapterChecks.trainableCountMatchesFormula(model(model), row);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void saveLoadRoundTrip(MethodRow row, String model, @TempDir Path dir) throws IOException {
+        AdapterChecks.saveLoadRoundTrip(() -> model(model), row, manager, dir.resolve("adapter"));
     }
 
     @ParameterizedTest(name = "{0} on {1}")

@@ -40,6 +40,14 @@ public abstract class Adapter extends AbstractBlock {
     /** The output this adapter adds to the base layer's output for input {@code x}. */
     public abstract NDArray delta(ParameterStore ps, NDArray x, boolean training);
 
+    /**
+     * The base output {@code y} plus this adapter's contribution; methods override it to fuse the
+     * addition into their last operation (LoRA passes {@code y} as the bias of its second product).
+     */
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        return y.add(delta(ps, x, training));
+    }
+
     /** The change of the base weight, shaped like it; arrays attached to {@code manager}. */
     public abstract NDArray deltaWeight(NDManager manager);
 

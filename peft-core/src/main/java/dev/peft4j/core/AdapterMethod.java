@@ -15,4 +15,12 @@ public interface AdapterMethod {
 
     /** Parses a config object of this method (the shared keys included). */
     AdapterConfig fromJson(ConfigJson json);
+
+    /**
+     * The prefix of this method's tensor names in a checkpoint ({@code "lora_"} as in
+     * {@code ...query.lora_A.weight}), which separates the module path from the tensor name.
+     */
+    default String tensorPrefix() {
+        return peftType().toLowerCase(java.util.Locale.ROOT) + "_";
+    }
 }

@@ -176,7 +176,7 @@ public final class AdapterSlots {
         NDArray y = out.singletonOrThrow();
         for (String name : active) {
             if (!merged.contains(name)) {
-                y = y.add(adapters.get(name).delta(ps, x, training));
+                y = adapters.get(name).addTo(y, ps, x, training);
             }
         }
         return new NDList(y);

@@ -363,6 +363,27 @@ public final class PeftModel {
         }
     }
 
+    /** Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>}. */
+    public void save(java.nio.file.Path dir) throws java.io.IOException {
+        AdapterCheckpoint.saveAll(this, dir);
+    }
+
+    /** Saves one adapter as an adapter folder. */
+    public void save(String name, java.nio.file.Path dir) throws java.io.IOException {
+        AdapterCheckpoint.save(this, name, dir);
+    }
+
+    /** Loads an adapter folder under a new name (inactive unless it is the first adapter). */
+    public PeftModel loadAdapter(java.nio.file.Path dir, String name) throws java.io.IOException {
+        AdapterCheckpoint.load(this, dir, name);
+        return this;
+    }
+
+    /** Wraps {@code root} and loads an adapter folder as {@code default} (PEFT's {@code from_pretrained}). */
+    public static PeftModel load(Block root, java.nio.file.Path dir) throws java.io.IOException {
+        return AdapterCheckpoint.load(root, dir);
+    }
+
     /** The base layer description of a module, for methods that need it before injection. */
     public BaseLayer baseLayer(String path) {
         Block b = ModuleTree.get(root, path);

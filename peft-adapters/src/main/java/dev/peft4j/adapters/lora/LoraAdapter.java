@@ -65,11 +65,20 @@ public final class LoraAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        NDArray av = ps.getValue(a, x.getDevice(), training);
-        NDArray bv = ps.getValue(b, x.getDevice(), training);
+        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training)).singletonOrThrow();
+    }
+
+    /** {@code y + B (s A dropout(x))} with {@code y} as the bias of the last product: no full-size extra pass. */
+    @Override
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training), y)
+                .singletonOrThrow();
+    }
+
+    /** {@code s * A dropout(x)}: the scaling is applied to the small {@code [.., r]} activation. */
+    private NDArray scaledDown(ParameterStore ps, NDArray x, boolean training) {
         NDArray in = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        NDArray h = Linear.linear(in, av).singletonOrThrow();
-        return Linear.linear(h, bv).singletonOrThrow().mul(scaling);
+        return Linear.linear(in, ps.getValue(a, x.getDevice(), training)).singletonOrThrow().mul(scaling);
     }
 
     @Override

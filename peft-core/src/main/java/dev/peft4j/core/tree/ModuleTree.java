@@ -51,9 +51,12 @@ public final class ModuleTree {
         }
     }
 
-    /** Joins a parent path and a child name with a dot. */
+    /** Joins a parent path and a child name with a dot (either may be empty). */
     public static String join(String parent, String child) {
-        return parent.isEmpty() ? child : parent + "." + child;
+        if (parent.isEmpty()) {
+            return child;
+        }
+        return child.isEmpty() ? parent : parent + "." + child;
     }
 
     /** The direct children of a block under their module names, in order. */

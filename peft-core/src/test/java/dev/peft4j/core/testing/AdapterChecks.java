@@ -198,6 +198,23 @@ public final class AdapterChecks {
         }
     }
 
+    /**
+     * Saving the adapter and loading it onto a fresh copy of the base model gives the same output
+     * and the same config.
+     */
+    public static void saveLoadRoundTrip(java.util.function.Supplier<TinyModel> fresh, MethodRow row,
+                                         NDManager m, java.nio.file.Path dir) throws java.io.IOException {
+        TinyModel model = fresh.get();
+        PeftModel pm = adapted(model, row, 15);
+        NDArray x = TinyModels.input(m, model.inputShape(), 8);
+        NDArray expected = TinyModels.forward(pm.root(), x);
+        pm.save(dir);
+        PeftModel loaded = PeftModel.load(fresh.get().block(), dir);
+        assertEquals(pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
+        assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, ROUND_TRIP_RTOL, 1e-7);
+        assertEquals(pm.trainableParameterCount(), loaded.trainableParameterCount());
+    }
+
     private static NDArray baseOutput(PeftModel pm, NDArray x) {
         pm.unmerge();
         pm.disableAdapters();

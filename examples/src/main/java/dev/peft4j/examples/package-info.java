@@ -1,2 +1,0 @@
-/** peft4j examples. */
-package dev.peft4j.examples;

@@ -1,2 +1,0 @@
-/** peft4j cli. */
-package dev.peft4j.cli;
