@@ -62,17 +62,37 @@ public final class FloraAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        NDManager m = x.getManager();
-        NDArray g = viewIn(ps.getValue(core, x.getDevice(), training), m);
+        if (base.kind() == BaseLayer.Kind.LINEAR) {
+            return linearDelta(null, ps, x, training);
+        }
         NDArray[] p = new NDArray[factors.length];
         for (int i = 0; i < p.length; i++) {
-            p[i] = viewIn(ps.getValue(factors[i], x.getDevice(), training), m);
+            p[i] = value(factors[i], ps, x, training);
         }
+        return base.apply(x, tucker(value(core, ps, x, training), p));
+    }
+
+    @Override
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         if (base.kind() == BaseLayer.Kind.LINEAR) {
-            // x dW^T = x P_0 G P_1^T: three thin products instead of building the [out, in] dW
-            return Linear.linear(x.matMul(p[0]).matMul(g), p[1]).singletonOrThrow().mul(scale);
+            return linearDelta(y, ps, x, training);
         }
-        return base.apply(x, tucker(g, p));
+        return super.addTo(y, ps, x, training);
+    }
+
+    /**
+     * {@code y + x dW^T} for a Linear as {@code (scale * x P_0 G) P_1^T + y}: three thin products
+     * instead of building the {@code [out, in]} {@code dW}, the add fused as the last one's bias
+     * ({@code y} may be null).
+     */
+    private NDArray linearDelta(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        NDArray h = x.matMul(value(factors[0], ps, x, training)).matMul(value(core, ps, x, training)).mul(scale);
+        return Linear.linear(h, value(factors[1], ps, x, training), y).singletonOrThrow();
+    }
+
+    /** A parameter's value for this pass, as a view owned by the input's manager. */
+    private static NDArray value(Parameter p, ParameterStore ps, NDArray x, boolean training) {
+        return viewIn(ps.getValue(p, x.getDevice(), training), x.getManager());
     }
 
     @Override

@@ -47,11 +47,19 @@ public final class PegoAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        NDArray y = null;
+        return accumulate(null, ps, x, training);
+    }
+
+    @Override
+    public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        return accumulate(y, ps, x, training);
+    }
+
+    /** {@code y + sum_i B_i (A_i x)}, each module's add fused into its second product as its bias. */
+    private NDArray accumulate(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         for (int i = 0; i < a.length; i++) {
             NDArray h = Linear.linear(x, ps.getValue(a[i], x.getDevice(), training)).singletonOrThrow();
-            NDArray yi = Linear.linear(h, ps.getValue(b[i], x.getDevice(), training)).singletonOrThrow();
-            y = y == null ? yi : y.add(yi);
+            y = Linear.linear(h, ps.getValue(b[i], x.getDevice(), training), y).singletonOrThrow();
         }
         return y;
     }

@@ -7,6 +7,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
 import dev.peft4j.adapters.DenseRef;
 import dev.peft4j.core.AdapterMethods;
@@ -121,6 +122,9 @@ class FloraAdapterTest {
         assertAlmostEquals(NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(expectedDw), 1e-5, 1e-7);
 
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 10);
+        NDArray delta = a.delta(new ParameterStore(manager, false), x, false);
+        double[][] xDwT = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(expectedDw));
+        assertAlmostEquals(NdAssert.toDoubles(delta), DenseRef.flat(xDwT), 1e-5, 1e-7);
         double[][] y = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(DenseRef.addScaled(w, 1, expectedDw)));
         for (double[] row : y) {
             for (int j = 0; j < row.length; j++) {

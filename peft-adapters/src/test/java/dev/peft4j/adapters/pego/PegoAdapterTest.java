@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
 import dev.peft4j.adapters.DenseRef;
 import dev.peft4j.core.AdapterMethods;
@@ -76,6 +77,9 @@ class PegoAdapterTest {
         assertAlmostEquals(NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(dw), 1e-5, 1e-7);
 
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 8);
+        NDArray delta = a.delta(new ParameterStore(manager, false), x, false);
+        assertAlmostEquals(NdAssert.toDoubles(delta),
+                DenseRef.flat(DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(dw))), 1e-5, 1e-7);
         double[][] y = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(DenseRef.addScaled(w, 1, dw)));
         for (double[] row : y) {
             for (int j = 0; j < row.length; j++) {

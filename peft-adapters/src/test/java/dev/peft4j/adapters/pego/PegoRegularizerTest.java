@@ -204,7 +204,8 @@ class PegoRegularizerTest {
             PegoAdapter a = (PegoAdapter) adapter;
             List<double[][]> dws = new ArrayList<>();
             for (int i = 0; i < a.numLoras(); i++) {
-                dws.add(DenseRef.matMul(DenseRef.matrix(a.loraB(i).getArray()), DenseRef.matrix(a.loraA(i).getArray())));
+                dws.add(DenseRef.matMul(DenseRef.matrix(a.loraB(i).getArray()),
+                        DenseRef.matrix(a.loraA(i).getArray())));
             }
             for (int i = 0; i < dws.size(); i++) {
                 for (int j = i + 1; j < dws.size(); j++) {
