@@ -1,16 +1,10 @@
 package dev.peft4j.adapters;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Block;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.ParameterStore;
 import dev.peft4j.core.testing.NdAssert;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Plain-Java dense references for adapter tests: matrices as {@code double[rows][cols]}. */
+/** Plain-Java dense references for the method tests: matrices as {@code double[rows][cols]}. */
 public final class DenseRef {
 
     private DenseRef() {}
@@ -80,24 +74,5 @@ public final class DenseRef {
             System.arraycopy(a[i], 0, f, i * a[0].length, a[0].length);
         }
         return f;
-    }
-
-    /**
-     * Runs a training forward and backward pass on an input living in a sub-manager of
-     * {@code manager}, then closes it, and asserts that {@code manager} holds as many arrays as
-     * before: an adapter must not leave per-step results in the model's manager.
-     */
-    public static void assertStepLeavesManagerFlat(Block root, NDArray input, NDManager manager) {
-        int before = manager.getManagedArrays().size();
-        for (int step = 0; step < 3; step++) {
-            try (NDManager batch = manager.newSubManager();
-                    GradientCollector gc = manager.getEngine().newGradientCollector()) {
-                NDArray x = input.duplicate();
-                x.attach(batch);
-                NDArray y = root.forward(new ParameterStore(batch, false), new NDList(x), true).singletonOrThrow();
-                gc.backward(y.square().sum());
-            }
-        }
-        assertEquals(before, manager.getManagedArrays().size(), "arrays left in the model's manager");
     }
 }

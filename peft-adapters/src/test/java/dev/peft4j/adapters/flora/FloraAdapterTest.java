@@ -9,7 +9,10 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.peft4j.adapters.AdapterTestSupport;
 import dev.peft4j.adapters.DenseRef;
+import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
@@ -17,9 +20,17 @@ import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
+import dev.peft4j.core.testing.TinyModels.TinyModel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -164,14 +175,45 @@ class FloraAdapterTest {
     @Test
     void trainingStepsLeaveTheModelManagerFlat() {
         PeftModel conv = PeftModel.create(convModel(), config().setRank(2).build());
-        DenseRef.assertStepLeavesManagerFlat(conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
+        AdapterTestSupport.assertStepLeavesManagerFlat(conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
         PeftModel linear = PeftModel.create(linearModel(7, 5), config().setRank(2).build());
-        DenseRef.assertStepLeavesManagerFlat(linear.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
+        AdapterTestSupport.assertStepLeavesManagerFlat(linear.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
         int before = manager.getManagedArrays().size();
         try (NDManager scope = manager.newSubManager()) {
             adapter(conv).deltaWeight(scope);
         }
         assertEquals(before, manager.getManagedArrays().size(), "deltaWeight keeps its temporaries in its scope");
+    }
+
+    @Test
+    void checkpointHoldsTheCoreAndFactorsOfEveryLayer(@TempDir Path dir) throws IOException {
+        TinyModel cnn = TinyModels.cnn(manager, 8);
+        PeftModel pm = PeftModel.create(cnn.block(), FloraConfig.builder().setRank(2).setTargetModules("0", "2", "5")
+                .build());
+        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 24);
+        NDArray x = TinyModels.input(manager, cnn.inputShape(), 11);
+        Map<String, Shape> saved = AdapterTestSupport.saveAndReload(pm, TinyModels.cnn(manager, 8).block(), x, dir);
+        Map<String, Shape> expected = new TreeMap<>();
+        String p = "base_model.model.";
+        // layer 0: weight [4, 3, 3, 3]; layer 2: [6, 2, 3, 2] (groups 2); layer 5: Linear [5, 96]
+        expected.put(p + "0.flora_G", new Shape(2, 2, 3, 3));
+        expected.put(p + "0.flora_P.0", new Shape(3, 2));
+        expected.put(p + "0.flora_P.1", new Shape(4, 2));
+        expected.put(p + "0.flora_P.2", new Shape(3, 3));
+        expected.put(p + "0.flora_P.3", new Shape(3, 3));
+        expected.put(p + "2.flora_G", new Shape(2, 2, 3, 2));
+        expected.put(p + "2.flora_P.0", new Shape(2, 2));
+        expected.put(p + "2.flora_P.1", new Shape(6, 2));
+        expected.put(p + "2.flora_P.2", new Shape(3, 3));
+        expected.put(p + "2.flora_P.3", new Shape(2, 2));
+        expected.put(p + "5.flora_G", new Shape(2, 2));
+        expected.put(p + "5.flora_P.0", new Shape(96, 2));
+        expected.put(p + "5.flora_P.1", new Shape(5, 2));
+        assertEquals(expected, saved);
+        JsonObject config = JsonParser.parseString(Files.readString(dir.resolve(AdapterCheckpoint.CONFIG_FILE)))
+                .getAsJsonObject();
+        assertEquals("FLORA", config.get("peft_type").getAsString());
+        assertTrue(config.get("kernel_r").isJsonNull());
     }
 
     @Test

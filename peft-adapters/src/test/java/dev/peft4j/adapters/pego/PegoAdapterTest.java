@@ -8,6 +8,7 @@ import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
+import dev.peft4j.adapters.AdapterTestSupport;
 import dev.peft4j.adapters.DenseRef;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
@@ -16,13 +17,19 @@ import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
+import dev.peft4j.core.testing.TinyModels.TinyModel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -122,9 +129,28 @@ class PegoAdapterTest {
     }
 
     @Test
+    void checkpointHoldsEveryModuleOfEveryLayer(@TempDir Path dir) throws IOException {
+        TinyModel mlp = TinyModels.mlp(manager, 8);
+        PeftModel pm = PeftModel.create(mlp.block(), config().setRank(3).optNumLoras(2).setTargetModules("0", "2")
+                .build());
+        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 32);
+        NDArray x = TinyModels.input(manager, mlp.inputShape(), 12);
+        Map<String, Shape> saved = AdapterTestSupport.saveAndReload(pm, TinyModels.mlp(manager, 8).block(), x, dir);
+        Map<String, Shape> expected = new TreeMap<>();
+        // layer 0: Linear 8 -> 16, layer 2: 16 -> 12
+        for (int i = 0; i < 2; i++) {
+            expected.put("base_model.model.0.pego_A." + i + ".weight", new Shape(3, 8));
+            expected.put("base_model.model.0.pego_B." + i + ".weight", new Shape(16, 3));
+            expected.put("base_model.model.2.pego_A." + i + ".weight", new Shape(3, 16));
+            expected.put("base_model.model.2.pego_B." + i + ".weight", new Shape(12, 3));
+        }
+        assertEquals(expected, saved);
+    }
+
+    @Test
     void trainingStepsLeaveTheModelManagerFlat() {
         PeftModel pm = PeftModel.create(linearModel(7, 5), config().build());
-        DenseRef.assertStepLeavesManagerFlat(pm.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
+        AdapterTestSupport.assertStepLeavesManagerFlat(pm.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
         int before = manager.getManagedArrays().size();
         try (NDManager scope = manager.newSubManager()) {
             adapter(pm).deltaWeight(scope);
