@@ -2,8 +2,10 @@ package dev.peft4j.adapters;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.peft4j.adapters.bone.BoneConfig;
 import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
@@ -42,6 +44,19 @@ class AdapterMatrixTest {
                         .optRankPattern(Map.of(t.get(0), 3)).optAlphaPattern(Map.of(t.get(0), 7.5))
                         .setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> (path.endsWith(firstTarget(path)) ? 3L : 2L) * (base.outFeatures() + base.inFeatures())));
+        // Bone: r = 5 divides no input width of the tiny models, so every layer has a zero-padded tail block
+        rows.add(new MethodRow("bone",
+                t -> BoneConfig.builder().setRank(5).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 5L * base.outFeatures()));
+        rows.add(new MethodRow("bat",
+                t -> BoneConfig.builder().setRank(4).optVariant(BoneConfig.Variant.BAT)
+                        .setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> (base.outFeatures() / 4) * 4L * 4L));
+        // NOLA: the count is k_A + k_B whatever the layer; chunks of 5 leave a partial last chunk
+        rows.add(new MethodRow("nola",
+                t -> NolaConfig.builder().setRank(3).optAlpha(6).setNumBases(12, 7).optSeed(3).optBasisChunk(5)
+                        .setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 12L + 7L));
         rows.add(new MethodRow("flora",
                 t -> FloraConfig.builder().setRank(3).optScale(2).setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> floraCount(base.weightShape(), 3)));

@@ -132,16 +132,6 @@ public abstract class Adapter extends AbstractBlock {
         return p;
     }
 
-    /**
-     * A view of {@code value} owned by {@code manager}. DJL attaches an operation's result to its
-     * first operand's manager, so arithmetic that starts from a parameter's array would pile up in
-     * the model's manager on every step; starting from this view puts the results in
-     * {@code manager} (the batch's, say) instead. No copy is made and gradients flow through it.
-     */
-    protected static NDArray viewIn(NDArray value, NDManager manager) {
-        return value.get(manager, new NDIndex(":"));
-    }
-
     /** Throws when an array holds NaN or Inf, naming this adapter's module. */
     protected final void requireFinite(NDArray array, String what) {
         if (!array.isInfinite().logicalOr(array.isNaN()).none().getBoolean()) {

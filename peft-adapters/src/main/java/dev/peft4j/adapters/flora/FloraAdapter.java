@@ -8,6 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.SeededFill;
+import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.tree.BaseLayer;
@@ -65,11 +66,12 @@ public final class FloraAdapter extends Adapter {
         if (base.kind() == BaseLayer.Kind.LINEAR) {
             return linearDelta(null, ps, x, training);
         }
+        NDArray g = ps.getValue(core, x.getDevice(), training);
         NDArray[] p = new NDArray[factors.length];
         for (int i = 0; i < p.length; i++) {
-            p[i] = value(factors[i], ps, x, training);
+            p[i] = ps.getValue(factors[i], x.getDevice(), training);
         }
-        return base.apply(x, tucker(value(core, ps, x, training), p));
+        return base.apply(x, Temporaries.compute(x.getManager(), () -> tucker(g, p)));
     }
 
     @Override
@@ -83,29 +85,21 @@ public final class FloraAdapter extends Adapter {
     /**
      * {@code y + x dW^T} for a Linear as {@code (scale * x P_0 G) P_1^T + y}: three thin products
      * instead of building the {@code [out, in]} {@code dW}, the add fused as the last one's bias
-     * ({@code y} may be null).
+     * ({@code y} may be null). Every product starts from {@code x}, so results stay in its manager.
      */
     private NDArray linearDelta(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        NDArray h = x.matMul(value(factors[0], ps, x, training)).matMul(value(core, ps, x, training)).mul(scale);
-        return Linear.linear(h, value(factors[1], ps, x, training), y).singletonOrThrow();
-    }
-
-    /** A parameter's value for this pass, as a view owned by the input's manager. */
-    private static NDArray value(Parameter p, ParameterStore ps, NDArray x, boolean training) {
-        return viewIn(ps.getValue(p, x.getDevice(), training), x.getManager());
+        NDArray h = x.matMul(ps.getValue(factors[0], x.getDevice(), training))
+                .matMul(ps.getValue(core, x.getDevice(), training)).mul(scale);
+        return Linear.linear(h, ps.getValue(factors[1], x.getDevice(), training), y).singletonOrThrow();
     }
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        try (NDManager scope = manager.newSubManager()) {
-            NDArray[] p = new NDArray[factors.length];
-            for (int i = 0; i < p.length; i++) {
-                p[i] = viewIn(factors[i].getArray(), scope);
-            }
-            NDArray dw = tucker(viewIn(core.getArray(), scope), p);
-            dw.attach(manager);
-            return dw;
+        NDArray[] p = new NDArray[factors.length];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = factors[i].getArray();
         }
+        return Temporaries.compute(manager, () -> tucker(core.getArray(), p));
     }
 
     /**

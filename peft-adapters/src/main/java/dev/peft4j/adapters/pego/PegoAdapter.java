@@ -8,6 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.SeededFill;
+import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 
@@ -66,45 +67,53 @@ public final class PegoAdapter extends Adapter {
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        try (NDManager scope = manager.newSubManager()) {
-            NDArray dw = null;
-            for (int i = 0; i < a.length; i++) {
-                NDArray dwi = viewIn(b[i].getArray(), scope).matMul(a[i].getArray());
-                dw = dw == null ? dwi : dw.add(dwi);
+        return Temporaries.compute(manager, () -> {
+            NDArray dw = b[0].getArray().matMul(a[0].getArray());
+            for (int i = 1; i < a.length; i++) {
+                dw = dw.add(b[i].getArray().matMul(a[i].getArray()));
             }
-            dw.attach(manager);
             return dw;
-        }
+        });
+    }
+
+    /** {@code sum_i sum(|W dW_i^T|)} on this layer, a scalar owned by {@code manager}. */
+    public NDArray preserveLoss(NDManager manager) {
+        return Temporaries.compute(manager, this::preserveTerm);
+    }
+
+    /** {@code sum_{i<j} sum(|dW_i dW_j^T|)} on this layer, a scalar owned by {@code manager}. */
+    public NDArray diversifyLoss(NDManager manager) {
+        return Temporaries.compute(manager, this::diversifyTerm);
     }
 
     /**
-     * {@code sum_i sum(|W dW_i^T|)} on this layer, a scalar owned by {@code manager}. The product is
-     * formed as {@code B_i (A_i W^T)}, the transpose of {@code (W A_i^T) B_i^T} with the same L1, so
-     * that the {@code [out, in]} {@code dW_i} is never built.
+     * {@code sum_i sum(|W dW_i^T|)}, formed as {@code B_i (A_i W^T)}: the transpose of
+     * {@code (W A_i^T) B_i^T}, with the same L1, so the {@code [out, in]} {@code dW_i} is never
+     * built. Its arrays land in the parameters' manager: call it inside {@link Temporaries#compute}.
      */
-    public NDArray preserveLoss(NDManager manager) {
+    NDArray preserveTerm() {
         NDArray w = base.weight().getArray();
-        NDArray sum = manager.zeros(new Shape(), w.getDataType());
+        NDArray sum = null;
         for (int i = 0; i < a.length; i++) {
-            NDArray aw = Linear.linear(viewIn(a[i].getArray(), manager), w).singletonOrThrow();
-            sum = sum.add(viewIn(b[i].getArray(), manager).matMul(aw).abs().sum());
+            NDArray aw = Linear.linear(a[i].getArray(), w).singletonOrThrow();
+            NDArray term = b[i].getArray().matMul(aw).abs().sum();
+            sum = sum == null ? term : sum.add(term);
         }
         return sum;
     }
 
     /**
-     * {@code sum_{i<j} sum(|dW_i dW_j^T|)} on this layer, a scalar owned by {@code manager}, formed as
-     * {@code B_i (A_i A_j^T) B_j^T} so that only {@code [r, r]} and {@code [out, out]} products appear.
+     * {@code sum_{i<j} sum(|dW_i dW_j^T|)}, formed as {@code B_i (A_i A_j^T) B_j^T} so that only
+     * {@code [r, r]} and {@code [out, out]} products appear (0 when N is 1). Call it inside
+     * {@link Temporaries#compute}.
      */
-    public NDArray diversifyLoss(NDManager manager) {
-        NDArray sum = manager.zeros(new Shape(), base.weight().getArray().getDataType());
+    NDArray diversifyTerm() {
+        NDArray sum = b[0].getArray().zerosLike().sum();
         for (int i = 0; i < a.length; i++) {
-            NDArray ai = viewIn(a[i].getArray(), manager);
-            NDArray bi = viewIn(b[i].getArray(), manager);
             for (int j = i + 1; j < a.length; j++) {
-                NDArray gram = ai.matMul(viewIn(a[j].getArray(), manager).transpose());
-                NDArray bjT = viewIn(b[j].getArray(), manager).transpose();
-                sum = sum.add(bi.matMul(gram).matMul(bjT).abs().sum());
+                NDArray gram = a[i].getArray().matMul(a[j].getArray().transpose());
+                NDArray cross = b[i].getArray().matMul(gram).matMul(b[j].getArray().transpose());
+                sum = sum.add(cross.abs().sum());
             }
         }
         return sum;

@@ -3,7 +3,7 @@ package dev.peft4j.adapters.pego;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
+import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterSlots;
 import dev.peft4j.core.PeftModel;
@@ -12,6 +12,7 @@ import dev.peft4j.core.config.AdapterConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * PEGO's orthogonal regularizer over every layer of one adapter:
@@ -58,17 +59,18 @@ public final class PegoRegularizer {
 
     /** {@code lambda (L_preserve + L_diversify)}: a scalar owned by {@code manager}, in the autograd graph. */
     public NDArray loss(NDManager manager) {
-        return sum(manager, (a, scope) -> a.preserveLoss(scope).add(a.diversifyLoss(scope)).mul((float) lambda));
+        return Temporaries.compute(manager,
+                () -> sum(a -> a.preserveTerm().add(a.diversifyTerm())).mul((float) lambda));
     }
 
     /** {@code L_preserve} summed over layers (without lambda), a scalar owned by {@code manager}. */
     public NDArray preserve(NDManager manager) {
-        return sum(manager, PegoAdapter::preserveLoss);
+        return Temporaries.compute(manager, () -> sum(PegoAdapter::preserveTerm));
     }
 
     /** {@code L_diversify} summed over layers (without lambda), a scalar owned by {@code manager}. */
     public NDArray diversify(NDManager manager) {
-        return sum(manager, PegoAdapter::diversifyLoss);
+        return Temporaries.compute(manager, () -> sum(PegoAdapter::diversifyTerm));
     }
 
     /**
@@ -79,18 +81,17 @@ public final class PegoRegularizer {
         return (preds, labels) -> loss(preds.head().getManager());
     }
 
-    private NDArray sum(NDManager manager, BiFunction<PegoAdapter, NDManager, NDArray> term) {
-        try (NDManager scope = manager.newSubManager()) {
-            NDArray total = scope.zeros(new Shape());
-            for (AdapterSlots slots : layers) {
-                if (slots.merged().contains(adapterName)) {
-                    throw new IllegalStateException("Adapter '" + adapterName + "' is merged into '" + slots.path()
-                            + "': unmerge it before computing the PEGO regularizer, which needs the base weight W");
-                }
-                total = total.add(term.apply((PegoAdapter) slots.adapters().get(adapterName), scope));
+    /** A per-layer term summed over layers; runs inside {@link Temporaries#compute}. */
+    private NDArray sum(Function<PegoAdapter, NDArray> term) {
+        NDArray total = null;
+        for (AdapterSlots slots : layers) {
+            if (slots.merged().contains(adapterName)) {
+                throw new IllegalStateException("Adapter '" + adapterName + "' is merged into '" + slots.path()
+                        + "': unmerge it before computing the PEGO regularizer, which needs the base weight W");
             }
-            total.attach(manager);
-            return total;
+            NDArray t = term.apply((PegoAdapter) slots.adapters().get(adapterName));
+            total = total == null ? t : total.add(t);
         }
+        return total;
     }
 }

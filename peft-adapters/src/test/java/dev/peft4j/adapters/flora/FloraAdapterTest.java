@@ -129,19 +129,14 @@ class FloraAdapterTest {
         double[][] p0 = DenseRef.matrix(a.factor(0).getArray());
         double[][] p1 = DenseRef.matrix(a.factor(1).getArray());
         double[][] dw = DenseRef.matMul(DenseRef.matMul(p1, DenseRef.transpose(g)), DenseRef.transpose(p0));
-        double[][] expectedDw = DenseRef.addScaled(new double[5][7], 0.7, dw);
+        double[][] expectedDw = DenseRef.scaled(0.7, dw);
         assertAlmostEquals(NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(expectedDw), 1e-5, 1e-7);
 
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 10);
         NDArray delta = a.delta(new ParameterStore(manager, false), x, false);
-        double[][] xDwT = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(expectedDw));
+        double[][] xDwT = DenseRef.linear(DenseRef.matrix(x), expectedDw, null);
         assertAlmostEquals(NdAssert.toDoubles(delta), DenseRef.flat(xDwT), 1e-5, 1e-7);
-        double[][] y = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(DenseRef.addScaled(w, 1, expectedDw)));
-        for (double[] row : y) {
-            for (int j = 0; j < row.length; j++) {
-                row[j] += bias[j];
-            }
-        }
+        double[][] y = DenseRef.linear(DenseRef.matrix(x), DenseRef.plus(w, expectedDw), bias);
         assertAlmostEquals(NdAssert.toDoubles(TinyModels.forward(pm.root(), x)), DenseRef.flat(y), 1e-5, 1e-6);
     }
 

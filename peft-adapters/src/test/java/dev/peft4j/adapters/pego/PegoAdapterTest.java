@@ -78,21 +78,16 @@ class PegoAdapterTest {
         PegoAdapter a = adapter(pm);
         double[][] dw = new double[5][7];
         for (int i = 0; i < 3; i++) {
-            dw = DenseRef.addScaled(dw, 1, DenseRef.matMul(DenseRef.matrix(a.loraB(i).getArray()),
+            dw = DenseRef.plus(dw, DenseRef.matMul(DenseRef.matrix(a.loraB(i).getArray()),
                     DenseRef.matrix(a.loraA(i).getArray())));
         }
         assertAlmostEquals(NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(dw), 1e-5, 1e-7);
 
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 8);
         NDArray delta = a.delta(new ParameterStore(manager, false), x, false);
-        assertAlmostEquals(NdAssert.toDoubles(delta),
-                DenseRef.flat(DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(dw))), 1e-5, 1e-7);
-        double[][] y = DenseRef.matMul(DenseRef.matrix(x), DenseRef.transpose(DenseRef.addScaled(w, 1, dw)));
-        for (double[] row : y) {
-            for (int j = 0; j < row.length; j++) {
-                row[j] += bias[j];
-            }
-        }
+        assertAlmostEquals(NdAssert.toDoubles(delta), DenseRef.flat(DenseRef.linear(DenseRef.matrix(x), dw, null)),
+                1e-5, 1e-7);
+        double[][] y = DenseRef.linear(DenseRef.matrix(x), DenseRef.plus(w, dw), bias);
         assertAlmostEquals(NdAssert.toDoubles(TinyModels.forward(pm.root(), x)), DenseRef.flat(y), 1e-5, 1e-6);
     }
 
