@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.core.AdapterCheckpoint;
@@ -20,10 +22,17 @@ import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Checks the method tests share: per-step memory of the model's manager, save and reload. */
+/** What the method tests share: a one-layer model, per-step memory of the model's manager, save and reload. */
 public final class AdapterTestSupport {
 
     private AdapterTestSupport() {}
+
+    /** A seeded {@code Linear(in -> out)} at module path {@code 0} of a SequentialBlock, for inputs {@code [3, in]}. */
+    public static Block singleLinear(NDManager manager, int in, int out) {
+        SequentialBlock b = new SequentialBlock().add(Linear.builder().setUnits(out).build());
+        TinyModels.init(b, manager, new Shape(3, in), 4);
+        return b;
+    }
 
     /**
      * Runs a training forward and backward pass on an input living in a sub-manager of

@@ -71,14 +71,12 @@ class FloraAdapterTest {
         return b;
     }
 
-    private Block linearModel(int in, int out) {
-        SequentialBlock b = new SequentialBlock().add(Linear.builder().setUnits(out).build());
-        TinyModels.init(b, manager, new Shape(3, in), 4);
-        return b;
-    }
-
     private static FloraConfig.Builder config() {
         return FloraConfig.builder().setTargetModules("0");
+    }
+
+    private PeftModel onLinear(int in, int out, FloraConfig config) {
+        return PeftModel.create(AdapterTestSupport.singleLinear(manager, in, out), config);
     }
 
     private static FloraAdapter adapter(PeftModel pm) {
@@ -118,7 +116,7 @@ class FloraAdapterTest {
 
     @Test
     void linearDeltaWeightAndForwardEqualDenseP1GtP0t() {
-        Block model = linearModel(7, 5);
+        Block model = AdapterTestSupport.singleLinear(manager, 7, 5);
         Linear linear = (Linear) model.getChildren().valueAt(0);
         double[][] w = DenseRef.matrix(linear.getParameters().get("weight").getArray());
         double[] bias = NdAssert.toDoubles(linear.getParameters().get("bias").getArray());
@@ -142,7 +140,7 @@ class FloraAdapterTest {
 
     @Test
     void initHasZeroCoreAndSeededFactorsWithVariance1Over2r() {
-        PeftModel pm = PeftModel.create(linearModel(64, 48), config().setRank(4).build());
+        PeftModel pm = onLinear(64, 48, config().setRank(4).build());
         FloraAdapter a = adapter(pm);
         assertEquals(0.0, a.core().getArray().abs().sum().getFloat());
         assertEquals(0.0, a.deltaWeight(manager).abs().sum().getFloat(), "dW = 0 at init");
@@ -151,10 +149,10 @@ class FloraAdapterTest {
         // 448 draws: the estimate's relative error is about 1 / sqrt(2 * 448) = 3.3%
         assertAlmostEquals(std, 1 / Math.sqrt(2 * 4), 0.12, 0);
 
-        float[] again = adapter(PeftModel.create(linearModel(64, 48), config().setRank(4).build()))
+        float[] again = adapter(onLinear(64, 48, config().setRank(4).build()))
                 .factor(0).getArray().toFloatArray();
         assertArrayEquals(a.factor(0).getArray().toFloatArray(), again, "same seed, same factors");
-        float[] other = adapter(PeftModel.create(linearModel(64, 48), config().setRank(4).optInitSeed(1).build()))
+        float[] other = adapter(onLinear(64, 48, config().setRank(4).optInitSeed(1).build()))
                 .factor(0).getArray().toFloatArray();
         assertFalse(java.util.Arrays.equals(again, other), "another seed, other factors");
     }
@@ -171,8 +169,9 @@ class FloraAdapterTest {
     void trainingStepsLeaveTheModelManagerFlat() {
         PeftModel conv = PeftModel.create(convModel(), config().setRank(2).build());
         AdapterTestSupport.assertStepLeavesManagerFlat(conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
-        PeftModel linear = PeftModel.create(linearModel(7, 5), config().setRank(2).build());
-        AdapterTestSupport.assertStepLeavesManagerFlat(linear.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
+        PeftModel linear = onLinear(7, 5, config().setRank(2).build());
+        NDArray x = TinyModels.input(manager, new Shape(3, 7), 2);
+        AdapterTestSupport.assertStepLeavesManagerFlat(linear.root(), x, manager);
         int before = manager.getManagedArrays().size();
         try (NDManager scope = manager.newSubManager()) {
             adapter(conv).deltaWeight(scope);

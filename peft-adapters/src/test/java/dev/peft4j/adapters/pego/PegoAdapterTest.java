@@ -53,14 +53,12 @@ class PegoAdapterTest {
         manager.close();
     }
 
-    private Block linearModel(int in, int out) {
-        SequentialBlock b = new SequentialBlock().add(Linear.builder().setUnits(out).build());
-        TinyModels.init(b, manager, new Shape(3, in), 4);
-        return b;
-    }
-
     private static PegoConfig.Builder config() {
         return PegoConfig.builder().setTargetModules("0");
+    }
+
+    private PeftModel onLinear(int in, int out, PegoConfig config) {
+        return PeftModel.create(AdapterTestSupport.singleLinear(manager, in, out), config);
     }
 
     private static PegoAdapter adapter(PeftModel pm) {
@@ -69,7 +67,7 @@ class PegoAdapterTest {
 
     @Test
     void forwardAndDeltaWeightEqualTheUnscaledSumOfGroupProducts() {
-        Block model = linearModel(7, 5);
+        Block model = AdapterTestSupport.singleLinear(manager, 7, 5);
         Linear linear = (Linear) model.getChildren().valueAt(0);
         double[][] w = DenseRef.matrix(linear.getParameters().get("weight").getArray());
         double[] bias = NdAssert.toDoubles(linear.getParameters().get("bias").getArray());
@@ -93,7 +91,7 @@ class PegoAdapterTest {
 
     @Test
     void initIsKaimingUniformAWithZeroBAndSeeded() {
-        PeftModel pm = PeftModel.create(linearModel(64, 48), config().optNumLoras(3).build());
+        PeftModel pm = onLinear(64, 48, config().optNumLoras(3).build());
         PegoAdapter a = adapter(pm);
         double bound = 1 / Math.sqrt(64);
         List<float[]> as = new ArrayList<>();
@@ -108,14 +106,14 @@ class PegoAdapterTest {
             as.add(ai);
         }
         assertFalse(java.util.Arrays.equals(as.get(0), as.get(1)), "each module draws its own A");
-        float[] again = adapter(PeftModel.create(linearModel(64, 48), config().optNumLoras(3).build()))
+        float[] again = adapter(onLinear(64, 48, config().optNumLoras(3).build()))
                 .loraA(2).getArray().toFloatArray();
         assertArrayEquals(as.get(2), again, "same seed, same init");
     }
 
     @Test
     void checkpointKeysNameEachModule() {
-        PegoAdapter a = adapter(PeftModel.create(linearModel(7, 5), config().setRank(2).optNumLoras(2).build()));
+        PegoAdapter a = adapter(onLinear(7, 5, config().setRank(2).optNumLoras(2).build()));
         Map<String, NDArray> state = a.stateDict();
         assertEquals(List.of("pego_A.0.weight", "pego_A.1.weight", "pego_B.0.weight", "pego_B.1.weight"),
                 new ArrayList<>(state.keySet()));
@@ -144,8 +142,9 @@ class PegoAdapterTest {
 
     @Test
     void trainingStepsLeaveTheModelManagerFlat() {
-        PeftModel pm = PeftModel.create(linearModel(7, 5), config().build());
-        AdapterTestSupport.assertStepLeavesManagerFlat(pm.root(), TinyModels.input(manager, new Shape(3, 7), 2), manager);
+        PeftModel pm = onLinear(7, 5, config().build());
+        NDArray x = TinyModels.input(manager, new Shape(3, 7), 2);
+        AdapterTestSupport.assertStepLeavesManagerFlat(pm.root(), x, manager);
         int before = manager.getManagedArrays().size();
         try (NDManager scope = manager.newSubManager()) {
             adapter(pm).deltaWeight(scope);

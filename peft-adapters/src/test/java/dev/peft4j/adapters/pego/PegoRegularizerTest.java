@@ -153,8 +153,7 @@ class PegoRegularizerTest {
 
     @Test
     void sgdOnTheRegularizerAloneReducesBothTerms() {
-        PeftModel pm = pego(TinyModels.mlp(manager, 4), 2, 3, 1);
-        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 43);
+        PeftModel pm = randomGroupsOfThree();
         PegoRegularizer reg = PegoRegularizer.of(pm, PeftModel.DEFAULT);
         double[] start = denseTerms(pm);
         sgd(pm, reg::loss, 10);
@@ -165,8 +164,7 @@ class PegoRegularizerTest {
 
     @Test
     void diversifyGradientMakesTheModulesMoreOrthogonalNotJustSmaller() {
-        PeftModel pm = pego(TinyModels.mlp(manager, 4), 2, 3, 1);
-        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 43);
+        PeftModel pm = randomGroupsOfThree();
         PegoRegularizer reg = PegoRegularizer.of(pm, PeftModel.DEFAULT);
         double[] start = normalizedCross(pm);
         sgd(pm, reg::diversify, 30);
@@ -174,6 +172,13 @@ class PegoRegularizerTest {
         for (int k = 0; k < start.length; k++) {
             assertTrue(end[k] < 0.75 * start[k], "pair " + k + ": " + start[k] + " -> " + end[k]);
         }
+    }
+
+    /** The MLP with random groups of three rank-2 modules, lambda 1. */
+    private PeftModel randomGroupsOfThree() {
+        PeftModel pm = pego(TinyModels.mlp(manager, 4), 2, 3, 1);
+        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 43);
+        return pm;
     }
 
     /** Plain gradient descent on the adapter's parameters, step 0.01. */
