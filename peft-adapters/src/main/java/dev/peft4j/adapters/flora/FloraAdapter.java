@@ -31,7 +31,7 @@ public final class FloraAdapter extends Adapter {
     FloraAdapter(AdapterContext ctx, FloraConfig config) {
         super(ctx);
         this.scale = config.scale();
-        this.dims = modeSizes(base);
+        this.dims = modesOf(base);
         this.ranks = config.ranksFor(dims);
         DataType type = base.weight().getArray().getDataType();
         NDManager mgr = ctx.manager();
@@ -53,7 +53,7 @@ public final class FloraAdapter extends Adapter {
     }
 
     /** The modes {@code [in, out, k...]} of a weight stored {@code [out, in / groups, k...]}. */
-    static long[] modeSizes(BaseLayer base) {
+    private static long[] modesOf(BaseLayer base) {
         long[] w = base.weightShape().getShape();
         long[] dims = w.clone();
         dims[0] = w[1];
