@@ -85,7 +85,9 @@ public final class LoraAdapter extends Adapter {
     public NDArray deltaWeight(NDManager manager) {
         NDArray av = a.getArray();
         NDArray bv = b.getArray();
-        NDArray dw = bv.matMul(av).mul(scaling);
+        NDArray product = bv.matMul(av);
+        product.attach(manager); // not left on the model's manager
+        NDArray dw = product.mul(scaling);
         dw.attach(manager);
         return dw;
     }

@@ -1,10 +1,10 @@
 package dev.peft4j.core.linalg;
 
 /**
- * Float64 Cholesky factorization {@code G + shift I = R^T R} of a Gram matrix that tolerates
- * rank deficiency: a pivot at or below {@code pivotFloor} marks its index deficient, and the row
- * of {@code R} for that index is zero (the column it belongs to adds nothing new to the span of
- * the earlier ones).
+ * Float64 Cholesky factorization {@code G + shift I = R^T R} of a Gram matrix that tolerates rank
+ * deficiency: a pivot at or below {@code pivotFloor} marks its index deficient, and the row of
+ * {@code R} for that index is zero (the column it belongs to adds nothing new to the span of the
+ * earlier ones).
  */
 final class Cholesky {
 

@@ -9,17 +9,19 @@ import ai.djl.ndarray.types.Shape;
  * {@code X^T X = V diag(s^2) V^T} by {@link SymmetricEigen} in Java, then {@code U} orthonormalizes
  * {@code X V diag(1/s)} on the device with {@link Orthonormalizer}.
  *
- * <p>Why this route: measured on 2 cores for {@code 768 x 3072}, the device work (Gram, {@code X V}
- * and one or two CholeskyQR passes in float64) takes about 0.3 s and the order-768 Java
- * eigensolver about 0.25 s, while a Java SVD of the triangular factor of a CholeskyQR (bidiagonal
- * QR with rotations on both sides) would roughly double the Java part and add two more device
- * passes. The price is resolution: Gram eigenvalues carry an absolute error of about {@code (p + k)
- * u s_1^2} (u = 2^-53), so singular values carry an absolute error of about {@code (p + k) u s_1^2
- * / s_i}, which stays below float32 rounding of {@code s_1} for every {@code s_i >= 1e-6 s_1}: the
- * result is as accurate as a float32 LAPACK SVD for float32 inputs (and not better for float64
- * inputs). Singular values at or below {@code sqrt((p + k) u) s_1} (the Gram's noise floor, about
- * 6.5e-7 for 768 x 3072) are returned as exactly 0, and their columns of U complete the basis
- * deterministically.
+ * <p>Why this route: measured on the project's 2-core machine for {@code 768 x 3072} (float32), the
+ * whole SVD takes about 0.36 s (NumPy's LAPACK: about 0.5 s), of which the order-768 Java
+ * eigensolver is about 0.25 s and the device work (Gram, {@code X V}, and a Gram check that usually
+ * finds {@code X V diag(1/s)} orthonormal already) the rest. A CholeskyQR of X followed by a Java
+ * SVD of its triangular factor (bidiagonal QR with rotations on both sides) would roughly double
+ * the Java part and add two device passes; Commons Math's eigensolver alone takes about 1.4 s at
+ * this order, its SVD about 4.5 s. The price is resolution: Gram eigenvalues carry an absolute
+ * error of about {@code (p + k) u s_1^2} (u = 2^-53), so singular values carry an absolute error of
+ * about {@code (p + k) u s_1^2 / s_i}, which stays below float32 rounding of {@code s_1} for every
+ * {@code s_i >= 1e-6 s_1}: the result is as accurate as a float32 LAPACK SVD for float32 inputs
+ * (and not better for float64 inputs). Singular values at or below {@code sqrt((p + k) u) s_1} (the
+ * Gram's noise floor, about 6.5e-7 for 768 x 3072) are returned as exactly 0, and their columns of
+ * U complete the basis deterministically.
  */
 final class GramSvd {
 
@@ -46,20 +48,21 @@ final class GramSvd {
      * Decomposes a tall matrix.
      *
      * @param x float64 {@code [p, k]} with {@code p >= k}, finite
+     * @param tolerance orthogonality tolerance of U (see {@link Orthonormalizer})
      * @param manager owns the returned U
      * @return the factors
      */
-    static Factors tall(NDArray x, NDManager manager) {
+    static Factors tall(NDArray x, double tolerance, NDManager manager) {
         long p = x.getShape().get(0);
         int k = Math.toIntExact(x.getShape().get(1));
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
-            double scale = x.abs().max().getDouble();
-            NDArray xs = scale > 0 ? x.div(scale) : x;
-            double[][] gram;
-            try (NDArray xt = xs.transpose();
-                    NDArray g = xt.matMul(xs)) {
-                gram = Kernels.unflatten(g.toDoubleArray(), k, k);
+            double[][] gram = Orthonormalizer.gram(x, k);
+            double scale = Orthonormalizer.gramScale(x, gram);
+            NDArray xs = x;
+            if (scale != 1) {
+                xs = x.div(scale);
+                gram = Orthonormalizer.gram(xs, k);
             }
             SymmetricEigen eig = SymmetricEigen.of(gram);
             double[] s = new double[k];
@@ -76,7 +79,7 @@ final class GramSvd {
                 s[i] *= scale;
             }
             NDArray w = xs.matMul(columns(scope, vScaled));
-            NDArray u = Orthonormalizer.orthonormalize(w, manager).q();
+            NDArray u = Orthonormalizer.orthonormalize(w, tolerance, manager).q();
             return new Factors(u, s, eig.vectors);
         }
     }

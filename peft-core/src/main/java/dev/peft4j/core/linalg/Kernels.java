@@ -3,9 +3,9 @@ package dev.peft4j.core.linalg;
 /**
  * Float64 vector kernels for the small Java factorizations.
  *
- * <p>Every kernel reads and writes distinct {@code double[]} rows with one shared loop index: HotSpot
- * C2 vectorizes that form (measured about 4x faster than the same loop on offsets into one flat
- * array, which it leaves scalar), so matrices here are {@code double[][]} of rows.
+ * <p>Every kernel reads and writes distinct {@code double[]} rows with one shared loop index:
+ * HotSpot C2 vectorizes that form (measured about 4x faster than the same loop on offsets into one
+ * flat array, which it leaves scalar), so matrices here are {@code double[][]} of rows.
  */
 final class Kernels {
 

@@ -5,33 +5,42 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
 import dev.peft4j.core.random.CounterRandom;
 
 /**
  * SVD, randomized SVD, QR and symmetric eigendecomposition for DJL arrays.
  *
  * <p>Large products (Gram matrices, {@code A R}, {@code Q^T A}, applying factors) run as NDArray
- * operations on the input's own device, so on a GPU when the engine has one; only the small
- * {@code k x k} (or {@code q x q}) factorizations run in Java, in float64, and no large matrix is
- * copied to the Java heap. Results are attached to the input's manager unless a manager is
- * passed; temporaries live in sub-managers and are closed before returning. Float32, float16 and
- * bfloat16 inputs give float32 results, float64 inputs float64 results.
+ * operations on the input's own device, so on a GPU when the engine has one; only the small {@code
+ * k x k} (or {@code q x q}) factorizations run in Java, in float64, and no large matrix is copied
+ * to the Java heap. Results are attached to the input's manager unless a manager is passed;
+ * temporaries live in sub-managers and are closed before returning. Float32, float16 and bfloat16
+ * inputs give float32 results, float64 inputs float64 results.
  *
- * <p>Accuracy: all routes go through float64 Gram matrices ({@link GramSvd}, shifted CholeskyQR3),
- * which is as accurate as a float32 LAPACK routine on float32 data: backward errors are about
- * {@code 1e-7 ||A||} after the float32 rounding of the results, and float64 inputs do not get
- * float64 accuracy. Singular values below the Gram's noise floor ({@code sqrt((p + k) 2^-53) s_1},
- * {@code p x k} the tall orientation) are reported as exactly 0.
+ * <p>Algorithms: the SVD eigendecomposes the float64 Gram of the tall orientation {@code X [p, k]}
+ * in Java and obtains U by CholeskyQR of {@code X V diag(1/s)} on the device; QR is shifted
+ * CholeskyQR3 (float64 Grams on the device, Cholesky in Java); the randomized SVD is Halko,
+ * Martinsson and Tropp's range finder with subspace iteration; eigh is Householder
+ * tridiagonalization and implicit QL in Java.
  *
- * <p>Sign convention (deterministic across runs and devices, up to exact ties): every column of
- * U (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its largest-magnitude entry
- * positive (the first such entry on ties), and the matching column of V is flipped with it; R of
- * a QR has a non-negative diagonal. Where A is rank deficient, the columns of U (or Q) beyond its
- * rank complete an orthonormal basis with deterministic pseudo-random directions.
+ * <p>Accuracy: going through float64 Gram matrices is as accurate as a float32 LAPACK routine on
+ * float32 data: backward errors are about {@code 1e-7 ||A||} after the float32 rounding of the
+ * results, and float64 inputs do not get float64 accuracy. Singular values below the Gram's noise
+ * floor ({@code sqrt((p + k) 2^-53) s_1}) are reported as exactly 0.
+ *
+ * <p>Sign convention (deterministic for a given input; across devices up to rounding near-ties):
+ * every column of U (for SVDs) or of the eigenvector matrix (for {@link #eigh}) has its
+ * largest-magnitude entry positive (the first such entry on ties), and the matching column of V is
+ * flipped with it; R of a QR has a non-negative diagonal. Where A is rank deficient, the columns of
+ * U (or Q) beyond its rank complete an orthonormal basis with deterministic pseudo-random
+ * directions.
  */
 public final class Linalg {
 
-    /** {@link #eigh} rejects a matrix whose asymmetry exceeds this fraction of its largest entry. */
+    /**
+     * {@link #eigh} rejects a matrix whose asymmetry exceeds this fraction of its largest entry.
+     */
     public static final double SYMMETRY_TOLERANCE = 1e-4;
 
     private Linalg() {}
@@ -47,7 +56,8 @@ public final class Linalg {
     }
 
     /**
-     * Exact thin SVD {@code A = U diag(S) V^T} (see {@link GramSvd} for the algorithm).
+     * Exact thin SVD {@code A = U diag(S) V^T} (float64 Gram of the tall orientation,
+     * eigendecomposition in Java, U by CholeskyQR on the device).
      *
      * @param a matrix {@code [m, n]}
      * @param manager owns the results
@@ -60,7 +70,7 @@ public final class Linalg {
             a.tempAttach(scope);
             boolean wide = a.getShape().get(0) < a.getShape().get(1);
             NDArray x = (wide ? a.transpose() : a).toType(DataType.FLOAT64, false);
-            GramSvd.Factors f = GramSvd.tall(x, scope);
+            GramSvd.Factors f = GramSvd.tall(x, Orthonormalizer.tolerance(out), scope);
             NDArray vSmall = f.vMatrix(scope);
             return result(f.u(), f.s(), vSmall, wide, out, manager);
         }
@@ -85,8 +95,8 @@ public final class Linalg {
      * {@code torch.svd_lowrank(A, q, niter)}: on the tall orientation {@code X [p, c]}, with a
      * Gaussian test matrix {@code R [c, q]}, {@code Q = orth(X R)}, then {@code niter} times {@code
      * Q = orth(X orth(X^T Q))}; {@code B = Q^T X}, exact SVD {@code B = Ub S Vb^T}, {@code U = Q
-     * Ub}. Products with X run in X's precision (float32 for float32 input), orthonormalizations
-     * in float64. The test matrix comes from {@link CounterRandom} so that a seed gives the same
+     * Ub}. Products with X run in X's precision (float32 for float32 input), orthonormalizations in
+     * float64. The test matrix comes from {@link CounterRandom} so that a seed gives the same
      * result on every machine and device (bitwise on one machine).
      *
      * @param a matrix {@code [m, n]}
@@ -96,8 +106,7 @@ public final class Linalg {
      * @param manager owns the results
      * @return {@code U [m, q]}, {@code S [q]} descending, {@code V [n, q]}
      */
-    public static SvdResult svdLowRank(
-            NDArray a, int q, int niter, long seed, NDManager manager) {
+    public static SvdResult svdLowRank(NDArray a, int q, int niter, long seed, NDManager manager) {
         checkMatrix("svdLowRank", a);
         long k = Math.min(a.getShape().get(0), a.getShape().get(1));
         if (q < 1 || q > k) {
@@ -120,15 +129,20 @@ public final class Linalg {
             NDArray xt = x.transpose();
             long c = x.getShape().get(1);
             NDArray omega = new CounterRandom(seed).normal(scope, 0, new Shape(c, q));
-            NDArray basis = rangeStep(x, omega, out, scope);
+            // only the final basis must be orthonormal; the others only need to span well
+            double tolerance = Orthonormalizer.tolerance(out);
+            double intermediate = Orthonormalizer.WELL_CONDITIONED;
+            NDArray basis = rangeStep(x, omega, out, niter == 0 ? tolerance : intermediate, scope);
             for (int i = 0; i < niter; i++) {
-                NDArray corange = rangeStep(xt, basis, out, scope);
+                NDArray corange = rangeStep(xt, basis, out, intermediate, scope);
                 basis.close();
-                basis = rangeStep(x, corange, out, scope);
+                basis =
+                        rangeStep(
+                                x, corange, out, i == niter - 1 ? tolerance : intermediate, scope);
                 corange.close();
             }
             NDArray bt = xt.matMul(basis.toType(out, false)).toType(DataType.FLOAT64, false);
-            GramSvd.Factors f = GramSvd.tall(bt, scope);
+            GramSvd.Factors f = GramSvd.tall(bt, tolerance, scope);
             NDArray u = basis.matMul(f.vMatrix(scope));
             return result(u, f.s(), f.u(), wide, out, manager);
         }
@@ -138,7 +152,8 @@ public final class Linalg {
      * {@code orth(x y)} in float64, attached to {@code scope}; the product runs in the working
      * precision {@code work} and its temporaries are closed, so the iteration keeps flat memory.
      */
-    private static NDArray rangeStep(NDArray x, NDArray y, DataType work, NDManager scope) {
+    private static NDArray rangeStep(
+            NDArray x, NDArray y, DataType work, double tolerance, NDManager scope) {
         try (NDManager step = scope.newSubManager()) {
             NDArray yw = y.toType(work, false);
             if (yw != y) {
@@ -148,7 +163,7 @@ public final class Linalg {
             product.attach(step);
             NDArray product64 = product.toType(DataType.FLOAT64, false);
             product64.attach(step);
-            return Orthonormalizer.orthonormalize(product64, scope).q();
+            return Orthonormalizer.orthonormalize(product64, tolerance, scope).q();
         }
     }
 
@@ -163,9 +178,9 @@ public final class Linalg {
     }
 
     /**
-     * Thin QR {@code A = Q R} by shifted CholeskyQR3 with float64 Gram matrices on A's device (see
-     * {@link Orthonormalizer}); for a wide A the first {@code m} columns are factored and {@code
-     * R}'s remaining columns are {@code Q^T A[:, m:]}.
+     * Thin QR {@code A = Q R} by shifted CholeskyQR3 with float64 Gram matrices on A's device; for
+     * a wide A the first {@code m} columns are factored and {@code R}'s remaining columns are
+     * {@code Q^T A[:, m:]}.
      *
      * @param a matrix {@code [m, n]}
      * @param manager owns the results
@@ -181,7 +196,8 @@ public final class Linalg {
             boolean wide = a.getShape().get(1) > k;
             NDArray a64 = a.toType(DataType.FLOAT64, false);
             NDArray left = wide ? a64.get(new NDIndex(":, :{}", k)) : a64;
-            Orthonormalizer.Factors f = Orthonormalizer.orthonormalize(left, scope);
+            Orthonormalizer.Factors f =
+                    Orthonormalizer.orthonormalize(left, Orthonormalizer.tolerance(out), scope);
             NDArray r = scope.create(Kernels.flatten(f.r(), k), new Shape(k, k));
             if (wide) {
                 NDArray right = a64.get(new NDIndex(":, {}:", k));
@@ -203,9 +219,9 @@ public final class Linalg {
 
     /**
      * Symmetric eigendecomposition {@code A = V diag(w) V^T} in Java float64 (Householder
-     * tridiagonalization and implicit QL, see {@link SymmetricEigen}); the matrix is copied to the
-     * heap once, as the small factorization it is. The symmetric part {@code (A + A^T) / 2} is
-     * decomposed; an asymmetry above {@link #SYMMETRY_TOLERANCE} of the largest entry is rejected.
+     * tridiagonalization and implicit QL); the matrix is copied to the heap once, as the small
+     * factorization it is. The symmetric part {@code (A + A^T) / 2} is decomposed; an asymmetry
+     * above {@link #SYMMETRY_TOLERANCE} of the largest entry is rejected.
      *
      * @param symmetric symmetric matrix {@code [k, k]}
      * @param manager owns the results
@@ -226,7 +242,8 @@ public final class Linalg {
         }
         SymmetricEigen eig = SymmetricEigen.of(a);
         try (NDManager scope = symmetric.getManager().newSubManager()) {
-            NDArray[] signed = positiveLargestEntries(GramSvd.columns(scope, eig.vectors), null);
+            NDArray vectors = local(GramSvd.columns(scope, eig.vectors), out, scope);
+            NDArray[] signed = positiveLargestEntries(vectors, null);
             NDArray values = scope.create(eig.values);
             return new EighResult(export(values, out, manager), export(signed[0], out, manager));
         }
@@ -260,7 +277,8 @@ public final class Linalg {
     }
 
     /**
-     * Builds the exported SVD of A from the factors of its tall orientation, after the sign fix.
+     * Builds the exported SVD of A from the factors of its tall orientation; signs are fixed after
+     * the cast so that the rule holds exactly on the returned values.
      */
     private static SvdResult result(
             NDArray uTall,
@@ -269,11 +287,13 @@ public final class Linalg {
             boolean wide,
             DataType out,
             NDManager manager) {
-        NDArray[] signed = wide ? positiveLargestEntries(vTall, uTall) : positiveLargestEntries(uTall, vTall);
-        NDArray values = signed[0].getManager().create(s);
+        NDManager scope = uTall.getManager();
+        NDArray u = local(wide ? vTall : uTall, out, scope);
+        NDArray v = local(wide ? uTall : vTall, out, scope);
+        NDArray[] signed = positiveLargestEntries(u, v);
         return new SvdResult(
                 export(signed[0], out, manager),
-                export(values, out, manager),
+                export(scope.create(s), out, manager),
                 export(signed[1], out, manager));
     }
 
@@ -288,9 +308,16 @@ public final class Linalg {
         return new NDArray[] {basis.mul(sign), partner == null ? null : partner.mul(sign)};
     }
 
+    /** x in the output type, owned by {@code scope}. */
+    private static NDArray local(NDArray x, DataType out, NDManager scope) {
+        NDArray y = x.toType(out, false);
+        y.attach(scope);
+        return y;
+    }
+
     /** Casts to the output type, moves to the manager's device and attaches to the manager. */
     private static NDArray export(NDArray x, DataType out, NDManager manager) {
-        NDArray y = x.toType(out, true);
+        NDArray y = x.toType(out, false);
         if (!y.getDevice().equals(manager.getDevice())) {
             y = y.toDevice(manager.getDevice(), false);
         }
@@ -316,13 +343,22 @@ public final class Linalg {
             throw new IllegalArgumentException(
                     op + " expects a floating-point matrix, got data type " + a.getDataType());
         }
+        // one cheap pass in the common case: a finite sum proves every entry finite
+        try (NDArray sum = a.sum();
+                NDArray sum64 = sum.toType(DataType.FLOAT64, true)) {
+            if (Double.isFinite(sum64.getDouble())) {
+                return;
+            }
+        }
         try (NDArray nan = a.isNaN();
                 NDArray inf = a.isInfinite();
                 NDArray bad = nan.logicalOr(inf);
                 NDArray any = bad.any()) {
             if (any.getBoolean()) {
                 throw new IllegalArgumentException(
-                        op + " expects finite values, got NaN or infinity in a matrix of shape "
+                        op
+                                + " expects finite values, got NaN or infinity in a matrix of shape"
+                                + " "
                                 + shape);
             }
         }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
 import dev.peft4j.core.random.CounterRandom;
 
 /**
@@ -12,22 +13,38 @@ import dev.peft4j.core.random.CounterRandom;
  * QR for computing the QR factorization of ill-conditioned matrices").
  *
  * <p>A pass forms the Gram {@code G = Y^T Y} on the device, factors {@code G = R^T R} in Java and
- * applies {@code Y R^-1} on the device; each pass squares away the previous pass's loss of
- * orthogonality, so the loop stops one pass after its input was nearly orthonormal (CholeskyQR2)
- * or right away when the input already is. When the first factor is badly conditioned it is
- * recomputed with the Fukaya shift, which keeps {@code Y = Q R} exact while bounding the
- * condition of the next pass's input. Columns that are numerically dependent on earlier ones get a
- * zero row in R and are replaced by deterministic Gaussian columns ({@link CounterRandom}, fixed
- * seed), which the next pass orthonormalizes against the rest: Q always has orthonormal columns,
- * also for zero or rank-deficient Y.
+ * applies {@code Y R^-1} on the device. A pass leaves an orthogonality error of about {@code u
+ * kappa(Y)^2} (u = 2^-53), so the loop stops as soon as the measured or predicted error is within
+ * the caller's tolerance: one pass for a well-conditioned Y, two (CholeskyQR2) for a moderately
+ * conditioned one, none when Y already is orthonormal enough. When the first factor is badly
+ * conditioned it is recomputed with the Fukaya shift, which keeps {@code Y = Q R} exact while
+ * bounding the condition of the next pass's input. Columns that are numerically dependent on
+ * earlier ones get a zero row in R and are replaced by deterministic Gaussian columns ({@link
+ * CounterRandom}, fixed seed), which the next pass orthonormalizes against the rest: Q always has
+ * orthonormal columns, also for zero or rank-deficient Y.
  */
 final class Orthonormalizer {
 
-    /** Input Gram within this of I (max entry): the input is already orthonormal to float64. */
-    private static final double ORTHONORMAL = 1e-12;
+    /** Tolerance for factors returned in float64: {@code max |Q^T Q - I|}. */
+    static final double FLOAT64 = 1e-12;
 
-    /** Input Gram within this of I: one CholeskyQR pass leaves an orthogonality error ~ 1e-16. */
+    /** Tolerance for factors returned in float32, whose own rounding adds about 1e-7. */
+    static final double FLOAT32 = 1e-9;
+
+    /**
+     * Tolerance for intermediate bases of the randomized range finder: only their span matters, and
+     * they are rounded to float32 for the next product anyway.
+     */
+    static final double WELL_CONDITIONED = 1e-6;
+
+    /** Input Gram within this of I: one CholeskyQR pass leaves an orthogonality error ~ 1e-15. */
     private static final double NEARLY_ORTHONORMAL = 1e-3;
+
+    /** Orthogonality error left by a pass on nearly orthonormal input. */
+    private static final double PASS_FLOOR = 1e-15;
+
+    /** Safety factor on the typical CholeskyQR error {@code u kappa^2} when predicting a pass. */
+    private static final double PREDICTION_SAFETY = 100;
 
     /**
      * Above this condition estimate the first pass is redone with the Fukaya shift: below it the
@@ -35,12 +52,16 @@ final class Orthonormalizer {
      */
     private static final double KAPPA_LIMIT = 1e5;
 
-    /** Pivot floor relative to the largest Gram diagonal, in units of {@code (m + k) u}. */
+    /**
+     * Pivot floor relative to the largest Gram diagonal, in units of {@code (m + k) u}: the
+     * rounding error of a float64 Gram entry is about {@code (m + k) u max diag}, so a smaller
+     * pivot says nothing about a new direction and its column counts as dependent.
+     */
     private static final double PIVOT_FLOOR_ULPS = 16;
 
     private static final double UNIT_ROUNDOFF = 0x1p-53;
-    private static final double SAFE_MIN = 1e-100;
-    private static final double SAFE_MAX = 1e100;
+    private static final double SAFE_MIN = 1e-200;
+    private static final double SAFE_MAX = 1e200;
     private static final int MAX_PASSES = 6;
     private static final long COMPLETION_SEED = 0x5EED_0F_0A7L;
 
@@ -49,44 +70,59 @@ final class Orthonormalizer {
     /** Orthonormal factor (float64, on the requested manager) and its triangular factor. */
     record Factors(NDArray q, double[][] r) {}
 
+    /** The tolerance matching an output data type. */
+    static double tolerance(DataType out) {
+        return out == DataType.FLOAT64 ? FLOAT64 : FLOAT32;
+    }
+
     /**
      * Factors {@code y = Q R}.
      *
      * @param y float64 matrix {@code [m, k]} with {@code m >= k}
+     * @param tolerance accepted {@code max |Q^T Q - I|}: {@link #FLOAT64}, {@link #FLOAT32} or
+     *     {@link #WELL_CONDITIONED}
      * @param manager owns the returned Q
      * @return Q {@code [m, k]} with orthonormal columns and upper-triangular R with a non-negative
      *     diagonal (zero at dependent columns)
      */
-    static Factors orthonormalize(NDArray y, NDManager manager) {
+    static Factors orthonormalize(NDArray y, double tolerance, NDManager manager) {
         long m = y.getShape().get(0);
         int k = Math.toIntExact(y.getShape().get(1));
         double[][] rTotal = Kernels.identity(k);
         try (NDManager scope = y.getManager().newSubManager()) {
             // results of operations on y land on y's manager; keep them in this scope instead
             y.tempAttach(scope);
-            // extreme magnitudes are scaled so that the Gram neither overflows nor underflows;
-            // others are not, so that an input that is already orthonormal is recognized as such
-            double max = y.abs().max().getDouble();
-            double scale = max > 0 && (max < SAFE_MIN || max > SAFE_MAX) ? max : 1;
-            NDArray q = scale != 1 ? y.div(scale) : y;
+            NDArray q = y;
+            double scale = 1;
             for (int pass = 0; pass < MAX_PASSES; pass++) {
                 double[][] g = gram(q, k);
+                if (pass == 0) {
+                    scale = gramScale(y, g);
+                    if (scale != 1) {
+                        q = y.div(scale);
+                        g = gram(q, k);
+                    }
+                }
                 double error = distanceToIdentity(g);
-                if (error <= ORTHONORMAL) {
+                if (error <= tolerance) {
                     return done(q, y, scaled(rTotal, scale), manager);
                 }
                 double floor = PIVOT_FLOOR_ULPS * (m + k) * UNIT_ROUNDOFF * maxDiagonal(g);
                 Cholesky chol = Cholesky.factor(g, 0, floor);
                 double[][] inverse = chol.inverse();
-                boolean shifted = false;
-                if (pass == 0 && chol.conditionEstimate(inverse) / Math.sqrt(k) > KAPPA_LIMIT) {
+                double kappa = chol.conditionEstimate(inverse) / Math.sqrt(k);
+                boolean shifted = pass == 0 && kappa > KAPPA_LIMIT;
+                if (shifted) {
                     chol = Cholesky.factor(g, fukayaShift(g, m), floor);
                     inverse = chol.inverse();
-                    shifted = true;
                 }
                 q = apply(q, inverse, chol, scope);
                 rTotal = Kernels.upperTimesUpper(chol.r, rTotal);
-                if (error <= NEARLY_ORTHONORMAL && !shifted && chol.deficientCount == 0) {
+                double predicted =
+                        error <= NEARLY_ORTHONORMAL
+                                ? PASS_FLOOR
+                                : PREDICTION_SAFETY * UNIT_ROUNDOFF * kappa * kappa;
+                if (!shifted && chol.deficientCount == 0 && predicted <= tolerance) {
                     return done(q, y, scaled(rTotal, scale), manager);
                 }
             }
@@ -104,6 +140,22 @@ final class Orthonormalizer {
         return new Factors(out, r);
     }
 
+    /**
+     * 1, or {@code max |y|} when the Gram {@code g} of y left the safe float64 range (overflow or
+     * underflow): the check is free, and only then does scaling cost a pass over y.
+     */
+    static double gramScale(NDArray y, double[][] g) {
+        double maxDiagonal = maxDiagonal(g);
+        if (maxDiagonal >= SAFE_MIN && maxDiagonal <= SAFE_MAX) {
+            return 1;
+        }
+        try (NDArray abs = y.abs();
+                NDArray max = abs.max()) {
+            double m = max.getDouble();
+            return m > 0 ? m : 1;
+        }
+    }
+
     private static double[][] scaled(double[][] r, double scale) {
         for (double[] row : r) {
             for (int j = 0; j < row.length; j++) {
@@ -113,7 +165,8 @@ final class Orthonormalizer {
         return r;
     }
 
-    private static double[][] gram(NDArray q, int k) {
+    /** {@code q^T q} on q's device, copied to the heap as rows. */
+    static double[][] gram(NDArray q, int k) {
         try (NDArray qt = q.transpose();
                 NDArray g = qt.matMul(q)) {
             return Kernels.unflatten(g.toDoubleArray(), k, k);
@@ -171,7 +224,8 @@ final class Orthonormalizer {
     private static double maxDiagonal(double[][] g) {
         double max = 0;
         for (int i = 0; i < g.length; i++) {
-            max = Math.max(max, g[i][i]);
+            // NaN (an overflowed product) must not be swallowed by Math.max
+            max = Double.isNaN(g[i][i]) ? Double.POSITIVE_INFINITY : Math.max(max, g[i][i]);
         }
         return max;
     }

@@ -11,7 +11,9 @@ import java.util.stream.IntStream;
  *
  * <p>Backward stable: eigenvalues are exact for a matrix within about {@code n * 2^-52 * ||A||}.
  * The input is scaled by its largest magnitude first so that no intermediate overflows or
- * underflows. Measured on 2 cores: order 768 in about 0.25 s (rows laid out for {@link Kernels}).
+ * underflows. Measured on the project's 2-core machine at order 768: about 0.25 s, against 1.3 to
+ * 1.5 s for Commons Math's {@code EigenDecomposition} (and 4.5 s for its SVD), thanks to the row
+ * layout that lets the JIT vectorize {@link Kernels}; no extra dependency (EJML) was needed.
  */
 final class SymmetricEigen {
 
@@ -146,13 +148,20 @@ final class SymmetricEigen {
      */
     private static void implicitQl(double[] d, double[] e, double[][] z) {
         int n = d.length;
+        // an off-diagonal below u ||T|| is negligible (EISPACK tql2's test): the relative test
+        // alone can stall on graded blocks of noise-level values, e.g. the Gram of a rank-1 matrix
+        double norm = 0;
+        for (int i = 0; i < n; i++) {
+            norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]));
+        }
+        double negligible = 0x1p-53 * norm;
         for (int l = 0; l < n; l++) {
             int iterations = 0;
             int m;
             do {
                 for (m = l; m < n - 1; m++) {
                     double dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
-                    if (Math.abs(e[m]) <= 0x1p-53 * dd) {
+                    if (Math.abs(e[m]) <= 0x1p-53 * dd || Math.abs(e[m]) <= negligible) {
                         break;
                     }
                 }

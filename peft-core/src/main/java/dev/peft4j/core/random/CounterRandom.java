@@ -7,23 +7,22 @@ import ai.djl.ndarray.types.Shape;
 /**
  * Counter-based random numbers that are a pure function of {@code (seed, stream, index)}.
  *
- * <p>The generator is Philox4x32-10 (Salmon, Moraes, Dror, Shaw 2011, "Parallel random numbers:
- * as easy as 1, 2, 3"), the generator behind cuRAND's and JAX's counter-based streams. Block
- * {@code b} of stream {@code s} is {@code philox(counter = (lo32(b), hi32(b), lo32(s), hi32(s)),
- * key = (lo32(seed), hi32(seed)))}; its four 32-bit words are values {@code 4b .. 4b+3} of the
- * stream. Because nothing is carried from one value to the next, any chunk of a sequence can be
- * regenerated bit-identically, in any order, on any machine, JVM or engine device: NOLA relies on
- * this to rebuild its frozen bases in chunks from a stored seed. All arithmetic is integer or
- * {@link StrictMath}, so results do not depend on the CPU or on JIT intrinsics.
+ * <p>The generator is Philox4x32-10 (Salmon, Moraes, Dror, Shaw 2011, "Parallel random numbers: as
+ * easy as 1, 2, 3"), the generator behind cuRAND's and JAX's counter-based streams. Block {@code b}
+ * of stream {@code s} is {@code philox(counter = (lo32(b), hi32(b), lo32(s), hi32(s)), key =
+ * (lo32(seed), hi32(seed)))}; its four 32-bit words are values {@code 4b .. 4b+3} of the stream.
+ * Because nothing is carried from one value to the next, any chunk of a sequence can be regenerated
+ * bit-identically, in any order, on any machine, JVM or engine device: NOLA relies on this to
+ * rebuild its frozen bases in chunks from a stored seed. All arithmetic is integer or {@link
+ * StrictMath}, so results do not depend on the CPU or on JIT intrinsics.
  *
  * <p>Distributions (value {@code i} of a stream):
  *
  * <ul>
  *   <li>uniform: {@code (w_i >>> 8) * 2^-24}, a float in {@code [0, 1)} with 24 random bits;
- *   <li>normal: Box-Muller on the pair {@code j = i / 2}: {@code u1 = (w_2j + 0.5) 2^-32},
- *       {@code u2 = w_2j+1 2^-32}, {@code r = sqrt(-2 ln u1)}; value {@code 2j} is {@code r
- *       cos(2 pi u2)}, value {@code 2j+1} is {@code r sin(2 pi u2)}, computed in double and
- *       rounded to float.
+ *   <li>normal: Box-Muller on the pair {@code j = i / 2}: {@code u1 = (w_2j + 0.5) 2^-32}, {@code
+ *       u2 = w_2j+1 2^-32}, {@code r = sqrt(-2 ln u1)}; value {@code 2j} is {@code r cos(2 pi u2)},
+ *       value {@code 2j+1} is {@code r sin(2 pi u2)}, computed in double and rounded to float.
  * </ul>
  *
  * A stream should be used for one distribution only: uniform and normal values of the same stream
@@ -60,7 +59,8 @@ public final class CounterRandom {
     }
 
     /**
-     * The Philox4x32-10 bijection on one 128-bit counter under one 64-bit key (Random123 word order).
+     * The Philox4x32-10 bijection on one 128-bit counter under one 64-bit key (Random123 word
+     * order).
      *
      * @param counter four 32-bit counter words
      * @param key two 32-bit key words

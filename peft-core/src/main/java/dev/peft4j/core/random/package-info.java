@@ -1,2 +1,4 @@
-/** Reproducible random numbers: counter-based generators that regenerate any chunk bit-identically. */
+/**
+ * Reproducible random numbers: counter-based generators that regenerate any chunk bit-identically.
+ */
 package dev.peft4j.core.random;

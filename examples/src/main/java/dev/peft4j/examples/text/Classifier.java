@@ -1,0 +1,68 @@
+package dev.peft4j.examples.text;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.dataset.Batch;
+import dev.peft4j.examples.data.TextBatcher;
+import dev.peft4j.examples.data.TextExample;
+import dev.peft4j.models.bert.BertForSequenceClassification;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
+
+import java.io.IOException;
+import java.util.List;
+
+/** Loading the pre-trained MiniLM classifier, batching texts and measuring accuracy. */
+public final class Classifier {
+
+    /** The encoder of all the text examples. */
+    public static final PretrainedEncoder ENCODER = PretrainedEncoder.ALL_MINILM_L6_V2;
+
+    private Classifier() {}
+
+    /** MiniLM with a fresh {@code classifier} head of {@code labels} classes, on {@code manager}. */
+    public static BertForSequenceClassification load(NDManager manager, int labels) throws IOException {
+        return ENCODER.loadForClassification(manager, ENCODER.weights(), labels);
+    }
+
+    /** Batches of examples, shuffled per epoch from {@code seed} when {@code shuffle}. */
+    public static TextBatcher batches(List<TextExample> examples, HuggingFaceTokenizer tokenizer, int batchSize,
+                                      boolean shuffle, long seed) {
+        return TextBatcher.builder().setExamples(examples).setTokenizer(tokenizer)
+                .setBatching(batchSize, shuffle, seed).build();
+    }
+
+    /** Accuracy of {@code model} (logits output) on every batch of {@code data}, in inference mode. */
+    public static double accuracy(Block model, TextBatcher data, NDManager manager) {
+        long correct = 0;
+        long total = 0;
+        ParameterStore ps = new ParameterStore(manager, false);
+        for (Batch batch : data.getData(manager)) {
+            try (batch) {
+                NDArray logits = model.forward(ps, batch.getData(), false).singletonOrThrow();
+                NDArray labels = batch.getLabels().singletonOrThrow();
+                correct += logits.argMax(1).eq(labels).sum().getLong();
+                total += labels.size();
+            }
+        }
+        return total == 0 ? Double.NaN : (double) correct / total;
+    }
+
+    /** Forward outputs of {@code block} for every batch, concatenated (e.g. pooled embeddings). */
+    public static NDArray collect(Block block, TextBatcher data, NDManager manager,
+                                  java.util.function.BiFunction<NDList, NDList, NDArray> pick) {
+        NDList parts = new NDList();
+        ParameterStore ps = new ParameterStore(manager, false);
+        for (Batch batch : data.getData(manager)) {
+            try (batch) {
+                NDArray out = pick.apply(block.forward(ps, batch.getData(), false), batch.getData());
+                out.attach(manager);
+                parts.add(out);
+            }
+        }
+        return ai.djl.ndarray.NDArrays.concat(parts);
+    }
+}

@@ -1,0 +1,2 @@
+/** Tokenized batches for text encoders. */
+package dev.peft4j.models.text;
