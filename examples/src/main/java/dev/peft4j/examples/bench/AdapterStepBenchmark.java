@@ -7,19 +7,13 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
-import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
-import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import ai.djl.util.PairList;
 import com.sun.management.OperatingSystemMXBean;
 import dev.peft4j.adapters.bone.BoneConfig;
 import dev.peft4j.adapters.flora.FloraConfig;
@@ -29,6 +23,8 @@ import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.adapters.pego.PegoRegularizer;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.models.bert.BertConfig;
+import dev.peft4j.models.bert.BertModel;
 
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -39,9 +35,10 @@ import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
- * One training step of every adapter method against LoRA r 8, on a BERT-sized random stack
- * (6 layers, hidden 384, 12 heads, MLP 384 -> 1536 -> 384, residuals and LayerNorm, like
- * MiniLM-L6-H384), batch 16 x sequence 128, adapters on {@code query} and {@code value}, Adam.
+ * One training step of every adapter method against LoRA r 8, on a randomly initialized
+ * {@link BertModel} with MiniLM-L6-H384's config (6 layers, hidden 384, 12 heads, MLP 1536,
+ * dropout 0.1), random token ids, batch 16 x sequence 128, adapters on {@code query} and
+ * {@code value}, L2 loss on the last hidden states against random targets, Adam.
  * Each method's trainable count is printed beside its median step time and its ratio to LoRA
  * (target at most 1.5, Bat reported only: it builds {@code W + dW} every step).
  *
@@ -51,10 +48,12 @@ import java.util.function.Function;
  */
 public final class AdapterStepBenchmark {
 
-    private static final int LAYERS = 6;
-    private static final int HIDDEN = 384;
-    private static final int HEADS = 12;
-    private static final int FFN = 1536;
+    /** sentence-transformers/all-MiniLM-L6-v2's {@code config.json}, the architecture part. */
+    private static final String MINILM = "{\"model_type\": \"bert\", \"hidden_size\": 384, \"num_hidden_layers\": 6,"
+            + " \"num_attention_heads\": 12, \"intermediate_size\": 1536, \"hidden_act\": \"gelu\","
+            + " \"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.1, \"vocab_size\": 30522,"
+            + " \"max_position_embeddings\": 512, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12}";
+    private static final BertConfig CONFIG = BertConfig.parse(MINILM);
     private static final int BATCH = 16;
     private static final int SEQ = 128;
     private static final String[] TARGETS = {"query", "value"};
@@ -100,8 +99,8 @@ public final class AdapterStepBenchmark {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
         List<String> only = args.length > 1 ? Arrays.asList(args[1].split(",")) : List.of("");
         Engine.getInstance().setRandomSeed(1);
-        System.out.printf(Locale.ROOT, "Adapter step benchmark: %d layers, hidden %d, MLP %d, batch %d x %d, "
-                        + "targets %s, Adam; %s, %d processors%n", LAYERS, HIDDEN, FFN, BATCH, SEQ,
+        System.out.printf(Locale.ROOT, "Adapter step benchmark: random MiniLM-L6-H384 (BertModel), batch %d x %d, "
+                        + "targets %s, Adam; %s, %d processors%n", BATCH, SEQ,
                 Arrays.toString(TARGETS), Engine.getInstance().defaultDevice(),
                 Runtime.getRuntime().availableProcessors());
         List<Method> methods = new ArrayList<>();
@@ -111,8 +110,8 @@ public final class AdapterStepBenchmark {
             }
         }
         try (NDManager m = NDManager.newBaseManager()) {
-            NDArray x = m.randomNormal(new Shape(BATCH, SEQ, HIDDEN));
-            NDArray y = m.randomNormal(new Shape(BATCH, SEQ, HIDDEN));
+            NDArray x = m.randomInteger(0, CONFIG.vocabSize(), new Shape(BATCH, SEQ), DataType.INT64);
+            NDArray y = m.randomNormal(new Shape(BATCH, SEQ, CONFIG.hiddenSize()));
             List<Run> runs = new ArrayList<>();
             for (Method method : methods) {
                 runs.add(new Run(method, m));
@@ -172,12 +171,12 @@ public final class AdapterStepBenchmark {
 
         Run(Method method, NDManager manager) {
             this.method = method;
-            Block stack = new Stack();
-            stack.initialize(manager, DataType.FLOAT32, new Shape(BATCH, SEQ, HIDDEN));
-            PeftModel pm = PeftModel.create(stack, method.config().apply(TARGETS));
+            Block bert = new BertModel(CONFIG, false);
+            bert.initialize(manager, DataType.FLOAT32, new Shape(BATCH, SEQ));
+            PeftModel pm = PeftModel.create(bert, method.config().apply(TARGETS));
             this.trainable = pm.trainableParameterCount();
             this.model = Model.newInstance(method.name());
-            model.setBlock(stack);
+            model.setBlock(bert);
             DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
             this.trainer = pm.newTrainer(model, cfg);
@@ -218,99 +217,6 @@ public final class AdapterStepBenchmark {
         public void close() {
             trainer.close();
             model.close();
-        }
-    }
-
-    /** Six encoder layers on a {@code [batch, seq, hidden]} input (no embeddings: inputs are random). */
-    static final class Stack extends AbstractBlock {
-        private final List<Layer> layers = new ArrayList<>();
-
-        Stack() {
-            for (int i = 0; i < LAYERS; i++) {
-                layers.add(addChildBlock("layer" + i, new Layer()));
-            }
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
-                PairList<String, Object> params) {
-            NDList h = inputs;
-            for (Layer layer : layers) {
-                h = layer.forward(ps, h, training);
-            }
-            return h;
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inputShapes;
-        }
-
-        @Override
-        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-            for (Layer layer : layers) {
-                layer.initialize(manager, dataType, inputShapes);
-            }
-        }
-    }
-
-    /** A post-norm BERT encoder layer: self-attention and a GELU MLP, each with residual and LayerNorm. */
-    static final class Layer extends AbstractBlock {
-        private Block query;
-        private Block key;
-        private Block value;
-        private Block output;
-        private Block intermediate;
-        private Block down;
-        private final Block norm1;
-        private final Block norm2;
-
-        Layer() {
-            query = addChildBlock("query", Linear.builder().setUnits(HIDDEN).build());
-            key = addChildBlock("key", Linear.builder().setUnits(HIDDEN).build());
-            value = addChildBlock("value", Linear.builder().setUnits(HIDDEN).build());
-            output = addChildBlock("dense", Linear.builder().setUnits(HIDDEN).build());
-            norm1 = addChildBlock("norm1", LayerNorm.builder().build());
-            intermediate = addChildBlock("intermediate", Linear.builder().setUnits(FFN).build());
-            down = addChildBlock("output", Linear.builder().setUnits(HIDDEN).build());
-            norm2 = addChildBlock("norm2", LayerNorm.builder().build());
-        }
-
-        private static NDArray run(Block b, ParameterStore ps, NDArray x, boolean training) {
-            return b.forward(ps, new NDList(x), training).singletonOrThrow();
-        }
-
-        /** {@code [batch, seq, hidden]} to {@code [batch, heads, seq, hidden / heads]}. */
-        private static NDArray heads(NDArray t) {
-            return t.reshape(BATCH, SEQ, HEADS, HIDDEN / HEADS).transpose(0, 2, 1, 3);
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
-                PairList<String, Object> params) {
-            NDArray x = inputs.singletonOrThrow();
-            NDArray q = heads(run(query, ps, x, training));
-            NDArray k = heads(run(key, ps, x, training));
-            NDArray v = heads(run(value, ps, x, training));
-            NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(HIDDEN / (double) HEADS)).softmax(-1)
-                    .matMul(v).transpose(0, 2, 1, 3).reshape(BATCH, SEQ, HIDDEN);
-            NDArray h = run(norm1, ps, x.add(run(output, ps, att, training)), training);
-            NDArray f = Activation.gelu(run(intermediate, ps, h, training));
-            return new NDList(run(norm2, ps, h.add(run(down, ps, f, training)), training));
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inputShapes;
-        }
-
-        @Override
-        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-            Shape s = inputShapes[0];
-            for (Block b : new Block[] {query, key, value, output, norm1, intermediate, norm2}) {
-                b.initialize(manager, dataType, s);
-            }
-            down.initialize(manager, dataType, new Shape(BATCH, SEQ, FFN));
         }
     }
 }
