@@ -1,15 +1,17 @@
 package dev.peft4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import dev.peft4j.examples.data.MiniLmTokenizer;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.examples.text.FineTuneRun;
 import dev.peft4j.examples.text.LinearProbe;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
-import picocli.CommandLine;
+import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.models.text.TextSplits;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import dev.peft4j.cli.TrainingOptions;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;
@@ -25,26 +27,14 @@ import java.util.concurrent.Callable;
         description = "Fine-tune MiniLM with an adapter on a real task (data fetched with npm on first use).")
 public final class FineTuneMiniLm implements Callable<Integer> {
 
+    @Mixin
+    TrainingOptions training = new TrainingOptions();
+
     @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
     String task;
 
     @Option(names = "--method", defaultValue = "lora", description = "adapter method (default: ${DEFAULT-VALUE})")
     String method;
-
-    @Option(names = "--epochs", defaultValue = "2", description = "epochs (default: ${DEFAULT-VALUE})")
-    int epochs;
-
-    @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
-    int maxSteps;
-
-    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    float lr;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init")
-    long seed;
 
     @Option(names = "--out", description = "output folder (default: runs/<task>-<method>)")
     Path out;
@@ -55,14 +45,14 @@ public final class FineTuneMiniLm implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path dir = out != null ? out : Path.of("runs", task + "-" + method);
-        TextSplits splits = TextTasks.load(task, seed);
-        HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
+        TextSplits splits = TextTasks.load(task, training.seed());
+        HuggingFaceTokenizer tokenizer = MiniLm.tokenizer();
         System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", task,
                 splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
                 splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
                         ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
-        FineTuneRun.Settings s = new FineTuneRun.Settings(batch, epochs, maxSteps, lr, seed, 25, true);
-        FineTuneRun.Result r = FineTuneRun.run(method, splits, tokenizer,
+        FineTuneRun.Settings s = training.settings();
+        FineTuneRun.Result r = FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer,
                 FineTuneRun.inject(Methods.byName(method)), s, dir);
         System.out.println();
         System.out.printf(Locale.ROOT, "%-34s %12s %10s %14s%n", "model", "trainable", "test acc", "shifted test");

@@ -1,4 +1,4 @@
-package dev.peft4j.examples.text;
+package dev.peft4j.models.text;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
@@ -12,8 +12,6 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.train.TrainLoop;
-import dev.peft4j.examples.data.TextBatcher;
-import dev.peft4j.examples.data.TextSplits;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 
 import java.io.IOException;
@@ -23,9 +21,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Fine-tunes the pre-trained MiniLM classifier with one adapter on one task: per-step loss (in the
+ * Fine-tunes a pre-trained BERT-family classifier with one adapter on one task: per-step loss (in the
  * progress bar, and a log line every {@code logEvery} steps), validation accuracy per epoch, the
- * best adapter saved, then reloaded onto a fresh MiniLM for the test accuracies.
+ * best adapter saved, then reloaded onto a freshly loaded model for the test accuracies.
  */
 public final class FineTuneRun {
 
@@ -61,6 +59,13 @@ public final class FineTuneRun {
         }
     }
 
+    /** Loads the pre-trained classifier with a fresh head of {@code labels} classes. */
+    @FunctionalInterface
+    public interface ModelFactory {
+        /** A freshly loaded classifier on {@code manager}. */
+        BertForSequenceClassification load(NDManager manager, int labels) throws IOException;
+    }
+
     /** Prepares the adapter on a freshly loaded classifier (data-driven initializers use the batches). */
     @FunctionalInterface
     public interface Setup {
@@ -76,11 +81,11 @@ public final class FineTuneRun {
     }
 
     /** Runs one fine-tuning; the best adapter goes to {@code out/best-adapter}. */
-    public static Result run(String name, TextSplits splits, HuggingFaceTokenizer tokenizer, Setup setup,
-                             Settings s, Path out) throws IOException {
+    public static Result run(String name, ModelFactory factory, TextSplits splits, HuggingFaceTokenizer tokenizer,
+                             Setup setup, Settings s, Path out) throws IOException {
         Engine.getInstance().setRandomSeed((int) s.seed());
         int labels = splits.labelNames().size();
-        TextBatcher train = Classifier.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
+        TextBatcher train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
         TextBatcher validation = evaluationBatches(splits, TextSplits.VALIDATION, tokenizer, s);
         Path best = out.resolve("best-adapter");
         long start = System.nanoTime();
@@ -88,7 +93,7 @@ public final class FineTuneRun {
         List<Double> accuracies = new ArrayList<>();
         long trainable;
         try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
-            BertForSequenceClassification model = Classifier.load(manager, labels);
+            BertForSequenceClassification model = factory.load(manager, labels);
             djl.setBlock(model);
             PeftModel pm = setup.apply(model, train, manager);
             trainable = pm.trainableParameterCount();
@@ -106,7 +111,7 @@ public final class FineTuneRun {
                             }
                         })
                         .optOnEpoch((epoch, epochLosses) -> {
-                            double acc = Classifier.accuracy(model, validation, manager);
+                            double acc = TextClassifiers.accuracy(model, validation, manager);
                             accuracies.add(acc);
                             System.out.printf(Locale.ROOT, "[%s] epoch %d  mean loss %.4f  validation accuracy %.2f%%%n",
                                     name, epoch, mean(epochLosses), 100 * acc);
@@ -118,27 +123,27 @@ public final class FineTuneRun {
                         .build().run();
             }
         }
-        double[] tests = evaluateSaved(best, splits, tokenizer, s);
+        double[] tests = evaluateSaved(factory, best, splits, tokenizer, s);
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(name, trainable, losses, accuracies, tests[0], tests[1], seconds, best);
     }
 
-    /** Test and shifted-test accuracy of a saved adapter reloaded onto a fresh pre-trained MiniLM. */
-    public static double[] evaluateSaved(Path adapter, TextSplits splits, HuggingFaceTokenizer tokenizer, Settings s)
-            throws IOException {
+    /** Test and shifted-test accuracy of a saved adapter reloaded onto a freshly loaded model. */
+    public static double[] evaluateSaved(ModelFactory factory, Path adapter, TextSplits splits,
+                                         HuggingFaceTokenizer tokenizer, Settings s) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
-            BertForSequenceClassification fresh = Classifier.load(manager, splits.labelNames().size());
+            BertForSequenceClassification fresh = factory.load(manager, splits.labelNames().size());
             PeftModel reloaded = PeftModel.load(fresh, adapter);
-            double test = Classifier.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST, tokenizer, s), manager);
+            double test = TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST, tokenizer, s), manager);
             double shift = splits.splits().containsKey(TextSplits.TEST_SHIFT)
-                    ? Classifier.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s), manager)
+                    ? TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s), manager)
                     : Double.NaN;
             return new double[] {test, shift};
         }
     }
 
     static TextBatcher evaluationBatches(TextSplits splits, String split, HuggingFaceTokenizer tokenizer, Settings s) {
-        return Classifier.batches(splits.split(split), tokenizer, 32, false, s.seed());
+        return TextClassifiers.batches(splits.split(split), tokenizer, 32, false, s.seed());
     }
 
     private static void save(PeftModel pm, Path dir) {
