@@ -75,6 +75,14 @@ public final class PegoConfig extends AdapterConfig {
         return initSeed;
     }
 
+    /** PEGO's preserve + diversify regularizer, added to the task loss by training loops that ask for it. */
+    @Override
+    public java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray> regularizer(
+            dev.peft4j.core.PeftModel model, String adapterName) {
+        PegoRegularizer reg = PegoRegularizer.of(model, adapterName);
+        return reg::loss;
+    }
+
     @Override
     public Adapter createAdapter(AdapterContext context) {
         return new PegoAdapter(context, this);

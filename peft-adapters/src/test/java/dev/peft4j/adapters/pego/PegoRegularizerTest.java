@@ -58,6 +58,20 @@ class PegoRegularizerTest {
                 .setTargetModules(model.targets().toArray(new String[0])).build());
     }
 
+    @org.junit.jupiter.api.Test
+    void peftModelRegularizerIsPegosLossAndAbsentForLora() {
+        TinyModel model = dev.peft4j.core.testing.TinyModels.mlp(manager, 4);
+        PeftModel pm = pego(model, 3, 2, 1e-2);
+        dev.peft4j.core.testing.AdapterChecks.randomizeAdapters(pm, "default", 8);
+        ai.djl.ndarray.NDList preds = new ai.djl.ndarray.NDList(manager.zeros(new ai.djl.ndarray.types.Shape(1)));
+        double expected = PegoRegularizer.of(pm, "default").loss(manager).getFloat();
+        org.junit.jupiter.api.Assertions.assertTrue(expected > 0);
+        org.junit.jupiter.api.Assertions.assertEquals(expected, pm.regularizer().apply(preds, preds).getFloat(), 1e-6 * expected);
+        PeftModel lora = PeftModel.create(dev.peft4j.core.testing.TinyModels.mlp(manager, 4).block(),
+                dev.peft4j.adapters.lora.LoraConfig.builder().setRank(2).setTargetModules("0").build());
+        org.junit.jupiter.api.Assertions.assertNull(lora.regularizer());
+    }
+
     /** {@code {L_preserve, L_diversify}} of one layer from its plain matrices. */
     static double[] denseTerms(double[][] w, List<double[][]> as, List<double[][]> bs) {
         List<double[][]> dws = new ArrayList<>();

@@ -104,6 +104,7 @@ public final class FineTuneRun {
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 losses = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
                         .optMaxSteps(s.maxSteps()).optProgress(s.progress())
+                        .optExtraLoss(pm.regularizer())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
                         .optOnStep((step, epoch, loss) -> {
                             if (step % s.logEvery() == 0) {
