@@ -51,9 +51,11 @@ public final class FineTuneMiniLm implements Callable<Integer> {
                 splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
                 splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
                         ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
-        FineTuneRun.Settings s = training.settings();
+        Methods.Method m = Methods.byName(method);
+        FineTuneRun.Settings s = training.learningRateGiven() ? training.settings()
+                : training.settings().withLearningRate(m.learningRate());
         FineTuneRun.Result r = FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer,
-                FineTuneRun.inject(Methods.byName(method)), s, dir);
+                FineTuneRun.inject(m.config().get()), s, dir);
         System.out.println();
         System.out.printf(Locale.ROOT, "%-34s %12s %10s %14s%n", "model", "trainable", "test acc", "shifted test");
         if (!noProbe) {

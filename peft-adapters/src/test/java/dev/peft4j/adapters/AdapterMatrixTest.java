@@ -1,9 +1,12 @@
 package dev.peft4j.adapters;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.bone.BoneConfig;
+import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
+import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
@@ -54,7 +57,24 @@ class AdapterMatrixTest {
                 t -> NolaConfig.builder().setRank(3).optAlpha(6).setNumBases(12, 7).optSeed(3).optBasisChunk(5)
                         .setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> 12L + 7L));
+        rows.add(new MethodRow("flora",
+                t -> FloraConfig.builder().setRank(3).optScale(2).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> floraCount(base.weightShape(), 3)));
+        rows.add(new MethodRow("pego",
+                t -> PegoConfig.builder().setRank(2).optNumLoras(3).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 3L * 2 * (base.outFeatures() + base.inFeatures())));
         return rows;
+    }
+
+    // methods.md: prod(r_i) + sum(dims_i r_i), modes [in / groups, out, kh, kw], kernel modes at full rank
+    private static long floraCount(Shape weight, int r) {
+        long prod = (long) r * r;
+        long sum = r * (weight.get(0) + weight.get(1));
+        for (int k = 2; k < weight.dimension(); k++) {
+            prod *= weight.get(k);
+            sum += weight.get(k) * weight.get(k);
+        }
+        return prod + sum;
     }
 
     // the first target of both tiny models ("0" / "query") selects the pattern rank 3
@@ -62,11 +82,19 @@ class AdapterMatrixTest {
         return path.equals("0") ? "0" : "query";
     }
 
+    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS = Map.of(
+            "mlp", TinyModels::mlp, "transformer", TinyModels::transformer, "cnn", TinyModels::cnn);
+
+    /** Every row on every model whose targeted layers the row's method supports. */
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (MethodRow row : rows()) {
-            for (String model : List.of("mlp", "transformer")) {
-                out.add(Arguments.of(row, model));
+        try (NDManager probe = NDManager.newBaseManager()) {
+            for (MethodRow row : rows()) {
+                for (String model : List.of("mlp", "transformer", "cnn")) {
+                    if (AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
+                        out.add(Arguments.of(row, model));
+                    }
+                }
             }
         }
         return out.stream();
@@ -85,8 +113,7 @@ class AdapterMatrixTest {
     }
 
     private TinyModel model(String name) {
-        BiFunction<NDManager, Long, TinyModel> f = name.equals("mlp") ? TinyModels::mlp : TinyModels::transformer;
-        return f.apply(manager, 42L);
+        return MODELS.get(name).apply(manager, 42L);
     }
 
     @ParameterizedTest(name = "{0} on {1}")

@@ -15,8 +15,8 @@ public final class TrainingOptions {
     @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    float lr;
+    @Option(names = "--lr", description = "Adam learning rate (default: 1e-3, or the method's recommended rate)")
+    Float lr;
 
     @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init (default: ${DEFAULT-VALUE})")
     long seed;
@@ -26,8 +26,13 @@ public final class TrainingOptions {
         return seed;
     }
 
+    /** Whether {@code --lr} was given. */
+    public boolean learningRateGiven() {
+        return lr != null;
+    }
+
     /** The settings of a run, with a log line every 25 steps and a progress bar. */
     public FineTuneRun.Settings settings() {
-        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr, seed, 25, true);
+        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr == null ? 1e-3f : lr, seed, 25, true);
     }
 }

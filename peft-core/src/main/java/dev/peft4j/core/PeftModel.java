@@ -292,6 +292,32 @@ public final class PeftModel {
         return out;
     }
 
+    /**
+     * The sum of the active adapters' training regularizers as an extra loss for
+     * {@link dev.peft4j.core.train.TrainLoop.Builder#optExtraLoss}, or null when none has one.
+     */
+    public java.util.function.BiFunction<ai.djl.ndarray.NDList, ai.djl.ndarray.NDList, ai.djl.ndarray.NDArray>
+            regularizer() {
+        List<java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray>> terms = new ArrayList<>();
+        for (String n : active) {
+            var term = configs.get(n).regularizer(this, n);
+            if (term != null) {
+                terms.add(term);
+            }
+        }
+        if (terms.isEmpty()) {
+            return null;
+        }
+        return (preds, labels) -> {
+            ai.djl.ndarray.NDManager manager = preds.head().getManager();
+            ai.djl.ndarray.NDArray sum = terms.get(0).apply(manager);
+            for (int i = 1; i < terms.size(); i++) {
+                sum = sum.add(terms.get(i).apply(manager));
+            }
+            return sum;
+        };
+    }
+
     /** Number of trainable parameter elements (active adapters and modules to save). */
     public long trainableParameterCount() {
         long n = 0;

@@ -1,6 +1,10 @@
 package dev.peft4j.examples.text;
 
+import dev.peft4j.adapters.bone.BoneConfig;
+import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.adapters.nola.NolaConfig;
+import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.AdapterConfig;
 
 import java.util.LinkedHashMap;
@@ -8,9 +12,11 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The adapter configurations the text examples compare, by name: each targets the attention
- * {@code query} and {@code value} projections of MiniLM and trains the {@code classifier} head in
- * full (PEFT's {@code modules_to_save} for sequence classification).
+ * The adapter configurations the text examples compare, by name. Each targets the attention
+ * {@code query} and {@code value} projections of MiniLM at about LoRA r 8's budget (NOLA, by
+ * design, trains far fewer numbers) and trains the {@code classifier} head in full (PEFT's
+ * {@code modules_to_save} for sequence classification). Each has the learning rate its authors
+ * recommend or, where they give none for this setting, LoRA's.
  */
 public final class Methods {
 
@@ -19,28 +25,44 @@ public final class Methods {
     /** The head trained in full and saved with every adapter. */
     public static final String HEAD = "classifier";
 
+    /** A method of the comparison: its config and its Adam learning rate. */
+    public record Method(String name, Supplier<AdapterConfig> config, float learningRate) {}
+
     private Methods() {}
 
     /** Every method by name, in table order. */
-    public static Map<String, Supplier<AdapterConfig>> all() {
-        Map<String, Supplier<AdapterConfig>> m = new LinkedHashMap<>();
-        m.put("lora", () -> lora("true"));
+    public static Map<String, Method> all() {
+        Map<String, Method> m = new LinkedHashMap<>();
+        add(m, "lora", () -> lora("true"), 1e-3f);
+        add(m, "nola", () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)), 5e-3f);
+        add(m, "bone", () -> common(BoneConfig.builder().setRank(16)), 1e-3f);
+        add(m, "bat", () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)), 1e-3f);
+        add(m, "flora", () -> common(FloraConfig.builder().setRank(8)), 1e-3f);
+        add(m, "pego", () -> common(PegoConfig.builder().setRank(4).optNumLoras(2)), 5e-4f);
         return m;
     }
 
-    /** LoRA r 8, alpha 16 on query and value, with an {@code init_lora_weights} value. */
-    public static LoraConfig lora(String init) {
-        return LoraConfig.builder().setRank(8).optAlpha(16).optDropout(0.05).optInitLoraWeights(init)
-                .setTargetModules(TARGETS).optModulesToSave(HEAD).optTaskType("SEQ_CLS")
+    private static void add(Map<String, Method> m, String name, Supplier<AdapterConfig> config, float lr) {
+        m.put(name, new Method(name, config, lr));
+    }
+
+    /** The shared options: targets, the trained head, the task type and the base model's name. */
+    private static <B extends AdapterConfig.Builder<B>> AdapterConfig common(B builder) {
+        return builder.setTargetModules(TARGETS).optModulesToSave(HEAD).optTaskType("SEQ_CLS")
                 .optBaseModelNameOrPath("sentence-transformers/all-MiniLM-L6-v2").build();
     }
 
-    /** The config of a method by name; an error listing the names otherwise. */
-    public static AdapterConfig byName(String name) {
-        Supplier<AdapterConfig> s = all().get(name);
-        if (s == null) {
+    /** LoRA r 8, alpha 16, dropout 0.05 on query and value, with an {@code init_lora_weights} value. */
+    public static LoraConfig lora(String init) {
+        return (LoraConfig) common(LoraConfig.builder().setRank(8).optAlpha(16).optDropout(0.05).optInitLoraWeights(init));
+    }
+
+    /** A method by name; an error listing the names otherwise. */
+    public static Method byName(String name) {
+        Method m = all().get(name);
+        if (m == null) {
             throw new IllegalArgumentException("Unknown method '" + name + "'; methods: " + all().keySet());
         }
-        return s.get();
+        return m;
     }
 }

@@ -35,6 +35,11 @@ public final class FineTuneRun {
             return new Settings(16, 2, Integer.MAX_VALUE, 1e-3f, 42, 25, true);
         }
 
+        /** These settings with another learning rate. */
+        public Settings withLearningRate(float lr) {
+            return new Settings(batchSize, epochs, maxSteps, lr, seed, logEvery, progress);
+        }
+
         /** These settings with another number of epochs and step cap. */
         public Settings withSteps(int epochs, int maxSteps) {
             return new Settings(batchSize, epochs, maxSteps, learningRate, seed, logEvery, progress);
@@ -104,6 +109,7 @@ public final class FineTuneRun {
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 losses = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
                         .optMaxSteps(s.maxSteps()).optProgress(s.progress())
+                        .optExtraLoss(pm.regularizer())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
                         .optOnStep((step, epoch, loss) -> {
                             if (step % s.logEvery() == 0) {
