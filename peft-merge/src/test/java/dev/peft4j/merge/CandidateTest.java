@@ -12,7 +12,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import dev.peft4j.adapters.bone.BoneConfig;
+import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.adapters.nola.NolaConfig;
+import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.testing.TinyModels;
@@ -21,9 +24,13 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Candidates: task vectors of adapter folders against the adapters' own merge, and every input error. */
@@ -86,22 +93,30 @@ class CandidateTest {
         }
     }
 
-    @Test
-    void loraTaskVectorsAreFactoredAndEqualTheMergedWeights() throws IOException {
-        candidateWeightsEqualTheAdaptersOwnMerge(LoraConfig.builder().setRank(3).optAlpha(6)
-                .setTargetModules("query", "fc1").build(), Delta.LowRank.class);
+    /** Every registered method on the tiny transformer's query and fc1 layers. */
+    static Stream<Arguments> methods() {
+        return Stream.of(
+                Arguments.of("lora", LoraConfig.builder().setRank(3).optAlpha(6).setTargetModules("query", "fc1")
+                        .build(), Delta.LowRank.class),
+                Arguments.of("bone", BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
+                        Delta.Dense.class),
+                // Bat's change depends on the base weight: the candidate rebuilds it on the base tensor
+                Arguments.of("bat", BoneConfig.builder().setRank(4).optVariant(BoneConfig.Variant.BAT)
+                        .setTargetModules("query", "fc1").build(), Delta.Dense.class),
+                // NOLA's checkpoint holds seeds and coefficients, not its bases
+                Arguments.of("nola", NolaConfig.builder().setRank(3).optAlpha(6).setNumBases(12, 7).optSeed(3)
+                        .setTargetModules("query", "fc1").build(), Delta.Dense.class),
+                Arguments.of("flora", FloraConfig.builder().setRank(3).optScale(2).setTargetModules("query", "fc1")
+                        .build(), Delta.Dense.class),
+                Arguments.of("pego", PegoConfig.builder().setRank(2).optNumLoras(3).setTargetModules("query", "fc1")
+                        .build(), Delta.Dense.class));
     }
 
-    @Test
-    void boneTaskVectorsComeFromTheMethodsDeltaWeight() throws IOException {
-        candidateWeightsEqualTheAdaptersOwnMerge(BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
-                Delta.Dense.class);
-    }
-
-    @Test
-    void batTaskVectorsDependOnTheBaseWeightAndStillMatch() throws IOException {
-        candidateWeightsEqualTheAdaptersOwnMerge(BoneConfig.builder().setRank(4).optVariant(BoneConfig.Variant.BAT)
-                .setTargetModules("query", "fc1").build(), Delta.Dense.class);
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("methods")
+    void taskVectorsOfEveryMethodEqualItsOwnMerge(String name, AdapterConfig config, Class<? extends Delta> form)
+            throws IOException {
+        candidateWeightsEqualTheAdaptersOwnMerge(config, form);
     }
 
     @Test
