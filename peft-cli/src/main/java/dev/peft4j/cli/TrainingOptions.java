@@ -15,7 +15,7 @@ public final class TrainingOptions {
     @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--lr", description = "Adam learning rate (default: 1e-3, or the method's recommended rate)")
+    @Option(names = "--lr", description = "Adam learning rate (default: the method's recommended rate, else 5e-4)")
     Float lr;
 
     @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init (default: ${DEFAULT-VALUE})")
@@ -33,6 +33,6 @@ public final class TrainingOptions {
 
     /** The settings of a run, with a log line every 25 steps and a progress bar. */
     public FineTuneRun.Settings settings() {
-        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr == null ? 1e-3f : lr, seed, 25, true);
+        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr == null ? 5e-4f : lr, seed, 25, true);
     }
 }

@@ -33,7 +33,7 @@ public final class Methods {
     /** Every method by name, in table order. */
     public static Map<String, Method> all() {
         Map<String, Method> m = new LinkedHashMap<>();
-        add(m, "lora", () -> lora("true"), 1e-3f);
+        add(m, "lora", () -> lora("true"), 5e-4f);
         add(m, "nola", () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)), 5e-3f);
         add(m, "bone", () -> common(BoneConfig.builder().setRank(16)), 1e-3f);
         add(m, "bat", () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)), 1e-3f);

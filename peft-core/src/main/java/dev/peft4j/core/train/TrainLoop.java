@@ -75,6 +75,12 @@ public final class TrainLoop {
                 try (batch) {
                     float loss = step(batch);
                     step++;
+                    if (!Float.isFinite(loss)) {
+                        throw new IllegalStateException(String.format(Locale.ROOT,
+                                "The training loss is %s at step %d (epoch %d)%s: stopping (lower the learning"
+                                        + " rate or check the data)", loss, step, epoch,
+                                losses.isEmpty() ? "" : "; the last finite loss was " + losses.get(losses.size() - 1)));
+                    }
                     losses.add(loss);
                     epochLosses.add(loss);
                     if (bar != null) {
