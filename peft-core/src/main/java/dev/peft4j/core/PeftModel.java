@@ -363,14 +363,17 @@ public final class PeftModel {
         }
     }
 
-    /** Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>}. */
-    public void save(java.nio.file.Path dir) throws java.io.IOException {
-        AdapterCheckpoint.saveAll(this, dir);
+    /**
+     * Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>};
+     * {@link SaveOption#FOR_ORIGINAL_BASE} converts adapters that changed the base weights.
+     */
+    public void save(java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+        AdapterCheckpoint.saveAll(this, dir, options);
     }
 
-    /** Saves one adapter as an adapter folder. */
-    public void save(String name, java.nio.file.Path dir) throws java.io.IOException {
-        AdapterCheckpoint.save(this, name, dir);
+    /** Saves one adapter as an adapter folder (options as for {@link #save(java.nio.file.Path, SaveOption...)}). */
+    public void save(String name, java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+        AdapterCheckpoint.save(this, name, dir, options);
     }
 
     /** Loads an adapter folder under a new name (inactive unless it is the first adapter). */

@@ -48,6 +48,15 @@ public abstract class AdapterConfig {
         return EnumSet.of(BaseLayer.Kind.LINEAR);
     }
 
+    /**
+     * The config saved together with {@link Adapter#stateDictForOriginalBase}: a method whose
+     * initialization changed the base weights returns the config of its converted form (PiSSA:
+     * plain LoRA of rank 2r); by default this config.
+     */
+    public AdapterConfig forOriginalBase() {
+        return this;
+    }
+
     /** Writes the method's own keys. */
     protected abstract void writeFields(JsonObject json);
 
