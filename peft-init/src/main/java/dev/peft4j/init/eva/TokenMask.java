@@ -57,6 +57,11 @@ public interface TokenMask {
         NDArray flat = x.reshape(-1, n);
         boolean aligned = keep != null && shape.dimension() == keep.getShape().dimension() + 1
                 && shape.slice(0, shape.dimension() - 1).equals(keep.getShape());
-        return aligned ? flat.booleanMask(keep.flatten()) : flat;
+        if (!aligned) {
+            return flat;
+        }
+        // DJL masks only whole-shape or trailing-shape masks, so the row mask is broadcast over the columns
+        NDArray cells = keep.reshape(-1, 1).broadcast(flat.getShape());
+        return flat.booleanMask(cells).reshape(-1, n);
     }
 }
