@@ -1,17 +1,14 @@
 package dev.peft4j.init;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
-import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
-import dev.peft4j.core.testing.TinyModels;
+import dev.peft4j.core.testing.AdapterMatrix;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
+import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.init.eva.EvaConfig;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -21,20 +18,20 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BiFunction;
 import java.util.stream.Stream;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 
 /**
- * The generic adapter matrix for the initializers. Every row passes the checks that hold whatever
- * the initialization (merge equals unmerged forward, trainable count, only adapter weights
- * train). Rows that keep the base weight (EVA, and LoRA-GA before its data pass, whose B is 0)
- * also pass the base-dependent checks (disabled gives base, unmerge restores base, save/load onto
- * a fresh model); PiSSA changes the base at creation, so its base-dependent behaviour is checked
- * here against the residual base and, through the conversion, against the original one.
+ * The generic adapter matrix ({@link AdapterMatrix}) for the initializers. Every row passes the
+ * checks that hold whatever the initialization (merge equals unmerged forward, trainable count,
+ * only adapter weights train). Rows that keep the base weight (EVA, and LoRA-GA before its data
+ * pass, whose B is 0) also pass the base-dependent checks (disabled gives base, unmerge restores
+ * base, save/load onto a fresh model); PiSSA changes the base at creation, so its base-dependent
+ * behaviour is checked here against the residual base and, through the conversion, against the
+ * original one.
  */
-class InitMatrixTest {
+class InitMatrixTest extends AdapterMatrix {
 
     /** Rows whose initialization rewrites the base weight when the adapter is created. */
     static List<MethodRow> residualRows() {
@@ -64,81 +61,21 @@ class InitMatrixTest {
                 .setTargetModules(TargetModules.names(targets));
     }
 
-    static Stream<Arguments> allCases() {
+    @Override
+    protected List<MethodRow> methodRows() {
         List<MethodRow> rows = new ArrayList<>(residualRows());
         rows.addAll(baseKeepingRows());
-        return cases(rows);
+        return rows;
     }
 
-    static Stream<Arguments> baseKeepingCases() {
-        return cases(baseKeepingRows());
+    @Override
+    protected boolean keepsBase(MethodRow row) {
+        return residualRows().stream().noneMatch(r -> r.name().equals(row.name()));
     }
 
-    static Stream<Arguments> residualCases() {
-        return cases(residualRows());
-    }
-
-    private static Stream<Arguments> cases(List<MethodRow> rows) {
-        List<Arguments> out = new ArrayList<>();
-        for (MethodRow row : rows) {
-            for (String model : List.of("mlp", "transformer")) {
-                out.add(Arguments.of(row, model));
-            }
-        }
-        return out.stream();
-    }
-
-    private NDManager manager;
-
-    @BeforeEach
-    void setUp() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        manager.close();
-    }
-
-    private TinyModel model(String name) {
-        BiFunction<NDManager, Long, TinyModel> f = name.equals("mlp") ? TinyModels::mlp : TinyModels::transformer;
-        return f.apply(manager, 42L);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("allCases")
-    void mergedForwardEqualsUnmerged(MethodRow row, String model) {
-        AdapterChecks.mergedEqualsUnmerged(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("allCases")
-    void trainableCountMatchesFormula(MethodRow row, String model) {
-        AdapterChecks.trainableCountMatchesFormula(model(model), row);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("allCases")
-    void onlyAdapterParametersTrain(MethodRow row, String model) {
-        AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("baseKeepingCases")
-    void disabledAdapterGivesBaseExactly(MethodRow row, String model) {
-        AdapterChecks.disabledGivesBase(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("baseKeepingCases")
-    void unmergeRestoresBase(MethodRow row, String model) {
-        AdapterChecks.unmergeRestoresBase(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("baseKeepingCases")
-    void saveLoadRoundTrip(MethodRow row, String model, @TempDir Path dir) throws IOException {
-        AdapterChecks.saveLoadRoundTrip(() -> model(model), row, manager, dir.resolve("adapter"));
+    /** The residual rows on both tiny models. */
+    Stream<Arguments> residualCases() {
+        return cases(row -> !keepsBase(row));
     }
 
     /** PiSSA at step 0: the adapter plus the residual base reproduce the original model (1e-5). */

@@ -6,12 +6,15 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import com.google.gson.JsonObject;
+import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
+import dev.peft4j.init.convert.BaseFingerprint;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,6 +22,7 @@ import java.util.function.Supplier;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,6 +55,11 @@ public final class ResidualChecks {
         Path converted = dir.resolve("converted");
         trained.save(asSaved);
         trained.save(converted, SaveOption.FOR_ORIGINAL_BASE);
+        for (String path : trained.adapters(PeftModel.DEFAULT).keySet()) {
+            String key = AdapterCheckpoint.PREFIX + path + "." + BaseFingerprint.KEY;
+            assertTrue(metadata(asSaved).containsKey(key), "fingerprint of " + path);
+            assertFalse(metadata(converted).containsKey(key), "a converted adapter needs no fingerprint");
+        }
 
         Block residualBase = original.get();
         copyBaseWeights(trained, residualBase);
@@ -68,6 +77,12 @@ public final class ResidualChecks {
         assertEquals(2 * before.get("r").getAsInt(), after.get("r").getAsInt());
         assertTrue(after.get("init_lora_weights").getAsBoolean());
         assertEquals(2 * trained.trainableParameterCount(), onOriginal.trainableParameterCount());
+    }
+
+    private static java.util.Map<String, String> metadata(Path folder) throws IOException {
+        try (SafetensorsReader reader = SafetensorsReader.open(folder.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+            return reader.metadata();
+        }
     }
 
     /** Copies the adapted layers' base weights (the residual ones) of {@code from} into the same modules of {@code to}. */

@@ -6,14 +6,18 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.train.TrainLoop;
 import dev.peft4j.examples.data.TextBatcher;
 import dev.peft4j.examples.data.TextSplits;
+import dev.peft4j.init.InitOptions;
+import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 
 import java.io.IOException;
@@ -61,18 +65,61 @@ public final class FineTuneRun {
         }
     }
 
-    /** Prepares the adapter on a freshly loaded classifier (data-driven initializers use the batches). */
+    /**
+     * Prepares the adapter on a freshly loaded classifier; data-driven initializers use the batches
+     * of {@code train}, a batcher of its own over the training split (same batches and order as
+     * training's), so that reading it does not change the order training sees.
+     */
     @FunctionalInterface
     public interface Setup {
         /** Returns the PeftModel to train. */
         PeftModel apply(BertForSequenceClassification model, TextBatcher train, NDManager manager) throws IOException;
     }
 
+    /** LoRA-GA's gradient is averaged over this many training examples (the paper: 64 batches of 2). */
+    public static final int LORA_GA_EXAMPLES = 128;
+
     private FineTuneRun() {}
 
-    /** A setup that injects {@code config} as the {@code default} adapter. */
+    /**
+     * A setup that injects {@code config} as the {@code default} adapter and runs its data-driven
+     * initialization ({@link LoraInitialization#prepare}: LoRA-GA's gradient over the first
+     * {@link #LORA_GA_EXAMPLES} training examples; EVA's PCA), printing how long it took.
+     */
     public static Setup inject(AdapterConfig config) {
-        return (model, train, manager) -> PeftModel.create(model, config);
+        return (model, train, manager) -> {
+            long start = System.nanoTime();
+            PeftModel pm = PeftModel.create(model, config);
+            Iterable<Batch> data = train.getData(manager);
+            if (config.toJson().get("init_lora_weights").getAsString().equals("lora_ga")) {
+                data = firstExamples(data, LORA_GA_EXAMPLES);
+            }
+            LoraInitialization.prepare(pm, PeftModel.DEFAULT, data, Loss.softmaxCrossEntropyLoss(),
+                    InitOptions.defaults().withLoraGaBatches(Integer.MAX_VALUE));
+            System.out.printf(Locale.ROOT, "[init] %s: adapter created and initialized in %.1f s%n",
+                    config.toJson().get("init_lora_weights"), (System.nanoTime() - start) / 1e9);
+            return pm;
+        };
+    }
+
+    /** The batches of {@code data} until {@code examples} examples have been given (the last batch may pass it). */
+    static Iterable<Batch> firstExamples(Iterable<Batch> data, int examples) {
+        return () -> new java.util.Iterator<>() {
+            private final java.util.Iterator<Batch> it = data.iterator();
+            private int given;
+
+            @Override
+            public boolean hasNext() {
+                return given < examples && it.hasNext();
+            }
+
+            @Override
+            public Batch next() {
+                Batch b = it.next();
+                given += b.getSize();
+                return b;
+            }
+        };
     }
 
     /** Runs one fine-tuning; the best adapter goes to {@code out/best-adapter}. */
@@ -90,7 +137,9 @@ public final class FineTuneRun {
         try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
             BertForSequenceClassification model = Classifier.load(manager, labels);
             djl.setBlock(model);
-            PeftModel pm = setup.apply(model, train, manager);
+            TextBatcher initData = Classifier.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true,
+                    s.seed());
+            PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
             DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
@@ -141,9 +190,10 @@ public final class FineTuneRun {
         return Classifier.batches(splits.split(split), tokenizer, 32, false, s.seed());
     }
 
+    /** Saves for the original MiniLM: PiSSA and LoRA-GA adapters are converted to plain LoRA. */
     private static void save(PeftModel pm, Path dir) {
         try {
-            pm.save(dir);
+            pm.save(dir, SaveOption.FOR_ORIGINAL_BASE);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
