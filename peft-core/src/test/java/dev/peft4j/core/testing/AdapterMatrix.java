@@ -3,8 +3,6 @@ package dev.peft4j.core.testing;
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,10 +25,7 @@ import java.util.stream.Stream;
  * residual base itself.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-public abstract class AdapterMatrix {
-
-    /** The manager of the running test. */
-    protected NDManager manager;
+public abstract class AdapterMatrix extends ManagedTest {
 
     /** The rows of this matrix. */
     protected abstract List<MethodRow> methodRows();
@@ -61,18 +56,6 @@ public abstract class AdapterMatrix {
             }
         }
         return out.stream();
-    }
-
-    /** Opens the test's manager. */
-    @BeforeEach
-    protected void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    /** Closes the test's manager. */
-    @AfterEach
-    protected void closeManager() {
-        manager.close();
     }
 
     /** A fresh seeded tiny model by name ({@code mlp} or {@code transformer}). */
