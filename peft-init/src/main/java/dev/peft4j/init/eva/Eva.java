@@ -37,7 +37,7 @@ public final class Eva {
      * Runs EVA for one adapter of {@code pm} (created with {@code init_lora_weights = "eva"}),
      * cycling over {@code data} until convergence or {@code maxBatches}.
      *
-     * @param pm the model (the PCA runs on it with every other adapter off)
+     * @param pm the model (the PCA runs on it with every other adapter off; merged ones stay merged)
      * @param name the adapter
      * @param data batches of the training data, re-iterated when exhausted
      * @param mask which tokens of a batch count

@@ -186,6 +186,10 @@ final class EvaFit {
         for (LayerGroup g : groups) {
             for (String m : g.members) {
                 int r = finalRanks.get(m);
+                if (r > 0 && g.pca.components() == null) {
+                    throw new IllegalStateException("EVA: layer '" + m + "' never saw " + g.pca.size()
+                            + " tokens in one batch (after masking), so it has no components; use larger batches");
+                }
                 if (r > 0) {
                     NDArray a = g.pca.components().get(new NDIndex(":{}", r));
                     if (eva.whiten()) {

@@ -46,16 +46,18 @@ class EvaTest extends ManagedTest {
 
     /**
      * Budget 12 = 3 x 4. left and mid each have six components explaining over 10% of their
-     * variance, right's 64 flat directions explain under 2% each: ranks go 6, 6, 0.
+     * variance, right's 64 flat directions explain under 2% each: ranks go 6, 6, 0. The components
+     * span the planted subspaces: the offset (centring) and the padded garbage (masking) are
+     * ignored.
      */
     @Test
-    void ranksMoveToTheLayersWithMoreExplainedVarianceAndRankZeroDropsTheLayer() {
+    void ranksMoveToTheLayersWithMoreExplainedVarianceAndComponentsSpanThePlantedSubspaces() {
         PeftModel pm = towers(EvaConfig.defaults());
         NDArray x = Towers.batch(manager, 99).getData().head();
         NDArray before = TinyModels.forward(pm.root(), x);
         prepare(pm, 10);
         Map<String, ?> layers = pm.adapters(PeftModel.DEFAULT);
-        assertEquals(List.of("left", "mid"), List.copyOf(layers.keySet()));
+        assertEquals(List.of("left", "mid"), List.copyOf(layers.keySet()), "rank 0 drops right's adapter");
         LoraAdapter left = (LoraAdapter) layers.get("left");
         assertEquals(6, left.rank());
         assertEquals(8.0 * 6 / R, left.alpha(), 1e-12);
@@ -65,16 +67,9 @@ class EvaTest extends ManagedTest {
         assertEquals("{\"left\":12,\"mid\":12}", json.get("alpha_pattern").toString());
         assertEquals("[\"left\",\"mid\"]", json.get("target_modules").toString());
         assertAlmostEquals(TinyModels.forward(pm.root(), x), before, 0, 0);
-    }
-
-    /** The components span the planted subspaces: the offset (centring) and the padded garbage (masking) are ignored. */
-    @Test
-    void componentsSpanThePlantedSubspacesAndAreOrthonormal() {
-        PeftModel pm = towers(EvaConfig.defaults());
-        prepare(pm, 10);
         Map<String, double[][]> bases = Map.of("left", Towers.LEFT_BASIS, "mid", Towers.MID_BASIS);
         bases.forEach((path, basis) -> {
-            LoraAdapter a = (LoraAdapter) pm.adapters(PeftModel.DEFAULT).get(path);
+            LoraAdapter a = (LoraAdapter) layers.get(path);
             NDArray loraA = a.loraA().getArray();
             assertAlmostEquals(loraA.matMul(loraA.transpose()), manager.eye(Towers.PLANTED), 1e-4, 1e-4);
             NDArray p = Planted.create(manager, basis);
