@@ -1,17 +1,17 @@
 package dev.peft4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import dev.peft4j.examples.data.MiniLmTokenizer;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.examples.text.FineTuneRun;
 import dev.peft4j.examples.text.LinearProbe;
 import dev.peft4j.examples.text.Methods;
-import dev.peft4j.examples.text.TaskOptions;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
-import picocli.CommandLine;
+import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.models.text.TextSplits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import dev.peft4j.cli.TrainingOptions;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;
@@ -28,16 +28,13 @@ import java.util.concurrent.Callable;
 public final class FineTuneMiniLm implements Callable<Integer> {
 
     @Mixin
-    TaskOptions options;
+    TrainingOptions training = new TrainingOptions();
+
+    @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
+    String task;
 
     @Option(names = "--method", defaultValue = "lora", description = "adapter method (default: ${DEFAULT-VALUE})")
     String method;
-
-    @Option(names = "--epochs", defaultValue = "2", description = "epochs (default: ${DEFAULT-VALUE})")
-    int epochs;
-
-    @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
-    int maxSteps;
 
     @Option(names = "--out", description = "output folder (default: runs/<task>-<method>)")
     Path out;
@@ -47,17 +44,18 @@ public final class FineTuneMiniLm implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path dir = out != null ? out : Path.of("runs", options.task + "-" + method);
-        TextSplits splits = TextTasks.load(options.task, options.seed);
-        HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
-        System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", options.task,
+        Path dir = out != null ? out : Path.of("runs", task + "-" + method);
+        TextSplits splits = TextTasks.load(task, training.seed());
+        HuggingFaceTokenizer tokenizer = MiniLm.tokenizer();
+        System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", task,
                 splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
                 splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
                         ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
-        FineTuneRun.Settings s =
-                new FineTuneRun.Settings(options.batch, epochs, maxSteps, options.lr, options.seed, 25, true);
-        FineTuneRun.Result r = FineTuneRun.run(method, splits, tokenizer,
-                FineTuneRun.inject(Methods.byName(method)), s, dir);
+        Methods.Method m = Methods.byName(method);
+        FineTuneRun.Settings s = training.learningRateGiven() ? training.settings()
+                : training.settings().withLearningRate(m.learningRate());
+        FineTuneRun.Result r = FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer,
+                FineTuneRun.inject(m.config().get()), s, dir);
         System.out.println();
         System.out.printf(Locale.ROOT, "%-34s %12s %10s %14s%n", "model", "trainable", "test acc", "shifted test");
         if (!noProbe) {

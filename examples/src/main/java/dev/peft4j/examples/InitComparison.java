@@ -1,12 +1,12 @@
 package dev.peft4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import dev.peft4j.examples.data.MiniLmTokenizer;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.examples.text.FineTuneRun;
+import dev.peft4j.cli.TrainingOptions;
 import dev.peft4j.examples.text.Methods;
-import dev.peft4j.examples.text.TaskOptions;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
+import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.models.text.TextSplits;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,18 +21,21 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * LoRA initializations side by side on a real task: the same MiniLM, rank, steps, data order and
- * seed, only {@code init_lora_weights} differs (PEFT's default, PiSSA, LoRA-GA, EVA). Prints one
- * markdown table: training loss after 50, 100 and 200 steps (mean of the 10 steps ending there),
- * test accuracy of the best adapter (by validation) reloaded onto a fresh MiniLM, and the time
- * the initialization took.
+ * LoRA initializations side by side on a real task: the same MiniLM, rank, steps, data order,
+ * learning rate and seed, only {@code init_lora_weights} differs (PEFT's default, PiSSA, LoRA-GA,
+ * EVA). Prints one markdown table: training loss after 50, 100 and the last step (mean of the 10
+ * steps ending there), test accuracy of the best adapter (by validation) reloaded onto a fresh
+ * MiniLM, and the time the initialization took.
  */
 @Command(name = "InitComparison", mixinStandardHelpOptions = true,
         description = "Compare LoRA initializations (lora, pissa, lora_ga, eva) fine-tuning MiniLM on a real task.")
 public final class InitComparison implements Callable<Integer> {
 
     @Mixin
-    TaskOptions options;
+    TrainingOptions training = new TrainingOptions();
+
+    @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
+    String task;
 
     @Option(names = "--methods", defaultValue = "lora,pissa,lora_ga,eva", split = ",",
             description = "methods of the catalogue (default: ${DEFAULT-VALUE})")
@@ -41,37 +44,43 @@ public final class InitComparison implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "200", description = "training steps (default: ${DEFAULT-VALUE})")
     int steps;
 
+    @Option(names = "--progress", description = "show the per-epoch progress bar")
+    boolean progress;
+
     @Option(names = "--out", defaultValue = "runs/init-comparison", description = "output folder")
     Path out;
 
     @Override
     public Integer call() throws Exception {
-        TextSplits splits = TextTasks.load(options.task, options.seed);
-        HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
-        FineTuneRun.Settings s = new FineTuneRun.Settings(options.batch, Integer.MAX_VALUE, steps, options.lr,
-                options.seed, 25, false);
+        TextSplits splits = TextTasks.load(task, training.seed());
+        FineTuneRun.Settings base = training.settings();
+        FineTuneRun.Settings s = new FineTuneRun.Settings(base.batchSize(), Integer.MAX_VALUE, steps,
+                base.learningRate(), base.seed(), 25, progress);
         Map<String, Double> initSeconds = new LinkedHashMap<>();
         List<FineTuneRun.Result> results = new ArrayList<>();
-        for (String method : methods) {
-            FineTuneRun.Setup inject = FineTuneRun.inject(Methods.byName(method));
-            FineTuneRun.Setup timed = (model, train, manager) -> {
-                long start = System.nanoTime();
-                var pm = inject.apply(model, train, manager);
-                initSeconds.put(method, (System.nanoTime() - start) / 1e9);
-                return pm;
-            };
-            results.add(FineTuneRun.run(method, splits, tokenizer, timed, s, out.resolve(method)));
+        try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
+            for (String method : methods) {
+                FineTuneRun.Setup inject = FineTuneRun.inject(Methods.byName(method).config().get());
+                FineTuneRun.Setup timed = (model, train, manager) -> {
+                    long start = System.nanoTime();
+                    var pm = inject.apply(model, train, manager);
+                    initSeconds.put(method, (System.nanoTime() - start) / 1e9);
+                    return pm;
+                };
+                results.add(FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer, timed, s,
+                        out.resolve(method)));
+            }
         }
         System.out.println();
-        System.out.println(table(results, initSeconds));
+        System.out.println(table(results, initSeconds, s));
         return 0;
     }
 
     /** The markdown table of the runs. */
-    String table(List<FineTuneRun.Result> results, Map<String, Double> initSeconds) {
+    String table(List<FineTuneRun.Result> results, Map<String, Double> initSeconds, FineTuneRun.Settings s) {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "Task %s, MiniLM-L6, r 8, alpha 16, query+value, batch %d, Adam %.0e,"
-                + " %d steps, seed %d%n%n", options.task, options.batch, options.lr, steps, options.seed));
+                + " %d steps, seed %d%n%n", task, s.batchSize(), s.learningRate(), steps, s.seed()));
         b.append("| method | trainable | loss @50 | loss @100 | loss @").append(steps)
                 .append(" | test accuracy | init time | run time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (FineTuneRun.Result r : results) {

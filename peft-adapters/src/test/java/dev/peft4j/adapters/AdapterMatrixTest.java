@@ -1,8 +1,11 @@
 package dev.peft4j.adapters;
 
+import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.bone.BoneConfig;
+import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
+import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.AdapterMatrix;
@@ -41,7 +44,24 @@ class AdapterMatrixTest extends AdapterMatrix {
                 t -> NolaConfig.builder().setRank(3).optAlpha(6).setNumBases(12, 7).optSeed(3).optBasisChunk(5)
                         .setTargetModules(TargetModules.names(t)).build(),
                 (path, base) -> 12L + 7L));
+        rows.add(new MethodRow("flora",
+                t -> FloraConfig.builder().setRank(3).optScale(2).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> floraCount(base.weightShape(), 3)));
+        rows.add(new MethodRow("pego",
+                t -> PegoConfig.builder().setRank(2).optNumLoras(3).setTargetModules(TargetModules.names(t)).build(),
+                (path, base) -> 3L * 2 * (base.outFeatures() + base.inFeatures())));
         return rows;
+    }
+
+    // methods.md: prod(r_i) + sum(dims_i r_i), modes [in / groups, out, kh, kw], kernel modes at full rank
+    private static long floraCount(Shape weight, int r) {
+        long prod = (long) r * r;
+        long sum = r * (weight.get(0) + weight.get(1));
+        for (int k = 2; k < weight.dimension(); k++) {
+            prod *= weight.get(k);
+            sum += weight.get(k) * weight.get(k);
+        }
+        return prod + sum;
     }
 
     // the first target of both tiny models ("0" / "query") selects the pattern rank 3

@@ -62,6 +62,52 @@ public final class DenseRef {
         return out;
     }
 
+    /** {@code a b}. */
+    public static double[][] matMul(double[][] a, double[][] b) {
+        double[][] c = new double[a.length][b[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int k = 0; k < b.length; k++) {
+                for (int j = 0; j < b[0].length; j++) {
+                    c[i][j] += a[i][k] * b[k][j];
+                }
+            }
+        }
+        return c;
+    }
+
+    /** {@code a^T}. */
+    public static double[][] transpose(double[][] a) {
+        double[][] t = new double[a[0].length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                t[j][i] = a[i][j];
+            }
+        }
+        return t;
+    }
+
+    /** Element-wise {@code s a}. */
+    public static double[][] scaled(double s, double[][] a) {
+        double[][] out = new double[a.length][a[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                out[i][j] = s * a[i][j];
+            }
+        }
+        return out;
+    }
+
+    /** Sum of absolute values (element-wise L1). */
+    public static double l1(double[][] a) {
+        double s = 0;
+        for (double[] row : a) {
+            for (double v : row) {
+                s += Math.abs(v);
+            }
+        }
+        return s;
+    }
+
     /** The base layer of the adapted module at {@code path}. */
     public static BaseLayer base(PeftModel pm, String path) {
         return ((AdaptedLayer) ModuleTree.get(pm.root(), path)).base();

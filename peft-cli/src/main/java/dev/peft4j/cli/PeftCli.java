@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 public final class PeftCli implements Runnable {
 
     /** Every subcommand; a new capability adds its class here. */
-    static final Class<?>[] SUBCOMMANDS = {InspectCommand.class};
+    static final Class<?>[] SUBCOMMANDS = {InspectCommand.class, TrainCommand.class, ExportCommand.class};
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;

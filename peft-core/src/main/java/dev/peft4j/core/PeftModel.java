@@ -6,6 +6,8 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.loss.Loss;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.tree.BaseLayer;
@@ -16,6 +18,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 
 /**
  * A DJL block tree with named adapters injected by module path (PEFT's {@code PeftModel}).
@@ -292,6 +295,32 @@ public final class PeftModel {
         return out;
     }
 
+    /**
+     * The sum of the active adapters' training regularizers as an extra loss for
+     * {@link dev.peft4j.core.train.TrainLoop.Builder#optExtraLoss}, or null when none has one.
+     */
+    public java.util.function.BiFunction<ai.djl.ndarray.NDList, ai.djl.ndarray.NDList, ai.djl.ndarray.NDArray>
+            regularizer() {
+        List<java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray>> terms = new ArrayList<>();
+        for (String n : active) {
+            var term = configs.get(n).regularizer(this, n);
+            if (term != null) {
+                terms.add(term);
+            }
+        }
+        if (terms.isEmpty()) {
+            return null;
+        }
+        return (preds, labels) -> {
+            ai.djl.ndarray.NDManager manager = preds.head().getManager();
+            ai.djl.ndarray.NDArray sum = terms.get(0).apply(manager);
+            for (int i = 1; i < terms.size(); i++) {
+                sum = sum.add(terms.get(i).apply(manager));
+            }
+            return sum;
+        };
+    }
+
     /** Number of trainable parameter elements (active adapters and modules to save). */
     public long trainableParameterCount() {
         long n = 0;
@@ -385,6 +414,22 @@ public final class PeftModel {
     /** Wraps {@code root} and loads an adapter folder as {@code default} (PEFT's {@code from_pretrained}). */
     public static PeftModel load(Block root, java.nio.file.Path dir) throws java.io.IOException {
         return AdapterCheckpoint.load(root, dir);
+    }
+
+    /**
+     * Runs the data-driven initialization the adapter's config asks for (LoRA-GA, EVA: a
+     * {@link DataInitializer} on the class path, from peft-init), and nothing for configs that need
+     * none. Call it after adding the adapter and before {@link #newTrainer}: it may rebuild the
+     * adapter's layers.
+     */
+    public void initializeFromData(String name, Iterable<Batch> data, Loss loss) {
+        AdapterConfig config = config(name);
+        for (DataInitializer i : ServiceLoader.load(DataInitializer.class)) {
+            if (i.handles(config)) {
+                i.initialize(this, name, data, loss);
+                return;
+            }
+        }
     }
 
     /** The base layer description of a module, for methods that need it before injection. */

@@ -20,7 +20,8 @@ import java.util.Map;
  * adapter's {@code init_lora_weights} asks for: LoRA-GA's gradient pass for {@code "lora_ga"},
  * EVA's PCA pass for {@code "eva"}, nothing for true, "gaussian", "pissa" or "pissa_niter_N"
  * (PiSSA needs only the weights and ran when the adapter was created). EVA may replace the
- * adapter's per-layer objects (new ranks), so create trainers afterwards.
+ * adapter's per-layer objects (new ranks), so create trainers afterwards. With peft-init on the
+ * class path, {@code PeftModel.initializeFromData} calls it with the default options.
  */
 public final class LoraInitialization {
 
@@ -48,7 +49,7 @@ public final class LoraInitialization {
      * @param data training batches ({@code batch.getData()} is what the root block's forward takes)
      * @param loss the task loss of the root block's output against {@code batch.getLabels()}
      *     (LoRA-GA only; may be null otherwise)
-     * @param options T, EVA's batch cap and token mask, progress
+     * @param options LoRA-GA's number of examples, EVA's batch cap and token mask, progress
      */
     public static void prepare(PeftModel pm, String adapter, Iterable<Batch> data, Loss loss, InitOptions options) {
         AdapterConfig config = pm.config(adapter);
@@ -68,7 +69,7 @@ public final class LoraInitialization {
             throw new IllegalArgumentException("init_lora_weights 'lora_ga' of adapter '" + adapter
                     + "' needs the task loss (its gradient initializes the adapter)");
         }
-        LoraGa.initialize(pm.root(), loraLayers(pm, adapter), lora, data, loss, options.loraGaBatches());
+        LoraGa.initialize(pm.root(), loraLayers(pm, adapter), lora, data, loss, options.loraGaExamples());
     }
 
     private static Map<String, LoraAdapter> loraLayers(PeftModel pm, String adapter) {

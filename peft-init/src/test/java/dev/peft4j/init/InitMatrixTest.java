@@ -73,7 +73,7 @@ class InitMatrixTest extends AdapterMatrix {
         return residualRows().stream().noneMatch(r -> r.name().equals(row.name()));
     }
 
-    /** The residual rows on both tiny models. */
+    /** The residual rows on every tiny model they support. */
     Stream<Arguments> residualCases() {
         return cases(row -> !keepsBase(row));
     }

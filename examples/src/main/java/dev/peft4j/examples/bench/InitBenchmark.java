@@ -8,15 +8,15 @@ import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.linalg.LinalgBenchmark;
-import dev.peft4j.examples.data.MiniLmTokenizer;
-import dev.peft4j.examples.data.TextBatcher;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.examples.text.Classifier;
 import dev.peft4j.examples.text.Methods;
+import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
 import dev.peft4j.init.InitOptions;
 import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.models.bert.BertForSequenceClassification;
+import dev.peft4j.models.text.TextBatcher;
+import dev.peft4j.models.text.TextClassifiers;
+import dev.peft4j.models.text.TextSplits;
 
 import java.util.Arrays;
 import java.util.List;
@@ -66,7 +66,7 @@ public final class InitBenchmark {
         double[] times = new double[repeats];
         for (int i = 0; i < repeats; i++) {
             try (NDManager manager = NDManager.newBaseManager()) {
-                BertForSequenceClassification model = Classifier.load(manager, 2);
+                BertForSequenceClassification model = MiniLm.CLASSIFIER.load(manager, 2);
                 long start = System.nanoTime();
                 PeftModel pm = PeftModel.create(model, config);
                 times[i] = (System.nanoTime() - start) / 1e6;
@@ -81,13 +81,15 @@ public final class InitBenchmark {
     /** EVA's data pass with the examples' config on the spam training split. */
     private static void eva(int repeats) throws Exception {
         TextSplits splits = TextTasks.load("spam", 42);
-        HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
-        TextBatcher train = Classifier.batches(splits.split(TextSplits.TRAIN), tokenizer, 16, true, 42);
+        TextBatcher train;
+        try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
+            train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, 16, true, 42);
+        }
         double[] times = new double[repeats];
         for (int i = 0; i < repeats; i++) {
             try (NDManager manager = NDManager.newBaseManager()) {
-                BertForSequenceClassification model = Classifier.load(manager, 2);
-                PeftModel pm = PeftModel.create(model, Methods.byName("eva"));
+                BertForSequenceClassification model = MiniLm.CLASSIFIER.load(manager, 2);
+                PeftModel pm = PeftModel.create(model, Methods.byName("eva").config().get());
                 long start = System.nanoTime();
                 LoraInitialization.prepare(pm, PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss(),
                         InitOptions.defaults().withProgress(false));
@@ -98,7 +100,7 @@ public final class InitBenchmark {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "EVA data pass, MiniLM query+value r 8, spam batches of 16: median %.1f s%n",
+        System.out.printf(Locale.ROOT, "EVA data pass, MiniLM query+value r 8, spam batches of 16 (128 tokens): median %.1f s%n",
                 median(times) / 1000);
     }
 

@@ -2,6 +2,10 @@ package dev.peft4j.examples.data;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.peft4j.examples.text.MiniLm;
+import dev.peft4j.models.text.Splits;
+import dev.peft4j.models.text.TextExample;
+import dev.peft4j.models.text.TextSplits;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -24,7 +28,7 @@ public final class DatasetStats {
                 .map(Long::parseLong).orElse(Splits.DEFAULT_SEED);
         System.out.println("seed " + seed);
         try (HuggingFaceTokenizer tokenizer =
-                tokens ? MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH) : null) {
+                tokens ? MiniLm.tokenizer() : null) {
             Path spam = DataCache.ensure("spam-assassin");
             print(SpamAssassin.load(spam, seed), tokenizer);
             Path sotu = DataCache.ensure("sotu");

@@ -1,5 +1,7 @@
 package dev.peft4j.examples.data;
 
+import dev.peft4j.models.text.Splits;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,6 +1,9 @@
 package dev.peft4j.examples.data;
 
 import com.google.gson.JsonObject;
+import dev.peft4j.models.text.Splits;
+import dev.peft4j.models.text.TextExample;
+import dev.peft4j.models.text.TextSplits;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

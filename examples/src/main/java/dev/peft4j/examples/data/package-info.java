@@ -9,7 +9,7 @@
  *
  * <pre>{@code
  * TextSplits spam = SpamAssassin.load(DataCache.ensure("spam-assassin"), Splits.DEFAULT_SEED);
- * try (HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(128)) {
+ * try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
  *     TextBatcher train = TextBatcher.builder()
  *             .setExamples(spam.split(TextSplits.TRAIN))
  *             .setTokenizer(tokenizer)

@@ -8,6 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 
@@ -53,43 +54,21 @@ public final class LoraAdapter extends Adapter {
         int n = (int) base.inFeatures();
         switch (init) {
             case "true":
-                fillUniform(a.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
+                SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
                 break;
             case "gaussian":
-                fillGaussian(a.getArray(), rnd, 1.0 / r); // PEFT: normal with std 1 / r
+                SeededFill.gaussian(a.getArray(), rnd, 1.0 / r); // PEFT: normal with std 1 / r
                 break;
             case "false":
                 // PEFT leaves nn.Linear's default init on both factors: a non-zero delta, for tests
-                fillUniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
-                fillUniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
+                SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
+                SeededFill.uniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
                 break;
             default:
                 // custom initializers start from PEFT's default (EVA and LoRA-GA keep it until data arrives)
-                fillUniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
+                SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
                 initializer.initialize(this, config, ctx);
         }
-    }
-
-    private static void fillUniform(NDArray target, SplittableRandom rnd, double bound) {
-        float[] v = new float[(int) target.size()];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
-        }
-        target.set(v);
-    }
-
-    private static void fillGaussian(NDArray target, SplittableRandom rnd, double std) {
-        float[] v = new float[(int) target.size()];
-        for (int i = 0; i < v.length; i += 2) {
-            double u1 = 1.0 - rnd.nextDouble();
-            double u2 = rnd.nextDouble();
-            double rad = Math.sqrt(-2 * Math.log(u1));
-            v[i] = (float) (std * rad * Math.cos(2 * Math.PI * u2));
-            if (i + 1 < v.length) {
-                v[i + 1] = (float) (std * rad * Math.sin(2 * Math.PI * u2));
-            }
-        }
-        target.set(v);
     }
 
     @Override

@@ -57,6 +57,16 @@ public abstract class AdapterConfig {
         return this;
     }
 
+    /**
+     * A term this method adds to the task loss while training (PEGO's orthogonality regularizer),
+     * given the model and the adapter's name; null for methods without one. It is evaluated inside
+     * the gradient scope and returns a scalar attached to {@code manager}.
+     */
+    public java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray> regularizer(
+            dev.peft4j.core.PeftModel model, String adapterName) {
+        return null;
+    }
+
     /** Writes the method's own keys. */
     protected abstract void writeFields(JsonObject json);
 

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
@@ -17,6 +19,7 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.core.train.TrainLoop;
 import dev.peft4j.core.tree.BaseLayer;
+import dev.peft4j.core.tree.ModuleTree;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -62,6 +65,23 @@ public final class AdapterChecks {
         public String toString() {
             return name;
         }
+    }
+
+    /**
+     * Whether the row's method can adapt every layer its config selects on the model (LoRA adapts
+     * Linear layers only, so the matrix skips it on the CNN).
+     */
+    public static boolean supports(MethodRow row, TinyModel model) {
+        AdapterConfig config = row.config().apply(model.targets());
+        for (Map.Entry<String, Block> e : ModuleTree.modules(model.block()).entrySet()) {
+            Block b = e.getValue();
+            boolean layer = b instanceof Linear || b instanceof Conv2d;
+            if (layer && config.selects(e.getKey(), b instanceof Linear)
+                    && !config.supportedLayers().contains(BaseLayer.of(b, e.getKey()).kind())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Gives every trainable adapter parameter seeded random values, so the adapter changes outputs. */

@@ -12,7 +12,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -27,6 +29,14 @@ import java.util.stream.Stream;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class AdapterMatrix extends ManagedTest {
 
+    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS = new LinkedHashMap<>();
+
+    static {
+        MODELS.put("mlp", TinyModels::mlp);
+        MODELS.put("transformer", TinyModels::transformer);
+        MODELS.put("cnn", TinyModels::cnn);
+    }
+
     /** The rows of this matrix. */
     protected abstract List<MethodRow> methodRows();
 
@@ -35,33 +45,34 @@ public abstract class AdapterMatrix extends ManagedTest {
         return true;
     }
 
-    /** Every row on both tiny models. */
+    /** Every row on every tiny model it supports. */
     protected Stream<Arguments> cases() {
         return cases(row -> true);
     }
 
-    /** The rows that keep the base, on both tiny models. */
+    /** The rows that keep the base, on every tiny model they support. */
     protected Stream<Arguments> baseKeepingCases() {
         return cases(this::keepsBase);
     }
 
-    /** The selected rows on both tiny models. */
+    /** The selected rows on every tiny model whose targeted layers the row's method supports. */
     protected Stream<Arguments> cases(Predicate<MethodRow> which) {
         List<Arguments> out = new ArrayList<>();
-        for (MethodRow row : methodRows()) {
-            if (which.test(row)) {
-                for (String model : List.of("mlp", "transformer")) {
-                    out.add(Arguments.of(row, model));
+        try (NDManager probe = NDManager.newBaseManager()) {
+            for (MethodRow row : methodRows()) {
+                for (String model : MODELS.keySet()) {
+                    if (which.test(row) && AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
+                        out.add(Arguments.of(row, model));
+                    }
                 }
             }
         }
         return out.stream();
     }
 
-    /** A fresh seeded tiny model by name ({@code mlp} or {@code transformer}). */
+    /** A fresh seeded tiny model by name ({@code mlp}, {@code transformer} or {@code cnn}). */
     protected TinyModel model(String name) {
-        BiFunction<NDManager, Long, TinyModel> f = name.equals("mlp") ? TinyModels::mlp : TinyModels::transformer;
-        return f.apply(manager, 42L);
+        return MODELS.get(name).apply(manager, 42L);
     }
 
     @ParameterizedTest(name = "{0} on {1}")

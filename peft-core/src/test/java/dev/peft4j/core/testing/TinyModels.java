@@ -8,8 +8,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
+import ai.djl.nn.Blocks;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
@@ -56,9 +58,30 @@ public final class TinyModels {
         return new TinyModel("transformer", b, in, List.of("query", "value", "fc1"));
     }
 
-    /** Both models. */
+    /**
+     * A small CNN as a {@link SequentialBlock}: a 3x3 convolution with stride 2 and padding 1
+     * (path {@code 0}), a 3x2 convolution with dilation (2, 1), padding (2, 1) and 2 groups
+     * ({@code 2}), then flatten and a Linear head ({@code 5}). Kernel, input and image are not square
+     * so that swapped axes show up in tests.
+     */
+    public static TinyModel cnn(NDManager manager, long seed) {
+        SequentialBlock b = new SequentialBlock()
+                .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4)
+                        .optStride(new Shape(2, 2)).optPadding(new Shape(1, 1)).build())
+                .add(Activation.reluBlock())
+                .add(Conv2d.builder().setKernelShape(new Shape(3, 2)).setFilters(6)
+                        .optDilation(new Shape(2, 1)).optPadding(new Shape(2, 1)).optGroups(2).build())
+                .add(Activation.reluBlock())
+                .add(Blocks.batchFlattenBlock())
+                .add(Linear.builder().setUnits(5).build());
+        Shape in = new Shape(2, 3, 8, 6);
+        init(b, manager, in, seed);
+        return new TinyModel("cnn", b, in, List.of("0", "2", "5"));
+    }
+
+    /** The three models. */
     public static List<TinyModel> all(NDManager manager, long seed) {
-        return List.of(mlp(manager, seed), transformer(manager, seed));
+        return List.of(mlp(manager, seed), transformer(manager, seed), cnn(manager, seed));
     }
 
     /** Initializes a block and overwrites every parameter with seeded uniform values. */

@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The mean full-weight gradient of a task loss over T batches for chosen frozen weights, through
+ * The mean full-weight gradient of a task loss over the first batches for chosen frozen weights, through
  * DJL's {@link GradientCollector}: the weights require gradients only while it runs (their
  * freeze is restored afterwards) and every gradient it accumulated, adapter parameters' included,
  * is zeroed again so the first training step starts clean. DJL allows one open collector per JVM,
@@ -32,13 +32,13 @@ final class GradientEstimator {
      *
      * @param model the model (forward in training mode, as the paper and PEFT do)
      * @param weights the weights by module path
-     * @param data batches; the first {@code batches} are used (fewer if the data ends first)
+     * @param data batches; the first ones holding {@code examples} examples are used (fewer if the data ends)
      * @param loss the task loss of predictions against labels
-     * @param batches T
+     * @param examples how many examples the batches used must hold
      * @param out owns the results
      */
     static Map<String, NDArray> meanGradients(Block model, Map<String, Parameter> weights, Iterable<Batch> data,
-                                              Loss loss, int batches, NDManager out) {
+                                              Loss loss, int examples, NDManager out) {
         List<Boolean> frozen = new ArrayList<>();
         for (Parameter w : weights.values()) {
             frozen.add(!w.requiresGradient());
@@ -46,7 +46,7 @@ final class GradientEstimator {
             zeroGradient(w);
         }
         try {
-            int seen = accumulate(model, data, loss, batches, out);
+            int seen = accumulate(model, data, loss, examples, out);
             Map<String, NDArray> means = new LinkedHashMap<>();
             for (Map.Entry<String, Parameter> e : weights.entrySet()) {
                 try (NDArray grad = e.getValue().getArray().getGradient()) {
@@ -68,17 +68,20 @@ final class GradientEstimator {
         }
     }
 
-    /** Runs forward and backward on up to {@code batches} batches; returns how many. */
-    private static int accumulate(Block model, Iterable<Batch> data, Loss loss, int batches, NDManager manager) {
+    /** Runs forward and backward on batches until {@code examples} examples; returns how many batches. */
+    private static int accumulate(Block model, Iterable<Batch> data, Loss loss, int examples, NDManager manager) {
         int seen = 0;
+        long given = 0;
         ParameterStore ps = new ParameterStore(manager, false);
         try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
             for (Batch batch : data) {
                 try (batch) {
                     NDList predictions = model.forward(ps, batch.getData(), true);
                     gc.backward(loss.evaluate(batch.getLabels(), predictions));
+                    given += batch.getSize();
                 }
-                if (++seen >= batches) {
+                seen++;
+                if (given >= examples) {
                     break;
                 }
             }

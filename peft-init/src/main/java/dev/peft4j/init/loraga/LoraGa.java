@@ -20,7 +20,8 @@ import java.util.Map;
 
 /**
  * LoRA-GA (Wang et al. 2024), following the paper's code: {@code G} is the mean gradient of the
- * task loss w.r.t. each target weight over T batches; {@code U, S, V = svdLowRank(G, q = min(4r,
+ * task loss w.r.t. each target weight over T batches (by default those holding the paper's 64 x 2
+ * examples); {@code U, S, V = svdLowRank(G, q = min(4r,
  * m, n), niter = 4)}; ArB2r takes {@code A = V[:, :r]^T}, {@code B = U[:, r:2r]} (singular values
  * unused); both are multiplied by {@code m^(1/4) / sqrt(gamma)}; the base weight becomes {@code W -
  * s B A} in float32. After one SGD step of size eta, the change of {@code s B A} is then
@@ -28,8 +29,8 @@ import java.util.Map;
  */
 public final class LoraGa {
 
-    /** The paper's default T: 64 batches (of 2 examples in the paper). */
-    public static final int DEFAULT_BATCHES = 64;
+    /** The examples the gradient is averaged over by default: the paper's T = 64 batches of 2. */
+    public static final int DEFAULT_EXAMPLES = 128;
     /** Subspace iterations of the randomized SVD of G, as in the paper's code. */
     public static final int NITER = 4;
 
@@ -37,20 +38,21 @@ public final class LoraGa {
 
     /**
      * Initializes the given LoRA-GA layers of {@code model} from the gradient of {@code loss} on the
-     * first {@code batches} batches of {@code data}.
+     * first batches of {@code data} that hold {@code examples} examples (T = ceil(examples / batch
+     * size) batches; the mean is over batches).
      *
      * @param model the model's root block (its forward gives what {@code loss} expects)
      * @param layers the adapter's layers by module path
      * @param config the adapter's config
      */
     public static void initialize(Block model, Map<String, LoraAdapter> layers, LoraConfig config,
-                                  Iterable<Batch> data, Loss loss, int batches) {
+                                  Iterable<Batch> data, Loss loss, int examples) {
         LoraGaConfig options = LoraGaConfig.of(config);
         Map<String, Parameter> weights = new LinkedHashMap<>();
         layers.forEach((path, a) -> weights.put(path, a.base().weight()));
         NDManager manager = weights.values().iterator().next().getArray().getManager();
         try (NDManager scope = manager.newSubManager()) {
-            Map<String, NDArray> gradients = GradientEstimator.meanGradients(model, weights, data, loss, batches, scope);
+            Map<String, NDArray> gradients = GradientEstimator.meanGradients(model, weights, data, loss, examples, scope);
             layers.forEach((path, adapter) -> fromGradient(adapter, gradients.get(path), options,
                     layerSeed(adapter, config.initSeed())));
         }

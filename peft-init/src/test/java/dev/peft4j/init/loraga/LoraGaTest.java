@@ -101,7 +101,7 @@ class LoraGaTest extends ManagedTest {
 
     private void prepare(PeftModel pm, List<Batch> data) {
         LoraInitialization.prepare(pm, PeftModel.DEFAULT, data, Loss.l2Loss(),
-                InitOptions.defaults().withLoraGaBatches(data.size()).withProgress(false));
+                InitOptions.defaults().withLoraGaExamples(ROWS * data.size()).withProgress(false));
     }
 
     /** {@code sum_{k in [from, to)} q_k q_k^T} of the planted singular vectors, scaled. */
@@ -120,7 +120,7 @@ class LoraGaTest extends ManagedTest {
         LoraAdapter a = layer(pm);
         Parameter w = a.base().weight();
         Map<String, NDArray> g = GradientEstimator.meanGradients(pm.root(), Map.of("0", w),
-                List.of(batch(1), batch(3)), Loss.l2Loss(), 5, manager);
+                List.of(batch(1), batch(3)), Loss.l2Loss(), 100, manager);
         // the mean of the two batches' gradients: sigma scaled by (1 + 3) / 2
         NDArray expected = Planted.create(manager, Planted.product(U, gSingular(), V, ROWS)).mul(2);
         assertAlmostEquals(g.get("0"), expected, 1e-5, 1e-7);

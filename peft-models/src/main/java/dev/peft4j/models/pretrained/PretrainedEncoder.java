@@ -13,6 +13,7 @@ import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
 import dev.peft4j.models.onnx.OnnxWeights;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -54,6 +55,15 @@ public enum PretrainedEncoder {
         this.name = name;
         this.artifact = artifact;
         this.pooling = pooling;
+    }
+
+    /**
+     * Returns the model's short name ({@code all-minilm-l6-v2}).
+     *
+     * @return the name
+     */
+    public String modelName() {
+        return name;
     }
 
     /**
@@ -140,8 +150,24 @@ public enum PretrainedEncoder {
      * @throws IllegalStateException if the model's jar is not on the class path
      */
     public HuggingFaceTokenizer tokenizer() {
+        return tokenizer(config().maxPositionEmbeddings());
+    }
+
+    /**
+     * Creates the model's tokenizer from the class path: adds {@code [CLS]}/{@code [SEP]},
+     * truncates to {@code maxLength} tokens (special tokens included) and does not pad (batches pad
+     * to their longest sequence).
+     *
+     * @param maxLength the truncation length, at most {@code max_position_embeddings}
+     * @return the tokenizer; close it when done
+     */
+    public HuggingFaceTokenizer tokenizer(int maxLength) {
+        if (maxLength < 2 || maxLength > config().maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("maxLength must be in [2, " + config().maxPositionEmbeddings()
+                    + "], got " + maxLength);
+        }
         try (InputStream in = resource(tokenizerResource())) {
-            return HuggingFaceTokenizer.newInstance(in, tokenizerOptions());
+            return HuggingFaceTokenizer.newInstance(in, tokenizerOptions(maxLength));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read " + tokenizerResource(), e);
         }
@@ -156,15 +182,16 @@ public enum PretrainedEncoder {
      */
     public HuggingFaceTokenizer tokenizer(Path tokenizerJson) throws IOException {
         try (InputStream in = Files.newInputStream(tokenizerJson)) {
-            return HuggingFaceTokenizer.newInstance(in, tokenizerOptions());
+            return HuggingFaceTokenizer.newInstance(in, tokenizerOptions(config().maxPositionEmbeddings()));
         }
     }
 
-    private Map<String, String> tokenizerOptions() {
+    private static Map<String, String> tokenizerOptions(int maxLength) {
         return Map.of(
+                "addSpecialTokens", "true",
                 "padding", "false",
                 "truncation", "true",
-                "maxLength", Integer.toString(config().maxPositionEmbeddings()));
+                "maxLength", Integer.toString(maxLength));
     }
 
     /**

@@ -1,4 +1,4 @@
-package dev.peft4j.examples.data;
+package dev.peft4j.models.text;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package dev.peft4j.examples.text;
+package dev.peft4j.models.text;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
@@ -6,7 +6,6 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
-import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
@@ -14,10 +13,6 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.train.TrainLoop;
-import dev.peft4j.examples.data.TextBatcher;
-import dev.peft4j.examples.data.TextSplits;
-import dev.peft4j.init.InitOptions;
-import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 
 import java.io.IOException;
@@ -27,9 +22,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Fine-tunes the pre-trained MiniLM classifier with one adapter on one task: per-step loss (in the
+ * Fine-tunes a pre-trained BERT-family classifier with one adapter on one task: per-step loss (in the
  * progress bar, and a log line every {@code logEvery} steps), validation accuracy per epoch, the
- * best adapter saved, then reloaded onto a fresh MiniLM for the test accuracies.
+ * best adapter saved, then reloaded onto a freshly loaded model for the test accuracies.
  */
 public final class FineTuneRun {
 
@@ -39,6 +34,11 @@ public final class FineTuneRun {
         /** Batch 16, 2 epochs, Adam 1e-3, seed 42, a log line every 25 steps. */
         public static Settings defaults() {
             return new Settings(16, 2, Integer.MAX_VALUE, 1e-3f, 42, 25, true);
+        }
+
+        /** These settings with another learning rate. */
+        public Settings withLearningRate(float lr) {
+            return new Settings(batchSize, epochs, maxSteps, lr, seed, logEvery, progress);
         }
 
         /** These settings with another number of epochs and step cap. */
@@ -65,6 +65,13 @@ public final class FineTuneRun {
         }
     }
 
+    /** Loads the pre-trained classifier with a fresh head of {@code labels} classes. */
+    @FunctionalInterface
+    public interface ModelFactory {
+        /** A freshly loaded classifier on {@code manager}. */
+        BertForSequenceClassification load(NDManager manager, int labels) throws IOException;
+    }
+
     /**
      * Prepares the adapter on a freshly loaded classifier; data-driven initializers use the batches
      * of {@code train}, a batcher of its own over the training split (same batches and order as
@@ -76,58 +83,30 @@ public final class FineTuneRun {
         PeftModel apply(BertForSequenceClassification model, TextBatcher train, NDManager manager) throws IOException;
     }
 
-    /** LoRA-GA's gradient is averaged over this many training examples (the paper: 64 batches of 2). */
-    public static final int LORA_GA_EXAMPLES = 128;
-
     private FineTuneRun() {}
 
     /**
      * A setup that injects {@code config} as the {@code default} adapter and runs its data-driven
-     * initialization ({@link LoraInitialization#prepare}: LoRA-GA's gradient over the first
-     * {@link #LORA_GA_EXAMPLES} training examples; EVA's PCA), printing how long it took.
+     * initialization, if it has one ({@link PeftModel#initializeFromData}: LoRA-GA's gradient pass,
+     * EVA's PCA, with peft-init on the class path), printing how long it took.
      */
     public static Setup inject(AdapterConfig config) {
         return (model, train, manager) -> {
             long start = System.nanoTime();
             PeftModel pm = PeftModel.create(model, config);
-            Iterable<Batch> data = train.getData(manager);
-            if (config.toJson().get("init_lora_weights").getAsString().equals("lora_ga")) {
-                data = firstExamples(data, LORA_GA_EXAMPLES);
-            }
-            LoraInitialization.prepare(pm, PeftModel.DEFAULT, data, Loss.softmaxCrossEntropyLoss(),
-                    InitOptions.defaults().withLoraGaBatches(Integer.MAX_VALUE));
-            System.out.printf(Locale.ROOT, "[init] %s: adapter created and initialized in %.1f s%n",
-                    config.toJson().get("init_lora_weights"), (System.nanoTime() - start) / 1e9);
+            pm.initializeFromData(PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss());
+            System.out.printf(Locale.ROOT, "[init] adapter created and initialized in %.1f s%n",
+                    (System.nanoTime() - start) / 1e9);
             return pm;
         };
     }
 
-    /** The batches of {@code data} until {@code examples} examples have been given (the last batch may pass it). */
-    static Iterable<Batch> firstExamples(Iterable<Batch> data, int examples) {
-        return () -> new java.util.Iterator<>() {
-            private final java.util.Iterator<Batch> it = data.iterator();
-            private int given;
-
-            @Override
-            public boolean hasNext() {
-                return given < examples && it.hasNext();
-            }
-
-            @Override
-            public Batch next() {
-                Batch b = it.next();
-                given += b.getSize();
-                return b;
-            }
-        };
-    }
-
     /** Runs one fine-tuning; the best adapter goes to {@code out/best-adapter}. */
-    public static Result run(String name, TextSplits splits, HuggingFaceTokenizer tokenizer, Setup setup,
-                             Settings s, Path out) throws IOException {
+    public static Result run(String name, ModelFactory factory, TextSplits splits, HuggingFaceTokenizer tokenizer,
+                             Setup setup, Settings s, Path out) throws IOException {
         Engine.getInstance().setRandomSeed((int) s.seed());
         int labels = splits.labelNames().size();
-        TextBatcher train = Classifier.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
+        TextBatcher train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
         TextBatcher validation = evaluationBatches(splits, TextSplits.VALIDATION, tokenizer, s);
         Path best = out.resolve("best-adapter");
         long start = System.nanoTime();
@@ -135,10 +114,10 @@ public final class FineTuneRun {
         List<Double> accuracies = new ArrayList<>();
         long trainable;
         try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
-            BertForSequenceClassification model = Classifier.load(manager, labels);
+            BertForSequenceClassification model = factory.load(manager, labels);
             djl.setBlock(model);
-            TextBatcher initData = Classifier.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true,
-                    s.seed());
+            TextBatcher initData = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(),
+                    true, s.seed());
             PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
@@ -148,6 +127,7 @@ public final class FineTuneRun {
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 losses = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
                         .optMaxSteps(s.maxSteps()).optProgress(s.progress())
+                        .optExtraLoss(pm.regularizer())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
                         .optOnStep((step, epoch, loss) -> {
                             if (step % s.logEvery() == 0) {
@@ -155,7 +135,7 @@ public final class FineTuneRun {
                             }
                         })
                         .optOnEpoch((epoch, epochLosses) -> {
-                            double acc = Classifier.accuracy(model, validation, manager);
+                            double acc = TextClassifiers.accuracy(model, validation, manager);
                             accuracies.add(acc);
                             System.out.printf(Locale.ROOT, "[%s] epoch %d  mean loss %.4f  validation accuracy %.2f%%%n",
                                     name, epoch, mean(epochLosses), 100 * acc);
@@ -167,27 +147,27 @@ public final class FineTuneRun {
                         .build().run();
             }
         }
-        double[] tests = evaluateSaved(best, splits, tokenizer, s);
+        double[] tests = evaluateSaved(factory, best, splits, tokenizer, s);
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(name, trainable, losses, accuracies, tests[0], tests[1], seconds, best);
     }
 
-    /** Test and shifted-test accuracy of a saved adapter reloaded onto a fresh pre-trained MiniLM. */
-    public static double[] evaluateSaved(Path adapter, TextSplits splits, HuggingFaceTokenizer tokenizer, Settings s)
-            throws IOException {
+    /** Test and shifted-test accuracy of a saved adapter reloaded onto a freshly loaded model. */
+    public static double[] evaluateSaved(ModelFactory factory, Path adapter, TextSplits splits,
+                                         HuggingFaceTokenizer tokenizer, Settings s) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
-            BertForSequenceClassification fresh = Classifier.load(manager, splits.labelNames().size());
+            BertForSequenceClassification fresh = factory.load(manager, splits.labelNames().size());
             PeftModel reloaded = PeftModel.load(fresh, adapter);
-            double test = Classifier.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST, tokenizer, s), manager);
+            double test = TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST, tokenizer, s), manager);
             double shift = splits.splits().containsKey(TextSplits.TEST_SHIFT)
-                    ? Classifier.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s), manager)
+                    ? TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s), manager)
                     : Double.NaN;
             return new double[] {test, shift};
         }
     }
 
     static TextBatcher evaluationBatches(TextSplits splits, String split, HuggingFaceTokenizer tokenizer, Settings s) {
-        return Classifier.batches(splits.split(split), tokenizer, 32, false, s.seed());
+        return TextClassifiers.batches(splits.split(split), tokenizer, 32, false, s.seed());
     }
 
     /** Saves for the original MiniLM: PiSSA and LoRA-GA adapters are converted to plain LoRA. */

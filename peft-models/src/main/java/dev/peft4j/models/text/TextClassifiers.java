@@ -1,4 +1,4 @@
-package dev.peft4j.examples.text;
+package dev.peft4j.models.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
@@ -7,26 +7,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
-import dev.peft4j.examples.data.TextBatcher;
-import dev.peft4j.examples.data.TextExample;
-import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.models.pretrained.PretrainedEncoder;
+import dev.peft4j.models.text.TextBatcher;
+import dev.peft4j.models.text.TextExample;
 
-import java.io.IOException;
 import java.util.List;
 
-/** Loading the pre-trained MiniLM classifier, batching texts and measuring accuracy. */
-public final class Classifier {
+/** Batching labelled texts and measuring a text classifier's accuracy. */
+public final class TextClassifiers {
 
-    /** The encoder of all the text examples. */
-    public static final PretrainedEncoder ENCODER = PretrainedEncoder.ALL_MINILM_L6_V2;
-
-    private Classifier() {}
-
-    /** MiniLM with a fresh {@code classifier} head of {@code labels} classes, on {@code manager}. */
-    public static BertForSequenceClassification load(NDManager manager, int labels) throws IOException {
-        return ENCODER.loadForClassification(manager, ENCODER.weights(), labels);
-    }
+    private TextClassifiers() {}
 
     /** Batches of examples, shuffled per epoch from {@code seed} when {@code shuffle}. */
     public static TextBatcher batches(List<TextExample> examples, HuggingFaceTokenizer tokenizer, int batchSize,

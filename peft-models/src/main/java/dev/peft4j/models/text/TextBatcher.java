@@ -1,4 +1,4 @@
-package dev.peft4j.examples.data;
+package dev.peft4j.models.text;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
@@ -173,7 +173,7 @@ public final class TextBatcher extends RandomAccessDataset {
             return this;
         }
 
-        /** Sets the tokenizer, e.g. {@link MiniLmTokenizer#load}; it is only used in build(). */
+        /** Sets the tokenizer, e.g. {@link dev.peft4j.models.pretrained.PretrainedEncoder#tokenizer(int)}; it is only used in build(). */
         public Builder setTokenizer(HuggingFaceTokenizer tokenizer) {
             this.tokenizer = tokenizer;
             return this;

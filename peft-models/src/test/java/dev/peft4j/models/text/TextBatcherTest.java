@@ -1,4 +1,4 @@
-package dev.peft4j.examples.data;
+package dev.peft4j.models.text;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,12 +14,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Record;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.stream.IntStream;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
 
 class TextBatcherTest {
 
@@ -36,7 +38,7 @@ class TextBatcherTest {
 
     @BeforeAll
     static void loadTokenizer() {
-        tokenizer = MiniLmTokenizer.load(MiniLmTokenizer.DEFAULT_MAX_LENGTH);
+        tokenizer = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(128);
     }
 
     @AfterAll
@@ -97,7 +99,7 @@ class TextBatcherTest {
 
     @Test
     void truncationRespectsTheMaximalLength() {
-        try (HuggingFaceTokenizer short16 = MiniLmTokenizer.load(16)) {
+        try (HuggingFaceTokenizer short16 = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(16)) {
             TextBatcher data = batcher(EXAMPLES, 5, false, 0, short16);
             for (int i = 0; i < EXAMPLES.size(); i++) {
                 long[] ids = data.tokenIds(i);

@@ -1,4 +1,4 @@
-package dev.peft4j.examples.data;
+package dev.peft4j.models.text;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -20,9 +20,11 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
+import org.junit.jupiter.api.Test;
+
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 
 /** Plugs a {@link TextBatcher} into DJL's own training loop, the way the examples use it. */
 class TextBatcherTrainingTest {
@@ -39,7 +41,7 @@ class TextBatcherTrainingTest {
             examples.add(new TextExample("a wonderful day of " + topic, 1));
             examples.add(new TextExample("a terrible day of " + topic, 0));
         }
-        try (HuggingFaceTokenizer tokenizer = MiniLmTokenizer.load(32);
+        try (HuggingFaceTokenizer tokenizer = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(32);
                 Model model = Model.newInstance("bag-of-words")) {
             TextBatcher data = TextBatcher.builder().setExamples(examples).setTokenizer(tokenizer)
                     .setBatching(3, true, 5).build();

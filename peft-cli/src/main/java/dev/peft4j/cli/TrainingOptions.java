@@ -1,0 +1,38 @@
+package dev.peft4j.cli;
+
+import dev.peft4j.models.text.FineTuneRun;
+import picocli.CommandLine.Option;
+
+/** The training options every fine-tuning command shares (a picocli mixin). */
+public final class TrainingOptions {
+
+    @Option(names = "--epochs", defaultValue = "2", description = "epochs (default: ${DEFAULT-VALUE})")
+    int epochs;
+
+    @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
+    int maxSteps;
+
+    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--lr", description = "Adam learning rate (default: 1e-3, or the method's recommended rate)")
+    Float lr;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    /** The seed. */
+    public long seed() {
+        return seed;
+    }
+
+    /** Whether {@code --lr} was given. */
+    public boolean learningRateGiven() {
+        return lr != null;
+    }
+
+    /** The settings of a run, with a log line every 25 steps and a progress bar. */
+    public FineTuneRun.Settings settings() {
+        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr == null ? 1e-3f : lr, seed, 25, true);
+    }
+}

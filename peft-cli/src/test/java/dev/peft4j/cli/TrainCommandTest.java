@@ -1,0 +1,115 @@
+package dev.peft4j.cli;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.peft4j.core.PeftModel;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
+import dev.peft4j.models.text.TextClassifiers;
+import dev.peft4j.models.text.TextExample;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    private static final String[] ANIMALS = {"the cat sat on the mat", "a dog barked at the mailman",
+        "the horse ran across the field", "my parrot repeats every word", "a cow grazes in the meadow",
+        "the kitten chased a ball of yarn", "wolves howl at the moon", "the rabbit hid in its burrow"};
+    private static final String[] MARKETS = {"stocks fell sharply on monday", "the bond yield rose again",
+        "investors sold their shares", "the central bank raised interest rates", "oil prices hit a new high",
+        "the index closed lower today", "earnings beat analyst forecasts", "the currency weakened against the dollar"};
+
+    private Path jsonl(String name, int from, int to) throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int i = from; i < to; i++) {
+            sb.append("{\"text\": \"").append(ANIMALS[i]).append("\", \"label\": \"animals\"}\n");
+            sb.append("{\"text\": \"").append(MARKETS[i]).append("\", \"label\": \"markets\"}\n");
+        }
+        Path p = tmp.resolve(name);
+        Files.writeString(p, sb.toString());
+        return p;
+    }
+
+    private static int run(StringWriter err, String... args) {
+        CommandLine cl = PeftCli.commandLine();
+        cl.setErr(new PrintWriter(err));
+        return cl.execute(args);
+    }
+
+    @Test
+    void trainsSavesTheBestAdapterAndItsMetricsReproduceOnReload() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 6);
+        Path val = jsonl("val.jsonl", 6, 8);
+        Path out = tmp.resolve("run");
+        StringWriter err = new StringWriter();
+        int code = run(err, "train", "--train", train.toString(), "--validation", val.toString(),
+                "--test", val.toString(), "--r", "4", "--alpha", "8", "--init", "gaussian",
+                "--set", "lora_dropout=0.0", "--epochs", "3", "--batch", "4", "--lr", "5e-3", "-o", out.toString());
+        assertEquals(0, code, err.toString());
+        JsonObject metrics = JsonParser.parseString(Files.readString(out.resolve("metrics.json"))).getAsJsonObject();
+        assertEquals("[\"animals\",\"markets\"]", metrics.get("labels").toString());
+        assertEquals(9, metrics.get("steps").getAsInt());
+        JsonObject cfg = JsonParser.parseString(Files.readString(out.resolve("best-adapter/adapter_config.json")))
+                .getAsJsonObject();
+        assertEquals(4, cfg.get("r").getAsInt());
+        assertEquals("gaussian", cfg.get("init_lora_weights").getAsString());
+        assertEquals("[\"classifier\"]", cfg.get("modules_to_save").toString());
+
+        PretrainedEncoder enc = PretrainedEncoder.ALL_MINILM_L6_V2;
+        List<TextExample> examples = new ArrayList<>();
+        for (int i = 6; i < 8; i++) {
+            examples.add(new TextExample(ANIMALS[i], 0));
+            examples.add(new TextExample(MARKETS[i], 1));
+        }
+        try (NDManager m = NDManager.newBaseManager(); HuggingFaceTokenizer tok = enc.tokenizer(128)) {
+            PeftModel pm = PeftModel.load(enc.loadForClassification(m, enc.weights(), 2), out.resolve("best-adapter"));
+            double acc = TextClassifiers.accuracy(pm.root(), TextClassifiers.batches(examples, tok, 4, false, 1), m);
+            assertEquals(metrics.get("test_accuracy").getAsDouble(), acc, 1e-9);
+        }
+    }
+
+    @Test
+    void badInputsAreOneClearLine() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 2);
+        Path bad = tmp.resolve("bad.jsonl");
+        Files.writeString(bad, "{\"text\": \"ok\", \"label\": \"animals\"}\n{not json\n");
+        StringWriter err = new StringWriter();
+        assertEquals(2, run(err, "train", "--train", bad.toString(), "-o", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("bad.jsonl:2"), err.toString());
+
+        Path unknownLabel = tmp.resolve("val.jsonl");
+        Files.writeString(unknownLabel, "{\"text\": \"hello\", \"label\": \"sports\"}\n");
+        err = new StringWriter();
+        assertEquals(2, run(err, "train", "--train", train.toString(), "--validation", unknownLabel.toString(),
+                "-o", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("sports") && err.toString().contains("animals"), err.toString());
+
+        err = new StringWriter();
+        assertEquals(2, run(err, "train", "--train", train.toString(), "--model", "gpt-9", "-o", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("gpt-9") && err.toString().contains("all-minilm-l6-v2"), err.toString());
+
+        err = new StringWriter();
+        assertEquals(2, run(err, "train", "--train", train.toString(), "--method", "foo", "-o", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("FOO") && err.toString().contains("LORA"), err.toString());
+
+        err = new StringWriter();
+        assertEquals(2, run(err, "train", "--train", train.toString(), "--r", "0", "-o", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("rank"), err.toString());
+        assertTrue(Files.notExists(tmp.resolve("x")));
+    }
+}
