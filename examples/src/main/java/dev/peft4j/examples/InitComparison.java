@@ -58,6 +58,7 @@ public final class InitComparison implements Callable<Integer> {
                 base.learningRate(), base.seed(), 25, progress);
         Map<String, Double> initSeconds = new LinkedHashMap<>();
         List<FineTuneRun.Result> results = new ArrayList<>();
+        Map<String, String> failures = new LinkedHashMap<>();
         try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
             for (String method : methods) {
                 FineTuneRun.Setup inject = FineTuneRun.inject(Methods.byName(method).config().get());
@@ -67,12 +68,19 @@ public final class InitComparison implements Callable<Integer> {
                     initSeconds.put(method, (System.nanoTime() - start) / 1e9);
                     return pm;
                 };
-                results.add(FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer, timed, s,
-                        out.resolve(method)));
+                try {
+                    results.add(FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer, timed, s,
+                            out.resolve(method)));
+                } catch (IllegalStateException e) {
+                    // a run whose adapter turned NaN cannot be saved: report it and go on with the others
+                    failures.put(method, e.getMessage());
+                    System.out.println("[" + method + "] failed: " + e.getMessage());
+                }
             }
         }
         System.out.println();
         System.out.println(table(results, initSeconds, s));
+        failures.forEach((m, why) -> System.out.printf(Locale.ROOT, "| %s | failed: %s |%n", m, why));
         return 0;
     }
 
