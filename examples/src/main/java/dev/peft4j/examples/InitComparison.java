@@ -24,8 +24,8 @@ import java.util.concurrent.Callable;
  * LoRA initializations side by side on a real task: the same MiniLM, rank, steps, data order,
  * learning rate and seed, only {@code init_lora_weights} differs (PEFT's default, PiSSA, LoRA-GA,
  * EVA). Prints one markdown table: training loss after 50, 100 and the last step (mean of the 10
- * steps ending there), test accuracy of the best adapter (by validation) reloaded onto a fresh
- * MiniLM, and the time the initialization took.
+ * steps ending there), test and shifted-test accuracy of the best adapter (by validation)
+ * reloaded onto a fresh MiniLM, and the time the initialization took.
  */
 @Command(name = "InitComparison", mixinStandardHelpOptions = true,
         description = "Compare LoRA initializations (lora, pissa, lora_ga, eva) fine-tuning MiniLM on a real task.")
@@ -90,11 +90,12 @@ public final class InitComparison implements Callable<Integer> {
         b.append(String.format(Locale.ROOT, "Task %s, MiniLM-L6, r 8, alpha 16, query+value, batch %d, Adam %.0e,"
                 + " %d steps, seed %d%n%n", task, s.batchSize(), s.learningRate(), steps, s.seed()));
         b.append("| method | trainable | loss @50 | loss @100 | loss @").append(steps)
-                .append(" | test accuracy | init time | run time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                .append(" | test accuracy | shifted test | init time | run time |\n")
+                .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (FineTuneRun.Result r : results) {
-            b.append(String.format(Locale.ROOT, "| %s | %,d | %.4f | %.4f | %.4f | %.2f%% | %.1f s | %.0f s |%n",
+            b.append(String.format(Locale.ROOT, "| %s | %,d | %.4f | %.4f | %.4f | %.2f%% | %.2f%% | %.1f s | %.0f s |%n",
                     r.name(), r.trainable(), r.lossAt(50), r.lossAt(100), r.lossAt(steps), 100 * r.test(),
-                    initSeconds.getOrDefault(r.name(), Double.NaN), r.seconds()));
+                    100 * r.testShift(), initSeconds.getOrDefault(r.name(), Double.NaN), r.seconds()));
         }
         return b.toString();
     }

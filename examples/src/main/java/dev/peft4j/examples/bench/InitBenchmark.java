@@ -26,7 +26,7 @@ import java.util.Locale;
  * The cost of the initializers on the real MiniLM, all in one run: (1) the linear algebra under
  * them ({@link LinalgBenchmark}: randomized SVD of 4096 x 4096 with q 128 and 4 iterations, exact
  * SVD of 768 x 3072, NumPy on the same matrices when python3 with numpy is present); (2) PiSSA on
- * every Linear of MiniLM (36 encoder projections and the pooler; all-linear leaves out the head;
+ * every Linear of MiniLM's encoder (36 projections; all-linear leaves out the classification head;
  * r 16), exact and with 4 subspace iterations, against creating the same plain LoRA; (3) EVA's
  * data pass on the spam task (the examples' query+value adapter, r 8, batches of 16). Wall times
  * on a fresh model each repetition; the median is printed.
