@@ -2,6 +2,7 @@ package dev.peft4j.init.eva;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -60,10 +61,11 @@ final class IncrementalPca implements AutoCloseable {
             NDArray stacked = centred;
             if (seen > 0) {
                 double weight = (double) seen * rows / (seen + rows);
-                NDArray diff = mean.sub(batchMean);
+                // results go to the manager of their first operand: keep the state's out of the loop
+                NDArray diff = local(mean.sub(batchMean), scope);
                 NDArray correction = diff.mul(Math.sqrt(weight)).reshape(1, -1);
-                stacked = NDArrays.concat(new ai.djl.ndarray.NDList(
-                        singular.reshape(k, 1).mul(components), centred, correction), 0);
+                NDArray previous = local(singular.reshape(k, 1), scope).mul(components);
+                stacked = NDArrays.concat(new NDList(previous, centred, correction), 0);
                 totalSumOfSquares += batchSs + sumOfSquares(diff) * weight;
                 replaceMean(mean.add(batchMean.sub(mean).mul((double) rows / (seen + rows))));
             } else {
@@ -81,7 +83,7 @@ final class IncrementalPca implements AutoCloseable {
         try (SvdResult svd = Linalg.svdLowRank(stacked, q, NITER, seed, scope)) {
             NDArray next = positiveLargestEntries(svd.v().get(new NDIndex(":, :{}", k)).transpose());
             NDArray s = svd.s().get(new NDIndex(":{}", k));
-            cosines = components == null ? null : rowCosines(components, next);
+            cosines = components == null ? null : rowCosines(next, components, scope);
             ratios = ratiosOf(s);
             replace(next, s);
         }
@@ -103,10 +105,16 @@ final class IncrementalPca implements AutoCloseable {
         return rows.mul(sign.add(sign.eq(0).toType(sign.getDataType(), false)));
     }
 
-    private static double[] rowCosines(NDArray previous, NDArray next) {
-        NDArray dot = previous.mul(next).sum(new int[] {1});
-        NDArray norms = previous.norm(new int[] {1}).mul(next.norm(new int[] {1}));
+    /** The cosine of each row of {@code next} (on {@code scope}) with the same row of {@code previous}. */
+    private static double[] rowCosines(NDArray next, NDArray previous, NDManager scope) {
+        NDArray dot = next.mul(previous).sum(new int[] {1});
+        NDArray norms = next.norm(new int[] {1}).mul(local(previous.norm(new int[] {1}), scope));
         return dot.div(norms.maximum(1e-12f)).toType(DataType.FLOAT64, false).toDoubleArray();
+    }
+
+    private static NDArray local(NDArray a, NDManager scope) {
+        a.attach(scope);
+        return a;
     }
 
     private static double sumOfSquares(NDArray x) {

@@ -49,8 +49,9 @@ final class GradientEstimator {
             int seen = accumulate(model, data, loss, examples, out);
             Map<String, NDArray> means = new LinkedHashMap<>();
             for (Map.Entry<String, Parameter> e : weights.entrySet()) {
-                try (NDArray grad = e.getValue().getArray().getGradient()) {
-                    NDArray g = grad.toType(DataType.FLOAT32, true).div(seen);
+                try (NDArray grad = e.getValue().getArray().getGradient();
+                        NDArray g32 = grad.toType(DataType.FLOAT32, true)) {
+                    NDArray g = g32.div(seen);
                     g.attach(out);
                     means.put(e.getKey(), g);
                 }
