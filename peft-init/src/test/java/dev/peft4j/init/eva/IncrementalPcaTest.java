@@ -1,6 +1,7 @@
 package dev.peft4j.init.eva;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
@@ -70,6 +71,22 @@ class IncrementalPcaTest extends ManagedTest {
                 assertAlmostEquals(pca.explainedVarianceRatio(), expected, 1e-4, 1e-6);
                 assertEquals(40, pca.samplesSeen());
             }
+        }
+    }
+
+    /** A long stream of batches keeps the PCA's native memory flat: no array per batch stays behind. */
+    @Test
+    void memoryStaysFlatOverManyBatches() {
+        NDArray x = Planted.create(manager, data());
+        try (NDManager owner = manager.newSubManager(); IncrementalPca pca = new IncrementalPca(K, 1, owner)) {
+            for (int i = 0; i < 3; i++) {
+                pca.partialFit(x);
+            }
+            int arrays = owner.getManagedArrays().size();
+            for (int i = 0; i < 20; i++) {
+                pca.partialFit(x);
+            }
+            assertEquals(arrays, owner.getManagedArrays().size());
         }
     }
 
