@@ -1,6 +1,5 @@
 package dev.peft4j.adapters;
 
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.bone.BoneConfig;
 import dev.peft4j.adapters.flora.FloraConfig;
@@ -8,30 +7,18 @@ import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.TargetModules;
-import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
-import dev.peft4j.core.testing.TinyModels;
-import dev.peft4j.core.testing.TinyModels.TinyModel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
+import dev.peft4j.core.testing.AdapterMatrix;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BiFunction;
-import java.util.stream.Stream;
 
 /**
- * The generic test matrix: every method (one row) on every tiny model. A new method joins by
- * adding its row to {@link #rows()}.
+ * The generic test matrix (see {@link AdapterMatrix}) for this module's methods. A new method joins
+ * by adding its row to {@link #rows()}.
  */
-class AdapterMatrixTest {
+class AdapterMatrixTest extends AdapterMatrix {
 
     /** One row per method: name, config for a model's target names, trainable count per layer. */
     static List<MethodRow> rows() {
@@ -82,73 +69,8 @@ class AdapterMatrixTest {
         return path.equals("0") ? "0" : "query";
     }
 
-    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS = Map.of(
-            "mlp", TinyModels::mlp, "transformer", TinyModels::transformer, "cnn", TinyModels::cnn);
-
-    /** Every row on every model whose targeted layers the row's method supports. */
-    static Stream<Arguments> cases() {
-        List<Arguments> out = new ArrayList<>();
-        try (NDManager probe = NDManager.newBaseManager()) {
-            for (MethodRow row : rows()) {
-                for (String model : List.of("mlp", "transformer", "cnn")) {
-                    if (AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
-                        out.add(Arguments.of(row, model));
-                    }
-                }
-            }
-        }
-        return out.stream();
-    }
-
-    private NDManager manager;
-
-    @BeforeEach
-    void setUp() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        manager.close();
-    }
-
-    private TinyModel model(String name) {
-        return MODELS.get(name).apply(manager, 42L);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void mergedForwardEqualsUnmerged(MethodRow row, String model) {
-        AdapterChecks.mergedEqualsUnmerged(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void unmergeRestoresBase(MethodRow row, String model) {
-        AdapterChecks.unmergeRestoresBase(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void disabledAdapterGivesBaseExactly(MethodRow row, String model) {
-        AdapterChecks.disabledGivesBase(model(model), row, manager);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void trainableCountMatchesFormula(MethodRow row, String model) {
-        AdapterChecks.trainableCountMatchesFormula(model(model), row);
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void saveLoadRoundTrip(MethodRow row, String model, @TempDir Path dir) throws IOException {
-        AdapterChecks.saveLoadRoundTrip(() -> model(model), row, manager, dir.resolve("adapter"));
-    }
-
-    @ParameterizedTest(name = "{0} on {1}")
-    @MethodSource("cases")
-    void onlyAdapterParametersTrain(MethodRow row, String model) {
-        AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
+    @Override
+    protected List<MethodRow> methodRows() {
+        return rows();
     }
 }

@@ -105,6 +105,32 @@ public abstract class Adapter extends AbstractBlock {
         target.set(new NDIndex("..."), value.toType(target.getDataType(), false));
     }
 
+    /**
+     * The tensors to save so that the file applies to the original base weights, for adapters whose
+     * initialization changed the base (PiSSA, LoRA-GA convert themselves to plain LoRA); by default
+     * {@link #stateDict()}. New arrays are attached to {@code scope}.
+     */
+    public Map<String, NDArray> stateDictForOriginalBase(NDManager scope) {
+        return stateDict();
+    }
+
+    /**
+     * Entries saved in the checkpoint's safetensors metadata for this module, by key relative to it
+     * (a fingerprint of a base weight the adapter's initialization changed); by default none.
+     */
+    public Map<String, String> checkpointMetadata() {
+        return Map.of();
+    }
+
+    /**
+     * Called after a checkpoint was loaded into this adapter with the file's metadata entries of
+     * this module; throws when the base layer is not the one the checkpoint was written for. By
+     * default every base is accepted.
+     */
+    public void verifyLoaded(Map<String, String> metadata, String source) {
+        // nothing to check for adapters that leave the base weight alone
+    }
+
     /** Number of trainable parameters (elements) of this adapter. */
     public long trainableParameterCount() {
         long n = 0;

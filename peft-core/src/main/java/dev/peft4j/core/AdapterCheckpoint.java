@@ -46,9 +46,23 @@ public final class AdapterCheckpoint {
 
     /** The checkpoint tensors of one adapter, by full key (arrays still owned by the model). */
     public static LinkedHashMap<String, NDArray> tensors(PeftModel model, String name) {
+        return tensors(model, name, false, null, new LinkedHashMap<>());
+    }
+
+    /**
+     * The tensors of one adapter, converted for the original base when {@code original} (new arrays
+     * on {@code scope}); otherwise each module's checkpoint metadata is added to {@code metadata}.
+     */
+    private static LinkedHashMap<String, NDArray> tensors(PeftModel model, String name, boolean original,
+                                                          NDManager scope, Map<String, String> metadata) {
         LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
-        model.adapters(name).forEach((path, adapter) ->
-                adapter.stateDict().forEach((key, array) -> out.put(PREFIX + path + "." + key, array)));
+        model.adapters(name).forEach((path, adapter) -> {
+            Map<String, NDArray> state = original ? adapter.stateDictForOriginalBase(scope) : adapter.stateDict();
+            state.forEach((key, array) -> out.put(PREFIX + path + "." + key, array));
+            if (!original) {
+                adapter.checkpointMetadata().forEach((key, value) -> metadata.put(PREFIX + path + "." + key, value));
+            }
+        });
         moduleToSaveParameters(model, name).forEach((key, p) -> out.put(PREFIX + key, p.getArray()));
         return out;
     }
@@ -63,45 +77,62 @@ public final class AdapterCheckpoint {
     }
 
     /** Writes one adapter into {@code dir} (replacing the folder as a whole, atomically). */
-    public static void save(PeftModel model, String name, Path dir) throws IOException {
-        AdapterConfig config = model.config(name);
-        LinkedHashMap<String, NDArray> tensors = finiteTensors(model, name, dir);
-        AtomicFiles.publishDirectory(dir, staging -> write(staging, config, tensors));
+    public static void save(PeftModel model, String name, Path dir, SaveOption... options) throws IOException {
+        try (NDManager scope = NDManager.newBaseManager()) {
+            Export export = export(model, name, dir, scope, options);
+            AtomicFiles.publishDirectory(dir, staging -> export.write(staging));
+        }
     }
 
     /**
      * Writes every adapter the way PEFT's {@code save_pretrained} does: {@code default} in
      * {@code dir}, every other adapter in {@code dir/<name>}; the folder is published atomically.
      */
-    public static void saveAll(PeftModel model, Path dir) throws IOException {
-        Map<String, LinkedHashMap<String, NDArray>> all = new LinkedHashMap<>();
-        for (String name : model.configs().keySet()) {
-            all.put(name, finiteTensors(model, name, dir));
-        }
-        AtomicFiles.publishDirectory(dir, staging -> {
-            for (Map.Entry<String, LinkedHashMap<String, NDArray>> e : all.entrySet()) {
-                Path target = PeftModel.DEFAULT.equals(e.getKey()) ? staging : staging.resolve(e.getKey());
-                Files.createDirectories(target);
-                write(target, model.config(e.getKey()), e.getValue());
+    public static void saveAll(PeftModel model, Path dir, SaveOption... options) throws IOException {
+        try (NDManager scope = NDManager.newBaseManager()) {
+            Map<String, Export> all = new LinkedHashMap<>();
+            for (String name : model.configs().keySet()) {
+                all.put(name, export(model, name, dir, scope, options));
             }
-        });
+            AtomicFiles.publishDirectory(dir, staging -> {
+                for (Map.Entry<String, Export> e : all.entrySet()) {
+                    Path target = PeftModel.DEFAULT.equals(e.getKey()) ? staging : staging.resolve(e.getKey());
+                    Files.createDirectories(target);
+                    e.getValue().write(target);
+                }
+            });
+        }
     }
 
-    private static LinkedHashMap<String, NDArray> finiteTensors(PeftModel model, String name, Path dir) {
-        LinkedHashMap<String, NDArray> tensors = tensors(model, name);
+    /** What is written for one adapter: its config, its tensors by full key and the safetensors metadata. */
+    private record Export(AdapterConfig config, LinkedHashMap<String, NDArray> tensors, Map<String, String> metadata) {
+        void write(Path folder) throws IOException {
+            JsonIO.writeSorted(folder.resolve(CONFIG_FILE), config.toJson());
+            SafetensorsWriter.write(folder.resolve(WEIGHTS_FILE), tensors, metadata);
+        }
+    }
+
+    /**
+     * The export of one adapter: as it is (with each module's {@link Adapter#checkpointMetadata()}),
+     * or converted for the original base with {@link SaveOption#FOR_ORIGINAL_BASE}.
+     */
+    private static Export export(PeftModel model, String name, Path dir, NDManager scope, SaveOption... options) {
+        boolean original = List.of(options).contains(SaveOption.FOR_ORIGINAL_BASE);
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("format", "pt");
+        LinkedHashMap<String, NDArray> tensors = tensors(model, name, original, scope, metadata);
+        requireFinite(tensors, name, dir);
+        AdapterConfig config = model.config(name);
+        return new Export(original ? config.forOriginalBase() : config, tensors, metadata);
+    }
+
+    private static void requireFinite(Map<String, NDArray> tensors, String name, Path dir) {
         tensors.forEach((key, a) -> {
             if (a.getDataType().isFloating() && !a.isInfinite().logicalOr(a.isNaN()).none().getBoolean()) {
                 throw new IllegalStateException("Refusing to save adapter '" + name + "' to " + dir
                         + ": tensor '" + key + "' contains NaN or Inf (nothing was written)");
             }
         });
-        return tensors;
-    }
-
-    private static void write(Path folder, AdapterConfig config, LinkedHashMap<String, NDArray> tensors)
-            throws IOException {
-        JsonIO.writeSorted(folder.resolve(CONFIG_FILE), config.toJson());
-        SafetensorsWriter.write(folder.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
     }
 
     /** Reads and parses a folder's {@code adapter_config.json} with the registered method. */
@@ -177,9 +208,22 @@ public final class AdapterCheckpoint {
                     values.put(key, reader.load(PREFIX + e.getKey() + "." + key, scope));
                 }
                 e.getValue().loadStateDict(values, source);
+                e.getValue().verifyLoaded(moduleMetadata(reader.metadata(), e.getKey()), source);
             }
             loadHeads(heads, headKeys, reader, scope, source);
         }
+    }
+
+    /** The metadata entries of one module, keys relative to it. */
+    private static Map<String, String> moduleMetadata(Map<String, String> metadata, String path) {
+        String prefix = PREFIX + path + ".";
+        Map<String, String> out = new LinkedHashMap<>();
+        metadata.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
     }
 
     private static void loadHeads(Map<String, Parameter> heads, Map<Parameter, String> keys,

@@ -6,6 +6,8 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.loss.Loss;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.tree.BaseLayer;
@@ -16,6 +18,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 
 /**
  * A DJL block tree with named adapters injected by module path (PEFT's {@code PeftModel}).
@@ -389,14 +392,17 @@ public final class PeftModel {
         }
     }
 
-    /** Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>}. */
-    public void save(java.nio.file.Path dir) throws java.io.IOException {
-        AdapterCheckpoint.saveAll(this, dir);
+    /**
+     * Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>};
+     * {@link SaveOption#FOR_ORIGINAL_BASE} converts adapters that changed the base weights.
+     */
+    public void save(java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+        AdapterCheckpoint.saveAll(this, dir, options);
     }
 
-    /** Saves one adapter as an adapter folder. */
-    public void save(String name, java.nio.file.Path dir) throws java.io.IOException {
-        AdapterCheckpoint.save(this, name, dir);
+    /** Saves one adapter as an adapter folder (options as for {@link #save(java.nio.file.Path, SaveOption...)}). */
+    public void save(String name, java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+        AdapterCheckpoint.save(this, name, dir, options);
     }
 
     /** Loads an adapter folder under a new name (inactive unless it is the first adapter). */
@@ -408,6 +414,22 @@ public final class PeftModel {
     /** Wraps {@code root} and loads an adapter folder as {@code default} (PEFT's {@code from_pretrained}). */
     public static PeftModel load(Block root, java.nio.file.Path dir) throws java.io.IOException {
         return AdapterCheckpoint.load(root, dir);
+    }
+
+    /**
+     * Runs the data-driven initialization the adapter's config asks for (LoRA-GA, EVA: a
+     * {@link DataInitializer} on the class path, from peft-init), and nothing for configs that need
+     * none. Call it after adding the adapter and before {@link #newTrainer}: it may rebuild the
+     * adapter's layers.
+     */
+    public void initializeFromData(String name, Iterable<Batch> data, Loss loss) {
+        AdapterConfig config = config(name);
+        for (DataInitializer i : ServiceLoader.load(DataInitializer.class)) {
+            if (i.handles(config)) {
+                i.initialize(this, name, data, loss);
+                return;
+            }
+        }
     }
 
     /** The base layer description of a module, for methods that need it before injection. */

@@ -6,6 +6,7 @@ import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.init.eva.EvaConfig;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,6 +25,11 @@ public final class Methods {
     public static final String[] TARGETS = {"query", "value"};
     /** The head trained in full and saved with every adapter. */
     public static final String HEAD = "classifier";
+    /** The {@code base_model_name_or_path} every config records. */
+    public static final String BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2";
+
+    /** LoRA's Adam learning rate, shared by its initializers (a NaN was seen once at 1e-3 on spam). */
+    public static final float LORA_LR = 5e-4f;
 
     /** A method of the comparison: its config and its Adam learning rate. */
     public record Method(String name, Supplier<AdapterConfig> config, float learningRate) {}
@@ -33,12 +39,21 @@ public final class Methods {
     /** Every method by name, in table order. */
     public static Map<String, Method> all() {
         Map<String, Method> m = new LinkedHashMap<>();
-        add(m, "lora", () -> lora("true"), 5e-4f);
+        add(m, "lora", () -> lora("true"), LORA_LR);
         add(m, "nola", () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)), 5e-3f);
         add(m, "bone", () -> common(BoneConfig.builder().setRank(16)), 1e-3f);
         add(m, "bat", () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)), 1e-3f);
         add(m, "flora", () -> common(FloraConfig.builder().setRank(8)), 1e-3f);
         add(m, "pego", () -> common(PegoConfig.builder().setRank(4).optNumLoras(2)), 5e-4f);
+        // initializers of the same LoRA: only init_lora_weights differs, so LoRA's learning rate
+        // PiSSA: dropout 0 as in the paper (dropout on the principal part perturbs the pre-trained function)
+        add(m, "pissa", () -> loraBuilder("pissa").optDropout(0).build(), LORA_LR);
+        add(m, "pissa_niter_4", () -> loraBuilder("pissa_niter_4").optDropout(0).build(), LORA_LR);
+        // LoRA-GA: rsLoRA scaling, which its stable scale assumes; FineTuneRun runs the gradient pass
+        add(m, "lora_ga", () -> loraBuilder("lora_ga").optUseRslora(true).build(), LORA_LR);
+        // EVA: FineTuneRun runs the PCA pass; same r and alpha as LoRA
+        add(m, "eva", () -> loraBuilder("eva").optInitConfig(EvaConfig.KEY, EvaConfig.defaults().toJson()).build(),
+                LORA_LR);
         return m;
     }
 
@@ -47,14 +62,23 @@ public final class Methods {
     }
 
     /** The shared options: targets, the trained head, the task type and the base model's name. */
-    private static <B extends AdapterConfig.Builder<B>> AdapterConfig common(B builder) {
+    private static <B extends AdapterConfig.Builder<B>> B shared(B builder) {
         return builder.setTargetModules(TARGETS).optModulesToSave(HEAD).optTaskType("SEQ_CLS")
-                .optBaseModelNameOrPath("sentence-transformers/all-MiniLM-L6-v2").build();
+                .optBaseModelNameOrPath(BASE_MODEL);
+    }
+
+    private static <B extends AdapterConfig.Builder<B>> AdapterConfig common(B builder) {
+        return shared(builder).build();
     }
 
     /** LoRA r 8, alpha 16, dropout 0.05 on query and value, with an {@code init_lora_weights} value. */
     public static LoraConfig lora(String init) {
-        return (LoraConfig) common(LoraConfig.builder().setRank(8).optAlpha(16).optDropout(0.05).optInitLoraWeights(init));
+        return loraBuilder(init).build();
+    }
+
+    /** The builder of {@link #lora}, to change an option. */
+    public static LoraConfig.Builder loraBuilder(String init) {
+        return shared(LoraConfig.builder().setRank(8).optAlpha(16).optDropout(0.05).optInitLoraWeights(init));
     }
 
     /** A method by name; an error listing the names otherwise. */

@@ -32,7 +32,11 @@ class MethodsTest {
             "bone", 12L * 16 * 384 + 770,
             "bat", 12L * (384 / 16) * 16 * 16 + 770,
             "flora", 12L * (8 * 8 + 2 * 384 * 8) + 770,
-            "pego", 12L * 2 * 4 * (384 + 384) + 770);
+            "pego", 12L * 2 * 4 * (384 + 384) + 770,
+            "pissa", 12L * 8 * (384 + 384) + 770,
+            "pissa_niter_4", 12L * 8 * (384 + 384) + 770,
+            "lora_ga", 12L * 8 * (384 + 384) + 770,
+            "eva", 12L * 8 * (384 + 384) + 770);
 
     static Stream<String> names() {
         return Methods.all().keySet().stream();

@@ -12,6 +12,7 @@ import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /** A LoRA adapter on one Linear layer: {@code delta(x) = s * B (A dropout(x))}. */
@@ -23,6 +24,8 @@ public final class LoraAdapter extends Adapter {
     private final float dropout;
     private final Parameter a;
     private final Parameter b;
+    private final LoraInitializer initializer;
+    private Object initState;
 
     LoraAdapter(AdapterContext ctx, LoraConfig config) {
         super(ctx);
@@ -37,6 +40,9 @@ public final class LoraAdapter extends Adapter {
         NDManager mgr = ctx.manager();
         this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
         this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
+        this.initializer = ctx.forLoading()
+                ? LoraInitializers.find(config.initLoraWeights())
+                : LoraInitializers.builtIn(config.initLoraWeights()) ? null : LoraInitializers.forName(config.initLoraWeights());
         if (!ctx.forLoading()) {
             initialize(config, ctx);
         }
@@ -59,7 +65,9 @@ public final class LoraAdapter extends Adapter {
                 SeededFill.uniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
                 break;
             default:
-                LoraInitializers.forName(init).initialize(this, config, ctx);
+                // custom initializers start from PEFT's default (EVA and LoRA-GA keep it until data arrives)
+                SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
+                initializer.initialize(this, config, ctx);
         }
     }
 
@@ -90,6 +98,36 @@ public final class LoraAdapter extends Adapter {
         NDArray dw = product.mul(scaling);
         dw.attach(manager);
         return dw;
+    }
+
+    @Override
+    public Map<String, NDArray> stateDictForOriginalBase(NDManager scope) {
+        return initializer == null ? stateDict() : initializer.stateDictForOriginalBase(this, scope);
+    }
+
+    @Override
+    public Map<String, String> checkpointMetadata() {
+        return initializer == null ? Map.of() : initializer.checkpointMetadata(this);
+    }
+
+    @Override
+    public void verifyLoaded(Map<String, String> metadata, String source) {
+        if (initializer != null) {
+            initializer.verifyLoaded(this, metadata, source);
+        }
+    }
+
+    /**
+     * State the initializer keeps with this adapter for its save and load hooks (PiSSA: the initial
+     * factors and the fingerprint of the residual base weight), or null.
+     */
+    public <T> T initState(Class<T> type) {
+        return type.isInstance(initState) ? type.cast(initState) : null;
+    }
+
+    /** Sets the initializer's state (see {@link #initState}). */
+    public void setInitState(Object state) {
+        this.initState = state;
     }
 
     /** The factor {@code A [r, in]} (lora_A). */

@@ -8,6 +8,9 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.PatternMap;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+
 /**
  * LoRA (Hu et al. 2021): {@code y = W x + b + s * B (A dropout(x))}, {@code A [r, in]},
  * {@code B [out, r]}, {@code s = alpha / r} or {@code alpha / sqrt(r)} with rsLoRA
@@ -18,6 +21,9 @@ public final class LoraConfig extends AdapterConfig {
     /** PEFT's {@code peft_type}. */
     public static final String PEFT_TYPE = "LORA";
 
+    /** PEFT's sub-objects holding the options of data-driven initializers, kept as JSON here. */
+    public static final List<String> INIT_CONFIG_KEYS = List.of("eva_config", "lora_ga_config");
+
     private final int r;
     private final double alpha;
     private final double dropout;
@@ -26,6 +32,7 @@ public final class LoraConfig extends AdapterConfig {
     private final PatternMap rankPattern;
     private final PatternMap alphaPattern;
     private final long initSeed;
+    private final LinkedHashMap<String, JsonObject> initConfigs;
 
     private LoraConfig(Builder b) {
         super(b);
@@ -37,6 +44,8 @@ public final class LoraConfig extends AdapterConfig {
         this.rankPattern = b.rankPattern;
         this.alphaPattern = b.alphaPattern;
         this.initSeed = b.initSeed;
+        this.initConfigs = new LinkedHashMap<>();
+        b.initConfigs.forEach((k, v) -> initConfigs.put(k, v.deepCopy()));
     }
 
     /** A new builder. */
@@ -56,6 +65,7 @@ public final class LoraConfig extends AdapterConfig {
         b.rankPattern = rankPattern;
         b.alphaPattern = alphaPattern;
         b.initSeed = initSeed;
+        initConfigs.forEach(b::optInitConfig);
         return b;
     }
 
@@ -104,6 +114,15 @@ public final class LoraConfig extends AdapterConfig {
         return initSeed;
     }
 
+    /**
+     * An initializer's options as PEFT saves them ({@code "eva_config"}, {@code "lora_ga_config"}; a
+     * copy), or null when not set.
+     */
+    public JsonObject initConfig(String key) {
+        JsonObject o = initConfigs.get(key);
+        return o == null ? null : o.deepCopy();
+    }
+
     /** The rank of the module at {@code path}. */
     public int rankFor(String path) {
         return (int) rankPattern.resolve(path, r);
@@ -118,6 +137,13 @@ public final class LoraConfig extends AdapterConfig {
     public double scalingFor(String path) {
         int rank = rankFor(path);
         return useRslora ? alphaFor(path) / Math.sqrt(rank) : alphaFor(path) / rank;
+    }
+
+    /** Converted to plain LoRA when the initializer changed the base weights (see {@link LoraInitializer}). */
+    @Override
+    public AdapterConfig forOriginalBase() {
+        LoraInitializer initializer = LoraInitializers.find(initLoraWeights);
+        return initializer == null ? this : initializer.forOriginalBase(this);
     }
 
     @Override
@@ -141,6 +167,7 @@ public final class LoraConfig extends AdapterConfig {
         o.addProperty("bias", "none");
         o.addProperty("fan_in_fan_out", false);
         o.addProperty("use_dora", false);
+        initConfigs.forEach((k, v) -> o.add(k, v.deepCopy()));
     }
 
     /** Parses PEFT's LoRA config; options we do not implement are errors rather than silently ignored. */
@@ -154,6 +181,13 @@ public final class LoraConfig extends AdapterConfig {
         b.initLoraWeights = init == null ? "true" : init.getAsString();
         b.rankPattern = PatternMap.fromJson(json.get("rank_pattern"), json.source() + ": rank_pattern");
         b.alphaPattern = PatternMap.fromJson(json.get("alpha_pattern"), json.source() + ": alpha_pattern");
+        for (String key : INIT_CONFIG_KEYS) {
+            JsonElement e = json.get(key);
+            if (e != null && !e.isJsonObject()) {
+                throw json.error("'" + key + "' must be an object or null, got " + e);
+            }
+            b.optInitConfig(key, e == null ? null : e.getAsJsonObject());
+        }
         requireValue(json, "bias", "none");
         requireValue(json, "fan_in_fan_out", "false");
         requireValue(json, "use_dora", "false");
@@ -185,6 +219,7 @@ public final class LoraConfig extends AdapterConfig {
         private PatternMap rankPattern = PatternMap.empty();
         private PatternMap alphaPattern = PatternMap.empty();
         private long initSeed = 0;
+        private final LinkedHashMap<String, JsonObject> initConfigs = new LinkedHashMap<>();
 
         private Builder() {}
 
@@ -238,6 +273,22 @@ public final class LoraConfig extends AdapterConfig {
         /** Seed of the random initialization (default 0); each module mixes in its path. */
         public Builder optInitSeed(long seed) {
             this.initSeed = seed;
+            return this;
+        }
+
+        /**
+         * Sets (or with null removes) an initializer's options under PEFT's key, one of
+         * {@link #INIT_CONFIG_KEYS}; the initializer validates them when it runs.
+         */
+        public Builder optInitConfig(String key, JsonObject options) {
+            if (!INIT_CONFIG_KEYS.contains(key)) {
+                throw new IllegalArgumentException("Unknown initializer config '" + key + "'; known: " + INIT_CONFIG_KEYS);
+            }
+            if (options == null) {
+                initConfigs.remove(key);
+            } else {
+                initConfigs.put(key, options.deepCopy());
+            }
             return this;
         }
 

@@ -1,11 +1,17 @@
 package dev.peft4j.adapters.lora;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.AdapterContext;
+
+import java.util.Map;
 
 /**
  * An {@code init_lora_weights} value beyond PEFT's default and "gaussian" (PiSSA, LoRA-GA, EVA...),
- * found with {@link java.util.ServiceLoader}. It sets A and B of a fresh adapter and may change the
- * base weight so that the model's output is unchanged.
+ * found with {@link java.util.ServiceLoader}. It sets A and B of a fresh adapter (which starts
+ * from PEFT's default: Kaiming-uniform A, zero B) and may change the base weight so that the
+ * model's output is unchanged; the default methods are the save and load hooks of initializers
+ * that change the base weight.
  */
 public interface LoraInitializer {
 
@@ -14,4 +20,24 @@ public interface LoraInitializer {
 
     /** Initializes one layer's adapter. */
     void initialize(LoraAdapter adapter, LoraConfig config, AdapterContext context);
+
+    /** The config saved for the original base weights (PiSSA: plain LoRA of rank 2r); by default unchanged. */
+    default LoraConfig forOriginalBase(LoraConfig config) {
+        return config;
+    }
+
+    /** One layer's tensors for the original base weights, new arrays on {@code scope}; by default its state dict. */
+    default Map<String, NDArray> stateDictForOriginalBase(LoraAdapter adapter, NDManager scope) {
+        return adapter.stateDict();
+    }
+
+    /** Metadata saved with one layer (a fingerprint of the base weight it expects); by default none. */
+    default Map<String, String> checkpointMetadata(LoraAdapter adapter) {
+        return Map.of();
+    }
+
+    /** Checks a freshly loaded layer against its metadata from {@code source}; by default accepts. */
+    default void verifyLoaded(LoraAdapter adapter, Map<String, String> metadata, String source) {
+        // initializers that leave the base weight alone have nothing to check
+    }
 }

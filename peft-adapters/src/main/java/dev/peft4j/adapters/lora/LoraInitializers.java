@@ -7,13 +7,30 @@ final class LoraInitializers {
 
     private LoraInitializers() {}
 
-    static LoraInitializer forName(String init) {
+    /** Whether PEFT's built-in initialization handles the value (no initializer needed). */
+    static boolean builtIn(String init) {
+        return "true".equals(init) || "false".equals(init) || "gaussian".equals(init);
+    }
+
+    /** The initializer for a value, or null for a built-in value or when none is on the class path. */
+    static LoraInitializer find(String init) {
+        if (builtIn(init)) {
+            return null;
+        }
         for (LoraInitializer i : ServiceLoader.load(LoraInitializer.class)) {
             if (i.handles(init)) {
                 return i;
             }
         }
-        throw new IllegalArgumentException("init_lora_weights '" + init + "' is unknown: use true, false,"
-                + " 'gaussian', or put peft-init on the class path for 'pissa', 'pissa_niter_N', 'lora_ga', 'eva'");
+        return null;
+    }
+
+    static LoraInitializer forName(String init) {
+        LoraInitializer i = find(init);
+        if (i == null) {
+            throw new IllegalArgumentException("init_lora_weights '" + init + "' is unknown: use true, false,"
+                    + " 'gaussian', or put peft-init on the class path for 'pissa', 'pissa_niter_N', 'lora_ga', 'eva'");
+        }
+        return i;
     }
 }

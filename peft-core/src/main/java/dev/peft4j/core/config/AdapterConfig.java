@@ -49,6 +49,15 @@ public abstract class AdapterConfig {
     }
 
     /**
+     * The config saved together with {@link Adapter#stateDictForOriginalBase}: a method whose
+     * initialization changed the base weights returns the config of its converted form (PiSSA:
+     * plain LoRA of rank 2r); by default this config.
+     */
+    public AdapterConfig forOriginalBase() {
+        return this;
+    }
+
+    /**
      * A term this method adds to the task loss while training (PEGO's orthogonality regularizer),
      * given the model and the adapter's name; null for methods without one. It is evaluated inside
      * the gradient scope and returns a scalar attached to {@code manager}.

@@ -10,6 +10,7 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
@@ -71,7 +72,11 @@ public final class FineTuneRun {
         BertForSequenceClassification load(NDManager manager, int labels) throws IOException;
     }
 
-    /** Prepares the adapter on a freshly loaded classifier (data-driven initializers use the batches). */
+    /**
+     * Prepares the adapter on a freshly loaded classifier; data-driven initializers use the batches
+     * of {@code train}, a batcher of its own over the training split (same batches and order as
+     * training's), so that reading it does not change the order training sees.
+     */
     @FunctionalInterface
     public interface Setup {
         /** Returns the PeftModel to train. */
@@ -80,9 +85,20 @@ public final class FineTuneRun {
 
     private FineTuneRun() {}
 
-    /** A setup that injects {@code config} as the {@code default} adapter. */
+    /**
+     * A setup that injects {@code config} as the {@code default} adapter and runs its data-driven
+     * initialization, if it has one ({@link PeftModel#initializeFromData}: LoRA-GA's gradient pass,
+     * EVA's PCA, with peft-init on the class path), printing how long it took.
+     */
     public static Setup inject(AdapterConfig config) {
-        return (model, train, manager) -> PeftModel.create(model, config);
+        return (model, train, manager) -> {
+            long start = System.nanoTime();
+            PeftModel pm = PeftModel.create(model, config);
+            pm.initializeFromData(PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss());
+            System.out.printf(Locale.ROOT, "[init] adapter created and initialized in %.1f s%n",
+                    (System.nanoTime() - start) / 1e9);
+            return pm;
+        };
     }
 
     /** Runs one fine-tuning; the best adapter goes to {@code out/best-adapter}. */
@@ -100,7 +116,9 @@ public final class FineTuneRun {
         try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
             BertForSequenceClassification model = factory.load(manager, labels);
             djl.setBlock(model);
-            PeftModel pm = setup.apply(model, train, manager);
+            TextBatcher initData = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(),
+                    true, s.seed());
+            PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
             DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
@@ -152,9 +170,10 @@ public final class FineTuneRun {
         return TextClassifiers.batches(splits.split(split), tokenizer, 32, false, s.seed());
     }
 
+    /** Saves for the original MiniLM: PiSSA and LoRA-GA adapters are converted to plain LoRA. */
     private static void save(PeftModel pm, Path dir) {
         try {
-            pm.save(dir);
+            pm.save(dir, SaveOption.FOR_ORIGINAL_BASE);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
