@@ -45,8 +45,9 @@ public final class LoraBenchmark {
         int trainReps = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         int inferReps = args.length > 1 ? Integer.parseInt(args[1]) : 200;
         Engine.getInstance().setRandomSeed(1);
-        System.out.printf(Locale.ROOT, "LoRA benchmark: %d x Linear(%d), batch %d, %s, %d threads%n",
-                LAYERS, WIDTH, BATCH, Engine.getInstance().defaultDevice(), Runtime.getRuntime().availableProcessors());
+        System.out.printf(Locale.ROOT, "LoRA benchmark: %d x Linear(%d), batch %d, %s, %d threads, OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s%n",
+                LAYERS, WIDTH, BATCH, Engine.getInstance().defaultDevice(), Runtime.getRuntime().availableProcessors(),
+                System.getenv("OMP_WAIT_POLICY"), System.getenv("GOMP_SPINCOUNT"));
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray x = m.randomNormal(new Shape(BATCH, WIDTH));
             NDArray y = m.randomNormal(new Shape(BATCH, WIDTH));

@@ -22,6 +22,8 @@ import dev.peft4j.models.text.TextClassifiers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -29,6 +31,12 @@ import java.util.Locale;
  * value (plus the classification head) against all parameters trainable, in one run; and the
  * process's resident memory after 50 and after N (default 1,000) LoRA steps, which must stay
  * within 5% (native memory is scoped: flat over a long run).
+ *
+ * <p>The benchmark runs itself again in a child JVM with a fixed, pre-touched heap
+ * ({@code -Xms1g -Xmx1g -XX:+AlwaysPreTouch}, as {@link MergeMemoryBenchmark} does): otherwise the
+ * garbage-collected heap grows over the first few hundred steps (a JVM sizes its heap lazily) and
+ * that growth, which is not native memory, shows in the RSS. Each checkpoint also prints the
+ * committed heap, so RSS minus heap, the native part, is visible. {@code --in-process} skips the child.
  */
 public final class MiniLmTrainBenchmark {
 
@@ -37,10 +45,13 @@ public final class MiniLmTrainBenchmark {
 
     private MiniLmTrainBenchmark() {}
 
-    /** Args: timed steps per mode (default 30), total LoRA steps for the memory check (default 1000). */
+    /** Args: [--in-process] timed steps per mode (default 30), total LoRA steps for the memory check (default 1000). */
     public static void main(String[] args) throws Exception {
-        int timed = args.length > 0 ? Integer.parseInt(args[0]) : 30;
-        int longRun = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
+        if (args.length == 0 || !args[0].equals("--in-process")) {
+            System.exit(runChild(args));
+        }
+        int timed = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        int longRun = args.length > 2 ? Integer.parseInt(args[2]) : 1000;
         Engine.getInstance().setRandomSeed(3);
         System.out.printf(Locale.ROOT, "MiniLM training benchmark: batch %d, sequence %d, %d threads%n",
                 BATCH, SEQ, Runtime.getRuntime().availableProcessors());
@@ -49,6 +60,17 @@ public final class MiniLmTrainBenchmark {
         System.out.printf(Locale.ROOT, "LoRA r 8 (query, value) + head: %.3f steps/s%n", lora);
         System.out.printf(Locale.ROOT, "all parameters trainable:       %.3f steps/s%n", full);
         System.out.printf(Locale.ROOT, "ratio LoRA / full:              %.2f%n", lora / full);
+    }
+
+    /** Runs this benchmark in a JVM with a fixed pre-touched heap; returns its exit code. */
+    private static int runChild(String[] args) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch",
+                "-Dorg.slf4j.simpleLogger.log.ai.djl=error", "-cp", System.getProperty("java.class.path"),
+                MiniLmTrainBenchmark.class.getName(), "--in-process"));
+        cmd.addAll(List.of(args));
+        System.out.println("(child JVM: -Xms1g -Xmx1g -XX:+AlwaysPreTouch)");
+        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
     }
 
     /** Returns steps per second over {@code timed} steps after 3 warm-up steps; prints RSS checkpoints. */
@@ -88,15 +110,22 @@ public final class MiniLmTrainBenchmark {
             step(trainer, data, labels);
             if (step == 50) {
                 at50 = rssKb();
-                System.out.printf(Locale.ROOT, "RSS after   50 steps: %,d kB%n", at50);
+                System.out.printf(Locale.ROOT, "RSS after   50 steps: %,d kB (%s)%n", at50, heap(at50));
             }
             if (step % 100 == 0) {
-                System.out.printf(Locale.ROOT, "  ... step %d, RSS %,d kB%n", step, rssKb());
+                long rss = rssKb();
+                System.out.printf(Locale.ROOT, "  ... step %d, RSS %,d kB (%s)%n", step, rss, heap(rss));
             }
         }
         long end = rssKb();
-        System.out.printf(Locale.ROOT, "RSS after %4d steps: %,d kB (%+.2f%% vs step 50; target within 5%%)%n",
-                total, end, at50 > 0 ? 100.0 * (end - at50) / at50 : Double.NaN);
+        System.out.printf(Locale.ROOT, "RSS after %4d steps: %,d kB (%+.2f%% vs step 50; target within 5%%) (%s)%n",
+                total, end, at50 > 0 ? 100.0 * (end - at50) / at50 : Double.NaN, heap(end));
+    }
+
+    /** The committed Java heap and the rest of the RSS (native memory, code, stacks). */
+    private static String heap(long rssKb) {
+        long heapKb = Runtime.getRuntime().totalMemory() / 1024;
+        return String.format(Locale.ROOT, "Java heap committed %,d kB, rest %,d kB", heapKb, rssKb - heapKb);
     }
 
     /** One step on fresh copies of the inputs in a per-step manager, as a data loader's batch would be. */
