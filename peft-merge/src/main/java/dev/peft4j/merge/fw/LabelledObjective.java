@@ -33,6 +33,7 @@ public final class LabelledObjective extends BlockObjective {
 
     @Override
     protected NDArray batchLoss(NDList predictions, int batch) {
-        return loss.evaluate(labels.get(batch), predictions);
+        // the labels join the predictions' scope, so the loss's temporaries are freed with it
+        return loss.evaluate(copyInto(labels.get(batch), predictions.head().getManager()), predictions);
     }
 }

@@ -121,6 +121,7 @@ class ObjectivesTest {
     }
 
     private void check(BlockObjective objective, double expectedLoss, double[][][] expectedGradients) {
+        int arrays = manager.getManagedArrays().size();
         for (int round = 0; round < 2; round++) { // twice: gradients must not accumulate across calls
             Map<String, float[]> g = new HashMap<>();
             double loss = objective.lossAndGradient((key, grad) -> g.put(key, grad.toFloatArray()));
@@ -130,6 +131,8 @@ class ObjectivesTest {
         }
         assertAlmostEquals(objective.loss(), expectedLoss, 1e-5, 1e-7);
         assertEquals(List.of("0.weight", "0.bias"), List.copyOf(objective.keys()));
+        // flat memory: no activation or loss temporary stays on the proxy batches' manager
+        assertEquals(arrays, manager.getManagedArrays().size(), "arrays left on the proxy set's manager");
     }
 
     @Test
