@@ -2,6 +2,8 @@ package dev.peft4j.core.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
@@ -15,13 +17,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.BiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The common fine-tuning loop on DJL's own {@link Trainer}: epochs over a dataset, one gradient
  * step per batch, an optional extra loss term (PEGO's regularizer), per-step loss, a progress bar
  * (silenced by {@code DJL_DISABLE_PROGRESS_BAR=true}) and an optional callback per step and epoch.
+ *
+ * <p>A step whose loss is NaN or infinite is not applied: its gradients are zeroed, the optimizer
+ * does not step, a warning names the step, and training goes on with the next batch (as a mixed
+ * precision loss scaler skips overflowing steps). More than {@code optMaxSkippedSteps} (default 3)
+ * such steps in a row stop the run with an error, so a diverged run fails instead of looping.
  */
 public final class TrainLoop {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TrainLoop.class);
 
     /** Called after every optimizer step. */
     @FunctionalInterface
@@ -46,6 +57,8 @@ public final class TrainLoop {
     private final EpochListener onEpoch;
     private final boolean progress;
     private final long stepsPerEpoch;
+    private final int maxSkippedSteps;
+    private int skippedSteps;
 
     private TrainLoop(Builder b) {
         this.trainer = b.trainer;
@@ -56,6 +69,7 @@ public final class TrainLoop {
         this.onStep = b.onStep;
         this.onEpoch = b.onEpoch;
         this.progress = b.progress;
+        this.maxSkippedSteps = b.maxSkippedSteps;
         this.stepsPerEpoch = b.stepsPerEpoch;
     }
 
@@ -64,27 +78,39 @@ public final class TrainLoop {
         return new Builder();
     }
 
-    /** Runs the loop and returns the loss of every step. */
+    /** Runs the loop and returns the loss of every step (NaN or infinite for a skipped step). */
     public List<Float> run() {
         List<Float> losses = new ArrayList<>();
         int step = 0;
+        int inARow = 0;
+        float lastFinite = Float.NaN;
         for (int epoch = 1; epoch <= epochs && step < maxSteps; epoch++) {
             List<Float> epochLosses = new ArrayList<>();
+            int inEpoch = 0;
             ProgressBar bar = progress && stepsPerEpoch() > 1 ? new ProgressBar("Epoch " + epoch, stepsPerEpoch()) : null;
             for (Batch batch : batches()) {
                 try (batch) {
                     float loss = step(batch);
                     step++;
-                    if (!Float.isFinite(loss)) {
-                        throw new IllegalStateException(String.format(Locale.ROOT,
-                                "The training loss is %s at step %d (epoch %d)%s: stopping (lower the learning"
-                                        + " rate or check the data)", loss, step, epoch,
-                                losses.isEmpty() ? "" : "; the last finite loss was " + losses.get(losses.size() - 1)));
-                    }
+                    inEpoch++;
                     losses.add(loss);
-                    epochLosses.add(loss);
+                    if (Float.isFinite(loss)) {
+                        inARow = 0;
+                        lastFinite = loss;
+                        epochLosses.add(loss);
+                    } else {
+                        inARow++;
+                        if (inARow > maxSkippedSteps) {
+                            throw new IllegalStateException(String.format(Locale.ROOT,
+                                    "The training loss is %s at step %d (epoch %d), %d steps in a row%s: stopping"
+                                            + " (lower the learning rate or check the data)", loss, step, epoch, inARow,
+                                    Float.isNaN(lastFinite) ? "" : "; the last finite loss was " + lastFinite));
+                        }
+                        LOG.warn("Training loss is {} at step {} (epoch {}): the update was skipped ({} in a row,"
+                                + " at most {})", loss, step, epoch, inARow, maxSkippedSteps);
+                    }
                     if (bar != null) {
-                        bar.update(epochLosses.size(), String.format(Locale.ROOT, "loss %.4f", loss));
+                        bar.update(inEpoch, String.format(Locale.ROOT, "loss %.4f", loss));
                     }
                     if (onStep != null) {
                         onStep.onStep(step, epoch, loss);
@@ -104,7 +130,15 @@ public final class TrainLoop {
         return losses;
     }
 
-    /** One gradient step on one batch; returns the loss before the step. */
+    /** Steps skipped so far in this loop because their loss was not finite. */
+    public int skippedSteps() {
+        return skippedSteps;
+    }
+
+    /**
+     * One gradient step on one batch; returns the loss before the step. A non-finite loss is not
+     * applied: the gradients are zeroed and the optimizer does not step.
+     */
     public float step(Batch batch) {
         float value;
         try (GradientCollector gc = trainer.newGradientCollector()) {
@@ -116,8 +150,25 @@ public final class TrainLoop {
             gc.backward(loss);
             value = loss.getFloat();
         }
-        trainer.step();
+        if (Float.isFinite(value)) {
+            trainer.step();
+        } else {
+            skippedSteps++;
+            zeroGradients();
+        }
         return value;
+    }
+
+    /** Sets every trainable gradient to zero (NaN - NaN and 0 * NaN are NaN, so by assignment). */
+    private void zeroGradients() {
+        for (Parameter p : trainer.getModel().getBlock().getParameters().values()) {
+            NDArray array = p.getArray();
+            if (array.hasGradient()) {
+                try (NDArray g = array.getGradient()) {
+                    g.set(new NDIndex("..."), 0);
+                }
+            }
+        }
     }
 
     private Iterable<Batch> batches() {
@@ -148,8 +199,15 @@ public final class TrainLoop {
         private EpochListener onEpoch;
         private boolean progress = true;
         private long stepsPerEpoch;
+        private int maxSkippedSteps = 3;
 
         private Builder() {}
+
+        /** How many steps in a row may have a non-finite loss (skipped) before the run stops (default 3; 0 stops at the first). */
+        public Builder optMaxSkippedSteps(int steps) {
+            this.maxSkippedSteps = steps;
+            return this;
+        }
 
         /** Batches per epoch, for the progress bar (without it the bar shows only under optMaxSteps). */
         public Builder optStepsPerEpoch(long steps) {

@@ -57,11 +57,14 @@ public final class FineTuneRun {
                 return Double.NaN;
             }
             double sum = 0;
-            int from = Math.max(0, step - 10);
-            for (int i = from; i < step; i++) {
-                sum += losses.get(i);
+            int n = 0;
+            for (int i = Math.max(0, step - 10); i < step; i++) {
+                if (Float.isFinite(losses.get(i))) { // a skipped step (non-finite loss) does not count
+                    sum += losses.get(i);
+                    n++;
+                }
             }
-            return sum / (step - from);
+            return n == 0 ? Double.NaN : sum / n;
         }
     }
 
@@ -125,7 +128,7 @@ public final class FineTuneRun {
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(s.learningRate())).build());
             double[] bestAccuracy = {-1};
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
-                losses = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
+                TrainLoop loop = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
                         .optMaxSteps(s.maxSteps()).optProgress(s.progress())
                         .optExtraLoss(pm.regularizer())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
@@ -144,7 +147,12 @@ public final class FineTuneRun {
                                 save(pm, best);
                             }
                         })
-                        .build().run();
+                        .build();
+                losses = loop.run();
+                if (loop.skippedSteps() > 0) {
+                    System.out.printf(Locale.ROOT, "[%s] %d step(s) skipped: their loss was not finite%n", name,
+                            loop.skippedSteps());
+                }
             }
         }
         double[] tests = evaluateSaved(factory, best, splits, tokenizer, s);
