@@ -3,6 +3,7 @@ package dev.peft4j.merge;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.peft4j.core.io.KeySuggestions;
 import dev.peft4j.core.io.TensorInfo;
 import dev.peft4j.core.io.TensorSource;
 import java.util.ArrayList;
@@ -55,16 +56,10 @@ public final class MemoryTensors implements TensorSource {
     public TensorInfo info(String key) {
         NDArray a = tensors.get(key);
         if (a == null) {
-            throw new IllegalArgumentException("No tensor '" + key + "' in memory (" + tensors.size()
-                    + " tensors: " + head() + ")");
+            throw KeySuggestions.unknownKey(key, tensors.keySet(), "memory");
         }
         long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
         return new TensorInfo(key, a.getDataType(), a.getShape(), 0, bytes);
-    }
-
-    private String head() {
-        List<String> keys = keys();
-        return keys.size() <= 5 ? keys.toString() : keys.subList(0, 5) + "...";
     }
 
     @Override

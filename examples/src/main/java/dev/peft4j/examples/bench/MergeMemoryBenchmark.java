@@ -79,11 +79,8 @@ public final class MergeMemoryBenchmark {
     }
 
     private static String runChild(String method, int n, Path dir) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        // a fixed, pre-touched heap: the Java heap adds the same to every peak, native memory is what varies
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-cp",
-                System.getProperty("java.class.path"),
-                MergeMemoryBenchmark.class.getName(), "--child", method, String.valueOf(n), dir.toString());
+        ProcessBuilder pb = new ProcessBuilder(MiniLmFiles.childJvm("256m", MergeMemoryBenchmark.class,
+                "--child", method, String.valueOf(n), dir.toString()));
         pb.redirectErrorStream(true);
         pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
         pb.environment().putIfAbsent("DJL_OFFLINE", "true");

@@ -149,7 +149,26 @@ public final class MiniLmFiles {
 
     /** Current resident memory of this process in MiB ({@code VmRSS}), or -1. */
     public static double rssMiB() throws IOException {
-        return statusKiB("VmRSS") / 1024.0;
+        return rssKiB() / 1024.0;
+    }
+
+    /** Current resident memory of this process in KiB ({@code VmRSS}), or -1024. */
+    public static long rssKiB() throws IOException {
+        return statusKiB("VmRSS");
+    }
+
+    /**
+     * The command line of a child JVM running {@code main} on this class path with a fixed,
+     * pre-touched heap of {@code heap} (e.g. {@code "256m"}), so that the Java heap adds the same to
+     * every RSS figure and native memory is what varies.
+     */
+    public static List<String> childJvm(String heap, Class<?> main, String... args) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xms" + heap, "-Xmx" + heap, "-XX:+AlwaysPreTouch",
+                "-Dorg.slf4j.simpleLogger.log.ai.djl=error", "-cp", System.getProperty("java.class.path"),
+                main.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     private static long statusKiB(String field) throws IOException {

@@ -20,9 +20,6 @@ import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.text.TextClassifiers;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -64,10 +61,7 @@ public final class MiniLmTrainBenchmark {
 
     /** Runs this benchmark in a JVM with a fixed pre-touched heap; returns its exit code. */
     private static int runChild(String[] args) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch",
-                "-Dorg.slf4j.simpleLogger.log.ai.djl=error", "-cp", System.getProperty("java.class.path"),
-                MiniLmTrainBenchmark.class.getName(), "--in-process"));
+        List<String> cmd = MiniLmFiles.childJvm("1g", MiniLmTrainBenchmark.class, "--in-process");
         cmd.addAll(List.of(args));
         System.out.println("(child JVM: -Xms1g -Xmx1g -XX:+AlwaysPreTouch)");
         return new ProcessBuilder(cmd).inheritIO().start().waitFor();
@@ -109,15 +103,15 @@ public final class MiniLmTrainBenchmark {
         for (int step = done + 1; step <= total; step++) {
             step(trainer, data, labels);
             if (step == 50) {
-                at50 = rssKb();
+                at50 = MiniLmFiles.rssKiB();
                 System.out.printf(Locale.ROOT, "RSS after   50 steps: %,d kB (%s)%n", at50, heap(at50));
             }
             if (step % 100 == 0) {
-                long rss = rssKb();
+                long rss = MiniLmFiles.rssKiB();
                 System.out.printf(Locale.ROOT, "  ... step %d, RSS %,d kB (%s)%n", step, rss, heap(rss));
             }
         }
-        long end = rssKb();
+        long end = MiniLmFiles.rssKiB();
         System.out.printf(Locale.ROOT, "RSS after %4d steps: %,d kB (%+.2f%% vs step 50; target within 5%%) (%s)%n",
                 total, end, at50 > 0 ? 100.0 * (end - at50) / at50 : Double.NaN, heap(end));
     }
@@ -146,15 +140,5 @@ public final class MiniLmTrainBenchmark {
             }
             trainer.step();
         }
-    }
-
-    /** Resident set size of this process from /proc/self/status, in kB. */
-    static long rssKb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        return -1;
     }
 }

@@ -6,14 +6,14 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /** Builds "unknown tensor" messages that list the closest existing names by edit distance. */
-final class KeySuggestions {
+public final class KeySuggestions {
 
     private static final int SHOWN = 3;
 
     private KeySuggestions() {}
 
     /** An exception for a missing {@code key} in {@code where}, naming up to three close keys. */
-    static IllegalArgumentException unknownKey(String key, Collection<String> keys, Object where) {
+    public static IllegalArgumentException unknownKey(String key, Collection<String> keys, Object where) {
         List<String> closest = keys.stream()
                 .sorted(Comparator.comparingInt((String k) -> distance(key, k)).thenComparing(k -> k))
                 .limit(SHOWN)
