@@ -20,7 +20,7 @@ import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
-import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.train.TrainLoop;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

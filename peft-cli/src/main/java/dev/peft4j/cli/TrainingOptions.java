@@ -1,6 +1,6 @@
 package dev.peft4j.cli;
 
-import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.train.text.FineTuneRun;
 import picocli.CommandLine.Option;
 
 /** The training options every fine-tuning command shares (a picocli mixin). */

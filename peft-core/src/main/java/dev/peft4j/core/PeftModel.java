@@ -8,6 +8,7 @@ import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
+import ai.djl.training.loss.SimpleCompositeLoss;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.tree.BaseLayer;
@@ -296,29 +297,25 @@ public final class PeftModel {
     }
 
     /**
-     * The sum of the active adapters' training regularizers as an extra loss for
-     * {@link dev.peft4j.core.train.TrainLoop.Builder#optExtraLoss}, or null when none has one.
+     * The loss to train with: {@code task} alone, or, when active adapters have training
+     * regularizers (PEGO's), a {@link SimpleCompositeLoss} of {@code task} and each of them, so that
+     * DJL's trainer, its listeners and evaluators see one loss.
      */
-    public java.util.function.BiFunction<ai.djl.ndarray.NDList, ai.djl.ndarray.NDList, ai.djl.ndarray.NDArray>
-            regularizer() {
-        List<java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray>> terms = new ArrayList<>();
+    public Loss trainingLoss(Loss task) {
+        List<Loss> terms = new ArrayList<>();
         for (String n : active) {
-            var term = configs.get(n).regularizer(this, n);
+            Loss term = configs.get(n).regularizer(this, n);
             if (term != null) {
                 terms.add(term);
             }
         }
         if (terms.isEmpty()) {
-            return null;
+            return task;
         }
-        return (preds, labels) -> {
-            ai.djl.ndarray.NDManager manager = preds.head().getManager();
-            ai.djl.ndarray.NDArray sum = terms.get(0).apply(manager);
-            for (int i = 1; i < terms.size(); i++) {
-                sum = sum.add(terms.get(i).apply(manager));
-            }
-            return sum;
-        };
+        SimpleCompositeLoss total = new SimpleCompositeLoss(task.getName() + "+regularizers");
+        total.addLoss(task);
+        terms.forEach(total::addLoss);
+        return total;
     }
 
     /** Number of trainable parameter elements (active adapters and modules to save). */

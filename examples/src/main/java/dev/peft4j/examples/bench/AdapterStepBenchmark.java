@@ -67,11 +67,10 @@ public final class AdapterStepBenchmark {
      * One benchmarked method: a name, its config for the target modules, and optionally an extra
      * loss that is part of its training step (PEGO's regularizer).
      */
-    record Method(String name, Function<String[], AdapterConfig> config,
-            Function<PeftModel, BiFunction<NDList, NDList, NDArray>> extraLoss, boolean reportOnly) {
+    record Method(String name, Function<String[], AdapterConfig> config, boolean regularized, boolean reportOnly) {
 
         Method(String name, Function<String[], AdapterConfig> config) {
-            this(name, config, null, false);
+            this(name, config, true, false);
         }
     }
 
@@ -83,12 +82,11 @@ public final class AdapterStepBenchmark {
                         .setTargetModules(t).build()),
                 new Method("Bone r 16", t -> BoneConfig.builder().setRank(16).setTargetModules(t).build()),
                 new Method("Bat r 16", t -> BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)
-                        .setTargetModules(t).build(), null, true),
+                        .setTargetModules(t).build(), true, true),
                 new Method("FLoRA r 8", t -> FloraConfig.builder().setRank(8).setTargetModules(t).build()),
-                new Method("PEGO r 4, N 2, with regularizer", t -> PegoConfig.builder().setTargetModules(t).build(),
-                        pm -> PegoRegularizer.of(pm, PeftModel.DEFAULT).asExtraLoss(), false),
+                new Method("PEGO r 4, N 2, with regularizer", t -> PegoConfig.builder().setTargetModules(t).build()),
                 new Method("PEGO r 4, N 2, task loss only", t -> PegoConfig.builder().setTargetModules(t).build(),
-                        null, true));
+                        false, true));
     }
 
     /**
@@ -167,7 +165,6 @@ public final class AdapterStepBenchmark {
         final long trainable;
         private final Model model;
         private final Trainer trainer;
-        private final BiFunction<NDList, NDList, NDArray> extraLoss;
 
         Run(Method method, NDManager manager) {
             this.method = method;
@@ -177,10 +174,10 @@ public final class AdapterStepBenchmark {
             this.trainable = pm.trainableParameterCount();
             this.model = Model.newInstance(method.name());
             model.setBlock(bert);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
+            Loss loss = method.regularized() ? pm.trainingLoss(Loss.l2Loss()) : Loss.l2Loss();
+            DefaultTrainingConfig cfg = new DefaultTrainingConfig(loss)
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
             this.trainer = pm.newTrainer(model, cfg);
-            this.extraLoss = method.extraLoss() == null ? null : method.extraLoss().apply(pm);
         }
 
         /** One step, recording its wall time and the process's CPU time (all threads) in milliseconds. */
@@ -204,9 +201,6 @@ public final class AdapterStepBenchmark {
                 try (GradientCollector gc = trainer.newGradientCollector()) {
                     NDList pred = trainer.forward(new NDList(in));
                     NDArray loss = trainer.getLoss().evaluate(labels, pred);
-                    if (extraLoss != null) {
-                        loss = loss.add(extraLoss.apply(pred, labels));
-                    }
                     gc.backward(loss);
                 }
                 trainer.step();

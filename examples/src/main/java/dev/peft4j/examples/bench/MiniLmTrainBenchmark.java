@@ -17,7 +17,7 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.examples.text.Methods;
 import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.models.text.TextClassifiers;
+import dev.peft4j.train.text.TextClassifiers;
 
 import java.io.IOException;
 import java.util.List;

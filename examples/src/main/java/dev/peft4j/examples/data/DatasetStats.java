@@ -3,9 +3,9 @@ package dev.peft4j.examples.data;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.peft4j.examples.text.MiniLm;
-import dev.peft4j.models.text.Splits;
-import dev.peft4j.models.text.TextExample;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.Splits;
+import dev.peft4j.train.text.TextExample;
+import dev.peft4j.train.text.TextSplits;
 
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -3,7 +3,7 @@ package dev.peft4j.examples.data;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.peft4j.models.text.Splits;
+import dev.peft4j.train.text.Splits;
 
 import java.util.Arrays;
 import java.util.Random;

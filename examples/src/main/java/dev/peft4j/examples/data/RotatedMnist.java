@@ -1,6 +1,6 @@
 package dev.peft4j.examples.data;
 
-import dev.peft4j.models.text.Splits;
+import dev.peft4j.train.text.Splits;
 
 import java.util.ArrayList;
 import java.util.Arrays;

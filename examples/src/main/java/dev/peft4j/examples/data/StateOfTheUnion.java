@@ -1,9 +1,9 @@
 package dev.peft4j.examples.data;
 
 import com.google.gson.JsonObject;
-import dev.peft4j.models.text.Splits;
-import dev.peft4j.models.text.TextExample;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.Splits;
+import dev.peft4j.train.text.TextExample;
+import dev.peft4j.train.text.TextSplits;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -9,13 +9,13 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.io.HfWeights;
-import dev.peft4j.models.text.FineTuneRun;
-import dev.peft4j.models.text.TextBatcher;
-import dev.peft4j.models.text.TextClassifiers;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.FineTuneRun;
+import dev.peft4j.train.text.TextBatcher;
+import dev.peft4j.train.text.TextClassifiers;
+import dev.peft4j.train.text.TextSplits;
 
 import java.io.IOException;
 import java.nio.file.Files;

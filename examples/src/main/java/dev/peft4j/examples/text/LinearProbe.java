@@ -14,13 +14,13 @@ import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.train.TrainLoop;
 import dev.peft4j.core.tree.ModuleTree;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.models.text.FineTuneRun;
-import dev.peft4j.models.text.TextClassifiers;
-import dev.peft4j.models.text.TextExample;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.FineTuneRun;
+import dev.peft4j.train.text.TextClassifiers;
+import dev.peft4j.train.text.TextExample;
+import dev.peft4j.train.text.TextSplits;
 
 import java.io.IOException;
 import java.util.List;
@@ -63,13 +63,13 @@ public final class LinearProbe {
         }
     }
 
-    private static NDArray embed(Block bert, BertForSequenceClassification clf, List<dev.peft4j.models.text.TextExample> ex,
+    private static NDArray embed(Block bert, BertForSequenceClassification clf, List<dev.peft4j.train.text.TextExample> ex,
                                  HuggingFaceTokenizer tokenizer, NDManager manager, FineTuneRun.Settings s) {
         return TextClassifiers.collect(bert, TextClassifiers.batches(ex, tokenizer, 32, false, s.seed()), manager,
                 (out, data) -> clf.pooling().pool(out.head(), data.get(1)));
     }
 
-    private static NDArray labels(List<dev.peft4j.models.text.TextExample> ex, NDManager manager) {
+    private static NDArray labels(List<dev.peft4j.train.text.TextExample> ex, NDManager manager) {
         long[] y = new long[ex.size()];
         for (int i = 0; i < y.length; i++) {
             y[i] = ex.get(i).label();
@@ -78,7 +78,7 @@ public final class LinearProbe {
     }
 
     private static double accuracy(Block head, Block bert, BertForSequenceClassification clf,
-                                   List<dev.peft4j.models.text.TextExample> ex, HuggingFaceTokenizer tokenizer,
+                                   List<dev.peft4j.train.text.TextExample> ex, HuggingFaceTokenizer tokenizer,
                                    NDManager manager, FineTuneRun.Settings s) {
         NDArray x = embed(bert, clf, ex, tokenizer, manager, s);
         NDArray logits = head.forward(new ai.djl.training.ParameterStore(manager, false),

@@ -2,7 +2,7 @@ package dev.peft4j.examples.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
-import dev.peft4j.models.text.FineTuneRun;
+import dev.peft4j.train.text.FineTuneRun;
 
 /** The pre-trained model of the text examples: all-MiniLM-L6-v2 from Maven Central. */
 public final class MiniLm {

@@ -3,7 +3,7 @@ package dev.peft4j.examples.text;
 import dev.peft4j.examples.data.DataCache;
 import dev.peft4j.examples.data.SpamAssassin;
 import dev.peft4j.examples.data.StateOfTheUnion;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.TextSplits;
 
 import java.util.List;
 

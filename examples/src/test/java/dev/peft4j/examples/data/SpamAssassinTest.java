@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
-import dev.peft4j.models.text.TextExample;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.TextExample;
+import dev.peft4j.train.text.TextSplits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

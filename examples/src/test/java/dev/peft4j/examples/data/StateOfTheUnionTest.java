@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import dev.peft4j.examples.data.StateOfTheUnion.Address;
 import dev.peft4j.examples.data.StateOfTheUnion.Task;
-import dev.peft4j.models.text.TextExample;
-import dev.peft4j.models.text.TextSplits;
+import dev.peft4j.train.text.TextExample;
+import dev.peft4j.train.text.TextSplits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

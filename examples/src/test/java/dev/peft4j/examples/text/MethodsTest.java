@@ -7,11 +7,11 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import dev.peft4j.core.PeftModel;
-import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.models.text.TextBatcher;
-import dev.peft4j.models.text.TextClassifiers;
-import dev.peft4j.models.text.TextExample;
+import dev.peft4j.train.text.TextBatcher;
+import dev.peft4j.train.text.TextClassifiers;
+import dev.peft4j.train.text.TextExample;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -56,9 +56,10 @@ class MethodsTest {
             PeftModel pm = PeftModel.create(clf, method.config().get());
             assertEquals(EXPECTED.get(name), pm.trainableParameterCount(), name);
             TextBatcher batches = TextClassifiers.batches(data, tok, 2, true, 1);
-            try (Trainer t = pm.newTrainer(djl, new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss()))) {
+            DefaultTrainingConfig cfg = new DefaultTrainingConfig(pm.trainingLoss(Loss.softmaxCrossEntropyLoss()));
+            try (Trainer t = pm.newTrainer(djl, cfg)) {
                 List<Float> losses = TrainLoop.builder().setTrainer(t).setTrainData(batches).optProgress(false)
-                        .optExtraLoss(pm.regularizer()).build().run();
+                        .build().run();
                 assertEquals(2, losses.size());
                 losses.forEach(l -> assertTrue(Float.isFinite(l) && l > 0, name + " loss " + l));
             }

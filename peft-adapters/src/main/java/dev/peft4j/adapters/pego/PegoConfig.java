@@ -3,7 +3,9 @@ package dev.peft4j.adapters.pego;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import com.google.gson.JsonObject;
+import ai.djl.training.loss.Loss;
 import dev.peft4j.core.Adapter;
+import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
@@ -75,12 +77,10 @@ public final class PegoConfig extends AdapterConfig {
         return initSeed;
     }
 
-    /** PEGO's preserve + diversify regularizer, added to the task loss by training loops that ask for it. */
+    /** PEGO's preserve + diversify regularizer, added to the task loss by {@link PeftModel#trainingLoss}. */
     @Override
-    public java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray> regularizer(
-            dev.peft4j.core.PeftModel model, String adapterName) {
-        PegoRegularizer reg = PegoRegularizer.of(model, adapterName);
-        return reg::loss;
+    public Loss regularizer(PeftModel model, String adapterName) {
+        return PegoRegularizer.of(model, adapterName);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.peft4j.adapters.pego;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.loss.Loss;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterSlots;
@@ -11,7 +12,6 @@ import dev.peft4j.core.config.AdapterConfig;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -19,18 +19,21 @@ import java.util.function.Function;
  * {@code lambda (L_preserve + L_diversify)} with {@code L_preserve = sum_i sum(|W dW_i^T|)} and
  * {@code L_diversify = sum_{i<j} sum(|dW_i dW_j^T|)}, {@code dW_i = B_i A_i}, summed over layers.
  *
- * <p>Add it to the task loss in one call: {@code TrainLoop.builder().optExtraLoss(
- * PegoRegularizer.of(peftModel, "default").asExtraLoss())}. It is computed from the parameters'
- * own arrays, which are the ones DJL's trainer records gradients for when it trains on the device
- * the model lives on.
+ * <p>It is a DJL {@link Loss} that ignores labels and predictions (but for the manager its scalar
+ * is attached to), so it composes with the task loss as DJL's losses do:
+ * {@code new SimpleCompositeLoss().addLoss(task).addLoss(PegoRegularizer.of(peftModel, "default"))},
+ * which is what {@link PeftModel#trainingLoss} builds. It is computed from the parameters' own
+ * arrays, which are the ones DJL's trainer records gradients for when it trains on the device the
+ * model lives on.
  */
-public final class PegoRegularizer {
+public final class PegoRegularizer extends Loss {
 
     private final String adapterName;
     private final double lambda;
     private final List<AdapterSlots> layers;
 
     private PegoRegularizer(String adapterName, double lambda, List<AdapterSlots> layers) {
+        super("PegoRegularizer");
         this.adapterName = adapterName;
         this.lambda = lambda;
         this.layers = layers;
@@ -74,11 +77,12 @@ public final class PegoRegularizer {
     }
 
     /**
-     * The regularizer as {@code TrainLoop}'s extra loss: owned by the predictions' manager, so it is
-     * freed with the batch.
+     * {@code lambda (L_preserve + L_diversify)} as a loss term: owned by the predictions' manager,
+     * so it is freed with the batch.
      */
-    public BiFunction<NDList, NDList, NDArray> asExtraLoss() {
-        return (preds, labels) -> loss(preds.head().getManager());
+    @Override
+    public NDArray evaluate(NDList labels, NDList predictions) {
+        return loss(predictions.head().getManager());
     }
 
     /** A per-layer term summed over layers; runs inside {@link Temporaries#compute}. */

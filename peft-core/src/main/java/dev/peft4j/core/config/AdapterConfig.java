@@ -3,8 +3,10 @@ package dev.peft4j.core.config;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import ai.djl.training.loss.Loss;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.tree.BaseLayer;
 
 import java.util.EnumSet;
@@ -59,11 +61,11 @@ public abstract class AdapterConfig {
 
     /**
      * A term this method adds to the task loss while training (PEGO's orthogonality regularizer),
-     * given the model and the adapter's name; null for methods without one. It is evaluated inside
-     * the gradient scope and returns a scalar attached to {@code manager}.
+     * given the model and the adapter's name, as a DJL {@link Loss} (it ignores labels and
+     * predictions but for the manager its scalar is attached to); null for methods without one.
+     * {@link PeftModel#trainingLoss} adds it to the task loss.
      */
-    public java.util.function.Function<ai.djl.ndarray.NDManager, ai.djl.ndarray.NDArray> regularizer(
-            dev.peft4j.core.PeftModel model, String adapterName) {
+    public Loss regularizer(PeftModel model, String adapterName) {
         return null;
     }
 

@@ -107,7 +107,7 @@ public abstract class AdapterMatrix extends ManagedTest {
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
-    void onlyAdapterParametersTrain(MethodRow row, String model) {
+    void onlyAdapterParametersTrain(MethodRow row, String model) throws Exception {
         AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
     }
 }

@@ -144,7 +144,7 @@ public enum PretrainedEncoder {
 
     /**
      * Creates the model's tokenizer from the class path, truncating to {@code
-     * max_position_embeddings} and leaving padding to {@link dev.peft4j.models.text.TokenBatch}.
+     * max_position_embeddings} and leaving padding to {@link dev.peft4j.train.text.TokenBatch}.
      *
      * @return the tokenizer; close it when done
      * @throws IllegalStateException if the model's jar is not on the class path

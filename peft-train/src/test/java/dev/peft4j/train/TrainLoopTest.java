@@ -1,4 +1,4 @@
-package dev.peft4j.core.train;
+package dev.peft4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,13 +16,13 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.loss.Loss;
+import ai.djl.training.loss.SimpleCompositeLoss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.testing.ManagedTest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,18 +55,22 @@ class TrainLoopTest extends ManagedTest {
         block.getParameters().get("weight").getArray().set(new float[] {0.3f, -0.2f, 0.1f});
         block.getParameters().get("bias").getArray().set(new float[] {0.05f});
         int[] step = {0};
-        BiFunction<NDList, NDList, NDArray> poison = (preds, labels) -> {
-            step[0]++;
-            // NaN in the loss and in every gradient when poisoned, exactly 0 otherwise
-            return preds.head().sum().mul(nanAt.contains(step[0]) ? Float.NaN : 0f);
+        Loss poison = new Loss("poison") {
+            @Override
+            public NDArray evaluate(NDList labels, NDList preds) {
+                step[0]++;
+                // NaN in the loss and in every gradient when poisoned, exactly 0 otherwise
+                return preds.head().sum().mul(nanAt.contains(step[0]) ? Float.NaN : 0f);
+            }
         };
         try (Model model = Model.newInstance("loop")) {
             model.setBlock(block);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
+            DefaultTrainingConfig cfg = new DefaultTrainingConfig(
+                            new SimpleCompositeLoss().addLoss(Loss.l2Loss()).addLoss(poison))
                     .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.1f)).build());
             try (Trainer trainer = model.newTrainer(cfg)) {
                 TrainLoop loop = TrainLoop.builder().setTrainer(trainer).setTrainData(data).optProgress(false)
-                        .optExtraLoss(poison).optMaxSkippedSteps(maxSkipped).build();
+                        .optMaxSkippedSteps(maxSkipped).build();
                 losses.addAll(loop.run());
                 assertEquals(nanAt.size(), loop.skippedSteps());
             }

@@ -1,4 +1,4 @@
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
@@ -7,8 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
-import dev.peft4j.models.text.TextBatcher;
-import dev.peft4j.models.text.TextExample;
+import dev.peft4j.train.text.TextBatcher;
+import dev.peft4j.train.text.TextExample;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
@@ -12,7 +12,7 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
-import dev.peft4j.core.train.TrainLoop;
+import dev.peft4j.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 
 import java.io.IOException;
@@ -31,10 +31,6 @@ public final class FineTuneRun {
     /** Training settings. */
     public record Settings(int batchSize, int epochs, int maxSteps, float learningRate, long seed, int logEvery,
                            boolean progress) {
-        /** Batch 16, 2 epochs, Adam 1e-3, seed 42, a log line every 25 steps. */
-        public static Settings defaults() {
-            return new Settings(16, 2, Integer.MAX_VALUE, 1e-3f, 42, 25, true);
-        }
 
         /** These settings with another learning rate. */
         public Settings withLearningRate(float lr) {
@@ -124,13 +120,12 @@ public final class FineTuneRun {
             PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+            DefaultTrainingConfig cfg = new DefaultTrainingConfig(pm.trainingLoss(Loss.softmaxCrossEntropyLoss()))
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(s.learningRate())).build());
             double[] bestAccuracy = {-1};
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 TrainLoop loop = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
                         .optMaxSteps(s.maxSteps()).optProgress(s.progress())
-                        .optExtraLoss(pm.regularizer())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
                         .optOnStep((step, epoch, loss) -> {
                             if (step % s.logEvery() == 0) {

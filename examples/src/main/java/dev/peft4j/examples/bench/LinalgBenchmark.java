@@ -1,10 +1,12 @@
-package dev.peft4j.core.linalg;
+package dev.peft4j.examples.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import dev.peft4j.core.linalg.Linalg;
+import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.core.random.CounterRandom;
 
 import java.io.IOException;

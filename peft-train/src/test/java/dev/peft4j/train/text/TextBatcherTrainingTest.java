@@ -1,4 +1,4 @@
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

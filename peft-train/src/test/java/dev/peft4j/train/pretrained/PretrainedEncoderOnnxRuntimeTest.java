@@ -1,4 +1,4 @@
-package dev.peft4j.models.pretrained;
+package dev.peft4j.train.pretrained;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,9 +13,10 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.peft4j.models.bert.BertModel;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.onnx.OnnxWeights;
-import dev.peft4j.models.text.TokenBatch;
+import dev.peft4j.train.text.TokenBatch;
 import java.io.InputStream;
 import java.util.HashSet;
 import java.util.List;

@@ -1,2 +1,2 @@
 /** Tokenized batches for text encoders. */
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;

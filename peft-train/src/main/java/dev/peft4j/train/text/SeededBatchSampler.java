@@ -1,4 +1,4 @@
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;
 
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Sampler;

@@ -1,4 +1,4 @@
-package dev.peft4j.models.text;
+package dev.peft4j.train.text;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;

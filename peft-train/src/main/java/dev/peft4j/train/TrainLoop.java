@@ -1,10 +1,13 @@
-package dev.peft4j.core.train;
+package dev.peft4j.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
+import ai.djl.training.EasyTrain;
 import ai.djl.training.GradientCollector;
+import ai.djl.training.listener.TrainingListener;
+import ai.djl.training.listener.TrainingListener.BatchData;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
@@ -16,14 +19,22 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.BiFunction;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The common fine-tuning loop on DJL's own {@link Trainer}: epochs over a dataset, one gradient
- * step per batch, an optional extra loss term (PEGO's regularizer), per-step loss, a progress bar
- * (silenced by {@code DJL_DISABLE_PROGRESS_BAR=true}) and an optional callback per step and epoch.
+ * step per batch with the trainer's loss (a {@code SimpleCompositeLoss} carries extra terms such as
+ * PEGO's regularizer: {@code PeftModel.trainingLoss}), per-step loss, a progress bar (silenced by
+ * {@code DJL_DISABLE_PROGRESS_BAR=true}), an optional validation set and an optional callback per
+ * step and epoch.
+ *
+ * <p>The trainer's {@link TrainingListener}s are notified as DJL's {@code EasyTrain.fit} notifies
+ * them: {@code onTrainingBatch} after every training batch (with its labels and predictions),
+ * {@code onValidationBatch} for every batch of the validation set after each epoch, then
+ * {@code onEpoch}; so DJL's evaluators, loggers and user listeners work unchanged. (The trainer
+ * itself calls {@code onTrainingBegin} and {@code onTrainingEnd}.)
  *
  * <p>A step whose loss is NaN or infinite is not applied: its gradients are zeroed, the optimizer
  * does not step, a warning names the step, and training goes on with the next batch (as a mixed
@@ -52,7 +63,7 @@ public final class TrainLoop {
     private final Dataset data;
     private final int epochs;
     private final int maxSteps;
-    private final BiFunction<NDList, NDList, NDArray> extraLoss;
+    private final Dataset validation;
     private final StepListener onStep;
     private final EpochListener onEpoch;
     private final boolean progress;
@@ -65,7 +76,7 @@ public final class TrainLoop {
         this.data = b.data;
         this.epochs = b.epochs;
         this.maxSteps = b.maxSteps;
-        this.extraLoss = b.extraLoss;
+        this.validation = b.validation;
         this.onStep = b.onStep;
         this.onEpoch = b.onEpoch;
         this.progress = b.progress;
@@ -123,6 +134,10 @@ public final class TrainLoop {
             if (bar != null) {
                 bar.end();
             }
+            if (validation != null) {
+                validate();
+            }
+            trainer.notifyListeners(listener -> listener.onEpoch(trainer));
             if (onEpoch != null) {
                 onEpoch.onEpoch(epoch, epochLosses);
             }
@@ -141,15 +156,17 @@ public final class TrainLoop {
      */
     public float step(Batch batch) {
         float value;
+        BatchData batchData = new BatchData(batch, new ConcurrentHashMap<>(), new ConcurrentHashMap<>());
         try (GradientCollector gc = trainer.newGradientCollector()) {
-            NDList preds = trainer.forward(batch.getData(), batch.getLabels());
-            NDArray loss = trainer.getLoss().evaluate(batch.getLabels(), preds);
-            if (extraLoss != null) {
-                loss = loss.add(extraLoss.apply(preds, batch.getLabels()));
-            }
+            NDList labels = batch.getLabels();
+            NDList preds = trainer.forward(batch.getData(), labels);
+            NDArray loss = trainer.getLoss().evaluate(labels, preds);
             gc.backward(loss);
             value = loss.getFloat();
+            batchData.getLabels().put(labels.head().getDevice(), labels);
+            batchData.getPredictions().put(preds.head().getDevice(), preds);
         }
+        trainer.notifyListeners(listener -> listener.onTrainingBatch(trainer, batchData));
         if (Float.isFinite(value)) {
             trainer.step();
         } else {
@@ -171,9 +188,22 @@ public final class TrainLoop {
         }
     }
 
+    /** Evaluates the validation set batch by batch for the listeners, as {@code EasyTrain.evaluateDataset}. */
+    private void validate() {
+        for (Batch batch : batches(validation)) {
+            try (batch) {
+                EasyTrain.validateBatch(trainer, batch);
+            }
+        }
+    }
+
     private Iterable<Batch> batches() {
+        return batches(data);
+    }
+
+    private Iterable<Batch> batches(Dataset dataset) {
         try {
-            return trainer.iterateDataset(data);
+            return trainer.iterateDataset(dataset);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (TranslateException e) {
@@ -194,7 +224,7 @@ public final class TrainLoop {
         private Dataset data;
         private int epochs = 1;
         private int maxSteps = Integer.MAX_VALUE;
-        private BiFunction<NDList, NDList, NDArray> extraLoss;
+        private Dataset validation;
         private StepListener onStep;
         private EpochListener onEpoch;
         private boolean progress = true;
@@ -239,9 +269,13 @@ public final class TrainLoop {
             return this;
         }
 
-        /** A term added to the loss inside the gradient scope, given predictions and labels. */
-        public Builder optExtraLoss(BiFunction<NDList, NDList, NDArray> extraLoss) {
-            this.extraLoss = extraLoss;
+        /**
+         * A validation set, run through the trainer's listeners ({@code onValidationBatch}) after
+         * each epoch, as {@code EasyTrain.fit} does (its loss and evaluators go to DJL's
+         * validation metrics); none by default.
+         */
+        public Builder optValidationData(Dataset validation) {
+            this.validation = validation;
             return this;
         }
 
