@@ -1,21 +1,20 @@
 package dev.peft4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.peft4j.cli.TrainingOptions;
 import dev.peft4j.examples.text.LinearProbe;
 import dev.peft4j.examples.text.Methods;
 import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
 import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.TextSplits;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import dev.peft4j.cli.TrainingOptions;
-import picocli.CommandLine;
-
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Fine-tunes the pre-trained all-MiniLM-L6-v2 on a real text classification task with an adapter
@@ -23,17 +22,26 @@ import java.util.concurrent.Callable;
  * best adapter by validation accuracy, reloads it and reports test accuracy beside the frozen
  * MiniLM + trained head alone.
  */
-@Command(name = "FineTuneMiniLm", mixinStandardHelpOptions = true,
-        description = "Fine-tune MiniLM with an adapter on a real task (data fetched with npm on first use).")
+@Command(
+        name = "FineTuneMiniLm",
+        mixinStandardHelpOptions = true,
+        description =
+                "Fine-tune MiniLM with an adapter on a real task (data fetched with npm on first"
+                        + " use).")
 public final class FineTuneMiniLm implements Callable<Integer> {
 
-    @Mixin
-    TrainingOptions training = new TrainingOptions();
+    @Mixin TrainingOptions training = new TrainingOptions();
 
-    @Option(names = "--task", defaultValue = "spam", description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--task",
+            defaultValue = "spam",
+            description = "spam, sotu-party or sotu-era (default: ${DEFAULT-VALUE})")
     String task;
 
-    @Option(names = "--method", defaultValue = "lora", description = "adapter method (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--method",
+            defaultValue = "lora",
+            description = "adapter method (default: ${DEFAULT-VALUE})")
     String method;
 
     @Option(names = "--out", description = "output folder (default: runs/<task>-<method>)")
@@ -47,27 +55,67 @@ public final class FineTuneMiniLm implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", task + "-" + method);
         TextSplits splits = TextTasks.load(task, training.seed());
         HuggingFaceTokenizer tokenizer = MiniLm.tokenizer();
-        System.out.printf(Locale.ROOT, "Task %s: train %d, validation %d, test %d%s; labels %s%n", task,
-                splits.split(TextSplits.TRAIN).size(), splits.split(TextSplits.VALIDATION).size(),
-                splits.split(TextSplits.TEST).size(), splits.splits().containsKey(TextSplits.TEST_SHIFT)
-                        ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size() : "", splits.labelNames());
+        System.out.printf(
+                Locale.ROOT,
+                "Task %s: train %d, validation %d, test %d%s; labels %s%n",
+                task,
+                splits.split(TextSplits.TRAIN).size(),
+                splits.split(TextSplits.VALIDATION).size(),
+                splits.split(TextSplits.TEST).size(),
+                splits.splits().containsKey(TextSplits.TEST_SHIFT)
+                        ? ", shifted test " + splits.split(TextSplits.TEST_SHIFT).size()
+                        : "",
+                splits.labelNames());
         Methods.Method m = Methods.byName(method);
-        FineTuneRun.Settings s = training.learningRateGiven() ? training.settings()
-                : training.settings().withLearningRate(m.learningRate());
-        FineTuneRun.Result r = FineTuneRun.run(method, MiniLm.CLASSIFIER, splits, tokenizer,
-                FineTuneRun.inject(m.config().get()), s, dir);
+        FineTuneRun.Settings s =
+                training.learningRateGiven()
+                        ? training.settings()
+                        : training.settings().withLearningRate(m.learningRate());
+        FineTuneRun.Result r =
+                FineTuneRun.run(
+                        method,
+                        MiniLm.CLASSIFIER,
+                        splits,
+                        tokenizer,
+                        FineTuneRun.inject(m.config().get()),
+                        s,
+                        dir);
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-34s %12s %10s %14s%n", "model", "trainable", "test acc", "shifted test");
+        System.out.printf(
+                Locale.ROOT,
+                "%-34s %12s %10s %14s%n",
+                "model",
+                "trainable",
+                "test acc",
+                "shifted test");
         if (!noProbe) {
             double[] probe = LinearProbe.run(splits, tokenizer, s);
-            System.out.printf(Locale.ROOT, "%-34s %,12d %9.2f%% %13s%n", "frozen MiniLM + trained head",
-                    384L * splits.labelNames().size() + splits.labelNames().size(), 100 * probe[0], pct(probe[1]));
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-34s %,12d %9.2f%% %13s%n",
+                    "frozen MiniLM + trained head",
+                    384L * splits.labelNames().size() + splits.labelNames().size(),
+                    100 * probe[0],
+                    pct(probe[1]));
         }
-        System.out.printf(Locale.ROOT, "%-34s %,12d %9.2f%% %13s%n", "MiniLM + " + method + " + head",
-                r.trainable(), 100 * r.test(), pct(r.testShift()));
-        System.out.printf(Locale.ROOT, "Best adapter (validation %.2f%%) saved in %s; %d steps in %.0f s%n",
-                100 * r.validation().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN),
-                r.adapter().toAbsolutePath(), r.losses().size(), r.seconds());
+        System.out.printf(
+                Locale.ROOT,
+                "%-34s %,12d %9.2f%% %13s%n",
+                "MiniLM + " + method + " + head",
+                r.trainable(),
+                100 * r.test(),
+                pct(r.testShift()));
+        System.out.printf(
+                Locale.ROOT,
+                "Best adapter (validation %.2f%%) saved in %s; %d steps in %.0f s%n",
+                100
+                        * r.validation().stream()
+                                .mapToDouble(Double::doubleValue)
+                                .max()
+                                .orElse(Double.NaN),
+                r.adapter().toAbsolutePath(),
+                r.losses().size(),
+                r.seconds());
         return 0;
     }
 

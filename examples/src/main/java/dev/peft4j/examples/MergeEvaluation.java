@@ -38,11 +38,6 @@ import dev.peft4j.train.text.Splits;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -53,6 +48,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Model merging on real tasks: one LoRA adapter and one full fine-tune of MiniLM per task, merged
@@ -60,29 +59,52 @@ import java.util.concurrent.Callable;
  * with its own head on the merged encoder, beside the pre-trained encoder and the individually
  * fine-tuned models, in one markdown table.
  */
-@Command(name = "MergeEvaluation", mixinStandardHelpOptions = true,
-        description = "Fine-tune per task, merge, and score every task with its own head on the merged encoder.")
+@Command(
+        name = "MergeEvaluation",
+        mixinStandardHelpOptions = true,
+        description =
+                "Fine-tune per task, merge, and score every task with its own head on the merged"
+                        + " encoder.")
 public final class MergeEvaluation implements Callable<Integer> {
 
     private static final String PREFIX = "bert.";
-    private static final String[] BUFFERS = {PREFIX + "embeddings.position_ids", PREFIX + "embeddings.token_type_ids"};
+    private static final String[] BUFFERS = {
+        PREFIX + "embeddings.position_ids", PREFIX + "embeddings.token_type_ids"
+    };
 
-    @Mixin
-    TrainingOptions training = new TrainingOptions();
+    @Mixin TrainingOptions training = new TrainingOptions();
 
-    @Option(names = "--tasks", split = ",", defaultValue = "spam,sotu-party,sotu-era", description = "tasks (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--tasks",
+            split = ",",
+            defaultValue = "spam,sotu-party,sotu-era",
+            description = "tasks (default: ${DEFAULT-VALUE})")
     List<String> tasks;
 
-    @Option(names = "--families", split = ",", defaultValue = "lora,full", description = "candidate kinds (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--families",
+            split = ",",
+            defaultValue = "lora,full",
+            description = "candidate kinds (default: ${DEFAULT-VALUE})")
     List<String> families;
 
-    @Option(names = "--eval-per-class", defaultValue = "150", description = "test examples per class kept (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--eval-per-class",
+            defaultValue = "150",
+            description = "test examples per class kept (default: ${DEFAULT-VALUE})")
     int evalPerClass;
 
-    @Option(names = "--proxy", defaultValue = "96", description = "validation examples per task in FW's proxy set (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--proxy",
+            defaultValue = "96",
+            description =
+                    "validation examples per task in FW's proxy set (default: ${DEFAULT-VALUE})")
     int proxy;
 
-    @Option(names = "--out", defaultValue = "runs/merge-eval", description = "output folder (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--out",
+            defaultValue = "runs/merge-eval",
+            description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
     @Option(names = "--reuse", description = "reuse fine-tuned candidates already in --out")
@@ -96,11 +118,18 @@ public final class MergeEvaluation implements Callable<Integer> {
         FineTuneRun.Settings s = training.settings();
         for (String t : tasks) {
             TextSplits all = TextTasks.load(t, training.seed());
-            // the shifted test split is not used here; validation and test are capped to bound the run time
+            // the shifted test split is not used here; validation and test are capped to bound the
+            // run time
             Map<String, List<TextExample>> m = new LinkedHashMap<>();
             m.put(TextSplits.TRAIN, all.split(TextSplits.TRAIN));
             for (String split : List.of(TextSplits.VALIDATION, TextSplits.TEST)) {
-                m.put(split, Splits.capPerClass(all.split(split), all.labelNames().size(), evalPerClass, training.seed()));
+                m.put(
+                        split,
+                        Splits.capPerClass(
+                                all.split(split),
+                                all.labelNames().size(),
+                                evalPerClass,
+                                training.seed()));
             }
             splits.put(t, new TextSplits(all.task(), all.labelNames(), m));
         }
@@ -118,7 +147,8 @@ public final class MergeEvaluation implements Callable<Integer> {
                 System.out.println(table);
             }
         }
-        AtomicFiles.writeBytes(out.resolve("merge-table.md"), table.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.writeBytes(
+                out.resolve("merge-table.md"), table.toString().getBytes(StandardCharsets.UTF_8));
         System.out.println(table);
         return 0;
     }
@@ -129,24 +159,38 @@ public final class MergeEvaluation implements Callable<Integer> {
         if ("lora".equals(family)) {
             Path adapter = dir.resolve("best-adapter");
             if (!(reuse && Files.exists(adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE)))) {
-                FineTuneRun.run(task, MiniLm.CLASSIFIER, splits.get(task), tokenizer,
-                        FineTuneRun.inject(Methods.lora("true")), s, dir);
+                FineTuneRun.run(
+                        task,
+                        MiniLm.CLASSIFIER,
+                        splits.get(task),
+                        tokenizer,
+                        FineTuneRun.inject(Methods.lora("true")),
+                        s,
+                        dir);
             }
             return adapter;
         }
         if ("full".equals(family)) {
             if (!(reuse && Files.exists(dir.resolve("model.safetensors")))) {
-                FullFineTune.run(task, splits.get(task), tokenizer,
-                        training.learningRateGiven() ? s : s.withLearningRate(FullFineTune.LEARNING_RATE), dir);
+                FullFineTune.run(
+                        task,
+                        splits.get(task),
+                        tokenizer,
+                        training.learningRateGiven()
+                                ? s
+                                : s.withLearningRate(FullFineTune.LEARNING_RATE),
+                        dir);
             }
             return dir;
         }
-        throw new IllegalArgumentException("--families: unknown '" + family + "'; use lora and/or full");
+        throw new IllegalArgumentException(
+                "--families: unknown '" + family + "'; use lora and/or full");
     }
 
-    private void evaluateFamily(String family, List<Path> paths, StringBuilder table) throws IOException {
+    private void evaluateFamily(String family, List<Path> paths, StringBuilder table)
+            throws IOException {
         try (NDManager manager = NDManager.newBaseManager();
-             TensorSource base = new PrefixedSource(MiniLm.ENCODER.weights(), PREFIX)) {
+                TensorSource base = new PrefixedSource(MiniLm.ENCODER.weights(), PREFIX)) {
             Map<String, NDArray[]> heads = new LinkedHashMap<>();
             for (int i = 0; i < tasks.size(); i++) {
                 heads.put(tasks.get(i), head(family, paths.get(i), manager));
@@ -155,24 +199,56 @@ public final class MergeEvaluation implements Callable<Integer> {
             List<Double> own = new ArrayList<>();
             for (int i = 0; i < tasks.size(); i++) {
                 try (Candidate c = Candidate.open(paths.get(i), tasks.get(i), base);
-                     MemoryOutput merged = new MemoryOutput(manager)) {
+                        MemoryOutput merged = new MemoryOutput(manager)) {
                     TaskArithmetic.withLambda(1).merge(base, List.of(c), merged);
                     own.add(score(merged.tensors(), tasks.get(i), heads.get(tasks.get(i))));
                 }
             }
             row(table, family, "individually fine-tuned (each on its own task)", own);
-            merged(table, family, "task arithmetic (lambda 0.3)", TaskArithmetic.withDefaults(), base, paths, heads, manager);
-            merged(table, family, "TIES (k 20%, lambda 1)", Ties.withDefaults(), base, paths, heads, manager);
+            merged(
+                    table,
+                    family,
+                    "task arithmetic (lambda 0.3)",
+                    TaskArithmetic.withDefaults(),
+                    base,
+                    paths,
+                    heads,
+                    manager);
+            merged(
+                    table,
+                    family,
+                    "TIES (k 20%, lambda 1)",
+                    Ties.withDefaults(),
+                    base,
+                    paths,
+                    heads,
+                    manager);
             for (List<Integer> order : orders()) {
                 opcm(table, family, order, base, paths, heads, manager);
             }
             FwMerge fw = FwMerge.builder().setObjectives(objectives(base, heads, manager)).build();
-            merged(table, family, "FW-Merging (hard, model, 10 iterations)", fw, base, paths, heads, manager);
+            merged(
+                    table,
+                    family,
+                    "FW-Merging (hard, model, 10 iterations)",
+                    fw,
+                    base,
+                    paths,
+                    heads,
+                    manager);
         }
     }
 
-    private void merged(StringBuilder table, String family, String label, MergeMethod method, TensorSource base,
-                        List<Path> paths, Map<String, NDArray[]> heads, NDManager manager) throws IOException {
+    private void merged(
+            StringBuilder table,
+            String family,
+            String label,
+            MergeMethod method,
+            TensorSource base,
+            List<Path> paths,
+            Map<String, NDArray[]> heads,
+            NDManager manager)
+            throws IOException {
         List<Candidate> candidates = open(paths, base);
         try (MemoryOutput merged = new MemoryOutput(manager)) {
             method.merge(base, candidates, merged);
@@ -182,18 +258,29 @@ public final class MergeEvaluation implements Callable<Integer> {
         }
     }
 
-    private void opcm(StringBuilder table, String family, List<Integer> order, TensorSource base, List<Path> paths,
-                      Map<String, NDArray[]> heads, NDManager manager) throws IOException {
+    private void opcm(
+            StringBuilder table,
+            String family,
+            List<Integer> order,
+            TensorSource base,
+            List<Path> paths,
+            Map<String, NDArray[]> heads,
+            NDManager manager)
+            throws IOException {
         List<Candidate> candidates = open(paths, base);
         List<String> names = new ArrayList<>();
         try (OpcmMerger merger = Opcm.withDefaults().start(base, MergeContext.defaults());
-             MemoryOutput merged = new MemoryOutput(manager)) {
+                MemoryOutput merged = new MemoryOutput(manager)) {
             for (int i : order) {
                 merger.add(candidates.get(i));
                 names.add(tasks.get(i));
             }
             merger.write(merged);
-            row(table, family, "OPCM (" + String.join(" > ", names) + ")", evaluate(merged.tensors(), heads));
+            row(
+                    table,
+                    family,
+                    "OPCM (" + String.join(" > ", names) + ")",
+                    evaluate(merged.tensors(), heads));
         } finally {
             closeAll(candidates);
         }
@@ -228,15 +315,22 @@ public final class MergeEvaluation implements Callable<Integer> {
 
     /** The task head ({@code classifier.weight}, {@code classifier.bias}) a candidate was trained with. */
     private static NDArray[] head(String family, Path path, NDManager manager) throws IOException {
-        Path file = "lora".equals(family) ? path.resolve(AdapterCheckpoint.WEIGHTS_FILE) : path.resolve("model.safetensors");
+        Path file =
+                "lora".equals(family)
+                        ? path.resolve(AdapterCheckpoint.WEIGHTS_FILE)
+                        : path.resolve("model.safetensors");
         String prefix = "lora".equals(family) ? AdapterCheckpoint.PREFIX : "";
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            return new NDArray[] {r.load(prefix + "classifier.weight", manager), r.load(prefix + "classifier.bias", manager)};
+            return new NDArray[] {
+                r.load(prefix + "classifier.weight", manager),
+                r.load(prefix + "classifier.bias", manager)
+            };
         }
     }
 
     /** Each task's accuracy with its own head on an encoder given by its {@code bert.*} tensors. */
-    private List<Double> evaluate(TensorSource encoder, Map<String, NDArray[]> heads) throws IOException {
+    private List<Double> evaluate(TensorSource encoder, Map<String, NDArray[]> heads)
+            throws IOException {
         List<Double> out = new ArrayList<>();
         for (String t : tasks) {
             out.add(score(encoder, t, heads.get(t)));
@@ -247,18 +341,34 @@ public final class MergeEvaluation implements Callable<Integer> {
     private double score(TensorSource encoder, String task, NDArray[] head) throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
             BertForSequenceClassification clf = classifier(encoder, head, m);
-            return TextClassifiers.accuracy(clf, TextClassifiers.batches(splits.get(task).split(TextSplits.TEST),
-                    tokenizer, 32, false, training.seed()), m);
+            return TextClassifiers.accuracy(
+                    clf,
+                    TextClassifiers.batches(
+                            splits.get(task).split(TextSplits.TEST),
+                            tokenizer,
+                            32,
+                            false,
+                            training.seed()),
+                    m);
         }
     }
 
-    private static BertForSequenceClassification classifier(TensorSource encoder, NDArray[] head, NDManager m)
-            throws IOException {
-        BertForSequenceClassification clf = new BertForSequenceClassification(MiniLm.ENCODER.config(),
-                (int) head[0].getShape().get(0), MiniLm.ENCODER.pooling());
+    private static BertForSequenceClassification classifier(
+            TensorSource encoder, NDArray[] head, NDManager m) throws IOException {
+        BertForSequenceClassification clf =
+                new BertForSequenceClassification(
+                        MiniLm.ENCODER.config(),
+                        (int) head[0].getShape().get(0),
+                        MiniLm.ENCODER.pooling());
         Shape one = new Shape(1, 1);
         clf.initialize(m, DataType.FLOAT32, one, one, one);
-        HfWeights.load(clf, encoder, LoadOptions.builder().optAllowMissing("classifier.").optIgnoreUnexpected(BUFFERS).build());
+        HfWeights.load(
+                clf,
+                encoder,
+                LoadOptions.builder()
+                        .optAllowMissing("classifier.")
+                        .optIgnoreUnexpected(BUFFERS)
+                        .build());
         var params = ModuleTree.get(clf, "classifier").getDirectParameters();
         params.get("weight").getArray().set(head[0].toFloatArray());
         params.get("bias").getArray().set(head[1].toFloatArray());
@@ -266,16 +376,20 @@ public final class MergeEvaluation implements Callable<Integer> {
     }
 
     /** FW's objective: each task's cross-entropy with its own head on a few validation examples. */
-    private List<ProxyObjective> objectives(TensorSource base, Map<String, NDArray[]> heads, NDManager manager)
-            throws IOException {
+    private List<ProxyObjective> objectives(
+            TensorSource base, Map<String, NDArray[]> heads, NDManager manager) throws IOException {
         List<ProxyObjective> out = new ArrayList<>();
         for (String t : tasks) {
             BertForSequenceClassification clf = classifier(base, heads.get(t), manager);
             List<TextExample> examples = splits.get(t).split(TextSplits.VALIDATION);
-            examples = Splits.shuffled(examples, new java.util.Random(training.seed())).subList(0, Math.min(proxy, examples.size()));
+            examples =
+                    Splits.shuffled(examples, new java.util.Random(training.seed()))
+                            .subList(0, Math.min(proxy, examples.size()));
             List<NDList> inputs = new ArrayList<>();
             List<NDList> labels = new ArrayList<>();
-            for (Batch b : TextClassifiers.batches(examples, tokenizer, 16, false, training.seed()).getData(manager)) {
+            for (Batch b :
+                    TextClassifiers.batches(examples, tokenizer, 16, false, training.seed())
+                            .getData(manager)) {
                 NDList data = b.getData();
                 NDList y = b.getLabels();
                 data.attach(manager);
@@ -283,7 +397,14 @@ public final class MergeEvaluation implements Callable<Integer> {
                 inputs.add(data);
                 labels.add(y);
             }
-            out.add(new LabelledObjective(clf, "", k -> k.startsWith(PREFIX), inputs, labels, Loss.softmaxCrossEntropyLoss()));
+            out.add(
+                    new LabelledObjective(
+                            clf,
+                            "",
+                            k -> k.startsWith(PREFIX),
+                            inputs,
+                            labels,
+                            Loss.softmaxCrossEntropyLoss()));
         }
         return out;
     }

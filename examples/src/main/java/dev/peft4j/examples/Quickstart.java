@@ -21,7 +21,6 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.train.TrainLoop;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +49,8 @@ public final class Quickstart {
     /** Runs the quickstart writing the adapter under {@code out}. */
     public static void run(Path out) throws Exception {
         ai.djl.engine.Engine.getInstance().setRandomSeed(42); // weight init and batch shuffling
-        try (NDManager manager = NDManager.newBaseManager(); Model model = Model.newInstance("mlp")) {
+        try (NDManager manager = NDManager.newBaseManager();
+                Model model = Model.newInstance("mlp")) {
             float[][] freq = fourierFrequencies(new SplittableRandom(7));
             Data a = spirals(manager, freq, 0, 4000, 1);
             Data b = spirals(manager, freq, Math.PI / 2, 4000, 2);
@@ -61,23 +61,41 @@ public final class Quickstart {
             try (Trainer t = model.newTrainer(config(1e-2f))) {
                 train(t, a, 12, null);
             }
-            System.out.printf(Locale.ROOT, "   accuracy: spirals %.1f%%, rotated spirals %.1f%%%n",
-                    accuracy(block, a.testX, a.testY), accuracy(block, b.testX, b.testY));
+            System.out.printf(
+                    Locale.ROOT,
+                    "   accuracy: spirals %.1f%%, rotated spirals %.1f%%%n",
+                    accuracy(block, a.testX, a.testY),
+                    accuracy(block, b.testX, b.testY));
             List<NDArray> baseWeights = copyWeights(block, manager);
 
-            System.out.println("2. LoRA (r 8, alpha 16) on every Linear, fine-tuned on the rotated spirals ...");
-            PeftModel pm = PeftModel.create(block, LoraConfig.builder().setRank(8).optAlpha(16)
-                    .setTargetModules("0", "2", "4").build());
+            System.out.println(
+                    "2. LoRA (r 8, alpha 16) on every Linear, fine-tuned on the rotated spirals"
+                            + " ...");
+            PeftModel pm =
+                    PeftModel.create(
+                            block,
+                            LoraConfig.builder()
+                                    .setRank(8)
+                                    .optAlpha(16)
+                                    .setTargetModules("0", "2", "4")
+                                    .build());
             System.out.println("   " + pm.trainableSummary());
             try (Trainer t = pm.newTrainer(model, config(1e-3f))) {
-                train(t, b, 8, (step, epoch, loss) -> {
-                    if (step <= 10 || step % 50 == 0 && step <= 200 || step % 100 == 0) {
-                        System.out.printf(Locale.ROOT, "   step %4d  loss %.4f%n", step, loss);
-                    }
-                });
+                train(
+                        t,
+                        b,
+                        8,
+                        (step, epoch, loss) -> {
+                            if (step <= 10 || step % 50 == 0 && step <= 200 || step % 100 == 0) {
+                                System.out.printf(
+                                        Locale.ROOT, "   step %4d  loss %.4f%n", step, loss);
+                            }
+                        });
             }
             NDArray adapted = predict(block, b.testX);
-            System.out.printf(Locale.ROOT, "   accuracy on rotated spirals with the adapter: %.1f%%%n",
+            System.out.printf(
+                    Locale.ROOT,
+                    "   accuracy on rotated spirals with the adapter: %.1f%%%n",
                     accuracy(block, b.testX, b.testY));
 
             Path dir = out.resolve("adapter");
@@ -91,16 +109,23 @@ public final class Quickstart {
             NDArray again = predict(reloaded.root(), b.testX);
             long same = adapted.argMax(1).eq(again.argMax(1)).sum().getLong();
             float diff = adapted.sub(again).abs().max().getFloat();
-            System.out.printf(Locale.ROOT, "4. Reloaded onto a fresh base: %d/%d identical predictions,"
-                    + " max |logit difference| %.2e, accuracy %.1f%%%n", same, b.testY.size(), diff,
+            System.out.printf(
+                    Locale.ROOT,
+                    "4. Reloaded onto a fresh base: %d/%d identical predictions,"
+                            + " max |logit difference| %.2e, accuracy %.1f%%%n",
+                    same,
+                    b.testY.size(),
+                    diff,
                     accuracy(reloaded.root(), b.testX, b.testY));
         }
     }
 
     private static Block mlp() {
         return new SequentialBlock()
-                .add(Linear.builder().setUnits(128).build()).add(Activation.reluBlock())
-                .add(Linear.builder().setUnits(128).build()).add(Activation.reluBlock())
+                .add(Linear.builder().setUnits(128).build())
+                .add(Activation.reluBlock())
+                .add(Linear.builder().setUnits(128).build())
+                .add(Activation.reluBlock())
                 .add(Linear.builder().setUnits(2).build());
     }
 
@@ -110,11 +135,20 @@ public final class Quickstart {
     }
 
     private static void train(Trainer trainer, Data d, int epochs, TrainLoop.StepListener onStep) {
-        ArrayDataset ds = new ArrayDataset.Builder().setData(d.trainX).optLabels(d.trainY)
-                .setSampling(BATCH, true).build();
-        TrainLoop.builder().setTrainer(trainer).setTrainData(ds).optEpochs(epochs).optProgress(false)
+        ArrayDataset ds =
+                new ArrayDataset.Builder()
+                        .setData(d.trainX)
+                        .optLabels(d.trainY)
+                        .setSampling(BATCH, true)
+                        .build();
+        TrainLoop.builder()
+                .setTrainer(trainer)
+                .setTrainData(ds)
+                .optEpochs(epochs)
+                .optProgress(false)
                 .optOnStep(onStep)
-                .build().run();
+                .build()
+                .run();
     }
 
     /** Random Fourier features make spirals learnable by a small MLP. */
@@ -150,13 +184,18 @@ public final class Quickstart {
         int train = n * 3 / 4;
         NDArray all = m.create(x, new Shape(n, FEATURES));
         NDArray labels = m.create(y);
-        return new Data(all.get("0:" + train), labels.get("0:" + train), all.get(train + ":"), labels.get(train + ":"));
+        return new Data(
+                all.get("0:" + train),
+                labels.get("0:" + train),
+                all.get(train + ":"),
+                labels.get(train + ":"));
     }
 
     private record Data(NDArray trainX, NDArray trainY, NDArray testX, NDArray testY) {}
 
     private static NDArray predict(Block block, NDArray x) {
-        return block.forward(new ParameterStore(x.getManager(), false), new NDList(x), false).singletonOrThrow();
+        return block.forward(new ParameterStore(x.getManager(), false), new NDList(x), false)
+                .singletonOrThrow();
     }
 
     private static double accuracy(Block block, NDArray x, NDArray y) {

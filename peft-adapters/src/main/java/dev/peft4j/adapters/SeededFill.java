@@ -1,7 +1,6 @@
 package dev.peft4j.adapters;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.SplittableRandom;
 
 /**

@@ -3,7 +3,6 @@ package dev.peft4j.adapters;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-
 import java.util.function.Supplier;
 
 /**

@@ -1,5 +1,7 @@
 package dev.peft4j.adapters;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -14,13 +16,10 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** What the method tests share: a one-layer model, per-step memory of the model's manager, save and reload. */
 public final class AdapterTestSupport {
@@ -46,11 +45,14 @@ public final class AdapterTestSupport {
                     GradientCollector gc = manager.getEngine().newGradientCollector()) {
                 NDArray x = input.duplicate();
                 x.attach(batch);
-                NDArray y = root.forward(new ParameterStore(batch, false), new NDList(x), true).singletonOrThrow();
+                NDArray y =
+                        root.forward(new ParameterStore(batch, false), new NDList(x), true)
+                                .singletonOrThrow();
                 gc.backward(y.square().sum());
             }
         }
-        assertEquals(before, manager.getManagedArrays().size(), "arrays left in the model's manager");
+        assertEquals(
+                before, manager.getManagedArrays().size(), "arrays left in the model's manager");
     }
 
     /**
@@ -58,14 +60,15 @@ public final class AdapterTestSupport {
      * base model, built again), asserts that both give the same output for {@code x}, and returns
      * the saved tensors' shapes by key.
      */
-    public static Map<String, Shape> saveAndReload(PeftModel pm, Block freshRoot, NDArray x, Path dir)
-            throws IOException {
+    public static Map<String, Shape> saveAndReload(
+            PeftModel pm, Block freshRoot, NDArray x, Path dir) throws IOException {
         NDArray expected = TinyModels.forward(pm.root(), x);
         pm.save(dir);
         PeftModel loaded = PeftModel.load(freshRoot, dir);
         NdAssert.assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, 1e-6, 1e-7);
         Map<String, Shape> shapes = new TreeMap<>();
-        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+        try (SafetensorsReader r =
+                SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
             r.keys().forEach(k -> shapes.put(k, r.info(k).shape()));
         }
         return shapes;

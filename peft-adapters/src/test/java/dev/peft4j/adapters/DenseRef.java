@@ -121,6 +121,7 @@ public final class DenseRef {
     /** Runs the adapted module at {@code path} alone on {@code x}. */
     public static NDArray layerForward(PeftModel pm, String path, NDArray x, boolean training) {
         return ModuleTree.get(pm.root(), path)
-                .forward(new ParameterStore(x.getManager(), false), new NDList(x), training).singletonOrThrow();
+                .forward(new ParameterStore(x.getManager(), false), new NDList(x), training)
+                .singletonOrThrow();
     }
 }

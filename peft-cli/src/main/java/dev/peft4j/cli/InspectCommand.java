@@ -9,10 +9,6 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.io.TensorInfo;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,21 +17,35 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** {@code peft inspect}: what an adapter folder holds, without loading a model. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Show an adapter folder's method, config, per-module tensor shapes and parameter count.")
+@Command(
+        name = "inspect",
+        mixinStandardHelpOptions = true,
+        description =
+                "Show an adapter folder's method, config, per-module tensor shapes and parameter"
+                        + " count.")
 public final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "ADAPTER_DIR", description = "Folder with adapter_config.json and adapter_model.safetensors")
+    @Parameters(
+            index = "0",
+            paramLabel = "ADAPTER_DIR",
+            description = "Folder with adapter_config.json and adapter_model.safetensors")
     Path dir;
 
     @Option(names = "--json", description = "Print one JSON object instead of text")
     boolean json;
 
     /** One module's tensors, or the full tensors of modules saved whole. */
-    record Summary(AdapterConfig config, Map<String, Map<String, TensorInfo>> modules,
-                   Map<String, TensorInfo> fullTensors, long parameters, long fileBytes) {}
+    record Summary(
+            AdapterConfig config,
+            Map<String, Map<String, TensorInfo>> modules,
+            Map<String, TensorInfo> fullTensors,
+            long parameters,
+            long fileBytes) {}
 
     @Override
     public Integer call() throws Exception {
@@ -61,7 +71,10 @@ public final class InspectCommand implements Callable<Integer> {
             for (String key : reader.keys()) {
                 TensorInfo info = reader.info(key);
                 params += info.elementCount();
-                String rel = key.startsWith(AdapterCheckpoint.PREFIX) ? key.substring(AdapterCheckpoint.PREFIX.length()) : key;
+                String rel =
+                        key.startsWith(AdapterCheckpoint.PREFIX)
+                                ? key.substring(AdapterCheckpoint.PREFIX.length())
+                                : key;
                 int at = split(rel, method.tensorPrefix());
                 if (at < 0) {
                     full.put(rel, info);
@@ -93,18 +106,29 @@ public final class InspectCommand implements Callable<Integer> {
     private static void print(Summary s, PrintStream out) {
         out.println("method:     " + s.config().peftType());
         out.println("targets:    " + s.config().targetModules());
-        out.println("parameters: " + String.format(Locale.ROOT, "%,d", s.parameters())
-                + " trainable (" + String.format(Locale.ROOT, "%,d", s.fileBytes()) + " bytes on disk)");
+        out.println(
+                "parameters: "
+                        + String.format(Locale.ROOT, "%,d", s.parameters())
+                        + " trainable ("
+                        + String.format(Locale.ROOT, "%,d", s.fileBytes())
+                        + " bytes on disk)");
         out.println("config:");
         for (String line : JsonIO.toSortedJson(s.config().toJson()).split("\n")) {
             out.println("  " + line);
         }
         out.println("modules (" + s.modules().size() + "):");
-        s.modules().forEach((path, tensors) -> {
-            StringBuilder sb = new StringBuilder("  ").append(path);
-            tensors.forEach((name, info) -> sb.append("  ").append(name).append(' ').append(shape(info)));
-            out.println(sb);
-        });
+        s.modules()
+                .forEach(
+                        (path, tensors) -> {
+                            StringBuilder sb = new StringBuilder("  ").append(path);
+                            tensors.forEach(
+                                    (name, info) ->
+                                            sb.append("  ")
+                                                    .append(name)
+                                                    .append(' ')
+                                                    .append(shape(info)));
+                            out.println(sb);
+                        });
         if (!s.fullTensors().isEmpty()) {
             out.println("saved in full (modules_to_save):");
             s.fullTensors().forEach((name, info) -> out.println("  " + name + " " + shape(info)));
@@ -122,11 +146,13 @@ public final class InspectCommand implements Callable<Integer> {
         o.addProperty("parameters", s.parameters());
         o.addProperty("file_bytes", s.fileBytes());
         JsonObject mods = new JsonObject();
-        s.modules().forEach((path, tensors) -> {
-            JsonObject t = new JsonObject();
-            tensors.forEach((name, info) -> t.add(name, dims(info)));
-            mods.add(path, t);
-        });
+        s.modules()
+                .forEach(
+                        (path, tensors) -> {
+                            JsonObject t = new JsonObject();
+                            tensors.forEach((name, info) -> t.add(name, dims(info)));
+                            mods.add(path, t);
+                        });
         o.add("modules", mods);
         JsonObject full = new JsonObject();
         s.fullTensors().forEach((name, info) -> full.add(name, dims(info)));

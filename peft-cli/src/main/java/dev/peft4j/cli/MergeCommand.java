@@ -28,25 +28,40 @@ import picocli.CommandLine.Option;
  * {@code peft merge}: merges fine-tuned models or adapters into a base, tensor by tensor, as
  * described by a config file ({@link MergeConfig}) and flags that override it.
  */
-@Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Merge fine-tuned models or adapters into a base model, streaming tensor by tensor.",
-                "Methods: task_arithmetic (lambda), average, ties (k, lambda), opcm (alpha)."})
+@Command(
+        name = "merge",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Merge fine-tuned models or adapters into a base model, streaming tensor by tensor.",
+            "Methods: task_arithmetic (lambda), average, ties (k, lambda), opcm (alpha)."
+        })
 public final class MergeCommand implements Callable<Integer> {
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "YAML or JSON merge description")
+    @Option(
+            names = {"-c", "--config"},
+            paramLabel = "FILE",
+            description = "YAML or JSON merge description")
     Path config;
 
-    @Option(names = "--base", paramLabel = "DIR", description = "Base model folder (Hugging Face safetensors)")
+    @Option(
+            names = "--base",
+            paramLabel = "DIR",
+            description = "Base model folder (Hugging Face safetensors)")
     Path base;
 
-    @Option(names = "--candidate", paramLabel = "DIR[=NAME]",
+    @Option(
+            names = "--candidate",
+            paramLabel = "DIR[=NAME]",
             description = "A model or adapter folder to merge (repeat; replaces the config's list)")
     List<String> candidates;
 
     @Option(names = "--method", description = "task_arithmetic, average, ties or opcm")
     String method;
 
-    @Option(names = "--lambda", description = "Scaling of the merged task vector (task_arithmetic, ties)")
+    @Option(
+            names = "--lambda",
+            description = "Scaling of the merged task vector (task_arithmetic, ties)")
     Double lambda;
 
     @Option(names = "--k", description = "Fraction of magnitudes TIES keeps per tensor")
@@ -55,31 +70,50 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--alpha", description = "OPCM's split threshold on the singular value mass")
     Double alpha;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "Output folder")
+    @Option(
+            names = {"-o", "--output"},
+            paramLabel = "DIR",
+            description = "Output folder")
     Path output;
 
-    @Option(names = "--format", description = "model (sharded safetensors) or adapter (LoRA folder)")
+    @Option(
+            names = "--format",
+            description = "model (sharded safetensors) or adapter (LoRA folder)")
     String format;
 
-    @Option(names = "--rank", description = "Adapter output: truncate each module to this rank (default: exact)")
+    @Option(
+            names = "--rank",
+            description = "Adapter output: truncate each module to this rank (default: exact)")
     Integer rank;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", description = "Shard size limit, e.g. 5GB, 500MB")
+    @Option(
+            names = "--max-shard-size",
+            paramLabel = "SIZE",
+            description = "Shard size limit, e.g. 5GB, 500MB")
     String maxShardSize;
 
-    @Option(names = "--dtype", description = "Stored dtype: float32, float16, bfloat16 (default: the base's)")
+    @Option(
+            names = "--dtype",
+            description = "Stored dtype: float32, float16, bfloat16 (default: the base's)")
     String dtype;
 
-    @Option(names = "--emit-each", description = "OPCM: write OUTPUT/step-1, step-2, ... after each model")
+    @Option(
+            names = "--emit-each",
+            description = "OPCM: write OUTPUT/step-1, step-2, ... after each model")
     Boolean emitEach;
 
     @Option(names = "--device", description = "cpu, gpu or gpu:N (default: the engine's default)")
     String device;
 
-    @Option(names = "--work-dir", paramLabel = "DIR", description = "Where large OPCM state is kept")
+    @Option(
+            names = "--work-dir",
+            paramLabel = "DIR",
+            description = "Where large OPCM state is kept")
     Path workDir;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress lines, only the summary")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "No progress lines, only the summary")
     boolean quiet;
 
     @Override
@@ -87,18 +121,26 @@ public final class MergeCommand implements Callable<Integer> {
         MergeConfig c = resolve();
         MergeMethod m = MergeMethods.create(c.method, c.options);
         if (c.emitEach && !(m instanceof Opcm)) {
-            throw new IllegalArgumentException("--emit-each is for the continual method opcm, not " + m.name());
+            throw new IllegalArgumentException(
+                    "--emit-each is for the continual method opcm, not " + m.name());
         }
-        MergeContext context = MergeContext.builder().optListener(quiet ? MergeListener.NONE : new Progress(System.err))
-                .optWorkDirectory(c.workDir).optDevice(c.device == null ? null : Device.fromName(c.device)).build();
+        MergeContext context =
+                MergeContext.builder()
+                        .optListener(quiet ? MergeListener.NONE : new Progress(System.err))
+                        .optWorkDirectory(c.workDir)
+                        .optDevice(c.device == null ? null : Device.fromName(c.device))
+                        .build();
         List<Candidate> opened = new ArrayList<>();
         try (CheckpointReader baseModel = CheckpointReader.open(c.base)) {
             for (MergeConfig.CandidateSpec spec : c.candidates) {
-                String name = spec.name() == null ? Candidate.defaultName(spec.path()) : spec.name();
+                String name =
+                        spec.name() == null ? Candidate.defaultName(spec.path()) : spec.name();
                 opened.add(Candidate.open(spec.path(), name, baseModel));
             }
-            MergeReport report = c.emitEach ? mergeEmittingEach((Opcm) m, baseModel, opened, c, context)
-                    : mergeOnce(m, baseModel, opened, c, context);
+            MergeReport report =
+                    c.emitEach
+                            ? mergeEmittingEach((Opcm) m, baseModel, opened, c, context)
+                            : mergeOnce(m, baseModel, opened, c, context);
             report.summaryLines().forEach(System.out::println);
         } finally {
             for (Candidate cand : opened) {
@@ -149,11 +191,18 @@ public final class MergeCommand implements Callable<Integer> {
             c.workDir = workDir;
         }
         require(c.base != null, src + ": no base model (base: in the config or --base)");
-        require(!c.candidates.isEmpty(), src + ": no candidates (candidates: in the config or --candidate)");
-        require(c.method != null, src + ": no method (method: in the config or --method); known: "
-                + MergeMethods.NAMES);
+        require(
+                !c.candidates.isEmpty(),
+                src + ": no candidates (candidates: in the config or --candidate)");
+        require(
+                c.method != null,
+                src
+                        + ": no method (method: in the config or --method); known: "
+                        + MergeMethods.NAMES);
         require(c.output != null, src + ": no output folder (output: in the config or --output)");
-        require(c.rank == null || c.format.equals("adapter"), src + ": rank applies to the adapter output format only");
+        require(
+                c.rank == null || c.format.equals("adapter"),
+                src + ": rank applies to the adapter output format only");
         return c;
     }
 
@@ -169,21 +218,29 @@ public final class MergeCommand implements Callable<Integer> {
         }
     }
 
-    private static MergeOutput open(Path dir, MergeConfig c, List<Candidate> cs) throws IOException {
-        return c.format.equals("adapter") ? AdapterFolderOutput.open(dir, c.rank, c.base.toString(), cs)
+    private static MergeOutput open(Path dir, MergeConfig c, List<Candidate> cs)
+            throws IOException {
+        return c.format.equals("adapter")
+                ? AdapterFolderOutput.open(dir, c.rank, c.base.toString(), cs)
                 : ModelFolderOutput.open(dir, c.maxShardBytes, c.base, c.dtype);
     }
 
-    private static MergeReport mergeOnce(MergeMethod m, CheckpointReader base, List<Candidate> cs, MergeConfig c,
-            MergeContext context) throws IOException {
+    private static MergeReport mergeOnce(
+            MergeMethod m,
+            CheckpointReader base,
+            List<Candidate> cs,
+            MergeConfig c,
+            MergeContext context)
+            throws IOException {
         try (MergeOutput out = open(c.output, c, cs)) {
             return m.merge(base, cs, out, context);
         }
     }
 
     /** OPCM writing {@code output/step-i} after each arrival. */
-    private static MergeReport mergeEmittingEach(Opcm m, CheckpointReader base, List<Candidate> cs, MergeConfig c,
-            MergeContext context) throws IOException {
+    private static MergeReport mergeEmittingEach(
+            Opcm m, CheckpointReader base, List<Candidate> cs, MergeConfig c, MergeContext context)
+            throws IOException {
         long start = System.nanoTime();
         Files.createDirectories(c.output);
         try (OpcmMerger merger = m.start(base, context)) {

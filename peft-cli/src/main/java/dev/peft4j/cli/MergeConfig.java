@@ -43,11 +43,21 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  */
 final class MergeConfig {
 
-    private static final Set<String> TOP = Set.of("base", "candidates", "method", "options", "output", "emit_each",
-            "device", "work_dir");
-    private static final Set<String> OUTPUT = Set.of("path", "format", "max_shard_size", "dtype", "rank");
+    private static final Set<String> TOP =
+            Set.of(
+                    "base",
+                    "candidates",
+                    "method",
+                    "options",
+                    "output",
+                    "emit_each",
+                    "device",
+                    "work_dir");
+    private static final Set<String> OUTPUT =
+            Set.of("path", "format", "max_shard_size", "dtype", "rank");
     private static final Set<String> CANDIDATE = Set.of("path", "name");
-    private static final Pattern SIZE = Pattern.compile("(?i)\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]i?b?|b)?\\s*");
+    private static final Pattern SIZE =
+            Pattern.compile("(?i)\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]i?b?|b)?\\s*");
 
     /** One candidate folder and its name (null: the folder name). */
     record CandidateSpec(Path path, String name) {}
@@ -71,7 +81,8 @@ final class MergeConfig {
         try (Reader r = Files.newBufferedReader(file)) {
             root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
         } catch (org.yaml.snakeyaml.error.YAMLException e) {
-            throw new IllegalArgumentException(file + ": not valid YAML or JSON: " + firstLine(e.getMessage()));
+            throw new IllegalArgumentException(
+                    file + ": not valid YAML or JSON: " + firstLine(e.getMessage()));
         }
         MergeConfig c = new MergeConfig();
         c.fill(map(root, file + ""), file.toAbsolutePath().getParent(), file.toString());
@@ -84,7 +95,8 @@ final class MergeConfig {
         Object list = m.get("candidates");
         if (list != null) {
             if (!(list instanceof List<?> items)) {
-                throw new IllegalArgumentException(src + ": 'candidates' must be a list of folders");
+                throw new IllegalArgumentException(
+                        src + ": 'candidates' must be a list of folders");
             }
             for (Object item : items) {
                 candidates.add(candidate(item, dir, src));
@@ -93,7 +105,8 @@ final class MergeConfig {
         method = string(m.get("method"), src + ": method");
         Object opts = m.get("options");
         if (opts != null) {
-            map(opts, src + ": options").forEach((k, v) -> options.put(k, number(v, src + ": options." + k)));
+            map(opts, src + ": options")
+                    .forEach((k, v) -> options.put(k, number(v, src + ": options." + k)));
         }
         Object out = m.get("output");
         if (out instanceof String || out == null) {
@@ -102,17 +115,29 @@ final class MergeConfig {
             Map<String, Object> o = map(out, src + ": output");
             checkKeys(o, OUTPUT, src + ": output");
             output = path(o.get("path"), dir, src + ": output.path");
-            format = o.containsKey("format") ? format(string(o.get("format"), src + ": output.format"), src) : format;
+            format =
+                    o.containsKey("format")
+                            ? format(string(o.get("format"), src + ": output.format"), src)
+                            : format;
             if (o.containsKey("max_shard_size")) {
-                maxShardBytes = size(String.valueOf(o.get("max_shard_size")), src + ": output.max_shard_size");
+                maxShardBytes =
+                        size(
+                                String.valueOf(o.get("max_shard_size")),
+                                src + ": output.max_shard_size");
             }
-            dtype = o.containsKey("dtype") ? dtype(string(o.get("dtype"), src), src + ": output.dtype") : null;
-            rank = o.containsKey("rank") ? (int) number(o.get("rank"), src + ": output.rank") : null;
+            dtype =
+                    o.containsKey("dtype")
+                            ? dtype(string(o.get("dtype"), src), src + ": output.dtype")
+                            : null;
+            rank =
+                    o.containsKey("rank")
+                            ? (int) number(o.get("rank"), src + ": output.rank")
+                            : null;
         }
         if (m.containsKey("emit_each")) {
             if (!(m.get("emit_each") instanceof Boolean b)) {
-                throw new IllegalArgumentException(src + ": emit_each must be true or false, got "
-                        + m.get("emit_each"));
+                throw new IllegalArgumentException(
+                        src + ": emit_each must be true or false, got " + m.get("emit_each"));
             }
             emitEach = b;
         }
@@ -136,14 +161,16 @@ final class MergeConfig {
     /** Parses {@code PATH} or {@code PATH=NAME} from the command line. */
     static CandidateSpec candidate(String arg) {
         int eq = arg.lastIndexOf('=');
-        return eq > 0 ? new CandidateSpec(Path.of(arg.substring(0, eq)), arg.substring(eq + 1))
+        return eq > 0
+                ? new CandidateSpec(Path.of(arg.substring(0, eq)), arg.substring(eq + 1))
                 : new CandidateSpec(Path.of(arg), null);
     }
 
     static String format(String f, String src) {
         String v = f.toLowerCase(Locale.ROOT);
         if (!v.equals("model") && !v.equals("adapter")) {
-            throw new IllegalArgumentException(src + ": output format must be 'model' or 'adapter', got '" + f + "'");
+            throw new IllegalArgumentException(
+                    src + ": output format must be 'model' or 'adapter', got '" + f + "'");
         }
         return v;
     }
@@ -152,7 +179,8 @@ final class MergeConfig {
     static long size(String s, String src) {
         Matcher m = SIZE.matcher(s);
         if (!m.matches()) {
-            throw new IllegalArgumentException(src + ": size must look like 5GB, 500MB or 2GiB, got '" + s + "'");
+            throw new IllegalArgumentException(
+                    src + ": size must look like 5GB, 500MB or 2GiB, got '" + s + "'");
         }
         String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
         int power = "bkmgt".indexOf(unit.charAt(0));
@@ -166,23 +194,28 @@ final class MergeConfig {
 
     static DataType dtype(String s, String src) {
         switch (s.toLowerCase(Locale.ROOT)) {
-            case "f32": case "fp32": case "float32":
+            case "f32":
+            case "fp32":
+            case "float32":
                 return DataType.FLOAT32;
-            case "f16": case "fp16": case "float16":
+            case "f16":
+            case "fp16":
+            case "float16":
                 return DataType.FLOAT16;
-            case "bf16": case "bfloat16":
+            case "bf16":
+            case "bfloat16":
                 return DataType.BFLOAT16;
             default:
-                throw new IllegalArgumentException(src + ": dtype must be float32, float16 or bfloat16, got '" + s
-                        + "'");
+                throw new IllegalArgumentException(
+                        src + ": dtype must be float32, float16 or bfloat16, got '" + s + "'");
         }
     }
 
     private static void checkKeys(Map<String, Object> m, Set<String> known, String src) {
         for (String k : m.keySet()) {
             if (!known.contains(k)) {
-                throw new IllegalArgumentException(src + ": unknown key '" + k + "'; known keys: "
-                        + new TreeSet<>(known));
+                throw new IllegalArgumentException(
+                        src + ": unknown key '" + k + "'; known keys: " + new TreeSet<>(known));
             }
         }
     }
@@ -190,7 +223,8 @@ final class MergeConfig {
     @SuppressWarnings("unchecked")
     private static Map<String, Object> map(Object o, String src) {
         if (!(o instanceof Map)) {
-            throw new IllegalArgumentException(src + ": expected a mapping of keys to values, got " + o);
+            throw new IllegalArgumentException(
+                    src + ": expected a mapping of keys to values, got " + o);
         }
         Map<String, Object> out = new LinkedHashMap<>();
         ((Map<Object, Object>) o).forEach((k, v) -> out.put(String.valueOf(k), v));

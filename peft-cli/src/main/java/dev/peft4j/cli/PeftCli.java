@@ -7,16 +7,20 @@ import picocli.CommandLine.Command;
  * The {@code peft} command. Each capability is one subcommand class registered in
  * {@link #SUBCOMMANDS}; errors are printed as one clear line (no stack trace unless {@code -v}).
  */
-@Command(name = "peft", mixinStandardHelpOptions = true, version = "peft4j 0.1.0",
-        description = "Parameter-efficient fine-tuning, adapter files and model merging for the JVM.")
+@Command(
+        name = "peft",
+        mixinStandardHelpOptions = true,
+        version = "peft4j 0.1.0",
+        description =
+                "Parameter-efficient fine-tuning, adapter files and model merging for the JVM.")
 public final class PeftCli implements Runnable {
 
     /** Every subcommand; a new capability adds its class here. */
-    static final Class<?>[] SUBCOMMANDS = {InspectCommand.class, TrainCommand.class, ExportCommand.class,
-            MergeCommand.class};
+    static final Class<?>[] SUBCOMMANDS = {
+        InspectCommand.class, TrainCommand.class, ExportCommand.class, MergeCommand.class
+    };
 
-    @CommandLine.Spec
-    private CommandLine.Model.CommandSpec spec;
+    @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
@@ -29,13 +33,16 @@ public final class PeftCli implements Runnable {
         for (Class<?> c : SUBCOMMANDS) {
             cl.addSubcommand(c);
         }
-        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            commandLine.getErr().println("peft " + commandLine.getCommandName() + ": " + message(ex));
-            if (Boolean.getBoolean("peft.verbose")) {
-                ex.printStackTrace(commandLine.getErr());
-            }
-            return 2;
-        });
+        cl.setExecutionExceptionHandler(
+                (ex, commandLine, parseResult) -> {
+                    commandLine
+                            .getErr()
+                            .println("peft " + commandLine.getCommandName() + ": " + message(ex));
+                    if (Boolean.getBoolean("peft.verbose")) {
+                        ex.printStackTrace(commandLine.getErr());
+                    }
+                    return 2;
+                });
         return cl;
     }
 

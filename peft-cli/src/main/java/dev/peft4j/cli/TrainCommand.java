@@ -15,10 +15,6 @@ import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.Splits;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,32 +27,48 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code peft train}: fine-tunes a pre-trained text classifier with an adapter on JSONL data
  * ({@code {"text": ..., "label": ...}} per line), saving the best adapter by validation accuracy.
  */
-@Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Fine-tune a sequence classifier (MiniLM, BGE) with an adapter on JSONL text data.")
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        description =
+                "Fine-tune a sequence classifier (MiniLM, BGE) with an adapter on JSONL text data.")
 public final class TrainCommand implements Callable<Integer> {
 
-    @Mixin
-    TrainingOptions training = new TrainingOptions();
+    @Mixin TrainingOptions training = new TrainingOptions();
 
-    @Option(names = "--train", required = true, description = "JSONL training data: {\"text\": ..., \"label\": ...} per line")
+    @Option(
+            names = "--train",
+            required = true,
+            description = "JSONL training data: {\"text\": ..., \"label\": ...} per line")
     Path train;
 
-    @Option(names = "--validation", description = "JSONL validation data (default: 10% of --train, seeded)")
+    @Option(
+            names = "--validation",
+            description = "JSONL validation data (default: 10% of --train, seeded)")
     Path validation;
 
     @Option(names = "--test", description = "JSONL test data, evaluated with the best adapter")
     Path test;
 
-    @Option(names = "--model", defaultValue = "all-minilm-l6-v2",
-            description = "pre-trained encoder: all-minilm-l6-v2 or bge-small-en-v1.5 (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--model",
+            defaultValue = "all-minilm-l6-v2",
+            description =
+                    "pre-trained encoder: all-minilm-l6-v2 or bge-small-en-v1.5 (default:"
+                            + " ${DEFAULT-VALUE})")
     String model;
 
-    @Option(names = "--config", description = "adapter_config.json to start from (any registered peft_type)")
+    @Option(
+            names = "--config",
+            description = "adapter_config.json to start from (any registered peft_type)")
     Path config;
 
     @Option(names = "--method", description = "peft_type when no --config is given (default LORA)")
@@ -68,19 +80,29 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--alpha", description = "LoRA alpha (key lora_alpha)")
     Double alpha;
 
-    @Option(names = "--init", description = "init_lora_weights: true, gaussian, pissa, pissa_niter_N, lora_ga, eva")
+    @Option(
+            names = "--init",
+            description = "init_lora_weights: true, gaussian, pissa, pissa_niter_N, lora_ga, eva")
     String init;
 
     @Option(names = "--target", split = ",", description = "target_modules (default query,value)")
     List<String> targets;
 
-    @Option(names = "--set", description = "any config key, e.g. --set lora_dropout=0.1 (JSON values)")
+    @Option(
+            names = "--set",
+            description = "any config key, e.g. --set lora_dropout=0.1 (JSON values)")
     Map<String, String> settings = new LinkedHashMap<>();
 
-    @Option(names = "--max-length", defaultValue = "128", description = "truncation in tokens (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-length",
+            defaultValue = "128",
+            description = "truncation in tokens (default: ${DEFAULT-VALUE})")
     int maxLength;
 
-    @Option(names = {"-o", "--out"}, required = true, description = "output folder")
+    @Option(
+            names = {"-o", "--out"},
+            required = true,
+            description = "output folder")
     Path out;
 
     @Override
@@ -94,24 +116,46 @@ public final class TrainCommand implements Callable<Integer> {
             splits.put(TextSplits.TRAIN, trainSet);
             splits.put(TextSplits.VALIDATION, readJsonl(validation, labels, false));
         } else {
-            List<TextExample> shuffled = Splits.shuffled(trainSet, new java.util.Random(training.seed()));
+            List<TextExample> shuffled =
+                    Splits.shuffled(trainSet, new java.util.Random(training.seed()));
             int cut = Math.max(1, shuffled.size() / 10);
             splits.put(TextSplits.TRAIN, shuffled.subList(cut, shuffled.size()));
             splits.put(TextSplits.VALIDATION, shuffled.subList(0, cut));
         }
-        splits.put(TextSplits.TEST, test != null ? readJsonl(test, labels, false) : splits.get(TextSplits.VALIDATION));
+        splits.put(
+                TextSplits.TEST,
+                test != null ? readJsonl(test, labels, false) : splits.get(TextSplits.VALIDATION));
         TextSplits data = new TextSplits("cli", labels, splits);
-        System.out.printf(Locale.ROOT, "%s + %s: train %d, validation %d, test %d, labels %s%n", model,
-                adapter.peftType(), data.split(TextSplits.TRAIN).size(), data.split(TextSplits.VALIDATION).size(),
-                data.split(TextSplits.TEST).size(), labels);
+        System.out.printf(
+                Locale.ROOT,
+                "%s + %s: train %d, validation %d, test %d, labels %s%n",
+                model,
+                adapter.peftType(),
+                data.split(TextSplits.TRAIN).size(),
+                data.split(TextSplits.VALIDATION).size(),
+                data.split(TextSplits.TEST).size(),
+                labels);
         FineTuneRun.Settings s = training.settings();
-        FineTuneRun.ModelFactory factory = (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n);
+        FineTuneRun.ModelFactory factory =
+                (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n);
         try (HuggingFaceTokenizer tokenizer = encoder.tokenizer(maxLength)) {
-            FineTuneRun.Result r = FineTuneRun.run(adapter.peftType().toLowerCase(Locale.ROOT), factory, data,
-                    tokenizer, FineTuneRun.inject(adapter), s, out);
+            FineTuneRun.Result r =
+                    FineTuneRun.run(
+                            adapter.peftType().toLowerCase(Locale.ROOT),
+                            factory,
+                            data,
+                            tokenizer,
+                            FineTuneRun.inject(adapter),
+                            s,
+                            out);
             writeSummary(r, labels);
-            System.out.printf(Locale.ROOT, "best adapter: %s  (validation %s, test %.2f%%, %,d trainable parameters)%n",
-                    r.adapter(), r.validation(), 100 * r.test(), r.trainable());
+            System.out.printf(
+                    Locale.ROOT,
+                    "best adapter: %s  (validation %s, test %.2f%%, %,d trainable parameters)%n",
+                    r.adapter(),
+                    r.validation(),
+                    100 * r.test(),
+                    r.trainable());
         }
         return 0;
     }
@@ -120,7 +164,8 @@ public final class TrainCommand implements Callable<Integer> {
     AdapterConfig adapterConfig() throws IOException {
         JsonObject json = config != null ? JsonIO.readObject(config) : new JsonObject();
         if (config == null) {
-            json.addProperty("peft_type", method == null ? "LORA" : method.toUpperCase(Locale.ROOT));
+            json.addProperty(
+                    "peft_type", method == null ? "LORA" : method.toUpperCase(Locale.ROOT));
             json.add("target_modules", strings(List.of("query", "value")));
             json.add("modules_to_save", strings(List.of("classifier")));
             json.addProperty("task_type", "SEQ_CLS");
@@ -132,8 +177,11 @@ public final class TrainCommand implements Callable<Integer> {
             json.addProperty("lora_alpha", alpha);
         }
         if (init != null) {
-            json.add("init_lora_weights", "true".equals(init) || "false".equals(init)
-                    ? new JsonPrimitive(Boolean.parseBoolean(init)) : new JsonPrimitive(init));
+            json.add(
+                    "init_lora_weights",
+                    "true".equals(init) || "false".equals(init)
+                            ? new JsonPrimitive(Boolean.parseBoolean(init))
+                            : new JsonPrimitive(init));
         }
         if (targets != null) {
             json.add("target_modules", strings(targets));
@@ -174,14 +222,16 @@ public final class TrainCommand implements Callable<Integer> {
         for (PretrainedEncoder e : PretrainedEncoder.values()) {
             names.add(e.modelName());
         }
-        throw new IllegalArgumentException("--model: unknown model '" + name + "'; available: " + names);
+        throw new IllegalArgumentException(
+                "--model: unknown model '" + name + "'; available: " + names);
     }
 
     /**
      * Reads {@code {"text", "label"}} lines; string labels are mapped to indices in sorted order of
      * the training file (added to {@code labels} when {@code define}), integer labels are used as is.
      */
-    static List<TextExample> readJsonl(Path file, List<String> labels, boolean define) throws IOException {
+    static List<TextExample> readJsonl(Path file, List<String> labels, boolean define)
+            throws IOException {
         List<JsonObject> rows = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
@@ -195,10 +245,14 @@ public final class TrainCommand implements Callable<Integer> {
                 try {
                     e = JsonParser.parseString(line);
                 } catch (RuntimeException ex) {
-                    throw new IllegalArgumentException(file + ":" + n + ": not JSON: " + ex.getMessage());
+                    throw new IllegalArgumentException(
+                            file + ":" + n + ": not JSON: " + ex.getMessage());
                 }
-                if (!e.isJsonObject() || !e.getAsJsonObject().has("text") || !e.getAsJsonObject().has("label")) {
-                    throw new IllegalArgumentException(file + ":" + n + ": expected an object with \"text\" and \"label\"");
+                if (!e.isJsonObject()
+                        || !e.getAsJsonObject().has("text")
+                        || !e.getAsJsonObject().has("label")) {
+                    throw new IllegalArgumentException(
+                            file + ":" + n + ": expected an object with \"text\" and \"label\"");
                 }
                 rows.add(e.getAsJsonObject());
             }
@@ -216,8 +270,12 @@ public final class TrainCommand implements Callable<Integer> {
             String label = o.get("label").getAsString();
             int index = labels.indexOf(label);
             if (index < 0) {
-                throw new IllegalArgumentException(file + ": label '" + label + "' does not occur in the training data "
-                        + labels);
+                throw new IllegalArgumentException(
+                        file
+                                + ": label '"
+                                + label
+                                + "' does not occur in the training data "
+                                + labels);
             }
             out.add(new TextExample(o.get("text").getAsString(), index));
         }

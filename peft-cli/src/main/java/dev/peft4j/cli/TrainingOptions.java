@@ -6,19 +6,33 @@ import picocli.CommandLine.Option;
 /** The training options every fine-tuning command shares (a picocli mixin). */
 public final class TrainingOptions {
 
-    @Option(names = "--epochs", defaultValue = "2", description = "epochs (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--epochs",
+            defaultValue = "2",
+            description = "epochs (default: ${DEFAULT-VALUE})")
     int epochs;
 
-    @Option(names = "--max-steps", defaultValue = "2147483647", description = "stop after this many steps")
+    @Option(
+            names = "--max-steps",
+            defaultValue = "2147483647",
+            description = "stop after this many steps")
     int maxSteps;
 
-    @Option(names = "--batch", defaultValue = "16", description = "batch size (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--batch",
+            defaultValue = "16",
+            description = "batch size (default: ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--lr", description = "Adam learning rate (default: the method's recommended rate, else 5e-4)")
+    @Option(
+            names = "--lr",
+            description = "Adam learning rate (default: the method's recommended rate, else 5e-4)")
     Float lr;
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed of splits, shuffling and init (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "seed of splits, shuffling and init (default: ${DEFAULT-VALUE})")
     long seed;
 
     /** The seed. */
@@ -33,6 +47,7 @@ public final class TrainingOptions {
 
     /** The settings of a run, with a log line every 25 steps and a progress bar. */
     public FineTuneRun.Settings settings() {
-        return new FineTuneRun.Settings(batch, epochs, maxSteps, lr == null ? 5e-4f : lr, seed, 25, true);
+        return new FineTuneRun.Settings(
+                batch, epochs, maxSteps, lr == null ? 5e-4f : lr, seed, 25, true);
     }
 }

@@ -26,7 +26,10 @@ record CliRun(int code, String out, String err, String progress) {
         cl.setErr(new PrintWriter(err));
         try {
             int code = cl.execute(args);
-            return new CliRun(code, out.toString(StandardCharsets.UTF_8), err.toString(),
+            return new CliRun(
+                    code,
+                    out.toString(StandardCharsets.UTF_8),
+                    err.toString(),
                     progress.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);

@@ -1,23 +1,21 @@
 package dev.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.testing.TinyModels;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 class InspectCommandTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private static CliRun run(String... args) {
         return CliRun.of(args);
@@ -29,8 +27,15 @@ class InspectCommandTest {
         Path dir = tmp.resolve("adapter");
         try (NDManager m = NDManager.newBaseManager()) {
             TinyModels.TinyModel t = TinyModels.transformer(m, 1);
-            PeftModel pm = PeftModel.create(t.block(), LoraConfig.builder().setRank(4).optAlpha(8)
-                    .setTargetModules("query", "value").optModulesToSave("head").build());
+            PeftModel pm =
+                    PeftModel.create(
+                            t.block(),
+                            LoraConfig.builder()
+                                    .setRank(4)
+                                    .optAlpha(8)
+                                    .setTargetModules("query", "value")
+                                    .optModulesToSave("head")
+                                    .build());
             trainable = pm.trainableParameterCount();
             pm.save(dir);
         }
@@ -41,14 +46,22 @@ class InspectCommandTest {
         assertEquals(trainable, o.get("parameters").getAsLong());
         JsonObject modules = o.getAsJsonObject("modules");
         assertEquals(4, modules.size());
-        assertEquals("[4,12]", modules.getAsJsonObject("layers.1.value").get("lora_A.weight").toString());
-        assertEquals("[12,4]", modules.getAsJsonObject("layers.0.query").get("lora_B.weight").toString());
+        assertEquals(
+                "[4,12]",
+                modules.getAsJsonObject("layers.1.value").get("lora_A.weight").toString());
+        assertEquals(
+                "[12,4]",
+                modules.getAsJsonObject("layers.0.query").get("lora_B.weight").toString());
         assertEquals("[6,12]", o.getAsJsonObject("modules_to_save").get("head.weight").toString());
 
         CliRun text = run("inspect", dir.toString());
         assertEquals(0, text.code());
         assertTrue(text.out().contains("method:     LORA"), text.out());
-        assertTrue(text.out().contains("layers.0.query  lora_A.weight [4, 12] float32  lora_B.weight [12, 4] float32"),
+        assertTrue(
+                text.out()
+                        .contains(
+                                "layers.0.query  lora_A.weight [4, 12] float32  lora_B.weight [12,"
+                                        + " 4] float32"),
                 text.out());
     }
 

@@ -1,5 +1,8 @@
 package dev.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -11,22 +14,17 @@ import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.nio.file.Path;
-import java.util.function.Supplier;
-import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 /** {@code peft inspect} shows every registered method: its type, each adapted module, the trainable count. */
 class InspectEveryMethodTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     static Stream<Supplier<AdapterConfig>> configs() {
         String[] t = {"query", "value"};
@@ -34,14 +32,20 @@ class InspectEveryMethodTest {
                 () -> LoraConfig.builder().setRank(2).setTargetModules(t).build(),
                 () -> NolaConfig.builder().setRank(2).setNumBases(5, 3).setTargetModules(t).build(),
                 () -> BoneConfig.builder().setRank(4).setTargetModules(t).build(),
-                () -> BoneConfig.builder().setRank(4).optVariant(BoneConfig.Variant.BAT).setTargetModules(t).build(),
+                () ->
+                        BoneConfig.builder()
+                                .setRank(4)
+                                .optVariant(BoneConfig.Variant.BAT)
+                                .setTargetModules(t)
+                                .build(),
                 () -> FloraConfig.builder().setRank(2).setTargetModules(t).build(),
                 () -> PegoConfig.builder().setRank(2).setTargetModules(t).build());
     }
 
     @ParameterizedTest
     @MethodSource("configs")
-    void inspectListsEveryAdaptedModuleAndTheTrainableCount(Supplier<AdapterConfig> config) throws Exception {
+    void inspectListsEveryAdaptedModuleAndTheTrainableCount(Supplier<AdapterConfig> config)
+            throws Exception {
         Path dir = tmp.resolve("adapter");
         long trainable;
         String type;
@@ -58,7 +62,10 @@ class InspectEveryMethodTest {
         assertEquals(trainable, o.get("parameters").getAsLong());
         JsonObject modules = o.getAsJsonObject("modules");
         assertEquals(4, modules.size(), modules.toString());
-        for (String path : new String[] {"layers.0.query", "layers.0.value", "layers.1.query", "layers.1.value"}) {
+        for (String path :
+                new String[] {
+                    "layers.0.query", "layers.0.value", "layers.1.query", "layers.1.value"
+                }) {
             assertTrue(modules.has(path), path + " in " + modules);
         }
         assertEquals(0, o.getAsJsonObject("modules_to_save").size());

@@ -32,8 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code peft merge} on tiny safetensors models written here: config files, overrides, outputs, errors. */
 class MergeCommandTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private NDManager manager;
     private MemoryTensors base;
@@ -48,8 +47,11 @@ class MergeCommandTest {
         Files.writeString(baseDir.resolve("config.json"), "{\"model_type\": \"tiny\"}");
         Files.writeString(baseDir.resolve("tokenizer.json"), "{}");
         for (int i = 0; i < 3; i++) {
-            tuned.add(MergeFixtures.writeModel(tmp.resolve("ft" + i),
-                    MergeFixtures.fineTuned(manager, base, 10 + i, 0.05 * (i + 1)), 1 << 20));
+            tuned.add(
+                    MergeFixtures.writeModel(
+                            tmp.resolve("ft" + i),
+                            MergeFixtures.fineTuned(manager, base, 10 + i, 0.05 * (i + 1)),
+                            1 << 20));
         }
     }
 
@@ -94,24 +96,30 @@ class MergeCommandTest {
 
     @Test
     void aYamlConfigMergesLikeTheLibraryCall() throws IOException {
-        Path config = yaml("merge.yaml", """
-                base: base
-                candidates:
-                  - path: ft0
-                    name: first
-                  - ft1
-                  - ft2
-                method: ties
-                options: {k: 0.3, lambda: 0.9}
-                output:
-                  path: out/merged
-                  max_shard_size: 300B
-                """);
+        Path config =
+                yaml(
+                        "merge.yaml",
+                        """
+                        base: base
+                        candidates:
+                          - path: ft0
+                            name: first
+                          - ft1
+                          - ft2
+                        method: ties
+                        options: {k: 0.3, lambda: 0.9}
+                        output:
+                          path: out/merged
+                          max_shard_size: 300B
+                        """);
         CliRun r = CliRun.of("merge", "-c", config.toString());
         assertEquals(0, r.code(), r.err() + r.progress());
         assertTrue(r.out().contains("method:   ties {k=0.3, lambda=0.9}"), r.out());
         assertTrue(r.out().contains("models:   3 [first, ft1, ft2]"), r.out());
-        assertTrue(r.progress().contains("[1/" + base.keys().size() + "] embeddings.word_embeddings.weight"),
+        assertTrue(
+                r.progress()
+                        .contains(
+                                "[1/" + base.keys().size() + "] embeddings.word_embeddings.weight"),
                 r.progress());
         Path out = tmp.resolve("out/merged");
         assertFolderEquals(out, library(Ties.of(0.3, 0.9), tuned));
@@ -122,14 +130,33 @@ class MergeCommandTest {
 
     @Test
     void flagsOverrideTheConfig() throws IOException {
-        Path config = yaml("merge.yaml", "base: base\ncandidates: [ft0, ft1]\nmethod: ties\noutput: out/ties\n");
+        Path config =
+                yaml(
+                        "merge.yaml",
+                        "base: base\ncandidates: [ft0, ft1]\nmethod: ties\noutput: out/ties\n");
         Path other = tmp.resolve("other");
-        CliRun r = CliRun.of("merge", "-c", config.toString(), "--method", "task_arithmetic", "--lambda", "0.7",
-                "--output", other.toString(), "--candidate", tuned.get(2).toString(), "--candidate",
-                tuned.get(0).toString(), "-q");
+        CliRun r =
+                CliRun.of(
+                        "merge",
+                        "-c",
+                        config.toString(),
+                        "--method",
+                        "task_arithmetic",
+                        "--lambda",
+                        "0.7",
+                        "--output",
+                        other.toString(),
+                        "--candidate",
+                        tuned.get(2).toString(),
+                        "--candidate",
+                        tuned.get(0).toString(),
+                        "-q");
         assertEquals(0, r.code(), r.err());
-        assertEquals("", r.progress().lines().filter(l -> l.startsWith("  [")).findAny().orElse(""));
-        assertFolderEquals(other, library(TaskArithmetic.withLambda(0.7), List.of(tuned.get(2), tuned.get(0))));
+        assertEquals(
+                "", r.progress().lines().filter(l -> l.startsWith("  [")).findAny().orElse(""));
+        assertFolderEquals(
+                other,
+                library(TaskArithmetic.withLambda(0.7), List.of(tuned.get(2), tuned.get(0))));
         assertFalse(Files.exists(tmp.resolve("out/ties")));
     }
 
@@ -137,11 +164,17 @@ class MergeCommandTest {
     void aJsonConfigCanWriteLoraAdaptersAsOneAdapter() throws IOException {
         List<Path> adapters = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            var f = MergeFixtures.randomLora(manager, base, MergeFixtures.LINEAR_MODULES, 2, 40 + i);
+            var f =
+                    MergeFixtures.randomLora(
+                            manager, base, MergeFixtures.LINEAR_MODULES, 2, 40 + i);
             adapters.add(MergeFixtures.writeLora(tmp.resolve("lora" + i), f, 2, 4));
         }
-        Path config = yaml("merge.json", "{\"base\": \"base\", \"candidates\": [\"lora0\", \"lora1\"],"
-                + " \"method\": \"task_arithmetic\", \"output\": {\"path\": \"merged\", \"format\": \"adapter\"}}");
+        Path config =
+                yaml(
+                        "merge.json",
+                        "{\"base\": \"base\", \"candidates\": [\"lora0\", \"lora1\"], \"method\":"
+                            + " \"task_arithmetic\", \"output\": {\"path\": \"merged\", \"format\":"
+                            + " \"adapter\"}}");
         CliRun r = CliRun.of("merge", "--config", config.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("LoRA adapter folder"), r.out());
@@ -152,8 +185,8 @@ class MergeCommandTest {
             for (String key : base.keys()) {
                 NDArray theta0 = b.load(key, scope);
                 if (theta0.getDataType().isFloating()) {
-                    dev.peft4j.core.testing.NdAssert.assertAlmostEquals(merged.weights(key, theta0, scope),
-                            expected.get(key), 1e-5, 1e-6);
+                    dev.peft4j.core.testing.NdAssert.assertAlmostEquals(
+                            merged.weights(key, theta0, scope), expected.get(key), 1e-5, 1e-6);
                 }
             }
         }
@@ -162,9 +195,24 @@ class MergeCommandTest {
     @Test
     void opcmEmitsTheMergedModelAfterEachArrival() throws IOException {
         Path out = tmp.resolve("opcm");
-        CliRun r = CliRun.of("merge", "--base", baseDir.toString(), "--candidate", tuned.get(0) + "=a",
-                "--candidate", tuned.get(1) + "=b", "--candidate", tuned.get(2) + "=c", "--method", "opcm",
-                "--output", out.toString(), "--emit-each", "--dtype", "float32");
+        CliRun r =
+                CliRun.of(
+                        "merge",
+                        "--base",
+                        baseDir.toString(),
+                        "--candidate",
+                        tuned.get(0) + "=a",
+                        "--candidate",
+                        tuned.get(1) + "=b",
+                        "--candidate",
+                        tuned.get(2) + "=c",
+                        "--method",
+                        "opcm",
+                        "--output",
+                        out.toString(),
+                        "--emit-each",
+                        "--dtype",
+                        "float32");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.progress().contains("model 2 'b': ||tau||"), r.progress());
         try (CheckpointReader b = CheckpointReader.open(baseDir);
@@ -182,17 +230,54 @@ class MergeCommandTest {
 
     @Test
     void configErrorsNameTheFileAndKey() throws IOException {
-        Path config = yaml("bad.yaml", "base: base\ncandidates: [ft0]\nmethod: ties\nlamda: 0.3\noutput: o\n");
-        assertOneErrorLine(CliRun.of("merge", "-c", config.toString()), "bad.yaml: unknown key 'lamda'");
+        Path config =
+                yaml(
+                        "bad.yaml",
+                        "base: base\ncandidates: [ft0]\nmethod: ties\nlamda: 0.3\noutput: o\n");
+        assertOneErrorLine(
+                CliRun.of("merge", "-c", config.toString()), "bad.yaml: unknown key 'lamda'");
         Path noMethod = yaml("nomethod.yaml", "base: base\ncandidates: [ft0]\noutput: o\n");
-        assertOneErrorLine(CliRun.of("merge", "-c", noMethod.toString()), "nomethod.yaml: no method");
-        assertOneErrorLine(CliRun.of("merge", "--base", baseDir.toString(), "--candidate", tuned.get(0).toString(),
-                "--method", "slerp", "-o", tmp.resolve("o").toString()), "unknown merge method 'slerp'");
-        assertOneErrorLine(CliRun.of("merge", "--base", baseDir.toString(), "--candidate", tuned.get(0).toString(),
-                "--method", "ties", "--alpha", "0.5", "-o", tmp.resolve("o").toString()),
+        assertOneErrorLine(
+                CliRun.of("merge", "-c", noMethod.toString()), "nomethod.yaml: no method");
+        assertOneErrorLine(
+                CliRun.of(
+                        "merge",
+                        "--base",
+                        baseDir.toString(),
+                        "--candidate",
+                        tuned.get(0).toString(),
+                        "--method",
+                        "slerp",
+                        "-o",
+                        tmp.resolve("o").toString()),
+                "unknown merge method 'slerp'");
+        assertOneErrorLine(
+                CliRun.of(
+                        "merge",
+                        "--base",
+                        baseDir.toString(),
+                        "--candidate",
+                        tuned.get(0).toString(),
+                        "--method",
+                        "ties",
+                        "--alpha",
+                        "0.5",
+                        "-o",
+                        tmp.resolve("o").toString()),
                 "method ties has no option 'alpha'");
-        assertOneErrorLine(CliRun.of("merge", "--base", baseDir.toString(), "--candidate", tuned.get(0).toString(),
-                "--method", "ties", "--emit-each", "-o", tmp.resolve("o").toString()), "--emit-each is for");
+        assertOneErrorLine(
+                CliRun.of(
+                        "merge",
+                        "--base",
+                        baseDir.toString(),
+                        "--candidate",
+                        tuned.get(0).toString(),
+                        "--method",
+                        "ties",
+                        "--emit-each",
+                        "-o",
+                        tmp.resolve("o").toString()),
+                "--emit-each is for");
         assertFalse(Files.exists(tmp.resolve("o")));
     }
 
@@ -200,8 +285,20 @@ class MergeCommandTest {
     private void brokenCandidateFails(MemoryTensors broken, String... parts) throws IOException {
         Path dir = MergeFixtures.writeModel(tmp.resolve("broken"), broken, 1 << 20);
         Path out = tmp.resolve("out");
-        assertOneErrorLine(CliRun.of("merge", "--base", baseDir.toString(), "--candidate", tuned.get(0).toString(),
-                "--candidate", dir + "=broken", "--method", "task_arithmetic", "-o", out.toString()), parts);
+        assertOneErrorLine(
+                CliRun.of(
+                        "merge",
+                        "--base",
+                        baseDir.toString(),
+                        "--candidate",
+                        tuned.get(0).toString(),
+                        "--candidate",
+                        dir + "=broken",
+                        "--method",
+                        "task_arithmetic",
+                        "-o",
+                        out.toString()),
+                parts);
         assertFalse(Files.exists(out), "no output under the final name");
     }
 
@@ -209,15 +306,20 @@ class MergeCommandTest {
     void aShapeMismatchNamesTheCandidateAndTensor() throws IOException {
         MemoryTensors t = MergeFixtures.fineTuned(manager, base, 5, 0.1);
         t.put("layers.1.fc2.weight", manager.zeros(new Shape(6, 10)));
-        brokenCandidateFails(t, "candidate 'broken'", "shape mismatch for tensor 'layers.1.fc2.weight': [6, 10],"
-                + " the base has [6, 9]");
+        brokenCandidateFails(
+                t,
+                "candidate 'broken'",
+                "shape mismatch for tensor 'layers.1.fc2.weight': [6, 10],"
+                        + " the base has [6, 9]");
     }
 
     @Test
     void aMissingTensorNamesTheCandidateAndTensor() throws IOException {
         MemoryTensors full = MergeFixtures.fineTuned(manager, base, 5, 0.1);
         MemoryTensors t = new MemoryTensors(manager);
-        full.keys().stream().filter(k -> !k.equals("layers.0.norm.weight")).forEach(k -> t.put(k, full.get(k)));
+        full.keys().stream()
+                .filter(k -> !k.equals("layers.0.norm.weight"))
+                .forEach(k -> t.put(k, full.get(k)));
         brokenCandidateFails(t, "candidate 'broken'", "missing tensor 'layers.0.norm.weight'");
     }
 
@@ -225,7 +327,11 @@ class MergeCommandTest {
     void aDifferentVocabularyIsReportedAsSuch() throws IOException {
         MemoryTensors t = MergeFixtures.fineTuned(manager, base, 5, 0.1);
         t.put("embeddings.word_embeddings.weight", manager.zeros(new Shape(12, 6)));
-        brokenCandidateFails(t, "candidate 'broken'", "different vocabulary size", "has 12 rows, the base has 11");
+        brokenCandidateFails(
+                t,
+                "candidate 'broken'",
+                "different vocabulary size",
+                "has 12 rows, the base has 11");
     }
 
     @Test
@@ -234,6 +340,7 @@ class MergeCommandTest {
         NDArray w = t.get("layers.1.query.bias").duplicate();
         w.set(new ai.djl.ndarray.index.NDIndex("3"), Float.POSITIVE_INFINITY);
         t.put("layers.1.query.bias", w.toType(DataType.FLOAT32, false));
-        brokenCandidateFails(t, "candidate 'broken'", "tensor 'layers.1.query.bias' contains NaN or Inf");
+        brokenCandidateFails(
+                t, "candidate 'broken'", "tensor 'layers.1.query.bias' contains NaN or Inf");
     }
 }

@@ -31,8 +31,7 @@ class MergeMiniLmTest {
 
     private static final String VALUE = "encoder.layer.3.attention.self.value";
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     @Test
     void classifierAdaptersMergeIntoTheEncoderCheckpoint() throws Exception {
@@ -43,33 +42,82 @@ class MergeMiniLmTest {
             HfWeights.save(enc.load(m, enc.weights()), baseDir.resolve("model.safetensors"));
             NDArray expected;
             try (CheckpointReader base = CheckpointReader.open(baseDir)) {
-                expected = base.load(VALUE + ".weight", m); // the encoder checkpoint has no "bert." prefix
+                expected =
+                        base.load(
+                                VALUE + ".weight",
+                                m); // the encoder checkpoint has no "bert." prefix
             }
             for (int i = 0; i < 2; i++) {
                 BertForSequenceClassification clf = enc.loadForClassification(m, enc.weights(), 2);
-                PeftModel pm = PeftModel.create(clf, LoraConfig.builder().setRank(4).setTargetModules("query", "value")
-                        .optModulesToSave("classifier").build());
+                PeftModel pm =
+                        PeftModel.create(
+                                clf,
+                                LoraConfig.builder()
+                                        .setRank(4)
+                                        .setTargetModules("query", "value")
+                                        .optModulesToSave("classifier")
+                                        .build());
                 AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 10 + i);
-                expected.addi(pm.adapters(PeftModel.DEFAULT).get("bert." + VALUE).deltaWeight(m).mul(0.5));
+                expected.addi(
+                        pm.adapters(PeftModel.DEFAULT)
+                                .get("bert." + VALUE)
+                                .deltaWeight(m)
+                                .mul(0.5));
                 pm.save(tmp.resolve("lora" + i));
                 adapters.add(tmp.resolve("lora" + i));
             }
-            CliRun r = CliRun.of("merge", "--base", baseDir.toString(), "--candidate", adapters.get(0).toString(),
-                    "--candidate", adapters.get(1).toString(), "--method", "task_arithmetic", "--lambda", "0.5",
-                    "-o", tmp.resolve("merged").toString(), "-q");
+            CliRun r =
+                    CliRun.of(
+                            "merge",
+                            "--base",
+                            baseDir.toString(),
+                            "--candidate",
+                            adapters.get(0).toString(),
+                            "--candidate",
+                            adapters.get(1).toString(),
+                            "--method",
+                            "task_arithmetic",
+                            "--lambda",
+                            "0.5",
+                            "-o",
+                            tmp.resolve("merged").toString(),
+                            "-q");
             assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("not in the base left out [classifier.weight, classifier.bias]"), r.out());
+            assertTrue(
+                    r.out()
+                            .contains(
+                                    "not in the base left out [classifier.weight,"
+                                            + " classifier.bias]"),
+                    r.out());
             try (CheckpointReader merged = CheckpointReader.open(tmp.resolve("merged"))) {
                 assertAlmostEquals(merged.load(VALUE + ".weight", m), expected, 1e-5, 1e-6);
             }
-            CliRun a = CliRun.of("merge", "--base", baseDir.toString(), "--candidate", adapters.get(0).toString(),
-                    "--candidate", adapters.get(1).toString(), "--method", "task_arithmetic", "--lambda", "0.5",
-                    "-o", tmp.resolve("adapter").toString(), "--format", "adapter", "-q");
+            CliRun a =
+                    CliRun.of(
+                            "merge",
+                            "--base",
+                            baseDir.toString(),
+                            "--candidate",
+                            adapters.get(0).toString(),
+                            "--candidate",
+                            adapters.get(1).toString(),
+                            "--method",
+                            "task_arithmetic",
+                            "--lambda",
+                            "0.5",
+                            "-o",
+                            tmp.resolve("adapter").toString(),
+                            "--format",
+                            "adapter",
+                            "-q");
             assertEquals(0, a.code(), a.err());
             BertForSequenceClassification fresh = enc.loadForClassification(m, enc.weights(), 2);
             PeftModel.load(fresh, tmp.resolve("adapter")).mergeAndUnload();
-            assertAlmostEquals(ModuleTree.get(fresh, "bert." + VALUE).getParameters().get("weight").getArray(),
-                    expected, 1e-5, 1e-6);
+            assertAlmostEquals(
+                    ModuleTree.get(fresh, "bert." + VALUE).getParameters().get("weight").getArray(),
+                    expected,
+                    1e-5,
+                    1e-6);
         }
     }
 }

@@ -1,5 +1,8 @@
 package dev.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
@@ -8,33 +11,42 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextExample;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-import picocli.CommandLine;
-
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
 
 class TrainCommandTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
-    private static final String[] ANIMALS = {"the cat sat on the mat", "a dog barked at the mailman",
-        "the horse ran across the field", "my parrot repeats every word", "a cow grazes in the meadow",
-        "the kitten chased a ball of yarn", "wolves howl at the moon", "the rabbit hid in its burrow"};
-    private static final String[] MARKETS = {"stocks fell sharply on monday", "the bond yield rose again",
-        "investors sold their shares", "the central bank raised interest rates", "oil prices hit a new high",
-        "the index closed lower today", "earnings beat analyst forecasts", "the currency weakened against the dollar"};
+    private static final String[] ANIMALS = {
+        "the cat sat on the mat",
+        "a dog barked at the mailman",
+        "the horse ran across the field",
+        "my parrot repeats every word",
+        "a cow grazes in the meadow",
+        "the kitten chased a ball of yarn",
+        "wolves howl at the moon",
+        "the rabbit hid in its burrow"
+    };
+    private static final String[] MARKETS = {
+        "stocks fell sharply on monday",
+        "the bond yield rose again",
+        "investors sold their shares",
+        "the central bank raised interest rates",
+        "oil prices hit a new high",
+        "the index closed lower today",
+        "earnings beat analyst forecasts",
+        "the currency weakened against the dollar"
+    };
 
     private Path jsonl(String name, int from, int to) throws Exception {
         StringBuilder sb = new StringBuilder();
@@ -59,20 +71,50 @@ class TrainCommandTest {
         Path val = jsonl("val.jsonl", 6, 8);
         Path out = tmp.resolve("run");
         StringWriter err = new StringWriter();
-        int code = run(err, "train", "--train", train.toString(), "--validation", val.toString(),
-                "--test", val.toString(), "--r", "4", "--alpha", "8", "--init", "gaussian",
-                "--set", "lora_dropout=0.0", "--epochs", "3", "--batch", "4", "--lr", "5e-3", "-o", out.toString());
+        int code =
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--validation",
+                        val.toString(),
+                        "--test",
+                        val.toString(),
+                        "--r",
+                        "4",
+                        "--alpha",
+                        "8",
+                        "--init",
+                        "gaussian",
+                        "--set",
+                        "lora_dropout=0.0",
+                        "--epochs",
+                        "3",
+                        "--batch",
+                        "4",
+                        "--lr",
+                        "5e-3",
+                        "-o",
+                        out.toString());
         assertEquals(0, code, err.toString());
-        JsonObject metrics = JsonParser.parseString(Files.readString(out.resolve("metrics.json"))).getAsJsonObject();
+        JsonObject metrics =
+                JsonParser.parseString(Files.readString(out.resolve("metrics.json")))
+                        .getAsJsonObject();
         assertEquals("[\"animals\",\"markets\"]", metrics.get("labels").toString());
         assertEquals(9, metrics.get("steps").getAsInt());
-        JsonObject cfg = JsonParser.parseString(Files.readString(out.resolve("best-adapter/adapter_config.json")))
-                .getAsJsonObject();
+        JsonObject cfg =
+                JsonParser.parseString(
+                                Files.readString(out.resolve("best-adapter/adapter_config.json")))
+                        .getAsJsonObject();
         assertEquals(4, cfg.get("r").getAsInt());
         assertEquals("gaussian", cfg.get("init_lora_weights").getAsString());
         assertEquals("[\"classifier\"]", cfg.get("modules_to_save").toString());
 
-        assertEquals(metrics.get("test_accuracy").getAsDouble(), reloadedAccuracy(out.resolve("best-adapter")), 1e-9);
+        assertEquals(
+                metrics.get("test_accuracy").getAsDouble(),
+                reloadedAccuracy(out.resolve("best-adapter")),
+                1e-9);
     }
 
     /**
@@ -87,18 +129,49 @@ class TrainCommandTest {
         Path val = jsonl("val.jsonl", 6, 8);
         Path out = tmp.resolve("run-" + init);
         StringWriter err = new StringWriter();
-        int code = run(err, "train", "--train", train.toString(), "--validation", val.toString(),
-                "--test", val.toString(), "--r", "4", "--alpha", "8", "--init", init, "--set", "lora_dropout=0.0",
-                "--set", "use_rslora=" + "lora_ga".equals(init), "--epochs", "2", "--batch", "4",
-                "--lr", "5e-3", "-o", out.toString());
+        int code =
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--validation",
+                        val.toString(),
+                        "--test",
+                        val.toString(),
+                        "--r",
+                        "4",
+                        "--alpha",
+                        "8",
+                        "--init",
+                        init,
+                        "--set",
+                        "lora_dropout=0.0",
+                        "--set",
+                        "use_rslora=" + "lora_ga".equals(init),
+                        "--epochs",
+                        "2",
+                        "--batch",
+                        "4",
+                        "--lr",
+                        "5e-3",
+                        "-o",
+                        out.toString());
         assertEquals(0, code, err.toString());
-        JsonObject metrics = JsonParser.parseString(Files.readString(out.resolve("metrics.json"))).getAsJsonObject();
-        JsonObject cfg = JsonParser.parseString(Files.readString(out.resolve("best-adapter/adapter_config.json")))
-                .getAsJsonObject();
+        JsonObject metrics =
+                JsonParser.parseString(Files.readString(out.resolve("metrics.json")))
+                        .getAsJsonObject();
+        JsonObject cfg =
+                JsonParser.parseString(
+                                Files.readString(out.resolve("best-adapter/adapter_config.json")))
+                        .getAsJsonObject();
         assertEquals(8, cfg.get("r").getAsInt(), "rank 2r after the conversion");
         assertTrue(cfg.get("init_lora_weights").getAsBoolean(), cfg.toString());
         assertTrue(metrics.get("test_accuracy").getAsDouble() >= 0.75, metrics.toString());
-        assertEquals(metrics.get("test_accuracy").getAsDouble(), reloadedAccuracy(out.resolve("best-adapter")), 1e-9);
+        assertEquals(
+                metrics.get("test_accuracy").getAsDouble(),
+                reloadedAccuracy(out.resolve("best-adapter")),
+                1e-9);
     }
 
     private static double reloadedAccuracy(Path adapter) throws Exception {
@@ -108,9 +181,11 @@ class TrainCommandTest {
             examples.add(new TextExample(ANIMALS[i], 0));
             examples.add(new TextExample(MARKETS[i], 1));
         }
-        try (NDManager m = NDManager.newBaseManager(); HuggingFaceTokenizer tok = enc.tokenizer(128)) {
+        try (NDManager m = NDManager.newBaseManager();
+                HuggingFaceTokenizer tok = enc.tokenizer(128)) {
             PeftModel pm = PeftModel.load(enc.loadForClassification(m, enc.weights(), 2), adapter);
-            return TextClassifiers.accuracy(pm.root(), TextClassifiers.batches(examples, tok, 4, false, 1), m);
+            return TextClassifiers.accuracy(
+                    pm.root(), TextClassifiers.batches(examples, tok, 4, false, 1), m);
         }
     }
 
@@ -120,26 +195,71 @@ class TrainCommandTest {
         Path bad = tmp.resolve("bad.jsonl");
         Files.writeString(bad, "{\"text\": \"ok\", \"label\": \"animals\"}\n{not json\n");
         StringWriter err = new StringWriter();
-        assertEquals(2, run(err, "train", "--train", bad.toString(), "-o", tmp.resolve("x").toString()));
+        assertEquals(
+                2, run(err, "train", "--train", bad.toString(), "-o", tmp.resolve("x").toString()));
         assertTrue(err.toString().contains("bad.jsonl:2"), err.toString());
 
         Path unknownLabel = tmp.resolve("val.jsonl");
         Files.writeString(unknownLabel, "{\"text\": \"hello\", \"label\": \"sports\"}\n");
         err = new StringWriter();
-        assertEquals(2, run(err, "train", "--train", train.toString(), "--validation", unknownLabel.toString(),
-                "-o", tmp.resolve("x").toString()));
-        assertTrue(err.toString().contains("sports") && err.toString().contains("animals"), err.toString());
+        assertEquals(
+                2,
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--validation",
+                        unknownLabel.toString(),
+                        "-o",
+                        tmp.resolve("x").toString()));
+        assertTrue(
+                err.toString().contains("sports") && err.toString().contains("animals"),
+                err.toString());
 
         err = new StringWriter();
-        assertEquals(2, run(err, "train", "--train", train.toString(), "--model", "gpt-9", "-o", tmp.resolve("x").toString()));
-        assertTrue(err.toString().contains("gpt-9") && err.toString().contains("all-minilm-l6-v2"), err.toString());
+        assertEquals(
+                2,
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--model",
+                        "gpt-9",
+                        "-o",
+                        tmp.resolve("x").toString()));
+        assertTrue(
+                err.toString().contains("gpt-9") && err.toString().contains("all-minilm-l6-v2"),
+                err.toString());
 
         err = new StringWriter();
-        assertEquals(2, run(err, "train", "--train", train.toString(), "--method", "foo", "-o", tmp.resolve("x").toString()));
-        assertTrue(err.toString().contains("FOO") && err.toString().contains("LORA"), err.toString());
+        assertEquals(
+                2,
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--method",
+                        "foo",
+                        "-o",
+                        tmp.resolve("x").toString()));
+        assertTrue(
+                err.toString().contains("FOO") && err.toString().contains("LORA"), err.toString());
 
         err = new StringWriter();
-        assertEquals(2, run(err, "train", "--train", train.toString(), "--r", "0", "-o", tmp.resolve("x").toString()));
+        assertEquals(
+                2,
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--r",
+                        "0",
+                        "-o",
+                        tmp.resolve("x").toString()));
         assertTrue(err.toString().contains("rank"), err.toString());
         assertTrue(Files.notExists(tmp.resolve("x")));
     }

@@ -41,7 +41,8 @@ public final class AdaptedConv2d extends Conv2d implements AdaptedLayer {
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         return slots.forward(ps, inputs, training, params);
     }
 
@@ -61,7 +62,8 @@ public final class AdaptedConv2d extends Conv2d implements AdaptedLayer {
     }
 
     @Override
-    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
         slots.initialize(manager, dataType, inputShapes);
     }
 

@@ -30,7 +30,8 @@ public final class AdaptedLinear extends Linear implements AdaptedLayer {
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         return slots.forward(ps, inputs, training, params);
     }
 
@@ -50,7 +51,8 @@ public final class AdaptedLinear extends Linear implements AdaptedLayer {
     }
 
     @Override
-    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
         slots.initialize(manager, dataType, inputShapes);
     }
 

@@ -11,7 +11,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.peft4j.core.tree.BaseLayer;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,6 +27,7 @@ public abstract class Adapter extends AbstractBlock {
 
     /** The layer this adapter is attached to. */
     protected final BaseLayer base;
+
     /** The module path of the base layer, for messages. */
     protected final String modulePath;
 
@@ -85,7 +85,12 @@ public abstract class Adapter extends AbstractBlock {
             NDArray value = tensors.get(e.getKey());
             if (value == null) {
                 throw new IllegalArgumentException(
-                        source + ": missing tensor '" + e.getKey() + "' for module '" + modulePath + "'");
+                        source
+                                + ": missing tensor '"
+                                + e.getKey()
+                                + "' for module '"
+                                + modulePath
+                                + "'");
             }
             copyInto(e.getValue(), value, source, e.getKey());
         }
@@ -95,12 +100,25 @@ public abstract class Adapter extends AbstractBlock {
     protected void copyInto(NDArray target, NDArray value, String source, String key) {
         if (!target.getShape().equals(value.getShape())) {
             throw new IllegalArgumentException(
-                    source + ": tensor '" + key + "' of module '" + modulePath + "' has shape "
-                            + value.getShape() + ", expected " + target.getShape());
+                    source
+                            + ": tensor '"
+                            + key
+                            + "' of module '"
+                            + modulePath
+                            + "' has shape "
+                            + value.getShape()
+                            + ", expected "
+                            + target.getShape());
         }
-        if (value.getDataType().isFloating() && !value.isInfinite().logicalOr(value.isNaN()).none().getBoolean()) {
+        if (value.getDataType().isFloating()
+                && !value.isInfinite().logicalOr(value.isNaN()).none().getBoolean()) {
             throw new IllegalArgumentException(
-                    source + ": tensor '" + key + "' of module '" + modulePath + "' contains NaN or Inf");
+                    source
+                            + ": tensor '"
+                            + key
+                            + "' of module '"
+                            + modulePath
+                            + "' contains NaN or Inf");
         }
         target.set(new NDIndex("..."), value.toType(target.getDataType(), false));
     }
@@ -151,7 +169,12 @@ public abstract class Adapter extends AbstractBlock {
 
     /** Creates, registers and returns a trainable parameter holding {@code init}. */
     protected final Parameter trainable(String name, NDArray init) {
-        Parameter p = Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optArray(init).build();
+        Parameter p =
+                Parameter.builder()
+                        .setName(name)
+                        .setType(Parameter.Type.WEIGHT)
+                        .optArray(init)
+                        .build();
         init.setName(name);
         addParameter(p);
         p.freeze(false);
@@ -162,7 +185,10 @@ public abstract class Adapter extends AbstractBlock {
     protected final void requireFinite(NDArray array, String what) {
         if (!array.isInfinite().logicalOr(array.isNaN()).none().getBoolean()) {
             throw new IllegalStateException(
-                    "Refusing to " + what + " the adapter of module '" + modulePath
+                    "Refusing to "
+                            + what
+                            + " the adapter of module '"
+                            + modulePath
                             + "': its weight change contains NaN or Inf");
         }
     }
@@ -178,7 +204,8 @@ public abstract class Adapter extends AbstractBlock {
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         return new NDList(delta(ps, inputs.singletonOrThrow(), training));
     }
 

@@ -12,7 +12,6 @@ import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.tree.ModuleTree;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -37,8 +36,10 @@ public final class AdapterCheckpoint {
 
     /** The config file name. */
     public static final String CONFIG_FILE = "adapter_config.json";
+
     /** The weights file name. */
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+
     /** The key prefix PEFT writes before module paths. */
     public static final String PREFIX = "base_model.model.";
 
@@ -53,31 +54,64 @@ public final class AdapterCheckpoint {
      * The tensors of one adapter, converted for the original base when {@code original} (new arrays
      * on {@code scope}); otherwise each module's checkpoint metadata is added to {@code metadata}.
      */
-    private static LinkedHashMap<String, NDArray> tensors(PeftModel model, String name, boolean original,
-                                                          NDManager scope, Map<String, String> metadata) {
+    private static LinkedHashMap<String, NDArray> tensors(
+            PeftModel model,
+            String name,
+            boolean original,
+            NDManager scope,
+            Map<String, String> metadata) {
         LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
-        model.adapters(name).forEach((path, adapter) -> {
-            Map<String, NDArray> state = original ? adapter.stateDictForOriginalBase(scope) : adapter.stateDict();
-            state.forEach((key, array) -> out.put(PREFIX + path + "." + key, array));
-            if (!original) {
-                adapter.checkpointMetadata().forEach((key, value) -> metadata.put(PREFIX + path + "." + key, value));
-            }
-        });
-        moduleToSaveParameters(model, name).forEach((key, p) -> out.put(PREFIX + key, p.getArray()));
+        model.adapters(name)
+                .forEach(
+                        (path, adapter) -> {
+                            Map<String, NDArray> state =
+                                    original
+                                            ? adapter.stateDictForOriginalBase(scope)
+                                            : adapter.stateDict();
+                            state.forEach(
+                                    (key, array) -> out.put(PREFIX + path + "." + key, array));
+                            if (!original) {
+                                adapter.checkpointMetadata()
+                                        .forEach(
+                                                (key, value) ->
+                                                        metadata.put(
+                                                                PREFIX + path + "." + key, value));
+                            }
+                        });
+        moduleToSaveParameters(model, name)
+                .forEach((key, p) -> out.put(PREFIX + key, p.getArray()));
         return out;
     }
 
     /** Parameters of the modules to save by HF-style key relative to the root ({@code classifier.weight}). */
     static LinkedHashMap<String, Parameter> moduleToSaveParameters(PeftModel model, String name) {
         LinkedHashMap<String, Parameter> out = new LinkedHashMap<>();
-        model.modulesToSave(name).forEach((path, block) ->
-                ModuleTree.modules(block).forEach((sub, b) -> b.getDirectParameters().forEach(p ->
-                        out.put(ModuleTree.join(ModuleTree.join(path, sub), p.getKey()), p.getValue()))));
+        model.modulesToSave(name)
+                .forEach(
+                        (path, block) ->
+                                ModuleTree.modules(block)
+                                        .forEach(
+                                                (sub, b) ->
+                                                        b.getDirectParameters()
+                                                                .forEach(
+                                                                        p ->
+                                                                                out.put(
+                                                                                        ModuleTree
+                                                                                                .join(
+                                                                                                        ModuleTree
+                                                                                                                .join(
+                                                                                                                        path,
+                                                                                                                        sub),
+                                                                                                        p
+                                                                                                                .getKey()),
+                                                                                        p
+                                                                                                .getValue()))));
         return out;
     }
 
     /** Writes one adapter into {@code dir} (replacing the folder as a whole, atomically). */
-    public static void save(PeftModel model, String name, Path dir, SaveOption... options) throws IOException {
+    public static void save(PeftModel model, String name, Path dir, SaveOption... options)
+            throws IOException {
         try (NDManager scope = NDManager.newBaseManager()) {
             Export export = export(model, name, dir, scope, options);
             AtomicFiles.publishDirectory(dir, staging -> export.write(staging));
@@ -88,24 +122,33 @@ public final class AdapterCheckpoint {
      * Writes every adapter the way PEFT's {@code save_pretrained} does: {@code default} in
      * {@code dir}, every other adapter in {@code dir/<name>}; the folder is published atomically.
      */
-    public static void saveAll(PeftModel model, Path dir, SaveOption... options) throws IOException {
+    public static void saveAll(PeftModel model, Path dir, SaveOption... options)
+            throws IOException {
         try (NDManager scope = NDManager.newBaseManager()) {
             Map<String, Export> all = new LinkedHashMap<>();
             for (String name : model.configs().keySet()) {
                 all.put(name, export(model, name, dir, scope, options));
             }
-            AtomicFiles.publishDirectory(dir, staging -> {
-                for (Map.Entry<String, Export> e : all.entrySet()) {
-                    Path target = PeftModel.DEFAULT.equals(e.getKey()) ? staging : staging.resolve(e.getKey());
-                    Files.createDirectories(target);
-                    e.getValue().write(target);
-                }
-            });
+            AtomicFiles.publishDirectory(
+                    dir,
+                    staging -> {
+                        for (Map.Entry<String, Export> e : all.entrySet()) {
+                            Path target =
+                                    PeftModel.DEFAULT.equals(e.getKey())
+                                            ? staging
+                                            : staging.resolve(e.getKey());
+                            Files.createDirectories(target);
+                            e.getValue().write(target);
+                        }
+                    });
         }
     }
 
     /** What is written for one adapter: its config, its tensors by full key and the safetensors metadata. */
-    private record Export(AdapterConfig config, LinkedHashMap<String, NDArray> tensors, Map<String, String> metadata) {
+    private record Export(
+            AdapterConfig config,
+            LinkedHashMap<String, NDArray> tensors,
+            Map<String, String> metadata) {
         void write(Path folder) throws IOException {
             JsonIO.writeSorted(folder.resolve(CONFIG_FILE), config.toJson());
             SafetensorsWriter.write(folder.resolve(WEIGHTS_FILE), tensors, metadata);
@@ -116,7 +159,8 @@ public final class AdapterCheckpoint {
      * The export of one adapter: as it is (with each module's {@link Adapter#checkpointMetadata()}),
      * or converted for the original base with {@link SaveOption#FOR_ORIGINAL_BASE}.
      */
-    private static Export export(PeftModel model, String name, Path dir, NDManager scope, SaveOption... options) {
+    private static Export export(
+            PeftModel model, String name, Path dir, NDManager scope, SaveOption... options) {
         boolean original = List.of(options).contains(SaveOption.FOR_ORIGINAL_BASE);
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("format", "pt");
@@ -127,19 +171,28 @@ public final class AdapterCheckpoint {
     }
 
     private static void requireFinite(Map<String, NDArray> tensors, String name, Path dir) {
-        tensors.forEach((key, a) -> {
-            if (a.getDataType().isFloating() && !a.isInfinite().logicalOr(a.isNaN()).none().getBoolean()) {
-                throw new IllegalStateException("Refusing to save adapter '" + name + "' to " + dir
-                        + ": tensor '" + key + "' contains NaN or Inf (nothing was written)");
-            }
-        });
+        tensors.forEach(
+                (key, a) -> {
+                    if (a.getDataType().isFloating()
+                            && !a.isInfinite().logicalOr(a.isNaN()).none().getBoolean()) {
+                        throw new IllegalStateException(
+                                "Refusing to save adapter '"
+                                        + name
+                                        + "' to "
+                                        + dir
+                                        + ": tensor '"
+                                        + key
+                                        + "' contains NaN or Inf (nothing was written)");
+                    }
+                });
     }
 
     /** Reads and parses a folder's {@code adapter_config.json} with the registered method. */
     public static AdapterConfig readConfig(Path dir) throws IOException {
         Path file = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file.toString(), null, "not an adapter folder: no " + CONFIG_FILE);
+            throw new NoSuchFileException(
+                    file.toString(), null, "not an adapter folder: no " + CONFIG_FILE);
         }
         JsonObject json = JsonIO.readObject(file);
         ConfigJson reader = new ConfigJson(json, file.toString());
@@ -170,7 +223,8 @@ public final class AdapterCheckpoint {
         }
     }
 
-    private static void fill(PeftModel model, String name, SafetensorsReader reader, Path file) throws IOException {
+    private static void fill(PeftModel model, String name, SafetensorsReader reader, Path file)
+            throws IOException {
         String source = file.toString();
         TreeSet<String> unused = new TreeSet<>(reader.keys());
         Map<String, Parameter> heads = moduleToSaveParameters(model, name);
@@ -194,12 +248,18 @@ public final class AdapterCheckpoint {
             }
         }
         if (!missing.isEmpty()) {
-            throw new IllegalArgumentException(source + ": missing tensors " + head(missing)
-                    + " (the folder was saved for another model or other target_modules?)");
+            throw new IllegalArgumentException(
+                    source
+                            + ": missing tensors "
+                            + head(missing)
+                            + " (the folder was saved for another model or other target_modules?)");
         }
         if (!unused.isEmpty()) {
-            throw new IllegalArgumentException(source + ": unexpected tensors " + head(new ArrayList<>(unused))
-                    + " that no adapted module of this model uses");
+            throw new IllegalArgumentException(
+                    source
+                            + ": unexpected tensors "
+                            + head(new ArrayList<>(unused))
+                            + " that no adapted module of this model uses");
         }
         try (NDManager scope = NDManager.newBaseManager()) {
             for (Map.Entry<String, Adapter> e : model.adapters(name).entrySet()) {
@@ -218,27 +278,43 @@ public final class AdapterCheckpoint {
     private static Map<String, String> moduleMetadata(Map<String, String> metadata, String path) {
         String prefix = PREFIX + path + ".";
         Map<String, String> out = new LinkedHashMap<>();
-        metadata.forEach((k, v) -> {
-            if (k.startsWith(prefix)) {
-                out.put(k.substring(prefix.length()), v);
-            }
-        });
+        metadata.forEach(
+                (k, v) -> {
+                    if (k.startsWith(prefix)) {
+                        out.put(k.substring(prefix.length()), v);
+                    }
+                });
         return out;
     }
 
-    private static void loadHeads(Map<String, Parameter> heads, Map<Parameter, String> keys,
-                                  SafetensorsReader reader, NDManager scope, String source) throws IOException {
+    private static void loadHeads(
+            Map<String, Parameter> heads,
+            Map<Parameter, String> keys,
+            SafetensorsReader reader,
+            NDManager scope,
+            String source)
+            throws IOException {
         Map<Parameter, NDArray> values = new LinkedHashMap<>();
         for (Parameter p : heads.values()) {
             NDArray v = reader.load(keys.get(p), scope);
             if (!v.getShape().equals(p.getArray().getShape())) {
-                throw new IllegalArgumentException(source + ": tensor '" + keys.get(p) + "' has shape "
-                        + v.getShape() + ", expected " + p.getArray().getShape());
+                throw new IllegalArgumentException(
+                        source
+                                + ": tensor '"
+                                + keys.get(p)
+                                + "' has shape "
+                                + v.getShape()
+                                + ", expected "
+                                + p.getArray().getShape());
             }
             values.put(p, v);
         }
-        values.forEach((p, v) -> p.getArray().set(new ai.djl.ndarray.index.NDIndex("..."),
-                v.toType(p.getArray().getDataType(), false)));
+        values.forEach(
+                (p, v) ->
+                        p.getArray()
+                                .set(
+                                        new ai.djl.ndarray.index.NDIndex("..."),
+                                        v.toType(p.getArray().getDataType(), false)));
     }
 
     /** The key of a module-to-save tensor: PEFT's current form, or the older {@code modules_to_save} form. */
@@ -248,12 +324,15 @@ public final class AdapterCheckpoint {
             return current;
         }
         int dot = relative.lastIndexOf('.');
-        String old = PREFIX + relative.substring(0, dot) + ".modules_to_save" + relative.substring(dot);
+        String old =
+                PREFIX + relative.substring(0, dot) + ".modules_to_save" + relative.substring(dot);
         return reader.contains(old) ? old : null;
     }
 
     private static String head(List<String> keys) {
-        return keys.size() <= 6 ? keys.toString() : keys.subList(0, 6) + " and " + (keys.size() - 6) + " more";
+        return keys.size() <= 6
+                ? keys.toString()
+                : keys.subList(0, 6) + " and " + (keys.size() - 6) + " more";
     }
 
     /** Creates a PeftModel on {@code root} with the folder's adapter as {@code default}. */

@@ -14,7 +14,11 @@ import dev.peft4j.core.tree.BaseLayer;
  *     costs time or changes the base weight (PiSSA, LoRA-GA) must be skipped
  */
 public record AdapterContext(
-        String modulePath, String adapterName, BaseLayer base, NDManager manager, boolean forLoading) {
+        String modulePath,
+        String adapterName,
+        BaseLayer base,
+        NDManager manager,
+        boolean forLoading) {
 
     /** A seed for this layer derived from a config seed and the module path, stable across runs. */
     public long layerSeed(long seed) {

@@ -24,7 +24,11 @@ public final class AdapterMethods {
         AdapterMethod m = all.get(peftType);
         if (m == null) {
             throw new IllegalArgumentException(
-                    source + ": unknown peft_type '" + peftType + "'; known types: " + all.keySet());
+                    source
+                            + ": unknown peft_type '"
+                            + peftType
+                            + "'; known types: "
+                            + all.keySet());
         }
         return m;
     }

@@ -9,14 +9,13 @@ import ai.djl.nn.BlockList;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.peft4j.core.tree.BaseLayer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The adapters of one layer by name, which are active, which are merged into the base weight,
@@ -60,7 +59,8 @@ public final class AdapterSlots {
     /** Adds an adapter under a new name; it is not active until activated. */
     public void add(String name, Adapter adapter) {
         if (adapters.containsKey(name)) {
-            throw new IllegalArgumentException("Module '" + path + "' already has an adapter named '" + name + "'");
+            throw new IllegalArgumentException(
+                    "Module '" + path + "' already has an adapter named '" + name + "'");
         }
         adapters.put(name, adapter);
         children.add(name, adapter);
@@ -161,13 +161,19 @@ public final class AdapterSlots {
         Adapter a = adapters.get(name);
         if (a == null) {
             throw new IllegalArgumentException(
-                    "Module '" + path + "' has no adapter '" + name + "'; it has " + adapters.keySet());
+                    "Module '"
+                            + path
+                            + "' has no adapter '"
+                            + name
+                            + "'; it has "
+                            + adapters.keySet());
         }
         return a;
     }
 
     /** The forward pass of the adapted layer. */
-    NDList forward(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDList forward(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDList out = base.block().forward(ps, inputs, training, params);
         if (disabled || active.isEmpty()) {
             return out;

@@ -13,7 +13,6 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.tree.BaseLayer;
 import dev.peft4j.core.tree.ModuleTree;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -68,10 +67,12 @@ public final class PeftModel {
     /** Injects an adapter whose weights come from a checkpoint next (skips costly initialization). */
     PeftModel addAdapter(String name, AdapterConfig config, boolean forLoading) {
         if (name == null || name.isBlank() || name.contains(".")) {
-            throw new IllegalArgumentException("Adapter name must be non-empty and contain no '.', got '" + name + "'");
+            throw new IllegalArgumentException(
+                    "Adapter name must be non-empty and contain no '.', got '" + name + "'");
         }
         if (configs.containsKey(name)) {
-            throw new IllegalArgumentException("An adapter named '" + name + "' already exists; delete it first");
+            throw new IllegalArgumentException(
+                    "An adapter named '" + name + "' already exists; delete it first");
         }
         Map<String, Block> modules = ModuleTree.modules(root);
         List<String> targets = selectTargets(config, modules);
@@ -80,11 +81,22 @@ public final class PeftModel {
             for (String path : targets) {
                 AdaptedLayer layer = adaptedAt(path, modules.get(path));
                 if (!config.supportedLayers().contains(layer.base().kind())) {
-                    throw new IllegalArgumentException(config.peftType() + " cannot adapt module '" + path
-                            + "' (" + layer.base().kind() + "); it supports " + config.supportedLayers());
+                    throw new IllegalArgumentException(
+                            config.peftType()
+                                    + " cannot adapt module '"
+                                    + path
+                                    + "' ("
+                                    + layer.base().kind()
+                                    + "); it supports "
+                                    + config.supportedLayers());
                 }
-                AdapterContext ctx = new AdapterContext(path, name, layer.base(),
-                        layer.base().weight().getArray().getManager(), forLoading);
+                AdapterContext ctx =
+                        new AdapterContext(
+                                path,
+                                name,
+                                layer.base(),
+                                layer.base().weight().getArray().getManager(),
+                                forLoading);
                 layer.slots().add(name, config.createAdapter(ctx));
                 injected.add(path);
             }
@@ -253,11 +265,13 @@ public final class PeftModel {
     /** The adapted layers by module path. */
     public LinkedHashMap<String, AdaptedLayer> adaptedLayers() {
         LinkedHashMap<String, AdaptedLayer> out = new LinkedHashMap<>();
-        ModuleTree.modules(root).forEach((p, b) -> {
-            if (b instanceof AdaptedLayer) {
-                out.put(p, (AdaptedLayer) b);
-            }
-        });
+        ModuleTree.modules(root)
+                .forEach(
+                        (p, b) -> {
+                            if (b instanceof AdaptedLayer) {
+                                out.put(p, (AdaptedLayer) b);
+                            }
+                        });
         return out;
     }
 
@@ -265,12 +279,14 @@ public final class PeftModel {
     public LinkedHashMap<String, Adapter> adapters(String name) {
         requireAdapter(name);
         LinkedHashMap<String, Adapter> out = new LinkedHashMap<>();
-        adaptedLayers().forEach((p, l) -> {
-            Adapter a = l.slots().adapters().get(name);
-            if (a != null) {
-                out.put(p, a);
-            }
-        });
+        adaptedLayers()
+                .forEach(
+                        (p, l) -> {
+                            Adapter a = l.slots().adapters().get(name);
+                            if (a != null) {
+                                out.put(p, a);
+                            }
+                        });
         return out;
     }
 
@@ -281,13 +297,17 @@ public final class PeftModel {
         if (wanted.isEmpty()) {
             return out;
         }
-        ModuleTree.modules(root).forEach((p, b) -> {
-            for (String m : wanted) {
-                if (TargetModules.matchesName(p, m) && out.keySet().stream().noneMatch(q -> p.startsWith(q + "."))) {
-                    out.put(p, b);
-                }
-            }
-        });
+        ModuleTree.modules(root)
+                .forEach(
+                        (p, b) -> {
+                            for (String m : wanted) {
+                                if (TargetModules.matchesName(p, m)
+                                        && out.keySet().stream()
+                                                .noneMatch(q -> p.startsWith(q + "."))) {
+                                    out.put(p, b);
+                                }
+                            }
+                        });
         for (String m : wanted) {
             if (out.keySet().stream().noneMatch(p -> TargetModules.matchesName(p, m))) {
                 throw new IllegalArgumentException("modules_to_save '" + m + "' matches no module");
@@ -344,8 +364,12 @@ public final class PeftModel {
     public String trainableSummary() {
         long t = trainableParameterCount();
         long all = totalParameterCount();
-        return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f",
-                t, all, all == 0 ? 0.0 : 100.0 * t / all);
+        return String.format(
+                java.util.Locale.ROOT,
+                "trainable params: %,d || all params: %,d || trainable%%: %.4f",
+                t,
+                all,
+                all == 0 ? 0.0 : 100.0 * t / all);
     }
 
     /**
@@ -354,7 +378,8 @@ public final class PeftModel {
      */
     public Trainer newTrainer(Model model, TrainingConfig config) {
         if (model.getBlock() != root) {
-            throw new IllegalArgumentException("The model's block is not this PeftModel's root block");
+            throw new IllegalArgumentException(
+                    "The model's block is not this PeftModel's root block");
         }
         Trainer trainer = model.newTrainer(config);
         applyState();
@@ -385,7 +410,8 @@ public final class PeftModel {
 
     private void requireAdapter(String name) {
         if (!configs.containsKey(name)) {
-            throw new IllegalArgumentException("No adapter named '" + name + "'; adapters: " + configs.keySet());
+            throw new IllegalArgumentException(
+                    "No adapter named '" + name + "'; adapters: " + configs.keySet());
         }
     }
 
@@ -398,7 +424,8 @@ public final class PeftModel {
     }
 
     /** Saves one adapter as an adapter folder (options as for {@link #save(java.nio.file.Path, SaveOption...)}). */
-    public void save(String name, java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+    public void save(String name, java.nio.file.Path dir, SaveOption... options)
+            throws java.io.IOException {
         AdapterCheckpoint.save(this, name, dir, options);
     }
 

@@ -13,22 +13,28 @@ import dev.peft4j.init.loraga.LoraGa;
  * @param evaMask which tokens EVA's PCA sees
  * @param progress whether to show progress bars
  */
-public record InitOptions(int loraGaExamples, int evaMaxBatches, TokenMask evaMask, boolean progress) {
+public record InitOptions(
+        int loraGaExamples, int evaMaxBatches, TokenMask evaMask, boolean progress) {
 
     /** Validates the settings. */
     public InitOptions {
         if (loraGaExamples < 1 || evaMaxBatches < 1) {
-            throw new IllegalArgumentException("loraGaExamples and evaMaxBatches must be positive, got "
-                    + loraGaExamples + " and " + evaMaxBatches);
+            throw new IllegalArgumentException(
+                    "loraGaExamples and evaMaxBatches must be positive, got "
+                            + loraGaExamples
+                            + " and "
+                            + evaMaxBatches);
         }
         if (evaMask == null) {
-            throw new IllegalArgumentException("evaMask is required (TokenMask.standard() or TokenMask.all())");
+            throw new IllegalArgumentException(
+                    "evaMask is required (TokenMask.standard() or TokenMask.all())");
         }
     }
 
     /** 128 examples for LoRA-GA, at most 500 EVA batches, attention and label masks, progress shown. */
     public static InitOptions defaults() {
-        return new InitOptions(LoraGa.DEFAULT_EXAMPLES, Eva.DEFAULT_MAX_BATCHES, TokenMask.standard(), true);
+        return new InitOptions(
+                LoraGa.DEFAULT_EXAMPLES, Eva.DEFAULT_MAX_BATCHES, TokenMask.standard(), true);
     }
 
     /** These options with another number of LoRA-GA examples. */

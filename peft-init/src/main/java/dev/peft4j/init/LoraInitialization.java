@@ -10,7 +10,6 @@ import dev.peft4j.init.eva.Eva;
 import dev.peft4j.init.eva.EvaInitializer;
 import dev.peft4j.init.loraga.LoraGa;
 import dev.peft4j.init.loraga.LoraGaInitializer;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -51,25 +50,39 @@ public final class LoraInitialization {
      *     (LoRA-GA only; may be null otherwise)
      * @param options LoRA-GA's number of examples, EVA's batch cap and token mask, progress
      */
-    public static void prepare(PeftModel pm, String adapter, Iterable<Batch> data, Loss loss, InitOptions options) {
+    public static void prepare(
+            PeftModel pm, String adapter, Iterable<Batch> data, Loss loss, InitOptions options) {
         AdapterConfig config = pm.config(adapter);
         if (!needsData(config)) {
             return;
         }
         LoraConfig lora = (LoraConfig) config;
         if (data == null) {
-            throw new IllegalArgumentException("init_lora_weights '" + lora.initLoraWeights() + "' of adapter '"
-                    + adapter + "' needs training batches");
+            throw new IllegalArgumentException(
+                    "init_lora_weights '"
+                            + lora.initLoraWeights()
+                            + "' of adapter '"
+                            + adapter
+                            + "' needs training batches");
         }
         if (EvaInitializer.NAME.equals(lora.initLoraWeights())) {
-            Eva.initialize(pm, adapter, data, options.evaMask(), options.evaMaxBatches(), options.progress());
+            Eva.initialize(
+                    pm,
+                    adapter,
+                    data,
+                    options.evaMask(),
+                    options.evaMaxBatches(),
+                    options.progress());
             return;
         }
         if (loss == null) {
-            throw new IllegalArgumentException("init_lora_weights 'lora_ga' of adapter '" + adapter
-                    + "' needs the task loss (its gradient initializes the adapter)");
+            throw new IllegalArgumentException(
+                    "init_lora_weights 'lora_ga' of adapter '"
+                            + adapter
+                            + "' needs the task loss (its gradient initializes the adapter)");
         }
-        LoraGa.initialize(pm.root(), loraLayers(pm, adapter), lora, data, loss, options.loraGaExamples());
+        LoraGa.initialize(
+                pm.root(), loraLayers(pm, adapter), lora, data, loss, options.loraGaExamples());
     }
 
     private static Map<String, LoraAdapter> loraLayers(PeftModel pm, String adapter) {

@@ -1,26 +1,25 @@
 package dev.peft4j.init;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+
 import ai.djl.ndarray.NDArray;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.AdapterMatrix;
-import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.core.testing.TinyModels;
+import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.init.eva.EvaConfig;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The generic adapter matrix ({@link AdapterMatrix}) for the initializers. Every row passes the
@@ -36,28 +35,46 @@ class InitMatrixTest extends AdapterMatrix {
     /** Rows whose initialization rewrites the base weight when the adapter is created. */
     static List<MethodRow> residualRows() {
         List<MethodRow> rows = new ArrayList<>();
-        rows.add(new MethodRow("pissa",
-                t -> lora(t, "pissa").build(), (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
-        rows.add(new MethodRow("pissa_niter_2",
-                t -> lora(t, "pissa_niter_2").optUseRslora(true).build(),
-                (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
+        rows.add(
+                new MethodRow(
+                        "pissa",
+                        t -> lora(t, "pissa").build(),
+                        (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
+        rows.add(
+                new MethodRow(
+                        "pissa_niter_2",
+                        t -> lora(t, "pissa_niter_2").optUseRslora(true).build(),
+                        (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
         return rows;
     }
 
     /** Rows whose base weight is the original one after creation. */
     static List<MethodRow> baseKeepingRows() {
         List<MethodRow> rows = new ArrayList<>();
-        rows.add(new MethodRow("lora_ga (before data)",
-                t -> lora(t, "lora_ga").optUseRslora(true).build(),
-                (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
-        rows.add(new MethodRow("eva (before data)",
-                t -> EvaConfig.defaults().loraBuilder().setRank(3).setTargetModules(TargetModules.names(t)).build(),
-                (path, base) -> 3L * (base.outFeatures() + base.inFeatures())));
+        rows.add(
+                new MethodRow(
+                        "lora_ga (before data)",
+                        t -> lora(t, "lora_ga").optUseRslora(true).build(),
+                        (path, base) -> 4L * (base.outFeatures() + base.inFeatures())));
+        rows.add(
+                new MethodRow(
+                        "eva (before data)",
+                        t ->
+                                EvaConfig.defaults()
+                                        .loraBuilder()
+                                        .setRank(3)
+                                        .setTargetModules(TargetModules.names(t))
+                                        .build(),
+                        (path, base) -> 3L * (base.outFeatures() + base.inFeatures())));
         return rows;
     }
 
     private static LoraConfig.Builder lora(List<String> targets, String init) {
-        return LoraConfig.builder().setRank(4).optAlpha(8).optInitLoraWeights(init).optInitSeed(5)
+        return LoraConfig.builder()
+                .setRank(4)
+                .optAlpha(8)
+                .optInitLoraWeights(init)
+                .optInitSeed(5)
                 .setTargetModules(TargetModules.names(targets));
     }
 
@@ -92,7 +109,8 @@ class InitMatrixTest extends AdapterMatrix {
     /** The residual rows' save/load: onto the residual base as saved, onto the original base converted. */
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("residualCases")
-    void saveLoadRoundTripOnBothBases(MethodRow row, String model, @TempDir Path dir) throws IOException {
+    void saveLoadRoundTripOnBothBases(MethodRow row, String model, @TempDir Path dir)
+            throws IOException {
         ResidualChecks.roundTrips(() -> model(model), row, manager, dir);
     }
 }

@@ -7,7 +7,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
-
 import java.util.SplittableRandom;
 
 /** Dense references for the initializer tests: planted spectra and one-layer models, in plain Java doubles. */
@@ -49,7 +48,8 @@ public final class Planted {
 
     /** A standard normal draw. */
     public static double gaussian(SplittableRandom rnd) {
-        return Math.sqrt(-2 * Math.log(1 - rnd.nextDouble())) * Math.cos(2 * Math.PI * rnd.nextDouble());
+        return Math.sqrt(-2 * Math.log(1 - rnd.nextDouble()))
+                * Math.cos(2 * Math.PI * rnd.nextDouble());
     }
 
     /** {@code sum_{i < terms} s[i] u_i v_i^T} as a {@code [m, n]} array. */
@@ -80,9 +80,16 @@ public final class Planted {
 
     /** A one-layer model {@code y = W x} (no bias), module path {@code "0"}, with the given weight. */
     public static SequentialBlock linear(NDManager manager, double[][] w) {
-        SequentialBlock block = new SequentialBlock().add(Linear.builder().setUnits(w.length).optBias(false).build());
+        SequentialBlock block =
+                new SequentialBlock()
+                        .add(Linear.builder().setUnits(w.length).optBias(false).build());
         block.initialize(manager, DataType.FLOAT32, new Shape(1, w[0].length));
-        block.getChildren().get(0).getValue().getParameters().get("weight").getArray()
+        block.getChildren()
+                .get(0)
+                .getValue()
+                .getParameters()
+                .get("weight")
+                .getArray()
                 .set(new NDIndex("..."), create(manager, w));
         return block;
     }

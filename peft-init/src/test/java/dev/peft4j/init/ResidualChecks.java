@@ -1,5 +1,11 @@
 package dev.peft4j.init;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -15,16 +21,9 @@ import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.init.convert.BaseFingerprint;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Supplier;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Save/load checks of adapters trained on a residual base (PiSSA, LoRA-GA): the folder as saved
@@ -39,7 +38,8 @@ public final class ResidualChecks {
     private ResidualChecks() {}
 
     /** Creates the row's adapter on a fresh model, moves its weights as training would, and checks both bases. */
-    public static void roundTrips(Supplier<TinyModel> fresh, MethodRow row, NDManager m, Path dir) throws IOException {
+    public static void roundTrips(Supplier<TinyModel> fresh, MethodRow row, NDManager m, Path dir)
+            throws IOException {
         TinyModel model = fresh.get();
         PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 21);
@@ -47,7 +47,8 @@ public final class ResidualChecks {
     }
 
     /** The checks for a model whose adapter {@code default} was initialized on a residual base and trained. */
-    public static void roundTrips(PeftModel trained, Supplier<Block> original, Shape inputShape, NDManager m, Path dir)
+    public static void roundTrips(
+            PeftModel trained, Supplier<Block> original, Shape inputShape, NDManager m, Path dir)
             throws IOException {
         NDArray x = TinyModels.input(m, inputShape, 9);
         NDArray expected = TinyModels.forward(trained.root(), x);
@@ -58,20 +59,29 @@ public final class ResidualChecks {
         for (String path : trained.adapters(PeftModel.DEFAULT).keySet()) {
             String key = AdapterCheckpoint.PREFIX + path + "." + BaseFingerprint.KEY;
             assertTrue(metadata(asSaved).containsKey(key), "fingerprint of " + path);
-            assertFalse(metadata(converted).containsKey(key), "a converted adapter needs no fingerprint");
+            assertFalse(
+                    metadata(converted).containsKey(key),
+                    "a converted adapter needs no fingerprint");
         }
 
         Block residualBase = original.get();
         copyBaseWeights(trained, residualBase);
         PeftModel onResidual = PeftModel.load(residualBase, asSaved);
-        assertAlmostEquals(TinyModels.forward(onResidual.root(), x), expected, AdapterChecks.ROUND_TRIP_RTOL, 1e-7);
+        assertAlmostEquals(
+                TinyModels.forward(onResidual.root(), x),
+                expected,
+                AdapterChecks.ROUND_TRIP_RTOL,
+                1e-7);
 
-        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-                () -> PeftModel.load(original.get(), asSaved));
+        IllegalArgumentException refused =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> PeftModel.load(original.get(), asSaved));
         assertTrue(refused.getMessage().contains("FOR_ORIGINAL_BASE"), refused.getMessage());
 
         PeftModel onOriginal = PeftModel.load(original.get(), converted);
-        assertAlmostEquals(TinyModels.forward(onOriginal.root(), x), expected, CONVERSION_RTOL, 1e-6);
+        assertAlmostEquals(
+                TinyModels.forward(onOriginal.root(), x), expected, CONVERSION_RTOL, 1e-6);
         JsonObject before = trained.config(PeftModel.DEFAULT).toJson();
         JsonObject after = onOriginal.config(PeftModel.DEFAULT).toJson();
         assertEquals(2 * before.get("r").getAsInt(), after.get("r").getAsInt());
@@ -80,7 +90,8 @@ public final class ResidualChecks {
     }
 
     private static java.util.Map<String, String> metadata(Path folder) throws IOException {
-        try (SafetensorsReader reader = SafetensorsReader.open(folder.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+        try (SafetensorsReader reader =
+                SafetensorsReader.open(folder.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
             return reader.metadata();
         }
     }
@@ -88,7 +99,12 @@ public final class ResidualChecks {
     /** Copies the adapted layers' base weights (the residual ones) of {@code from} into the same modules of {@code to}. */
     public static void copyBaseWeights(PeftModel from, Block to) {
         PeftModel target = PeftModel.of(to);
-        from.adaptedLayers().forEach((path, layer) -> target.baseLayer(path).weight().getArray()
-                .set(new NDIndex("..."), layer.base().weight().getArray()));
+        from.adaptedLayers()
+                .forEach(
+                        (path, layer) ->
+                                target.baseLayer(path)
+                                        .weight()
+                                        .getArray()
+                                        .set(new NDIndex("..."), layer.base().weight().getArray()));
     }
 }

@@ -45,15 +45,20 @@ public final class AdapterCandidate implements Candidate {
     private final Path dir;
     private final AdapterConfig config;
     private final SafetensorsReader reader;
+
     /** Base tensor name to adapted module path. */
     private final Map<String, String> moduleOfKey = new LinkedHashMap<>();
+
     /** Module path to (tensor name relative to the module, full key in the file). */
     private final Map<String, Map<String, String>> moduleTensors = new LinkedHashMap<>();
+
     /** Base tensor name to the full tensor saved for it. */
     private final Map<String, String> fullTensors = new LinkedHashMap<>();
+
     private final List<String> ignored = new ArrayList<>();
 
-    private AdapterCandidate(String name, Path dir, AdapterConfig config, SafetensorsReader reader) {
+    private AdapterCandidate(
+            String name, Path dir, AdapterConfig config, SafetensorsReader reader) {
         this.name = name;
         this.dir = dir;
         this.config = config;
@@ -61,9 +66,11 @@ public final class AdapterCandidate implements Candidate {
     }
 
     /** Opens an adapter folder and maps its modules onto the base's tensor names. */
-    public static AdapterCandidate open(Path dir, String name, TensorSource base) throws IOException {
+    public static AdapterCandidate open(Path dir, String name, TensorSource base)
+            throws IOException {
         AdapterConfig config = AdapterCheckpoint.readConfig(dir);
-        SafetensorsReader reader = SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE));
+        SafetensorsReader reader =
+                SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE));
         AdapterCandidate c = new AdapterCandidate(name, dir, config, reader);
         try {
             c.index(AdapterMethods.forType(config.peftType(), dir.toString()).tensorPrefix(), base);
@@ -77,8 +84,14 @@ public final class AdapterCandidate implements Candidate {
     private void index(String tensorPrefix, TensorSource base) {
         for (String key : reader.keys()) {
             if (!key.startsWith(AdapterCheckpoint.PREFIX)) {
-                throw new IllegalArgumentException("candidate " + describe() + ": tensor '" + key
-                        + "' does not start with '" + AdapterCheckpoint.PREFIX + "' (not a PEFT adapter file)");
+                throw new IllegalArgumentException(
+                        "candidate "
+                                + describe()
+                                + ": tensor '"
+                                + key
+                                + "' does not start with '"
+                                + AdapterCheckpoint.PREFIX
+                                + "' (not a PEFT adapter file)");
             }
             String rel = key.substring(AdapterCheckpoint.PREFIX.length());
             int at = methodSegment(rel, tensorPrefix);
@@ -93,7 +106,9 @@ public final class AdapterCandidate implements Candidate {
                 continue;
             }
             String module = rel.substring(0, at - 1);
-            moduleTensors.computeIfAbsent(module, m -> new LinkedHashMap<>()).put(rel.substring(at), key);
+            moduleTensors
+                    .computeIfAbsent(module, m -> new LinkedHashMap<>())
+                    .put(rel.substring(at), key);
         }
         for (String module : moduleTensors.keySet()) {
             String baseKey = TensorNames.match(module + ".weight", base);
@@ -104,8 +119,13 @@ public final class AdapterCandidate implements Candidate {
                 } catch (IllegalArgumentException e) {
                     hint = ": " + e.getMessage();
                 }
-                throw new IllegalArgumentException("candidate " + describe() + ": adapted module '" + module
-                        + "' has no weight tensor in the base model" + hint);
+                throw new IllegalArgumentException(
+                        "candidate "
+                                + describe()
+                                + ": adapted module '"
+                                + module
+                                + "' has no weight tensor in the base model"
+                                + hint);
             }
             moduleOfKey.put(baseKey, module);
         }
@@ -145,38 +165,72 @@ public final class AdapterCandidate implements Candidate {
 
     @Override
     public void validate(TensorSource base) {
-        moduleOfKey.forEach((key, module) -> {
-            Shape w = base.info(key).shape();
-            if (w.dimension() != 2 && w.dimension() != 4) {
-                throw new IllegalArgumentException("candidate " + describe() + ": adapted module '" + module
-                        + "' maps to base tensor '" + key + "' of shape " + TensorChecks.shape(w)
-                        + ", not a Linear or Conv2d weight");
-            }
-            if (config instanceof LoraConfig) {
-                checkLoraShapes(module, key, w);
-            }
-        });
-        fullTensors.forEach((key, fileKey) ->
-                TensorChecks.requireSameShape(this, fileKey, base.info(key).shape(), reader.info(fileKey).shape()));
+        moduleOfKey.forEach(
+                (key, module) -> {
+                    Shape w = base.info(key).shape();
+                    if (w.dimension() != 2 && w.dimension() != 4) {
+                        throw new IllegalArgumentException(
+                                "candidate "
+                                        + describe()
+                                        + ": adapted module '"
+                                        + module
+                                        + "' maps to base tensor '"
+                                        + key
+                                        + "' of shape "
+                                        + TensorChecks.shape(w)
+                                        + ", not a Linear or Conv2d weight");
+                    }
+                    if (config instanceof LoraConfig) {
+                        checkLoraShapes(module, key, w);
+                    }
+                });
+        fullTensors.forEach(
+                (key, fileKey) ->
+                        TensorChecks.requireSameShape(
+                                this,
+                                fileKey,
+                                base.info(key).shape(),
+                                reader.info(fileKey).shape()));
     }
 
     private void checkLoraShapes(String module, String key, Shape w) {
         Shape a = reader.info(loraKey(module, "lora_A.weight")).shape();
         Shape b = reader.info(loraKey(module, "lora_B.weight")).shape();
-        if (w.dimension() != 2 || a.dimension() != 2 || b.dimension() != 2 || a.get(1) != w.get(1)
+        if (w.dimension() != 2
+                || a.dimension() != 2
+                || b.dimension() != 2
+                || a.get(1) != w.get(1)
                 || b.get(0) != w.get(0)
                 || a.get(0) != b.get(1)) {
-            throw new IllegalArgumentException("candidate " + describe() + ": shape mismatch for module '" + module
-                    + "': lora_A " + TensorChecks.shape(a) + " and lora_B " + TensorChecks.shape(b)
-                    + " do not fit base tensor '" + key + "' " + TensorChecks.shape(w));
+            throw new IllegalArgumentException(
+                    "candidate "
+                            + describe()
+                            + ": shape mismatch for module '"
+                            + module
+                            + "': lora_A "
+                            + TensorChecks.shape(a)
+                            + " and lora_B "
+                            + TensorChecks.shape(b)
+                            + " do not fit base tensor '"
+                            + key
+                            + "' "
+                            + TensorChecks.shape(w));
         }
     }
 
     private String loraKey(String module, String tensor) {
         String key = moduleTensors.get(module).get(tensor);
         if (key == null) {
-            throw new IllegalArgumentException("candidate " + describe() + ": module '" + module + "' has no "
-                    + tensor + " (found " + moduleTensors.get(module).keySet() + ")");
+            throw new IllegalArgumentException(
+                    "candidate "
+                            + describe()
+                            + ": module '"
+                            + module
+                            + "' has no "
+                            + tensor
+                            + " (found "
+                            + moduleTensors.get(module).keySet()
+                            + ")");
         }
         return key;
     }
@@ -185,7 +239,9 @@ public final class AdapterCandidate implements Candidate {
     public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
         String module = moduleOfKey.get(key);
         if (module != null) {
-            return config instanceof LoraConfig ? lora(module, theta0, manager) : generic(module, theta0, manager);
+            return config instanceof LoraConfig
+                    ? lora(module, theta0, manager)
+                    : generic(module, theta0, manager);
         }
         String full = fullTensors.get(key);
         if (full != null) {
@@ -206,8 +262,14 @@ public final class AdapterCandidate implements Candidate {
     /** The registered method's own {@code deltaWeight} on a layer holding the base weight. */
     private Delta generic(String module, NDArray theta0, NDManager manager) throws IOException {
         Block layer = layerWithWeight(theta0.duplicate());
-        Adapter adapter = config.createAdapter(new AdapterContext(module, PeftModel.DEFAULT,
-                BaseLayer.of(layer, module), manager, true));
+        Adapter adapter =
+                config.createAdapter(
+                        new AdapterContext(
+                                module,
+                                PeftModel.DEFAULT,
+                                BaseLayer.of(layer, module),
+                                manager,
+                                true));
         Map<String, NDArray> values = new HashMap<>();
         for (Map.Entry<String, String> e : moduleTensors.get(module).entrySet()) {
             values.put(e.getKey(), load(e.getValue(), theta0, manager));
@@ -221,10 +283,14 @@ public final class AdapterCandidate implements Candidate {
     /** A Linear or one-group Conv2d block whose weight is {@code weight}. */
     private static Block layerWithWeight(NDArray weight) {
         Shape s = weight.getShape();
-        Block block = s.dimension() == 2
-                ? Linear.builder().setUnits(s.get(0)).optBias(false).build()
-                : Conv2d.builder().setKernelShape(new Shape(s.get(2), s.get(3))).setFilters((int) s.get(0))
-                        .optBias(false).build();
+        Block block =
+                s.dimension() == 2
+                        ? Linear.builder().setUnits(s.get(0)).optBias(false).build()
+                        : Conv2d.builder()
+                                .setKernelShape(new Shape(s.get(2), s.get(3)))
+                                .setFilters((int) s.get(0))
+                                .optBias(false)
+                                .build();
         block.getParameters().get("weight").setArray(weight);
         return block;
     }

@@ -41,7 +41,10 @@ public final class AdapterFolderOutput implements MergeOutput {
     private final Map<String, NDArray[]> modules = new LinkedHashMap<>();
     private long bytes;
 
-    private AdapterFolderOutput(Path dir, Integer rank, String baseModel,
+    private AdapterFolderOutput(
+            Path dir,
+            Integer rank,
+            String baseModel,
             java.util.function.Function<String, String> moduleOf) {
         this.dir = dir;
         this.rank = rank;
@@ -64,16 +67,27 @@ public final class AdapterFolderOutput implements MergeOutput {
      * saved for {@code encoder.layer.0...} merged into a base named {@code bert.encoder.layer.0...}
      * keeps its own names); tensors no adapter names get their base name minus {@code .weight}.
      */
-    public static AdapterFolderOutput open(Path dir, Integer rank, String baseModel,
-            List<? extends Candidate> namesFrom) {
+    public static AdapterFolderOutput open(
+            Path dir, Integer rank, String baseModel, List<? extends Candidate> namesFrom) {
         if (rank != null && rank < 1) {
-            throw new IllegalArgumentException("adapter output: rank must be at least 1, got " + rank);
+            throw new IllegalArgumentException(
+                    "adapter output: rank must be at least 1, got " + rank);
         }
-        List<AdapterCandidate> adapters = namesFrom.stream().filter(AdapterCandidate.class::isInstance)
-                .map(AdapterCandidate.class::cast).toList();
-        return new AdapterFolderOutput(dir, rank, baseModel, key -> adapters.stream().map(a -> a.moduleOf(key))
-                .filter(java.util.Objects::nonNull).findFirst()
-                .orElse(key.substring(0, key.length() - ".weight".length())));
+        List<AdapterCandidate> adapters =
+                namesFrom.stream()
+                        .filter(AdapterCandidate.class::isInstance)
+                        .map(AdapterCandidate.class::cast)
+                        .toList();
+        return new AdapterFolderOutput(
+                dir,
+                rank,
+                baseModel,
+                key ->
+                        adapters.stream()
+                                .map(a -> a.moduleOf(key))
+                                .filter(java.util.Objects::nonNull)
+                                .findFirst()
+                                .orElse(key.substring(0, key.length() - ".weight".length())));
     }
 
     @Override
@@ -82,9 +96,12 @@ public final class AdapterFolderOutput implements MergeOutput {
             return;
         }
         if (!(delta instanceof Delta.LowRank lr) || !key.endsWith(".weight")) {
-            throw new IllegalArgumentException("tensor '" + key + "' has a dense change (a full fine-tune,"
-                    + " modules_to_save, a TIES merge, or a merge whose rank reached the matrix size); an adapter"
-                    + " output holds LoRA factors only: write a model folder instead");
+            throw new IllegalArgumentException(
+                    "tensor '"
+                            + key
+                            + "' has a dense change (a full fine-tune, modules_to_save, a TIES"
+                            + " merge, or a merge whose rank reached the matrix size); an adapter"
+                            + " output holds LoRA factors only: write a model folder instead");
         }
         NDArray[] ba = rank == null || rank >= lr.rank() ? exact(lr) : truncated(lr, rank);
         for (NDArray a : ba) {
@@ -115,34 +132,59 @@ public final class AdapterFolderOutput implements MergeOutput {
     @Override
     public void commit() throws IOException {
         if (modules.isEmpty()) {
-            throw new IllegalStateException("The merge changed no tensor: there is no adapter to write to " + dir);
+            throw new IllegalStateException(
+                    "The merge changed no tensor: there is no adapter to write to " + dir);
         }
         Map<String, Integer> ranks = new LinkedHashMap<>();
         modules.forEach((m, ba) -> ranks.put(m, (int) ba[0].getShape().get(1)));
-        int common = ranks.values().stream().collect(Collectors.groupingBy(Function.identity(), TreeMap::new,
-                Collectors.counting())).entrySet().stream().max(Map.Entry.<Integer, Long>comparingByValue()
-                .thenComparing(Map.Entry.comparingByKey(Comparator.reverseOrder()))).orElseThrow().getKey();
+        int common =
+                ranks.values().stream()
+                        .collect(
+                                Collectors.groupingBy(
+                                        Function.identity(), TreeMap::new, Collectors.counting()))
+                        .entrySet()
+                        .stream()
+                        .max(
+                                Map.Entry.<Integer, Long>comparingByValue()
+                                        .thenComparing(
+                                                Map.Entry.comparingByKey(
+                                                        Comparator.reverseOrder())))
+                        .orElseThrow()
+                        .getKey();
         Map<String, Integer> pattern = new LinkedHashMap<>();
-        ranks.forEach((m, r) -> {
-            if (r != common) {
-                pattern.put(m, r);
-            }
-        });
-        LoraConfig.Builder b = LoraConfig.builder().setRank(common).optAlpha(common).optRankPattern(pattern)
-                .optAlphaPattern(pattern).setTargetModules(modules.keySet().toArray(new String[0]));
+        ranks.forEach(
+                (m, r) -> {
+                    if (r != common) {
+                        pattern.put(m, r);
+                    }
+                });
+        LoraConfig.Builder b =
+                LoraConfig.builder()
+                        .setRank(common)
+                        .optAlpha(common)
+                        .optRankPattern(pattern)
+                        .optAlphaPattern(pattern)
+                        .setTargetModules(modules.keySet().toArray(new String[0]));
         if (baseModel != null) {
             b.optBaseModelNameOrPath(baseModel);
         }
         LoraConfig config = b.build();
         LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
-        modules.forEach((m, ba) -> {
-            tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_A.weight", ba[1]);
-            tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_B.weight", ba[0]);
-        });
-        AtomicFiles.publishDirectory(dir, staging -> {
-            JsonIO.writeSorted(staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-            SafetensorsWriter.write(staging.resolve(AdapterCheckpoint.WEIGHTS_FILE), tensors, Map.of("format", "pt"));
-        });
+        modules.forEach(
+                (m, ba) -> {
+                    tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_A.weight", ba[1]);
+                    tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_B.weight", ba[0]);
+                });
+        AtomicFiles.publishDirectory(
+                dir,
+                staging -> {
+                    JsonIO.writeSorted(
+                            staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
+                    SafetensorsWriter.write(
+                            staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
+                            tensors,
+                            Map.of("format", "pt"));
+                });
     }
 
     @Override
@@ -152,7 +194,9 @@ public final class AdapterFolderOutput implements MergeOutput {
 
     @Override
     public String describe() {
-        return "LoRA adapter folder " + dir + (rank == null ? " (exact factors)" : " (rank " + rank + ")");
+        return "LoRA adapter folder "
+                + dir
+                + (rank == null ? " (exact factors)" : " (rank " + rank + ")");
     }
 
     /** Frees the collected factors. */

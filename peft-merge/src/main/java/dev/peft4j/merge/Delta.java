@@ -96,8 +96,11 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
         @Override
         public NDArray toDense(NDManager manager, Shape shape) {
             if (!value.getShape().equals(shape)) {
-                throw new IllegalArgumentException("Dense change of shape " + value.getShape()
-                        + " for a tensor of shape " + shape);
+                throw new IllegalArgumentException(
+                        "Dense change of shape "
+                                + value.getShape()
+                                + " for a tensor of shape "
+                                + shape);
             }
             return value;
         }
@@ -133,10 +136,14 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
 
         /** Checks the factor shapes. */
         public LowRank {
-            if (b.getShape().dimension() != 2 || a.getShape().dimension() != 2
+            if (b.getShape().dimension() != 2
+                    || a.getShape().dimension() != 2
                     || b.getShape().get(1) != a.getShape().get(0)) {
-                throw new IllegalArgumentException("Low-rank factors must be B [m, k] and A [k, n], got B "
-                        + b.getShape() + " and A " + a.getShape());
+                throw new IllegalArgumentException(
+                        "Low-rank factors must be B [m, k] and A [k, n], got B "
+                                + b.getShape()
+                                + " and A "
+                                + a.getShape());
             }
         }
 
@@ -149,8 +156,8 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
         public NDArray toDense(NDManager manager, Shape shape) {
             Shape own = new Shape(b.getShape().get(0), a.getShape().get(1));
             if (!own.equals(shape)) {
-                throw new IllegalArgumentException("Low-rank change of shape " + own + " for a tensor of shape "
-                        + shape);
+                throw new IllegalArgumentException(
+                        "Low-rank change of shape " + own + " for a tensor of shape " + shape);
             }
             NDArray product = b.matMul(a).mul(scale);
             product.attach(manager);
@@ -181,8 +188,12 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
          */
         public static LowRank concat(List<LowRank> parts, List<Double> weights, NDManager manager) {
             if (parts.isEmpty() || parts.size() != weights.size()) {
-                throw new IllegalArgumentException("concat needs one weight per part, got " + parts.size()
-                        + " parts and " + weights.size() + " weights");
+                throw new IllegalArgumentException(
+                        "concat needs one weight per part, got "
+                                + parts.size()
+                                + " parts and "
+                                + weights.size()
+                                + " weights");
             }
             List<NDArray> bs = new ArrayList<>();
             List<NDArray> as = new ArrayList<>();
@@ -199,7 +210,9 @@ public sealed interface Delta permits Delta.Zero, Delta.Dense, Delta.LowRank {
         }
 
         private static NDArray concat(List<NDArray> arrays, int axis) {
-            return arrays.size() == 1 ? arrays.get(0).duplicate() : NDArrays.concat(new NDList(arrays), axis);
+            return arrays.size() == 1
+                    ? arrays.get(0).duplicate()
+                    : NDArrays.concat(new NDList(arrays), axis);
         }
     }
 }

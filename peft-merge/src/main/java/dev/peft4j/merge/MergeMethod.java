@@ -31,11 +31,16 @@ public interface MergeMethod {
      * @throws IllegalArgumentException naming the candidate and tensor for bad input; the output is
      *     then left uncommitted
      */
-    MergeReport merge(TensorSource base, List<? extends Candidate> candidates, MergeOutput output, MergeContext context)
+    MergeReport merge(
+            TensorSource base,
+            List<? extends Candidate> candidates,
+            MergeOutput output,
+            MergeContext context)
             throws IOException;
 
     /** Merges with {@link MergeContext#defaults()}. */
-    default MergeReport merge(TensorSource base, List<? extends Candidate> candidates, MergeOutput output)
+    default MergeReport merge(
+            TensorSource base, List<? extends Candidate> candidates, MergeOutput output)
             throws IOException {
         return merge(base, candidates, output, MergeContext.defaults());
     }

@@ -19,11 +19,12 @@ public final class MergeMethods {
     /** The method names this factory builds. */
     public static final List<String> NAMES = List.of("task_arithmetic", "average", "ties", "opcm");
 
-    private static final Map<String, Set<String>> OPTIONS = Map.of(
-            "task_arithmetic", Set.of("lambda"),
-            "average", Set.of(),
-            "ties", Set.of("k", "lambda"),
-            "opcm", Set.of("alpha"));
+    private static final Map<String, Set<String>> OPTIONS =
+            Map.of(
+                    "task_arithmetic", Set.of("lambda"),
+                    "average", Set.of(),
+                    "ties", Set.of("k", "lambda"),
+                    "opcm", Set.of("alpha"));
 
     private MergeMethods() {}
 
@@ -34,28 +35,41 @@ public final class MergeMethods {
     public static MergeMethod create(String name, Map<String, ? extends Number> options) {
         String n = name.toLowerCase(java.util.Locale.ROOT).replace('-', '_');
         if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
-            throw new IllegalArgumentException("method '" + name + "' needs a proxy objective (a model and a few"
-                    + " examples) and is available from the library: dev.peft4j.merge.fw.FwMerge");
+            throw new IllegalArgumentException(
+                    "method '"
+                            + name
+                            + "' needs a proxy objective (a model and a few examples) and is"
+                            + " available from the library: dev.peft4j.merge.fw.FwMerge");
         }
         Set<String> known = OPTIONS.get(n);
         if (known == null) {
-            throw new IllegalArgumentException("unknown merge method '" + name + "'; known methods: " + NAMES);
+            throw new IllegalArgumentException(
+                    "unknown merge method '" + name + "'; known methods: " + NAMES);
         }
         Map<String, Double> o = new LinkedHashMap<>();
-        options.forEach((k, v) -> {
-            if (!known.contains(k)) {
-                throw new IllegalArgumentException("method " + n + " has no option '" + k + "'; its options: "
-                        + new TreeSet<>(known));
-            }
-            o.put(k, v.doubleValue());
-        });
+        options.forEach(
+                (k, v) -> {
+                    if (!known.contains(k)) {
+                        throw new IllegalArgumentException(
+                                "method "
+                                        + n
+                                        + " has no option '"
+                                        + k
+                                        + "'; its options: "
+                                        + new TreeSet<>(known));
+                    }
+                    o.put(k, v.doubleValue());
+                });
         switch (n) {
             case "task_arithmetic":
-                return TaskArithmetic.withLambda(o.getOrDefault("lambda", TaskArithmetic.DEFAULT_LAMBDA));
+                return TaskArithmetic.withLambda(
+                        o.getOrDefault("lambda", TaskArithmetic.DEFAULT_LAMBDA));
             case "average":
                 return TaskArithmetic.average();
             case "ties":
-                return Ties.of(o.getOrDefault("k", Ties.DEFAULT_K), o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA));
+                return Ties.of(
+                        o.getOrDefault("k", Ties.DEFAULT_K),
+                        o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA));
             default:
                 return Opcm.builder().optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA)).build();
         }

@@ -22,8 +22,16 @@ import java.util.Map;
  * @param details method-specific facts, in order
  * @param notes warnings (tensors left out...)
  */
-public record MergeReport(String method, Map<String, Object> options, List<String> models, int tensors,
-        int changedTensors, double seconds, String output, long outputBytes, Map<String, Object> details,
+public record MergeReport(
+        String method,
+        Map<String, Object> options,
+        List<String> models,
+        int tensors,
+        int changedTensors,
+        double seconds,
+        String output,
+        long outputBytes,
+        Map<String, Object> details,
         List<String> notes) {
 
     /** Copies the collections. */

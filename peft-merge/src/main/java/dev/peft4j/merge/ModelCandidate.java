@@ -78,9 +78,15 @@ public final class ModelCandidate implements Candidate {
             } catch (IllegalArgumentException e) {
                 hint = " (" + e.getMessage() + ")";
             }
-            throw new IllegalArgumentException("candidate " + describe() + ": missing tensor '" + missing.get(0)
-                    + "'" + (missing.size() > 1 ? " and " + (missing.size() - 1) + " more" : "")
-                    + " that the base has" + hint);
+            throw new IllegalArgumentException(
+                    "candidate "
+                            + describe()
+                            + ": missing tensor '"
+                            + missing.get(0)
+                            + "'"
+                            + (missing.size() > 1 ? " and " + (missing.size() - 1) + " more" : "")
+                            + " that the base has"
+                            + hint);
         }
         ignored.clear();
         for (String key : source.keys()) {
@@ -92,7 +98,8 @@ public final class ModelCandidate implements Candidate {
 
     @Override
     public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
-        return Delta.dense(weights(key, theta0, manager).subi(theta0)); // in place: no second model-size array
+        return Delta.dense(
+                weights(key, theta0, manager).subi(theta0)); // in place: no second model-size array
     }
 
     /** The stored tensor itself, as float32 (exact: no {@code theta0 + (theta_t - theta0)} rounding). */

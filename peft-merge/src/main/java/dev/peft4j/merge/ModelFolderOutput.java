@@ -22,8 +22,19 @@ import java.util.stream.Stream;
 public final class ModelFolderOutput implements MergeOutput {
 
     /** Weight files of the base that are not copied (the merge writes its own weights). */
-    private static final List<String> WEIGHT_SUFFIXES = List.of(".safetensors", ".bin", ".pt", ".pth", ".h5",
-            ".msgpack", ".onnx", ".ckpt", ".gguf", ".safetensors.index.json", ".bin.index.json");
+    private static final List<String> WEIGHT_SUFFIXES =
+            List.of(
+                    ".safetensors",
+                    ".bin",
+                    ".pt",
+                    ".pth",
+                    ".h5",
+                    ".msgpack",
+                    ".onnx",
+                    ".ckpt",
+                    ".gguf",
+                    ".safetensors.index.json",
+                    ".bin.index.json");
 
     private final Path dir;
     private final ShardedCheckpointWriter writer;
@@ -31,7 +42,8 @@ public final class ModelFolderOutput implements MergeOutput {
     private final DataType dtype;
     private long bytes;
 
-    private ModelFolderOutput(Path dir, ShardedCheckpointWriter writer, Path copyFrom, DataType dtype) {
+    private ModelFolderOutput(
+            Path dir, ShardedCheckpointWriter writer, Path copyFrom, DataType dtype) {
         this.dir = dir;
         this.writer = writer;
         this.copyFrom = copyFrom;
@@ -45,10 +57,14 @@ public final class ModelFolderOutput implements MergeOutput {
      * @param copyFrom the base model folder whose non-weight files are copied, or null
      * @param dtype the stored dtype of floating-point tensors, or null to keep the base's
      */
-    public static ModelFolderOutput open(Path dir, long maxShardBytes, Path copyFrom, DataType dtype)
-            throws IOException {
-        ShardedCheckpointWriter writer = ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"));
-        return new ModelFolderOutput(dir, writer, copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
+    public static ModelFolderOutput open(
+            Path dir, long maxShardBytes, Path copyFrom, DataType dtype) throws IOException {
+        ShardedCheckpointWriter writer =
+                ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"));
+        return new ModelFolderOutput(
+                dir,
+                writer,
+                copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
                 dtype);
     }
 
@@ -84,7 +100,8 @@ public final class ModelFolderOutput implements MergeOutput {
 
     private static boolean isWeights(String name) {
         String n = name.toLowerCase(Locale.ROOT);
-        return WEIGHT_SUFFIXES.stream().anyMatch(n::endsWith) || n.equals(CheckpointReader.INDEX_FILE);
+        return WEIGHT_SUFFIXES.stream().anyMatch(n::endsWith)
+                || n.equals(CheckpointReader.INDEX_FILE);
     }
 
     @Override

@@ -22,8 +22,11 @@ import java.util.stream.Stream;
 public abstract class StateStore implements AutoCloseable {
 
     /** In memory when the state is at most {@link MergeContext#stateInMemoryBytes()}, on disk otherwise. */
-    public static StateStore create(MergeContext context, long stateBytes, NDManager parent) throws IOException {
-        return stateBytes <= context.stateInMemoryBytes() ? new InMemory(parent) : new OnDisk(context.workDirectory());
+    public static StateStore create(MergeContext context, long stateBytes, NDManager parent)
+            throws IOException {
+        return stateBytes <= context.stateInMemoryBytes()
+                ? new InMemory(parent)
+                : new OnDisk(context.workDirectory());
     }
 
     /** The value put under {@code key} in the previous pass (a copy on {@code manager}), or null. */
@@ -56,7 +59,9 @@ public abstract class StateStore implements AutoCloseable {
 
         @Override
         public NDArray get(String key, NDManager manager) {
-            return current.contains(key) ? current.load(key, manager, current.info(key).dtype()) : null;
+            return current.contains(key)
+                    ? current.load(key, manager, current.info(key).dtype())
+                    : null;
         }
 
         @Override
@@ -91,20 +96,28 @@ public abstract class StateStore implements AutoCloseable {
         private ShardedCheckpointWriter next;
 
         OnDisk(Path workDirectory) throws IOException {
-            this.root = workDirectory == null ? Files.createTempDirectory("peft-merge-state")
-                    : Files.createTempDirectory(Files.createDirectories(workDirectory), "peft-merge-state");
+            this.root =
+                    workDirectory == null
+                            ? Files.createTempDirectory("peft-merge-state")
+                            : Files.createTempDirectory(
+                                    Files.createDirectories(workDirectory), "peft-merge-state");
         }
 
         @Override
         public NDArray get(String key, NDManager manager) throws IOException {
-            return current != null && current.contains(key) ? current.load(key, manager, DataType.FLOAT32) : null;
+            return current != null && current.contains(key)
+                    ? current.load(key, manager, DataType.FLOAT32)
+                    : null;
         }
 
         @Override
         public void put(String key, NDArray value) throws IOException {
             if (next == null) {
-                next = ShardedCheckpointWriter.open(root.resolve("gen-" + (generation + 1)),
-                        ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, Map.of());
+                next =
+                        ShardedCheckpointWriter.open(
+                                root.resolve("gen-" + (generation + 1)),
+                                ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
+                                Map.of());
             }
             next.write(key, value);
         }

@@ -21,15 +21,30 @@ public final class TensorChecks {
         if (base.equals(candidate)) {
             return;
         }
-        if (isVocabularyMatrix(key) && base.dimension() == 2 && candidate.dimension() == 2
+        if (isVocabularyMatrix(key)
+                && base.dimension() == 2
+                && candidate.dimension() == 2
                 && base.get(1) == candidate.get(1)) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "candidate %s: different vocabulary size: tensor '%s' has %d rows, the base has %d"
-                            + " (models fine-tuned with added tokens cannot be merged with this base)",
-                    c.describe(), key, candidate.get(0), base.get(0)));
+            throw new IllegalArgumentException(
+                    String.format(
+                            Locale.ROOT,
+                            "candidate %s: different vocabulary size: tensor '%s' has %d rows, the"
+                                    + " base has %d (models fine-tuned with added tokens cannot be"
+                                    + " merged with this base)",
+                            c.describe(),
+                            key,
+                            candidate.get(0),
+                            base.get(0)));
         }
-        throw new IllegalArgumentException("candidate " + c.describe() + ": shape mismatch for tensor '" + key
-                + "': " + shape(candidate) + ", the base has " + shape(base));
+        throw new IllegalArgumentException(
+                "candidate "
+                        + c.describe()
+                        + ": shape mismatch for tensor '"
+                        + key
+                        + "': "
+                        + shape(candidate)
+                        + ", the base has "
+                        + shape(base));
     }
 
     /**
@@ -38,12 +53,13 @@ public final class TensorChecks {
      * overflow of huge finite values can also give, pays for the element-wise check.
      */
     public static void requireFinite(Candidate c, String key, NDArray a) {
-        if (!a.getDataType().isFloating() || Double.isFinite(a.sum().toType(DataType.FLOAT64, false).getDouble())) {
+        if (!a.getDataType().isFloating()
+                || Double.isFinite(a.sum().toType(DataType.FLOAT64, false).getDouble())) {
             return;
         }
         if (a.isNaN().logicalOr(a.isInfinite()).any().getBoolean()) {
-            throw new IllegalArgumentException("candidate " + c.describe() + ": tensor '" + key
-                    + "' contains NaN or Inf");
+            throw new IllegalArgumentException(
+                    "candidate " + c.describe() + ": tensor '" + key + "' contains NaN or Inf");
         }
     }
 
@@ -51,8 +67,9 @@ public final class TensorChecks {
      * Loads tensor {@code fileKey} of a candidate's file as float32 on {@code like}'s device,
      * refusing NaN and Inf.
      */
-    public static NDArray loadFinite(Candidate c, TensorSource source, String fileKey, NDArray like,
-            NDManager manager) throws IOException {
+    public static NDArray loadFinite(
+            Candidate c, TensorSource source, String fileKey, NDArray like, NDManager manager)
+            throws IOException {
         NDArray a = source.load(fileKey, manager, DataType.FLOAT32);
         requireFinite(c, fileKey, a);
         if (!a.getDevice().equals(like.getDevice())) {
@@ -66,8 +83,12 @@ public final class TensorChecks {
     /** Whether a tensor name looks like a token embedding or output vocabulary matrix. */
     static boolean isVocabularyMatrix(String key) {
         String k = key.toLowerCase(Locale.ROOT);
-        return k.contains("word_embeddings") || k.contains("embed_tokens") || k.contains("wte.")
-                || k.contains("lm_head") || k.contains("shared.weight") || k.endsWith("embeddings.weight");
+        return k.contains("word_embeddings")
+                || k.contains("embed_tokens")
+                || k.contains("wte.")
+                || k.contains("lm_head")
+                || k.contains("shared.weight")
+                || k.endsWith("embeddings.weight");
     }
 
     /** A shape as {@code [a, b]}. */

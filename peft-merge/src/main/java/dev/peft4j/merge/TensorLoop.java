@@ -30,14 +30,27 @@ public final class TensorLoop {
      * Runs {@code body} on every floating-point tensor of {@code base} in order; other tensors
      * (integer buffers) are handed to {@code passThrough} as stored (null: skipped).
      */
-    public static void run(TensorSource base, NDManager root, MergeListener listener, String what, Body body,
-            Body passThrough) throws IOException {
+    public static void run(
+            TensorSource base,
+            NDManager root,
+            MergeListener listener,
+            String what,
+            Body body,
+            Body passThrough)
+            throws IOException {
         run(base, base.keys(), root, listener, what, body, passThrough);
     }
 
     /** Runs {@code body} on the tensors {@code keys} of {@code base}, in that order. */
-    public static void run(TensorSource base, List<String> keys, NDManager root, MergeListener listener, String what,
-            Body body, Body passThrough) throws IOException {
+    public static void run(
+            TensorSource base,
+            List<String> keys,
+            NDManager root,
+            MergeListener listener,
+            String what,
+            Body body,
+            Body passThrough)
+            throws IOException {
         listener.passStarted(what, keys.size());
         for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
@@ -65,14 +78,19 @@ public final class TensorLoop {
         List<String> notes = new ArrayList<>();
         for (Candidate c : candidates) {
             if (!names.add(c.name())) {
-                throw new IllegalArgumentException("Two candidates are named '" + c.name()
-                        + "': give them distinct names");
+                throw new IllegalArgumentException(
+                        "Two candidates are named '" + c.name() + "': give them distinct names");
             }
             c.validate(base);
             List<String> ignored = c.ignoredTensors();
             if (!ignored.isEmpty()) {
-                notes.add("candidate '" + c.name() + "': " + ignored.size() + " tensor(s) not in the base left out "
-                        + (ignored.size() <= 4 ? ignored : ignored.subList(0, 4) + "..."));
+                notes.add(
+                        "candidate '"
+                                + c.name()
+                                + "': "
+                                + ignored.size()
+                                + " tensor(s) not in the base left out "
+                                + (ignored.size() <= 4 ? ignored : ignored.subList(0, 4) + "..."));
             }
         }
         return notes;

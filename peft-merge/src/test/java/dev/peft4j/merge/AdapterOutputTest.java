@@ -33,8 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Merges of LoRA adapters written as a new adapter folder: exact concatenation, SVD truncation, errors. */
 class AdapterOutputTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private NDManager manager;
     private MemoryTensors base;
@@ -54,7 +53,11 @@ class AdapterOutputTest {
         List<Candidate> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             var f = MergeFixtures.randomLora(manager, base, modules, r, 100 + i);
-            out.add(Candidate.open(MergeFixtures.writeLora(tmp.resolve("in" + i), f, r, 2.0 * r), "a" + i, base));
+            out.add(
+                    Candidate.open(
+                            MergeFixtures.writeLora(tmp.resolve("in" + i), f, r, 2.0 * r),
+                            "a" + i,
+                            base));
         }
         return out;
     }
@@ -68,10 +71,13 @@ class AdapterOutputTest {
     /** The fine-tuned model an adapter folder stands for. */
     private MemoryTensors applied(Path dir) throws IOException {
         MemoryTensors out = new MemoryTensors(manager);
-        try (Candidate c = Candidate.open(dir, "out", base); NDManager scope = manager.newSubManager()) {
+        try (Candidate c = Candidate.open(dir, "out", base);
+                NDManager scope = manager.newSubManager()) {
             for (String key : base.keys()) {
                 NDArray theta0 = base.load(key, scope);
-                out.put(key, theta0.getDataType().isFloating() ? c.weights(key, theta0, scope) : theta0);
+                out.put(
+                        key,
+                        theta0.getDataType().isFloating() ? c.weights(key, theta0, scope) : theta0);
             }
         }
         return out;
@@ -88,7 +94,8 @@ class AdapterOutputTest {
         assertEquals(6, config.r());
         assertEquals(6.0, config.alpha());
         assertEquals("tiny-base", config.baseModelNameOrPath());
-        MergeFixtures.assertSameModel(applied(out), mergeToMemory(TaskArithmetic.withLambda(0.3), cs), 1e-5, 1e-6);
+        MergeFixtures.assertSameModel(
+                applied(out), mergeToMemory(TaskArithmetic.withLambda(0.3), cs), 1e-5, 1e-6);
     }
 
     @Test
@@ -109,10 +116,13 @@ class AdapterOutputTest {
             for (int i = 0; i < rows; i++) {
                 System.arraycopy(d, i * cols, m[i], 0, cols);
             }
-            SingularValueDecomposition svd = new SingularValueDecomposition(new Array2DRowRealMatrix(m));
-            RealMatrix best = svd.getU().getSubMatrix(0, rows - 1, 0, 2)
-                    .multiply(svd.getS().getSubMatrix(0, 2, 0, 2))
-                    .multiply(svd.getV().getSubMatrix(0, cols - 1, 0, 2).transpose());
+            SingularValueDecomposition svd =
+                    new SingularValueDecomposition(new Array2DRowRealMatrix(m));
+            RealMatrix best =
+                    svd.getU()
+                            .getSubMatrix(0, rows - 1, 0, 2)
+                            .multiply(svd.getS().getSubMatrix(0, 2, 0, 2))
+                            .multiply(svd.getV().getSubMatrix(0, cols - 1, 0, 2).transpose());
             double[] expected = MergeFixtures.values(base.get(key));
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < cols; j++) {
@@ -127,14 +137,28 @@ class AdapterOutputTest {
     void theMergedAdapterLoadsOntoTheModelWithPerModuleRanks() throws IOException {
         TinyModels.TinyModel tiny = TinyModels.transformer(manager, 9);
         MemoryTensors blockBase = new MemoryTensors(manager);
-        ModuleTree.modules(tiny.block()).forEach((path, b) -> b.getDirectParameters()
-                .forEach(p -> blockBase.put(ModuleTree.join(path, p.getKey()), p.getValue().getArray())));
+        ModuleTree.modules(tiny.block())
+                .forEach(
+                        (path, b) ->
+                                b.getDirectParameters()
+                                        .forEach(
+                                                p ->
+                                                        blockBase.put(
+                                                                ModuleTree.join(path, p.getKey()),
+                                                                p.getValue().getArray())));
         List<Candidate> cs = new ArrayList<>();
         String[][] targets = {{"query", "fc1"}, {"query"}};
         for (int i = 0; i < 2; i++) {
             Block fresh = TinyModels.transformer(manager, 9).block();
-            PeftModel pm = PeftModel.create(fresh, LoraConfig.builder().setRank(2 + i).optAlpha(4)
-                    .optInitLoraWeights("false").setTargetModules(targets[i]).build());
+            PeftModel pm =
+                    PeftModel.create(
+                            fresh,
+                            LoraConfig.builder()
+                                    .setRank(2 + i)
+                                    .optAlpha(4)
+                                    .optInitLoraWeights("false")
+                                    .setTargetModules(targets[i])
+                                    .build());
             pm.save(tmp.resolve("lora" + i));
             cs.add(Candidate.open(tmp.resolve("lora" + i), "lora" + i, blockBase));
         }
@@ -148,9 +172,22 @@ class AdapterOutputTest {
         MemoryOutput expected = new MemoryOutput(manager);
         TaskArithmetic.withLambda(0.7).merge(blockBase, cs, expected);
         Block merged = PeftModel.load(tiny.block(), out).mergeAndUnload();
-        ModuleTree.modules(merged).forEach((path, b) -> b.getDirectParameters().forEach(p ->
-                assertAlmostEquals(p.getValue().getArray(), expected.tensors().get(ModuleTree.join(path, p.getKey())),
-                        1e-5, 1e-6)));
+        ModuleTree.modules(merged)
+                .forEach(
+                        (path, b) ->
+                                b.getDirectParameters()
+                                        .forEach(
+                                                p ->
+                                                        assertAlmostEquals(
+                                                                p.getValue().getArray(),
+                                                                expected.tensors()
+                                                                        .get(
+                                                                                ModuleTree.join(
+                                                                                        path,
+                                                                                        p
+                                                                                                .getKey())),
+                                                                1e-5,
+                                                                1e-6)));
     }
 
     @Test
@@ -160,7 +197,8 @@ class AdapterOutputTest {
         try (AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null)) {
             Opcm.withDefaults().merge(base, cs, o);
         }
-        MergeFixtures.assertSameModel(applied(out), mergeToMemory(Opcm.withDefaults(), cs), 1e-5, 1e-6);
+        MergeFixtures.assertSameModel(
+                applied(out), mergeToMemory(Opcm.withDefaults(), cs), 1e-5, 1e-6);
     }
 
     @Test
@@ -169,25 +207,34 @@ class AdapterOutputTest {
         base.keys().forEach(k -> prefixed.put("bert." + k, base.get(k)));
         var f = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1"), 2, 7);
         Path out = tmp.resolve("merged");
-        try (Candidate c = Candidate.open(MergeFixtures.writeLora(tmp.resolve("in"), f, 2, 4), prefixed);
+        try (Candidate c =
+                        Candidate.open(
+                                MergeFixtures.writeLora(tmp.resolve("in"), f, 2, 4), prefixed);
                 AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null, List.of(c))) {
             TaskArithmetic.withLambda(1).merge(prefixed, List.of(c), o);
         }
         LoraConfig config = (LoraConfig) AdapterCheckpoint.readConfig(out);
         assertEquals(List.of("layers.0.fc1"), config.targetModules().names());
-        MergeFixtures.assertSameModel(applied(out), MergeFixtures.applyLora(manager, base, f, 2, 4), 1e-5, 1e-6);
+        MergeFixtures.assertSameModel(
+                applied(out), MergeFixtures.applyLora(manager, base, f, 2, 4), 1e-5, 1e-6);
     }
 
     @Test
     void aDenseChangeCannotBeWrittenAsAnAdapter() throws IOException {
         List<Candidate> cs = adapters(2, List.of("layers.0.fc1"), 2);
         Path out = tmp.resolve("merged");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
-            try (AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null)) {
-                Ties.withDefaults().merge(base, cs, o);
-            }
-        });
-        assertTrue(e.getMessage().startsWith("tensor 'layers.0.fc1.weight' has a dense change"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> {
+                            try (AdapterFolderOutput o =
+                                    AdapterFolderOutput.open(out, null, null)) {
+                                Ties.withDefaults().merge(base, cs, o);
+                            }
+                        });
+        assertTrue(
+                e.getMessage().startsWith("tensor 'layers.0.fc1.weight' has a dense change"),
+                e.getMessage());
         assertFalse(Files.exists(out));
     }
 }

@@ -28,16 +28,15 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Candidates: task vectors of adapter folders against the adapters' own merge, and every input error. */
 class CandidateTest {
 
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private NDManager manager;
 
@@ -54,11 +53,13 @@ class CandidateTest {
     /** The parameters of a block under Hugging Face-style names ({@code layers.0.query.weight}). */
     private MemoryTensors tensorsOf(Block root) {
         MemoryTensors t = new MemoryTensors(manager);
-        ModuleTree.modules(root).forEach((path, block) -> {
-            for (var p : block.getDirectParameters()) {
-                t.put(ModuleTree.join(path, p.getKey()), p.getValue().getArray());
-            }
-        });
+        ModuleTree.modules(root)
+                .forEach(
+                        (path, block) -> {
+                            for (var p : block.getDirectParameters()) {
+                                t.put(ModuleTree.join(path, p.getKey()), p.getValue().getArray());
+                            }
+                        });
         return t;
     }
 
@@ -67,21 +68,24 @@ class CandidateTest {
      * method's own {@code mergeAndUnload}, and checks that the candidate's fine-tuned weights equal
      * the merged block's weights for every tensor.
      */
-    private void candidateWeightsEqualTheAdaptersOwnMerge(AdapterConfig config, Class<? extends Delta> form)
-            throws IOException {
+    private void candidateWeightsEqualTheAdaptersOwnMerge(
+            AdapterConfig config, Class<? extends Delta> form) throws IOException {
         TinyModels.TinyModel tiny = TinyModels.transformer(manager, 3);
         MemoryTensors base = tensorsOf(tiny.block());
         PeftModel pm = PeftModel.create(tiny.block(), config);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(8);
         for (var adapter : pm.adapters(PeftModel.DEFAULT).values()) {
             for (NDArray a : adapter.stateDict().values()) {
-                a.addi(MergeFixtures.gaussian(manager, a.getShape(), rnd, 0.2)); // a trained, non-zero adapter
+                a.addi(
+                        MergeFixtures.gaussian(
+                                manager, a.getShape(), rnd, 0.2)); // a trained, non-zero adapter
             }
         }
         Path dir = tmp.resolve(config.peftType());
         pm.save(dir);
         MemoryTensors merged = tensorsOf(pm.mergeAndUnload());
-        try (Candidate c = Candidate.open(dir, "c", base); NDManager scope = manager.newSubManager()) {
+        try (Candidate c = Candidate.open(dir, "c", base);
+                NDManager scope = manager.newSubManager()) {
             c.validate(base);
             for (String key : base.keys()) {
                 NDArray theta0 = base.load(key, scope);
@@ -96,26 +100,61 @@ class CandidateTest {
     /** Every registered method on the tiny transformer's query and fc1 layers. */
     static Stream<Arguments> methods() {
         return Stream.of(
-                Arguments.of("lora", LoraConfig.builder().setRank(3).optAlpha(6).setTargetModules("query", "fc1")
-                        .build(), Delta.LowRank.class),
-                Arguments.of("bone", BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
+                Arguments.of(
+                        "lora",
+                        LoraConfig.builder()
+                                .setRank(3)
+                                .optAlpha(6)
+                                .setTargetModules("query", "fc1")
+                                .build(),
+                        Delta.LowRank.class),
+                Arguments.of(
+                        "bone",
+                        BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
                         Delta.Dense.class),
-                // Bat's change depends on the base weight: the candidate rebuilds it on the base tensor
-                Arguments.of("bat", BoneConfig.builder().setRank(4).optVariant(BoneConfig.Variant.BAT)
-                        .setTargetModules("query", "fc1").build(), Delta.Dense.class),
+                // Bat's change depends on the base weight: the candidate rebuilds it on the base
+                // tensor
+                Arguments.of(
+                        "bat",
+                        BoneConfig.builder()
+                                .setRank(4)
+                                .optVariant(BoneConfig.Variant.BAT)
+                                .setTargetModules("query", "fc1")
+                                .build(),
+                        Delta.Dense.class),
                 // NOLA's checkpoint holds seeds and coefficients, not its bases
-                Arguments.of("nola", NolaConfig.builder().setRank(3).optAlpha(6).setNumBases(12, 7).optSeed(3)
-                        .setTargetModules("query", "fc1").build(), Delta.Dense.class),
-                Arguments.of("flora", FloraConfig.builder().setRank(3).optScale(2).setTargetModules("query", "fc1")
-                        .build(), Delta.Dense.class),
-                Arguments.of("pego", PegoConfig.builder().setRank(2).optNumLoras(3).setTargetModules("query", "fc1")
-                        .build(), Delta.Dense.class));
+                Arguments.of(
+                        "nola",
+                        NolaConfig.builder()
+                                .setRank(3)
+                                .optAlpha(6)
+                                .setNumBases(12, 7)
+                                .optSeed(3)
+                                .setTargetModules("query", "fc1")
+                                .build(),
+                        Delta.Dense.class),
+                Arguments.of(
+                        "flora",
+                        FloraConfig.builder()
+                                .setRank(3)
+                                .optScale(2)
+                                .setTargetModules("query", "fc1")
+                                .build(),
+                        Delta.Dense.class),
+                Arguments.of(
+                        "pego",
+                        PegoConfig.builder()
+                                .setRank(2)
+                                .optNumLoras(3)
+                                .setTargetModules("query", "fc1")
+                                .build(),
+                        Delta.Dense.class));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("methods")
-    void taskVectorsOfEveryMethodEqualItsOwnMerge(String name, AdapterConfig config, Class<? extends Delta> form)
-            throws IOException {
+    void taskVectorsOfEveryMethodEqualItsOwnMerge(
+            String name, AdapterConfig config, Class<? extends Delta> form) throws IOException {
         candidateWeightsEqualTheAdaptersOwnMerge(config, form);
     }
 
@@ -123,15 +162,23 @@ class CandidateTest {
     void modulesToSaveAreTaskVectorsWhereTheBaseHasThemAndLeftOutOtherwise() throws IOException {
         TinyModels.TinyModel tiny = TinyModels.transformer(manager, 4);
         MemoryTensors base = tensorsOf(tiny.block());
-        PeftModel pm = PeftModel.create(tiny.block(), LoraConfig.builder().setRank(2)
-                .setTargetModules("query").optModulesToSave("head").build());
+        PeftModel pm =
+                PeftModel.create(
+                        tiny.block(),
+                        LoraConfig.builder()
+                                .setRank(2)
+                                .setTargetModules("query")
+                                .optModulesToSave("head")
+                                .build());
         Parameter head = ModuleTree.get(tiny.block(), "head").getParameters().get("weight");
         head.getArray().addi(0.25f);
         pm.save(tmp.resolve("a"));
-        try (Candidate c = Candidate.open(tmp.resolve("a"), "a", base); NDManager scope = manager.newSubManager()) {
+        try (Candidate c = Candidate.open(tmp.resolve("a"), "a", base);
+                NDManager scope = manager.newSubManager()) {
             c.validate(base);
             NDArray theta0 = base.load("head.weight", scope);
-            assertAlmostEquals(c.weights("head.weight", theta0, scope), head.getArray(), 1e-6, 1e-7);
+            assertAlmostEquals(
+                    c.weights("head.weight", theta0, scope), head.getArray(), 1e-6, 1e-7);
         }
         MemoryTensors withoutHead = new MemoryTensors(manager);
         for (String key : base.keys()) {
@@ -150,25 +197,40 @@ class CandidateTest {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors prefixed = new MemoryTensors(manager);
         base.keys().forEach(k -> prefixed.put("bert." + k, base.get(k)));
-        Map<String, MergeFixtures.Lora> f = MergeFixtures.randomLora(manager, base, List.of("layers.0.query"), 2, 1);
-        try (Candidate c = Candidate.open(MergeFixtures.writeLora(tmp.resolve("a"), f, 2, 2), "a", prefixed);
+        Map<String, MergeFixtures.Lora> f =
+                MergeFixtures.randomLora(manager, base, List.of("layers.0.query"), 2, 1);
+        try (Candidate c =
+                        Candidate.open(
+                                MergeFixtures.writeLora(tmp.resolve("a"), f, 2, 2), "a", prefixed);
                 NDManager scope = manager.newSubManager()) {
             NDArray theta0 = prefixed.load("bert.layers.0.query.weight", scope);
-            assertAlmostEquals(c.taskVector("bert.layers.0.query.weight", theta0, scope).toDense(scope,
-                    theta0.getShape()), f.get("layers.0.query").b().matMul(f.get("layers.0.query").a()), 1e-6, 1e-7);
+            assertAlmostEquals(
+                    c.taskVector("bert.layers.0.query.weight", theta0, scope)
+                            .toDense(scope, theta0.getShape()),
+                    f.get("layers.0.query").b().matMul(f.get("layers.0.query").a()),
+                    1e-6,
+                    1e-7);
         }
     }
 
     @Test
     void adaptersSavedOnAClassifierFindTheEncodersTensors() throws IOException {
         MemoryTensors base = MergeFixtures.base(manager, 1);
-        var f = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc2"), 2, 3).get("layers.0.fc2");
-        Path dir = MergeFixtures.writeLora(tmp.resolve("clf"), Map.of("bert.layers.0.fc2", f), 2, 2);
-        try (Candidate c = Candidate.open(dir, base); NDManager scope = manager.newSubManager()) {
+        var f =
+                MergeFixtures.randomLora(manager, base, List.of("layers.0.fc2"), 2, 3)
+                        .get("layers.0.fc2");
+        Path dir =
+                MergeFixtures.writeLora(tmp.resolve("clf"), Map.of("bert.layers.0.fc2", f), 2, 2);
+        try (Candidate c = Candidate.open(dir, base);
+                NDManager scope = manager.newSubManager()) {
             c.validate(base);
             NDArray theta0 = base.load("layers.0.fc2.weight", scope);
-            assertAlmostEquals(c.taskVector("layers.0.fc2.weight", theta0, scope).toDense(scope, theta0.getShape()),
-                    f.b().matMul(f.a()), 1e-6, 1e-7);
+            assertAlmostEquals(
+                    c.taskVector("layers.0.fc2.weight", theta0, scope)
+                            .toDense(scope, theta0.getShape()),
+                    f.b().matMul(f.a()),
+                    1e-6,
+                    1e-7);
             assertEquals("clf", c.name());
         }
     }
@@ -185,7 +247,11 @@ class CandidateTest {
         assertEquals(List.of("classifier.weight"), c.ignoredTensors());
         try (NDManager scope = manager.newSubManager()) {
             NDArray theta0 = base.load("layers.1.fc2.weight", scope);
-            assertAlmostEquals(c.weights("layers.1.fc2.weight", theta0, scope), tuned.get("layers.1.fc2.weight"), 0, 0);
+            assertAlmostEquals(
+                    c.weights("layers.1.fc2.weight", theta0, scope),
+                    tuned.get("layers.1.fc2.weight"),
+                    0,
+                    0);
         }
     }
 
@@ -194,11 +260,18 @@ class CandidateTest {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 2, 0.1);
         MemoryTensors partial = new MemoryTensors(manager);
-        tuned.keys().stream().filter(k -> !k.startsWith("layers.1.")).forEach(k -> partial.put(k, tuned.get(k)));
+        tuned.keys().stream()
+                .filter(k -> !k.startsWith("layers.1."))
+                .forEach(k -> partial.put(k, tuned.get(k)));
         Candidate c = new ModelCandidate("half", partial, "/models/half");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.validate(base));
-        assertTrue(e.getMessage().startsWith("candidate 'half' (/models/half): missing tensor 'layers.1.query.weight'"
-                + " and 4 more that the base has"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> c.validate(base));
+        assertTrue(
+                e.getMessage()
+                        .startsWith(
+                                "candidate 'half' (/models/half): missing tensor"
+                                        + " 'layers.1.query.weight' and 4 more that the base has"),
+                e.getMessage());
     }
 
     @Test
@@ -207,9 +280,15 @@ class CandidateTest {
         MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 2, 0.1);
         tuned.put("embeddings.word_embeddings.weight", manager.zeros(new Shape(13, 6)));
         Candidate c = new ModelCandidate("big-vocab", tuned, "/m");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.validate(base));
-        assertTrue(e.getMessage().startsWith("candidate 'big-vocab' (/m): different vocabulary size: tensor"
-                + " 'embeddings.word_embeddings.weight' has 13 rows, the base has 11"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> c.validate(base));
+        assertTrue(
+                e.getMessage()
+                        .startsWith(
+                                "candidate 'big-vocab' (/m): different vocabulary size: tensor"
+                                    + " 'embeddings.word_embeddings.weight' has 13 rows, the base"
+                                    + " has 11"),
+                e.getMessage());
     }
 
     @Test
@@ -217,12 +296,19 @@ class CandidateTest {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors other = new MemoryTensors(manager);
         other.put("decoder.proj.weight", manager.zeros(new Shape(6, 6)));
-        Map<String, MergeFixtures.Lora> f = MergeFixtures.randomLora(manager, other, List.of("decoder.proj"), 2, 1);
+        Map<String, MergeFixtures.Lora> f =
+                MergeFixtures.randomLora(manager, other, List.of("decoder.proj"), 2, 1);
         Path dir = MergeFixtures.writeLora(tmp.resolve("x"), f, 2, 2);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Candidate.open(dir, "x", base));
-        assertTrue(e.getMessage().startsWith("candidate 'x' (" + dir + "): adapted module 'decoder.proj' has no weight"
-                + " tensor in the base model: No tensor 'decoder.proj.weight'"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Candidate.open(dir, "x", base));
+        assertTrue(
+                e.getMessage()
+                        .startsWith(
+                                "candidate 'x' ("
+                                        + dir
+                                        + "): adapted module 'decoder.proj' has no weight tensor in"
+                                        + " the base model: No tensor 'decoder.proj.weight'"),
+                e.getMessage());
     }
 
     @Test
@@ -230,11 +316,19 @@ class CandidateTest {
         MemoryTensors base = MergeFixtures.base(manager, 1);
         MemoryTensors other = new MemoryTensors(manager);
         other.put("layers.0.fc1.weight", manager.zeros(new Shape(9, 5)));
-        Map<String, MergeFixtures.Lora> f = MergeFixtures.randomLora(manager, other, List.of("layers.0.fc1"), 2, 1);
-        try (Candidate c = Candidate.open(MergeFixtures.writeLora(tmp.resolve("x"), f, 2, 2), "x", base)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.validate(base));
-            assertTrue(e.getMessage().endsWith("shape mismatch for module 'layers.0.fc1': lora_A [2, 5] and lora_B"
-                    + " [9, 2] do not fit base tensor 'layers.0.fc1.weight' [9, 6]"), e.getMessage());
+        Map<String, MergeFixtures.Lora> f =
+                MergeFixtures.randomLora(manager, other, List.of("layers.0.fc1"), 2, 1);
+        try (Candidate c =
+                Candidate.open(MergeFixtures.writeLora(tmp.resolve("x"), f, 2, 2), "x", base)) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> c.validate(base));
+            assertTrue(
+                    e.getMessage()
+                            .endsWith(
+                                    "shape mismatch for module 'layers.0.fc1': lora_A [2, 5] and"
+                                            + " lora_B [9, 2] do not fit base tensor"
+                                            + " 'layers.0.fc1.weight' [9, 6]"),
+                    e.getMessage());
         }
     }
 }

@@ -26,9 +26,10 @@ public final class MergeFixtures {
 
     /** The tensors of the tiny model, in storage order. */
     public static final Map<String, Shape> LAYOUT = layout();
+
     /** The linear modules a LoRA adapter may target. */
-    public static final List<String> LINEAR_MODULES = List.of("layers.0.query", "layers.0.fc1", "layers.0.fc2",
-            "layers.1.query");
+    public static final List<String> LINEAR_MODULES =
+            List.of("layers.0.query", "layers.0.fc1", "layers.0.fc2", "layers.1.query");
 
     private MergeFixtures() {}
 
@@ -52,33 +53,43 @@ public final class MergeFixtures {
         MemoryTensors t = new MemoryTensors(manager);
         SplittableRandom rnd = new SplittableRandom(seed);
         try (NDManager scope = manager.newSubManager()) {
-            LAYOUT.forEach((key, shape) -> {
-                if (key.endsWith("position_ids")) {
-                    t.put(key, scope.arange(0L, shape.size()).toType(DataType.INT64, false).reshape(shape));
-                } else {
-                    t.put(key, uniform(scope, shape, rnd, 0.5));
-                }
-            });
+            LAYOUT.forEach(
+                    (key, shape) -> {
+                        if (key.endsWith("position_ids")) {
+                            t.put(
+                                    key,
+                                    scope.arange(0L, shape.size())
+                                            .toType(DataType.INT64, false)
+                                            .reshape(shape));
+                        } else {
+                            t.put(key, uniform(scope, shape, rnd, 0.5));
+                        }
+                    });
         }
         return t;
     }
 
     /** A full fine-tune of {@code base}: every floating-point tensor plus {@code scale} N(0, 1) (full rank). */
-    public static MemoryTensors fineTuned(NDManager manager, TensorSource base, long seed, double scale)
-            throws IOException {
+    public static MemoryTensors fineTuned(
+            NDManager manager, TensorSource base, long seed, double scale) throws IOException {
         MemoryTensors t = new MemoryTensors(manager);
         SplittableRandom rnd = new SplittableRandom(seed);
         try (NDManager scope = manager.newSubManager()) {
             for (String key : base.keys()) {
                 NDArray b = base.load(key, scope);
-                t.put(key, b.getDataType().isFloating() ? b.add(gaussian(scope, b.getShape(), rnd, scale)) : b);
+                t.put(
+                        key,
+                        b.getDataType().isFloating()
+                                ? b.add(gaussian(scope, b.getShape(), rnd, scale))
+                                : b);
             }
         }
         return t;
     }
 
     /** Uniform values in [-bound, bound). */
-    public static NDArray uniform(NDManager manager, Shape shape, SplittableRandom rnd, double bound) {
+    public static NDArray uniform(
+            NDManager manager, Shape shape, SplittableRandom rnd, double bound) {
         float[] v = new float[(int) shape.size()];
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
@@ -87,19 +98,26 @@ public final class MergeFixtures {
     }
 
     /** Gaussian values with standard deviation {@code std} (Box-Muller). */
-    public static NDArray gaussian(NDManager manager, Shape shape, SplittableRandom rnd, double std) {
+    public static NDArray gaussian(
+            NDManager manager, Shape shape, SplittableRandom rnd, double std) {
         float[] v = new float[(int) shape.size()];
         for (int i = 0; i < v.length; i++) {
             double u1 = 1.0 - rnd.nextDouble();
-            v[i] = (float) (std * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * rnd.nextDouble()));
+            v[i] =
+                    (float)
+                            (std
+                                    * Math.sqrt(-2 * Math.log(u1))
+                                    * Math.cos(2 * Math.PI * rnd.nextDouble()));
         }
         return manager.create(v, shape);
     }
 
     /** Writes tensors as a Hugging Face folder, sharded when they exceed {@code maxShardBytes}. */
-    public static Path writeModel(Path dir, TensorSource tensors, long maxShardBytes) throws IOException {
+    public static Path writeModel(Path dir, TensorSource tensors, long maxShardBytes)
+            throws IOException {
         try (NDManager scope = NDManager.newBaseManager();
-                ShardedCheckpointWriter w = ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"))) {
+                ShardedCheckpointWriter w =
+                        ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"))) {
             for (String key : tensors.keys()) {
                 w.write(key, tensors.load(key, scope));
             }
@@ -112,37 +130,53 @@ public final class MergeFixtures {
     public record Lora(NDArray a, NDArray b) {}
 
     /** Random LoRA factors (both non-zero) of rank {@code r} for {@code modules} of the base. */
-    public static Map<String, Lora> randomLora(NDManager manager, TensorSource base, List<String> modules, int r,
-            long seed) {
+    public static Map<String, Lora> randomLora(
+            NDManager manager, TensorSource base, List<String> modules, int r, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         Map<String, Lora> out = new LinkedHashMap<>();
         for (String module : modules) {
             Shape w = base.info(module + ".weight").shape();
-            out.put(module, new Lora(gaussian(manager, new Shape(r, w.get(1)), rnd, 0.3),
-                    gaussian(manager, new Shape(w.get(0), r), rnd, 0.3)));
+            out.put(
+                    module,
+                    new Lora(
+                            gaussian(manager, new Shape(r, w.get(1)), rnd, 0.3),
+                            gaussian(manager, new Shape(w.get(0), r), rnd, 0.3)));
         }
         return out;
     }
 
     /** Writes a PEFT LoRA adapter folder holding {@code factors}. */
-    public static Path writeLora(Path dir, Map<String, Lora> factors, int r, double alpha) throws IOException {
-        LoraConfig config = LoraConfig.builder().setRank(r).optAlpha(alpha)
-                .setTargetModules(factors.keySet().toArray(new String[0])).build();
+    public static Path writeLora(Path dir, Map<String, Lora> factors, int r, double alpha)
+            throws IOException {
+        LoraConfig config =
+                LoraConfig.builder()
+                        .setRank(r)
+                        .optAlpha(alpha)
+                        .setTargetModules(factors.keySet().toArray(new String[0]))
+                        .build();
         LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
-        factors.forEach((module, f) -> {
-            tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_A.weight", f.a());
-            tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_B.weight", f.b());
-        });
-        AtomicFiles.publishDirectory(dir, staging -> {
-            JsonIO.writeSorted(staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-            SafetensorsWriter.write(staging.resolve(AdapterCheckpoint.WEIGHTS_FILE), tensors, Map.of("format", "pt"));
-        });
+        factors.forEach(
+                (module, f) -> {
+                    tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_A.weight", f.a());
+                    tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_B.weight", f.b());
+                });
+        AtomicFiles.publishDirectory(
+                dir,
+                staging -> {
+                    JsonIO.writeSorted(
+                            staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
+                    SafetensorsWriter.write(
+                            staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
+                            tensors,
+                            Map.of("format", "pt"));
+                });
         return dir;
     }
 
     /** The model a LoRA adapter turns the base into: {@code W + (alpha / r) B A} on the adapted modules. */
-    public static MemoryTensors applyLora(NDManager manager, TensorSource base, Map<String, Lora> factors, int r,
-            double alpha) throws IOException {
+    public static MemoryTensors applyLora(
+            NDManager manager, TensorSource base, Map<String, Lora> factors, int r, double alpha)
+            throws IOException {
         MemoryTensors t = new MemoryTensors(manager);
         try (NDManager scope = manager.newSubManager()) {
             for (String key : base.keys()) {
@@ -156,13 +190,15 @@ public final class MergeFixtures {
     }
 
     /** Asserts two tensor sets hold the same tensors within tolerances. */
-    public static void assertSameModel(TensorSource actual, TensorSource expected, double rtol, double atol)
+    public static void assertSameModel(
+            TensorSource actual, TensorSource expected, double rtol, double atol)
             throws IOException {
-        org.junit.jupiter.api.Assertions.assertEquals(expected.keys().size(), actual.keys().size(), "tensor count");
+        org.junit.jupiter.api.Assertions.assertEquals(
+                expected.keys().size(), actual.keys().size(), "tensor count");
         try (NDManager scope = NDManager.newBaseManager()) {
             for (String key : expected.keys()) {
-                dev.peft4j.core.testing.NdAssert.assertAlmostEquals(actual.load(key, scope), expected.load(key, scope),
-                        rtol, atol);
+                dev.peft4j.core.testing.NdAssert.assertAlmostEquals(
+                        actual.load(key, scope), expected.load(key, scope), rtol, atol);
             }
         }
     }

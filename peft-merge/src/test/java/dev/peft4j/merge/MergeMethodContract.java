@@ -34,16 +34,17 @@ public abstract class MergeMethodContract {
 
     /** Relative tolerance of float32 merge results against references. */
     protected static final double RTOL = 1e-5;
+
     /** Absolute tolerance of float32 merge results against references. */
     protected static final double ATOL = 1e-6;
 
     /** The manager of one test. */
     protected NDManager manager;
+
     /** The base model of one test. */
     protected MemoryTensors base;
 
-    @TempDir
-    protected Path tmp;
+    @TempDir protected Path tmp;
 
     /** The method under test. */
     protected abstract MergeMethod method();
@@ -63,13 +64,18 @@ public abstract class MergeMethodContract {
     protected List<Candidate> fineTunes(int n, double scale) throws IOException {
         List<Candidate> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            out.add(new ModelCandidate("t" + i, MergeFixtures.fineTuned(manager, base, 10 + i, scale), "memory"));
+            out.add(
+                    new ModelCandidate(
+                            "t" + i,
+                            MergeFixtures.fineTuned(manager, base, 10 + i, scale),
+                            "memory"));
         }
         return out;
     }
 
     /** Merges into memory with the method under test. */
-    protected MemoryTensors merge(TensorSource from, List<? extends Candidate> candidates) throws IOException {
+    protected MemoryTensors merge(TensorSource from, List<? extends Candidate> candidates)
+            throws IOException {
         MemoryOutput out = new MemoryOutput(manager);
         method().merge(from, candidates, out);
         return out.tensors();
@@ -85,14 +91,21 @@ public abstract class MergeMethodContract {
 
     @Test
     void tensorsNoCandidateChangesKeepTheBaseBitForBit() throws IOException {
-        Map<String, MergeFixtures.Lora> a = MergeFixtures.randomLora(manager, base, List.of("layers.0.query"), 2, 5);
-        Map<String, MergeFixtures.Lora> b = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1"), 2, 6);
-        try (Candidate ca = Candidate.open(MergeFixtures.writeLora(tmp.resolve("a"), a, 2, 4), "a", base);
-                Candidate cb = Candidate.open(MergeFixtures.writeLora(tmp.resolve("b"), b, 2, 4), "b", base)) {
+        Map<String, MergeFixtures.Lora> a =
+                MergeFixtures.randomLora(manager, base, List.of("layers.0.query"), 2, 5);
+        Map<String, MergeFixtures.Lora> b =
+                MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1"), 2, 6);
+        try (Candidate ca =
+                        Candidate.open(
+                                MergeFixtures.writeLora(tmp.resolve("a"), a, 2, 4), "a", base);
+                Candidate cb =
+                        Candidate.open(
+                                MergeFixtures.writeLora(tmp.resolve("b"), b, 2, 4), "b", base)) {
             MemoryTensors merged = merge(base, List.of(ca, cb));
             for (String key : base.keys()) {
                 if (!key.equals("layers.0.query.weight") && !key.equals("layers.0.fc1.weight")) {
-                    assertArrayEquals(base.get(key).toByteArray(), merged.get(key).toByteArray(), key);
+                    assertArrayEquals(
+                            base.get(key).toByteArray(), merged.get(key).toByteArray(), key);
                 }
             }
         }
@@ -110,7 +123,9 @@ public abstract class MergeMethodContract {
             MergeReport report = method().merge(b, cs, o);
             assertEquals(base.keys().size(), report.tensors());
         }
-        assertTrue(Files.isRegularFile(out.resolve(CheckpointReader.INDEX_FILE)), "sharded output has an index");
+        assertTrue(
+                Files.isRegularFile(out.resolve(CheckpointReader.INDEX_FILE)),
+                "sharded output has an index");
         assertEquals("{\"hidden_size\": 6}", Files.readString(out.resolve("config.json")));
         try (CheckpointReader written = CheckpointReader.open(out)) {
             assertTrue(written.shards().size() > 1, "several shards");
@@ -124,9 +139,16 @@ public abstract class MergeMethodContract {
         List<Candidate> adapters = new ArrayList<>();
         List<Candidate> dense = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            Map<String, MergeFixtures.Lora> f = MergeFixtures.randomLora(manager, base, modules, 2, 20 + i);
-            adapters.add(Candidate.open(MergeFixtures.writeLora(tmp.resolve("lora" + i), f, 2, 8), "c" + i, base));
-            dense.add(new ModelCandidate("c" + i, MergeFixtures.applyLora(manager, base, f, 2, 8), "memory"));
+            Map<String, MergeFixtures.Lora> f =
+                    MergeFixtures.randomLora(manager, base, modules, 2, 20 + i);
+            adapters.add(
+                    Candidate.open(
+                            MergeFixtures.writeLora(tmp.resolve("lora" + i), f, 2, 8),
+                            "c" + i,
+                            base));
+            dense.add(
+                    new ModelCandidate(
+                            "c" + i, MergeFixtures.applyLora(manager, base, f, 2, 8), "memory"));
         }
         try {
             MergeFixtures.assertSameModel(merge(base, adapters), merge(base, dense), RTOL, ATOL);
@@ -146,13 +168,20 @@ public abstract class MergeMethodContract {
         bad.put("layers.1.fc1.weight", w);
         cs.add(new ModelCandidate("broken", bad, "memory"));
         Path out = tmp.resolve("out");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
-            try (ModelFolderOutput o = ModelFolderOutput.open(out, 1 << 20, null, null)) {
-                method().merge(base, cs, o);
-            }
-        });
-        assertTrue(e.getMessage().contains("'broken'") && e.getMessage().contains("layers.1.fc1.weight")
-                && e.getMessage().contains("NaN"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> {
+                            try (ModelFolderOutput o =
+                                    ModelFolderOutput.open(out, 1 << 20, null, null)) {
+                                method().merge(base, cs, o);
+                            }
+                        });
+        assertTrue(
+                e.getMessage().contains("'broken'")
+                        && e.getMessage().contains("layers.1.fc1.weight")
+                        && e.getMessage().contains("NaN"),
+                e.getMessage());
         assertFalse(Files.exists(out), "no output under the final name");
     }
 
@@ -161,8 +190,11 @@ public abstract class MergeMethodContract {
         MemoryTensors odd = MergeFixtures.fineTuned(manager, base, 7, 0.05);
         odd.put("layers.0.fc2.weight", manager.zeros(new Shape(6, 8)));
         List<Candidate> cs = List.of(new ModelCandidate("odd", odd, "memory"));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> merge(base, cs));
-        assertEquals("candidate 'odd' (memory): shape mismatch for tensor 'layers.0.fc2.weight': [6, 8], the base"
-                + " has [6, 9]", e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> merge(base, cs));
+        assertEquals(
+                "candidate 'odd' (memory): shape mismatch for tensor 'layers.0.fc2.weight': [6, 8],"
+                        + " the base has [6, 9]",
+                e.getMessage());
     }
 }

@@ -6,14 +6,13 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.GradientCollector;
-import ai.djl.training.listener.TrainingListener;
-import ai.djl.training.listener.TrainingListener.BatchData;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
+import ai.djl.training.listener.TrainingListener;
+import ai.djl.training.listener.TrainingListener.BatchData;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -98,7 +97,10 @@ public final class TrainLoop {
         for (int epoch = 1; epoch <= epochs && step < maxSteps; epoch++) {
             List<Float> epochLosses = new ArrayList<>();
             int inEpoch = 0;
-            ProgressBar bar = progress && stepsPerEpoch() > 1 ? new ProgressBar("Epoch " + epoch, stepsPerEpoch()) : null;
+            ProgressBar bar =
+                    progress && stepsPerEpoch() > 1
+                            ? new ProgressBar("Epoch " + epoch, stepsPerEpoch())
+                            : null;
             for (Batch batch : batches()) {
                 try (batch) {
                     float loss = step(batch);
@@ -112,13 +114,28 @@ public final class TrainLoop {
                     } else {
                         inARow++;
                         if (inARow > maxSkippedSteps) {
-                            throw new IllegalStateException(String.format(Locale.ROOT,
-                                    "The training loss is %s at step %d (epoch %d), %d steps in a row%s: stopping"
-                                            + " (lower the learning rate or check the data)", loss, step, epoch, inARow,
-                                    Float.isNaN(lastFinite) ? "" : "; the last finite loss was " + lastFinite));
+                            throw new IllegalStateException(
+                                    String.format(
+                                            Locale.ROOT,
+                                            "The training loss is %s at step %d (epoch %d), %d"
+                                                + " steps in a row%s: stopping (lower the learning"
+                                                + " rate or check the data)",
+                                            loss,
+                                            step,
+                                            epoch,
+                                            inARow,
+                                            Float.isNaN(lastFinite)
+                                                    ? ""
+                                                    : "; the last finite loss was " + lastFinite));
                         }
-                        LOG.warn("Training loss is {} at step {} (epoch {}): the update was skipped ({} in a row,"
-                                + " at most {})", loss, step, epoch, inARow, maxSkippedSteps);
+                        LOG.warn(
+                                "Training loss is {} at step {} (epoch {}): the update was skipped"
+                                        + " ({} in a row, at most {})",
+                                loss,
+                                step,
+                                epoch,
+                                inARow,
+                                maxSkippedSteps);
                     }
                     if (bar != null) {
                         bar.update(inEpoch, String.format(Locale.ROOT, "loss %.4f", loss));
@@ -156,7 +173,8 @@ public final class TrainLoop {
      */
     public float step(Batch batch) {
         float value;
-        BatchData batchData = new BatchData(batch, new ConcurrentHashMap<>(), new ConcurrentHashMap<>());
+        BatchData batchData =
+                new BatchData(batch, new ConcurrentHashMap<>(), new ConcurrentHashMap<>());
         try (GradientCollector gc = trainer.newGradientCollector()) {
             NDList labels = batch.getLabels();
             NDList preds = trainer.forward(batch.getData(), labels);

@@ -45,32 +45,49 @@ class TrainLoopTest extends ManagedTest {
         }
         NDArray features = manager.create(x, new Shape(batches.length * BATCH, 3));
         NDArray labels = features.sum(new int[] {1}, true).mul(0.5f);
-        return new ArrayDataset.Builder().setData(features).optLabels(labels).setSampling(BATCH, false).build();
+        return new ArrayDataset.Builder()
+                .setData(features)
+                .optLabels(labels)
+                .setSampling(BATCH, false)
+                .build();
     }
 
     /** Trains a fresh Linear(1) from fixed weights; returns the final weights. {@code nanAt} steps get a NaN loss. */
-    private float[] train(ArrayDataset data, Set<Integer> nanAt, List<Float> losses, int maxSkipped) {
+    private float[] train(
+            ArrayDataset data, Set<Integer> nanAt, List<Float> losses, int maxSkipped) {
         Block block = Linear.builder().setUnits(1).build();
         block.initialize(manager, DataType.FLOAT32, new Shape(BATCH, 3));
         block.getParameters().get("weight").getArray().set(new float[] {0.3f, -0.2f, 0.1f});
         block.getParameters().get("bias").getArray().set(new float[] {0.05f});
         int[] step = {0};
-        Loss poison = new Loss("poison") {
-            @Override
-            public NDArray evaluate(NDList labels, NDList preds) {
-                step[0]++;
-                // NaN in the loss and in every gradient when poisoned, exactly 0 otherwise
-                return preds.head().sum().mul(nanAt.contains(step[0]) ? Float.NaN : 0f);
-            }
-        };
+        Loss poison =
+                new Loss("poison") {
+                    @Override
+                    public NDArray evaluate(NDList labels, NDList preds) {
+                        step[0]++;
+                        // NaN in the loss and in every gradient when poisoned, exactly 0 otherwise
+                        return preds.head().sum().mul(nanAt.contains(step[0]) ? Float.NaN : 0f);
+                    }
+                };
         try (Model model = Model.newInstance("loop")) {
             model.setBlock(block);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(
-                            new SimpleCompositeLoss().addLoss(Loss.l2Loss()).addLoss(poison))
-                    .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.1f)).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(
+                                    new SimpleCompositeLoss()
+                                            .addLoss(Loss.l2Loss())
+                                            .addLoss(poison))
+                            .optOptimizer(
+                                    Optimizer.sgd()
+                                            .setLearningRateTracker(Tracker.fixed(0.1f))
+                                            .build());
             try (Trainer trainer = model.newTrainer(cfg)) {
-                TrainLoop loop = TrainLoop.builder().setTrainer(trainer).setTrainData(data).optProgress(false)
-                        .optMaxSkippedSteps(maxSkipped).build();
+                TrainLoop loop =
+                        TrainLoop.builder()
+                                .setTrainer(trainer)
+                                .setTrainData(data)
+                                .optProgress(false)
+                                .optMaxSkippedSteps(maxSkipped)
+                                .build();
                 losses.addAll(loop.run());
                 assertEquals(nanAt.size(), loop.skippedSteps());
             }
@@ -87,7 +104,10 @@ class TrainLoopTest extends ManagedTest {
         float[] reference = train(data(0, 2, 4), Set.of(), new ArrayList<>(), 3);
         assertEquals(5, losses.size());
         assertTrue(Float.isNaN(losses.get(1)) && Float.isNaN(losses.get(3)), losses.toString());
-        assertTrue(Float.isFinite(losses.get(0)) && Float.isFinite(losses.get(2)) && Float.isFinite(losses.get(4)));
+        assertTrue(
+                Float.isFinite(losses.get(0))
+                        && Float.isFinite(losses.get(2))
+                        && Float.isFinite(losses.get(4)));
         assertArrayEquals(reference, skipped, 0f);
         float[] untouched = train(data(0), Set.of(), new ArrayList<>(), 3);
         assertTrue(untouched[0] != reference[0], "the steps did move the weights");
@@ -95,9 +115,13 @@ class TrainLoopTest extends ManagedTest {
 
     @Test
     void tooManyNonFiniteStepsInARowStopTheRun() {
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> train(data(0, 1, 2, 3, 4), Set.of(2, 3, 4), new ArrayList<>(), 2));
-        assertTrue(e.getMessage().contains("step 4") && e.getMessage().contains("3 steps in a row"), e.getMessage());
+        IllegalStateException e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> train(data(0, 1, 2, 3, 4), Set.of(2, 3, 4), new ArrayList<>(), 2));
+        assertTrue(
+                e.getMessage().contains("step 4") && e.getMessage().contains("3 steps in a row"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("last finite loss"), e.getMessage());
     }
 }

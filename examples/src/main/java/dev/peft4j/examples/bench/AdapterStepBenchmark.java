@@ -20,18 +20,15 @@ import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.adapters.pego.PegoConfig;
-import dev.peft4j.adapters.pego.PegoRegularizer;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertModel;
-
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -49,10 +46,13 @@ import java.util.function.Function;
 public final class AdapterStepBenchmark {
 
     /** sentence-transformers/all-MiniLM-L6-v2's {@code config.json}, the architecture part. */
-    private static final String MINILM = "{\"model_type\": \"bert\", \"hidden_size\": 384, \"num_hidden_layers\": 6,"
-            + " \"num_attention_heads\": 12, \"intermediate_size\": 1536, \"hidden_act\": \"gelu\","
-            + " \"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.1, \"vocab_size\": 30522,"
-            + " \"max_position_embeddings\": 512, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12}";
+    private static final String MINILM =
+            "{\"model_type\": \"bert\", \"hidden_size\": 384, \"num_hidden_layers\": 6,"
+                + " \"num_attention_heads\": 12, \"intermediate_size\": 1536, \"hidden_act\":"
+                + " \"gelu\", \"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.1,"
+                + " \"vocab_size\": 30522, \"max_position_embeddings\": 512, \"type_vocab_size\":"
+                + " 2, \"layer_norm_eps\": 1e-12}";
+
     private static final BertConfig CONFIG = BertConfig.parse(MINILM);
     private static final int BATCH = 16;
     private static final int SEQ = 128;
@@ -67,7 +67,11 @@ public final class AdapterStepBenchmark {
      * One benchmarked method: a name, its config for the target modules, and optionally an extra
      * loss that is part of its training step (PEGO's regularizer).
      */
-    record Method(String name, Function<String[], AdapterConfig> config, boolean regularized, boolean reportOnly) {
+    record Method(
+            String name,
+            Function<String[], AdapterConfig> config,
+            boolean regularized,
+            boolean reportOnly) {
 
         Method(String name, Function<String[], AdapterConfig> config) {
             this(name, config, true, false);
@@ -77,16 +81,41 @@ public final class AdapterStepBenchmark {
     /** The methods, LoRA first (the baseline); budgets near LoRA r 8's {@code 8 (m + n)} per layer. */
     static List<Method> methods() {
         return List.of(
-                new Method("LoRA r 8", t -> LoraConfig.builder().setRank(8).setTargetModules(t).build()),
-                new Method("NOLA r 8, k 1024 + 1024", t -> NolaConfig.builder().setRank(8).setNumBases(1024, 1024)
-                        .setTargetModules(t).build()),
-                new Method("Bone r 16", t -> BoneConfig.builder().setRank(16).setTargetModules(t).build()),
-                new Method("Bat r 16", t -> BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)
-                        .setTargetModules(t).build(), true, true),
-                new Method("FLoRA r 8", t -> FloraConfig.builder().setRank(8).setTargetModules(t).build()),
-                new Method("PEGO r 4, N 2, with regularizer", t -> PegoConfig.builder().setTargetModules(t).build()),
-                new Method("PEGO r 4, N 2, task loss only", t -> PegoConfig.builder().setTargetModules(t).build(),
-                        false, true));
+                new Method(
+                        "LoRA r 8",
+                        t -> LoraConfig.builder().setRank(8).setTargetModules(t).build()),
+                new Method(
+                        "NOLA r 8, k 1024 + 1024",
+                        t ->
+                                NolaConfig.builder()
+                                        .setRank(8)
+                                        .setNumBases(1024, 1024)
+                                        .setTargetModules(t)
+                                        .build()),
+                new Method(
+                        "Bone r 16",
+                        t -> BoneConfig.builder().setRank(16).setTargetModules(t).build()),
+                new Method(
+                        "Bat r 16",
+                        t ->
+                                BoneConfig.builder()
+                                        .setRank(16)
+                                        .optVariant(BoneConfig.Variant.BAT)
+                                        .setTargetModules(t)
+                                        .build(),
+                        true,
+                        true),
+                new Method(
+                        "FLoRA r 8",
+                        t -> FloraConfig.builder().setRank(8).setTargetModules(t).build()),
+                new Method(
+                        "PEGO r 4, N 2, with regularizer",
+                        t -> PegoConfig.builder().setTargetModules(t).build()),
+                new Method(
+                        "PEGO r 4, N 2, task loss only",
+                        t -> PegoConfig.builder().setTargetModules(t).build(),
+                        false,
+                        true));
     }
 
     /**
@@ -97,9 +126,14 @@ public final class AdapterStepBenchmark {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
         List<String> only = args.length > 1 ? Arrays.asList(args[1].split(",")) : List.of("");
         Engine.getInstance().setRandomSeed(1);
-        System.out.printf(Locale.ROOT, "Adapter step benchmark: random MiniLM-L6-H384 (BertModel), batch %d x %d, "
-                        + "targets %s, Adam; %s, %d processors%n", BATCH, SEQ,
-                Arrays.toString(TARGETS), Engine.getInstance().defaultDevice(),
+        System.out.printf(
+                Locale.ROOT,
+                "Adapter step benchmark: random MiniLM-L6-H384 (BertModel), batch %d x %d, "
+                        + "targets %s, Adam; %s, %d processors%n",
+                BATCH,
+                SEQ,
+                Arrays.toString(TARGETS),
+                Engine.getInstance().defaultDevice(),
                 Runtime.getRuntime().availableProcessors());
         List<Method> methods = new ArrayList<>();
         for (Method method : methods()) {
@@ -108,7 +142,8 @@ public final class AdapterStepBenchmark {
             }
         }
         try (NDManager m = NDManager.newBaseManager()) {
-            NDArray x = m.randomInteger(0, CONFIG.vocabSize(), new Shape(BATCH, SEQ), DataType.INT64);
+            NDArray x =
+                    m.randomInteger(0, CONFIG.vocabSize(), new Shape(BATCH, SEQ), DataType.INT64);
             NDArray y = m.randomNormal(new Shape(BATCH, SEQ, CONFIG.hiddenSize()));
             List<Run> runs = new ArrayList<>();
             for (Method method : methods) {
@@ -138,17 +173,40 @@ public final class AdapterStepBenchmark {
     private static void report(List<Run> runs) {
         double loraWall = median(runs.get(0).wall);
         double loraCpu = median(runs.get(0).cpu);
-        System.out.printf(Locale.ROOT, "%-34s %10s %10s %7s %10s %7s   %s%n", "method", "trainable", "wall ms", "ratio",
-                "cpu ms", "ratio", "target (wall ratio)");
+        System.out.printf(
+                Locale.ROOT,
+                "%-34s %10s %10s %7s %10s %7s   %s%n",
+                "method",
+                "trainable",
+                "wall ms",
+                "ratio",
+                "cpu ms",
+                "ratio",
+                "target (wall ratio)");
         for (Run run : runs) {
             double wall = median(run.wall);
             double cpu = median(run.cpu);
             double ratio = wall / loraWall;
-            String verdict = run == runs.get(0) ? "baseline"
-                    : run.method.reportOnly() ? "reported only"
-                    : String.format(Locale.ROOT, "<= %.1f %s", TARGET_RATIO, ratio <= TARGET_RATIO ? "ok" : "MISSED");
-            System.out.printf(Locale.ROOT, "%-34s %,10d %10.1f %7.3f %10.1f %7.3f   %s%n", run.method.name(),
-                    run.trainable, wall, ratio, cpu, cpu / loraCpu, verdict);
+            String verdict =
+                    run == runs.get(0)
+                            ? "baseline"
+                            : run.method.reportOnly()
+                                    ? "reported only"
+                                    : String.format(
+                                            Locale.ROOT,
+                                            "<= %.1f %s",
+                                            TARGET_RATIO,
+                                            ratio <= TARGET_RATIO ? "ok" : "MISSED");
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-34s %,10d %10.1f %7.3f %10.1f %7.3f   %s%n",
+                    run.method.name(),
+                    run.trainable,
+                    wall,
+                    ratio,
+                    cpu,
+                    cpu / loraCpu,
+                    verdict);
         }
     }
 
@@ -175,8 +233,12 @@ public final class AdapterStepBenchmark {
             this.model = Model.newInstance(method.name());
             model.setBlock(bert);
             Loss loss = method.regularized() ? pm.trainingLoss(Loss.l2Loss()) : Loss.l2Loss();
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(loss)
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(loss)
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-4f))
+                                            .build());
             this.trainer = pm.newTrainer(model, cfg);
         }
 

@@ -33,6 +33,7 @@ public final class BenchTimer {
     /** One printed line: label, time, ratio to a baseline, and the target. */
     public static String row(String label, double ms, double baselineMs, String target) {
         double ratio = ms / baselineMs;
-        return String.format(Locale.ROOT, "%-44s %9.2f ms   ratio %.3f   %s", label, ms, ratio, target);
+        return String.format(
+                Locale.ROOT, "%-44s %9.2f ms   ratio %.3f   %s", label, ms, ratio, target);
     }
 }

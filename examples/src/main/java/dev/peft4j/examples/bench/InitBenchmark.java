@@ -7,7 +7,6 @@ import ai.djl.training.loss.Loss;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
-import dev.peft4j.examples.bench.LinalgBenchmark;
 import dev.peft4j.examples.text.Methods;
 import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.examples.text.TextTasks;
@@ -17,7 +16,6 @@ import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.train.text.TextBatcher;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextSplits;
-
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -42,17 +40,30 @@ public final class InitBenchmark {
         List<String> options = Arrays.asList(args);
         int at = options.indexOf("--repeats");
         int repeats = at >= 0 ? Integer.parseInt(options.get(at + 1)) : 3;
-        System.out.printf(Locale.ROOT, "Initializer benchmark on %s, %d available processors%n",
-                Device.cpu(), Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "Initializer benchmark on %s, %d available processors%n",
+                Device.cpu(),
+                Runtime.getRuntime().availableProcessors());
         if (!options.contains("--no-linalg")) {
-            LinalgBenchmark.main(options.stream().filter(o -> !o.equals("--no-linalg") && !o.equals("--no-eva"))
-                    .toArray(String[]::new));
+            LinalgBenchmark.main(
+                    options.stream()
+                            .filter(o -> !o.equals("--no-linalg") && !o.equals("--no-eva"))
+                            .toArray(String[]::new));
         }
         double lora = createMillis("true", repeats);
         for (String init : List.of("pissa", "pissa_niter_4")) {
             double ms = createMillis(init, repeats);
-            System.out.println(BenchTimer.row("MiniLM all-linear r 16 " + init, ms, lora,
-                    String.format(Locale.ROOT, "(plain LoRA %.0f ms; initializer alone %.0f ms)", lora, ms - lora)));
+            System.out.println(
+                    BenchTimer.row(
+                            "MiniLM all-linear r 16 " + init,
+                            ms,
+                            lora,
+                            String.format(
+                                    Locale.ROOT,
+                                    "(plain LoRA %.0f ms; initializer alone %.0f ms)",
+                                    lora,
+                                    ms - lora)));
         }
         if (!options.contains("--no-eva")) {
             eva(repeats);
@@ -61,8 +72,13 @@ public final class InitBenchmark {
 
     /** Median time of creating an all-linear LoRA with {@code init} on a freshly loaded MiniLM. */
     private static double createMillis(String init, int repeats) throws Exception {
-        LoraConfig config = LoraConfig.builder().setRank(PISSA_RANK).optAlpha(PISSA_RANK).optInitLoraWeights(init)
-                .setTargetModules(TargetModules.allLinear()).build();
+        LoraConfig config =
+                LoraConfig.builder()
+                        .setRank(PISSA_RANK)
+                        .optAlpha(PISSA_RANK)
+                        .optInitLoraWeights(init)
+                        .setTargetModules(TargetModules.allLinear())
+                        .build();
         double[] times = new double[repeats];
         for (int i = 0; i < repeats; i++) {
             try (NDManager manager = NDManager.newBaseManager()) {
@@ -71,7 +87,11 @@ public final class InitBenchmark {
                 PeftModel pm = PeftModel.create(model, config);
                 times[i] = (System.nanoTime() - start) / 1e6;
                 if (i == 0 && !"true".equals(init)) {
-                    System.out.printf(Locale.ROOT, "%s: %d layers adapted%n", init, pm.adaptedLayers().size());
+                    System.out.printf(
+                            Locale.ROOT,
+                            "%s: %d layers adapted%n",
+                            init,
+                            pm.adaptedLayers().size());
                 }
             }
         }
@@ -83,7 +103,9 @@ public final class InitBenchmark {
         TextSplits splits = TextTasks.load("spam", 42);
         TextBatcher train;
         try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
-            train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, 16, true, 42);
+            train =
+                    TextClassifiers.batches(
+                            splits.split(TextSplits.TRAIN), tokenizer, 16, true, 42);
         }
         double[] times = new double[repeats];
         for (int i = 0; i < repeats; i++) {
@@ -91,16 +113,25 @@ public final class InitBenchmark {
                 BertForSequenceClassification model = MiniLm.CLASSIFIER.load(manager, 2);
                 PeftModel pm = PeftModel.create(model, Methods.byName("eva").config().get());
                 long start = System.nanoTime();
-                LoraInitialization.prepare(pm, PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss(),
+                LoraInitialization.prepare(
+                        pm,
+                        PeftModel.DEFAULT,
+                        train.getData(manager),
+                        Loss.softmaxCrossEntropyLoss(),
                         InitOptions.defaults().withProgress(false));
                 times[i] = (System.nanoTime() - start) / 1e6;
                 if (i == 0) {
-                    System.out.printf(Locale.ROOT, "EVA ranks (query, value of 6 layers, budget 96): %s%n",
+                    System.out.printf(
+                            Locale.ROOT,
+                            "EVA ranks (query, value of 6 layers, budget 96): %s%n",
                             pm.config(PeftModel.DEFAULT).toJson().get("rank_pattern"));
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "EVA data pass, MiniLM query+value r 8, spam batches of 16 (128 tokens): median %.1f s%n",
+        System.out.printf(
+                Locale.ROOT,
+                "EVA data pass, MiniLM query+value r 8, spam batches of 16 (128 tokens): median"
+                        + " %.1f s%n",
                 median(times) / 1000);
     }
 

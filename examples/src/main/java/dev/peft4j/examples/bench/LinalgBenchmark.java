@@ -4,11 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.core.random.CounterRandom;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

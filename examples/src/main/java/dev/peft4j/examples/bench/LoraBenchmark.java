@@ -21,7 +21,6 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
-
 import java.util.Locale;
 
 /**
@@ -45,9 +44,17 @@ public final class LoraBenchmark {
         int trainReps = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         int inferReps = args.length > 1 ? Integer.parseInt(args[1]) : 200;
         Engine.getInstance().setRandomSeed(1);
-        System.out.printf(Locale.ROOT, "LoRA benchmark: %d x Linear(%d), batch %d, %s, %d threads, OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s%n",
-                LAYERS, WIDTH, BATCH, Engine.getInstance().defaultDevice(), Runtime.getRuntime().availableProcessors(),
-                System.getenv("OMP_WAIT_POLICY"), System.getenv("GOMP_SPINCOUNT"));
+        System.out.printf(
+                Locale.ROOT,
+                "LoRA benchmark: %d x Linear(%d), batch %d, %s, %d threads, OMP_WAIT_POLICY=%s"
+                        + " GOMP_SPINCOUNT=%s%n",
+                LAYERS,
+                WIDTH,
+                BATCH,
+                Engine.getInstance().defaultDevice(),
+                Runtime.getRuntime().availableProcessors(),
+                System.getenv("OMP_WAIT_POLICY"),
+                System.getenv("GOMP_SPINCOUNT"));
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray x = m.randomNormal(new Shape(BATCH, WIDTH));
             NDArray y = m.randomNormal(new Shape(BATCH, WIDTH));
@@ -55,7 +62,8 @@ public final class LoraBenchmark {
             double full = trainStep(m, x, y, false, trainReps);
             double lora = trainStep(m, x, y, true, trainReps);
 
-            // three separate models timed in interleaved rounds, so machine noise hits all of them alike
+            // three separate models timed in interleaved rounds, so machine noise hits all of them
+            // alike
             Block plainModel = stack(m);
             PeftModel unmergedModel = loraStack(m);
             PeftModel mergedModel = loraStack(m);
@@ -75,11 +83,16 @@ public final class LoraBenchmark {
             double unmerged = best[1];
             double merged = best[2];
 
-            System.out.println(BenchTimer.row("(a) full fine-tuning training step", full, full, "baseline"));
-            System.out.println(BenchTimer.row("(a) LoRA r 8 training step", lora, full, "target <= 0.90"));
+            System.out.println(
+                    BenchTimer.row("(a) full fine-tuning training step", full, full, "baseline"));
+            System.out.println(
+                    BenchTimer.row("(a) LoRA r 8 training step", lora, full, "target <= 0.90"));
             System.out.println(BenchTimer.row("(b) plain forward", plain, plain, "baseline"));
-            System.out.println(BenchTimer.row("(b) unmerged LoRA forward", unmerged, plain, "target <= 1.15"));
-            System.out.println(BenchTimer.row("(c) merged LoRA forward", merged, plain, "target 1.0 within noise"));
+            System.out.println(
+                    BenchTimer.row("(b) unmerged LoRA forward", unmerged, plain, "target <= 1.15"));
+            System.out.println(
+                    BenchTimer.row(
+                            "(c) merged LoRA forward", merged, plain, "target 1.0 within noise"));
         }
     }
 
@@ -97,48 +110,71 @@ public final class LoraBenchmark {
 
     /** A stack with LoRA r 8 on every Linear and non-zero B. */
     private static PeftModel loraStack(NDManager m) {
-        return PeftModel.create(stack(m), LoraConfig.builder().setRank(8).optAlpha(16).optInitLoraWeights("false")
-                .setTargetModules(TargetModules.allLinear()).build());
+        return PeftModel.create(
+                stack(m),
+                LoraConfig.builder()
+                        .setRank(8)
+                        .optAlpha(16)
+                        .optInitLoraWeights("false")
+                        .setTargetModules(TargetModules.allLinear())
+                        .build());
     }
 
-    private static double trainStep(NDManager m, NDArray x, NDArray y, boolean lora, int reps) throws Exception {
+    private static double trainStep(NDManager m, NDArray x, NDArray y, boolean lora, int reps)
+            throws Exception {
         Block block = stack(m);
         try (Model model = Model.newInstance(lora ? "lora" : "full")) {
             model.setBlock(block);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(Loss.l2Loss())
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-4f))
+                                            .build());
             Trainer trainer;
             if (lora) {
-                PeftModel pm = PeftModel.create(block, LoraConfig.builder().setRank(8).optAlpha(16)
-                        .setTargetModules(TargetModules.allLinear()).build());
+                PeftModel pm =
+                        PeftModel.create(
+                                block,
+                                LoraConfig.builder()
+                                        .setRank(8)
+                                        .optAlpha(16)
+                                        .setTargetModules(TargetModules.allLinear())
+                                        .build());
                 trainer = pm.newTrainer(model, cfg);
             } else {
                 trainer = model.newTrainer(cfg);
             }
             try (trainer) {
-                return BenchTimer.medianMillis(3, reps, () -> {
-                    try (GradientCollector gc = trainer.newGradientCollector()) {
-                        NDList pred = trainer.forward(new NDList(x));
-                        NDArray loss = trainer.getLoss().evaluate(new NDList(y), pred);
-                        gc.backward(loss);
-                        pred.close();
-                        loss.close();
-                    }
-                    trainer.step();
-                });
+                return BenchTimer.medianMillis(
+                        3,
+                        reps,
+                        () -> {
+                            try (GradientCollector gc = trainer.newGradientCollector()) {
+                                NDList pred = trainer.forward(new NDList(x));
+                                NDArray loss = trainer.getLoss().evaluate(new NDList(y), pred);
+                                gc.backward(loss);
+                                pred.close();
+                                loss.close();
+                            }
+                            trainer.step();
+                        });
             }
         }
     }
 
     private static double forward(Block block, NDArray x, int reps) throws Exception {
         ParameterStore ps = new ParameterStore(x.getManager(), false);
-        return BenchTimer.medianMillis(10, reps, () -> {
-            try (NDManager scope = x.getManager().newSubManager()) {
-                NDArray in = x.duplicate();
-                in.attach(scope);
-                NDList out = block.forward(ps, new NDList(in), false);
-                out.attach(scope);
-            }
-        });
+        return BenchTimer.medianMillis(
+                10,
+                reps,
+                () -> {
+                    try (NDManager scope = x.getManager().newSubManager()) {
+                        NDArray in = x.duplicate();
+                        in.attach(scope);
+                        NDList out = block.forward(ps, new NDList(in), false);
+                        out.attach(scope);
+                    }
+                });
     }
 }

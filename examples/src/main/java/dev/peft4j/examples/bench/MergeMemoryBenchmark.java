@@ -37,26 +37,48 @@ public final class MergeMemoryBenchmark {
             child(args[1], Integer.parseInt(args[2]), Path.of(args[3]));
             return;
         }
-        List<String> methods = List.of((args.length > 0 ? args[0] : "task_arithmetic,ties").split(","));
-        Path dir = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("minilm-merge-bench");
+        List<String> methods =
+                List.of((args.length > 0 ? args[0] : "task_arithmetic,ties").split(","));
+        Path dir =
+                args.length > 1
+                        ? Path.of(args[1])
+                        : Files.createTempDirectory("minilm-merge-bench");
         boolean keep = args.length > 1;
         try {
             writeModels(dir, 16);
-            System.out.printf(Locale.ROOT,
+            System.out.printf(
+                    Locale.ROOT,
                     "Peak RSS of merging MiniLM-size models (%,d params, %.1f MB each), %d cores%n",
-                    MiniLmFiles.parameterCount(), MiniLmFiles.parameterCount() * 4 / 1e6,
+                    MiniLmFiles.parameterCount(),
+                    MiniLmFiles.parameterCount() * 4 / 1e6,
                     Runtime.getRuntime().availableProcessors());
-            System.out.printf(Locale.ROOT, "%-16s %7s %14s %14s %9s%n", "method", "models", "after init MiB",
-                    "peak RSS MiB", "time s");
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-16s %7s %14s %14s %9s%n",
+                    "method",
+                    "models",
+                    "after init MiB",
+                    "peak RSS MiB",
+                    "time s");
             for (String method : methods) {
                 double[] peaks = new double[SIZES.length];
                 for (int i = 0; i < SIZES.length; i++) {
                     String line = runChild(method, SIZES[i], dir);
                     String[] f = line.trim().split("\\s+");
                     peaks[i] = Double.parseDouble(f[1]);
-                    System.out.printf(Locale.ROOT, "%-16s %7d %14s %14s %9s%n", method, SIZES[i], f[0], f[1], f[2]);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "%-16s %7d %14s %14s %9s%n",
+                            method,
+                            SIZES[i],
+                            f[0],
+                            f[1],
+                            f[2]);
                 }
-                System.out.printf(Locale.ROOT, "%-16s peak 16 vs 4 models: %+.1f%% (target within 10%%)%n", method,
+                System.out.printf(
+                        Locale.ROOT,
+                        "%-16s peak 16 vs 4 models: %+.1f%% (target within 10%%)%n",
+                        method,
                         100 * (peaks[2] / peaks[1] - 1));
             }
         } finally {
@@ -79,15 +101,24 @@ public final class MergeMemoryBenchmark {
     }
 
     private static String runChild(String method, int n, Path dir) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(MiniLmFiles.childJvm("256m", MergeMemoryBenchmark.class,
-                "--child", method, String.valueOf(n), dir.toString()));
+        ProcessBuilder pb =
+                new ProcessBuilder(
+                        MiniLmFiles.childJvm(
+                                "256m",
+                                MergeMemoryBenchmark.class,
+                                "--child",
+                                method,
+                                String.valueOf(n),
+                                dir.toString()));
         pb.redirectErrorStream(true);
         pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
         pb.environment().putIfAbsent("DJL_OFFLINE", "true");
         Process p = pb.start();
         String result = null;
         StringBuilder all = new StringBuilder();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader r =
+                new BufferedReader(
+                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {
                 all.append(line).append('\n');
                 if (line.startsWith("RESULT ")) {
@@ -113,8 +144,12 @@ public final class MergeMemoryBenchmark {
             for (int i = 0; i < n; i++) {
                 cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
             }
-            try (ModelFolderOutput o = ModelFolderOutput.open(out.resolve("merged"),
-                    ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, null, null)) {
+            try (ModelFolderOutput o =
+                    ModelFolderOutput.open(
+                            out.resolve("merged"),
+                            ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
+                            null,
+                            null)) {
                 m.merge(base, cs, o);
             }
         } finally {
@@ -123,7 +158,11 @@ public final class MergeMemoryBenchmark {
             }
             MiniLmFiles.delete(out);
         }
-        System.out.printf(Locale.ROOT, "RESULT %.0f %.0f %.2f%n", init, MiniLmFiles.peakRssMiB(),
+        System.out.printf(
+                Locale.ROOT,
+                "RESULT %.0f %.0f %.2f%n",
+                init,
+                MiniLmFiles.peakRssMiB(),
                 (System.nanoTime() - start) / 1e9);
     }
 }

@@ -31,7 +31,10 @@ public final class MergeThroughputBenchmark {
     /** Runs the benchmark. */
     public static void main(String[] args) throws Exception {
         int reps = args.length > 0 ? Integer.parseInt(args[0]) : 3;
-        Path dir = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("minilm-merge-bench");
+        Path dir =
+                args.length > 1
+                        ? Path.of(args[1])
+                        : Files.createTempDirectory("minilm-merge-bench");
         try {
             MergeMemoryBenchmark.writeModels(dir, MODELS);
             List<Path> files = new ArrayList<>();
@@ -47,14 +50,26 @@ public final class MergeThroughputBenchmark {
             double merge = BenchTimer.medianMillis(1, reps, () -> merge(dir)) / 1e3;
             double read = BenchTimer.medianMillis(1, reps, () -> readAll(files)) / 1e3;
             double copy = copyRate(reps);
-            System.out.printf(Locale.ROOT,
-                    "Task arithmetic over %d MiniLM-size models (%.0f MB read per merge), %d cores%n",
-                    MODELS, bytes / 1e6, Runtime.getRuntime().availableProcessors());
-            System.out.printf(Locale.ROOT, "merge:            %6.2f s   %6.2f GB/s of weights read%n", merge,
+            System.out.printf(
+                    Locale.ROOT,
+                    "Task arithmetic over %d MiniLM-size models (%.0f MB read per merge), %d"
+                            + " cores%n",
+                    MODELS,
+                    bytes / 1e6,
+                    Runtime.getRuntime().availableProcessors());
+            System.out.printf(
+                    Locale.ROOT,
+                    "merge:            %6.2f s   %6.2f GB/s of weights read%n",
+                    merge,
                     bytes / 1e9 / merge);
-            System.out.printf(Locale.ROOT, "sequential read:  %6.2f s   %6.2f GB/s (same files, page cache)%n", read,
+            System.out.printf(
+                    Locale.ROOT,
+                    "sequential read:  %6.2f s   %6.2f GB/s (same files, page cache)%n",
+                    read,
                     bytes / 1e9 / read);
-            System.out.printf(Locale.ROOT, "memory copy:                %6.2f GB/s (direct buffer to direct buffer)%n",
+            System.out.printf(
+                    Locale.ROOT,
+                    "memory copy:                %6.2f GB/s (direct buffer to direct buffer)%n",
                     copy);
             System.out.printf(Locale.ROOT, "merge / read rate: %.2f%n", read / merge);
         } finally {
@@ -79,8 +94,12 @@ public final class MergeThroughputBenchmark {
             for (int i = 0; i < MODELS; i++) {
                 cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
             }
-            try (ModelFolderOutput o = ModelFolderOutput.open(out.resolve("merged"),
-                    ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, null, null)) {
+            try (ModelFolderOutput o =
+                    ModelFolderOutput.open(
+                            out.resolve("merged"),
+                            ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
+                            null,
+                            null)) {
                 TaskArithmetic.withDefaults().merge(base, cs, o);
             }
         } finally {
@@ -105,11 +124,15 @@ public final class MergeThroughputBenchmark {
     private static double copyRate(int reps) throws Exception {
         ByteBuffer src = ByteBuffer.allocateDirect(256 << 20);
         ByteBuffer dst = ByteBuffer.allocateDirect(256 << 20);
-        double ms = BenchTimer.medianMillis(1, reps, () -> {
-            src.clear();
-            dst.clear();
-            dst.put(src);
-        });
+        double ms =
+                BenchTimer.medianMillis(
+                        1,
+                        reps,
+                        () -> {
+                            src.clear();
+                            dst.clear();
+                            dst.put(src);
+                        });
         return src.capacity() / 1e9 / (ms / 1e3);
     }
 }

@@ -29,15 +29,26 @@ public final class MiniLmFiles {
 
     /** Hidden size. */
     static final int HIDDEN = 384;
+
     /** Feed-forward size. */
     static final int INTERMEDIATE = 1536;
+
     /** Encoder layers. */
     static final int LAYERS = 6;
+
     /** Vocabulary size. */
     static final int VOCAB = 30522;
+
     /** The module suffixes of "all linear" LoRA targets in a BERT layer. */
-    static final List<String> ALL_LINEAR = List.of("attention.self.query", "attention.self.key",
-            "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense");
+    static final List<String> ALL_LINEAR =
+            List.of(
+                    "attention.self.query",
+                    "attention.self.key",
+                    "attention.self.value",
+                    "attention.output.dense",
+                    "intermediate.dense",
+                    "output.dense");
+
     /** LoRA on query and value only. */
     static final List<String> QUERY_VALUE = List.of("attention.self.query", "attention.self.value");
 
@@ -53,8 +64,12 @@ public final class MiniLmFiles {
         m.put("embeddings.LayerNorm.bias", new Shape(HIDDEN));
         for (int l = 0; l < LAYERS; l++) {
             String p = "encoder.layer." + l + ".";
-            for (String s : List.of("attention.self.query", "attention.self.key", "attention.self.value",
-                    "attention.output.dense")) {
+            for (String s :
+                    List.of(
+                            "attention.self.query",
+                            "attention.self.key",
+                            "attention.self.value",
+                            "attention.output.dense")) {
                 m.put(p + s + ".weight", new Shape(HIDDEN, HIDDEN));
                 m.put(p + s + ".bias", new Shape(HIDDEN));
             }
@@ -81,8 +96,11 @@ public final class MiniLmFiles {
     public static Path writeModel(Path dir, long seed, double spread) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         try (NDManager m = NDManager.newBaseManager();
-                ShardedCheckpointWriter w = ShardedCheckpointWriter.open(dir,
-                        ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, Map.of("format", "pt"))) {
+                ShardedCheckpointWriter w =
+                        ShardedCheckpointWriter.open(
+                                dir,
+                                ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
+                                Map.of("format", "pt"))) {
             for (Map.Entry<String, Shape> e : layout().entrySet()) {
                 try (NDManager scope = m.newSubManager()) {
                     w.write(e.getKey(), uniform(scope, e.getValue(), rnd, spread));
@@ -94,7 +112,8 @@ public final class MiniLmFiles {
     }
 
     /** Writes a LoRA adapter of rank {@code r} (alpha 2r) on the given module suffixes of every layer. */
-    public static Path writeLora(Path dir, long seed, int r, List<String> suffixes) throws IOException {
+    public static Path writeLora(Path dir, long seed, int r, List<String> suffixes)
+            throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         List<String> modules = new ArrayList<>();
         LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
@@ -105,19 +124,30 @@ public final class MiniLmFiles {
                     String module = "encoder.layer." + l + "." + s;
                     Shape w = layout.get(module + ".weight");
                     modules.add(module);
-                    tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_A.weight",
+                    tensors.put(
+                            AdapterCheckpoint.PREFIX + module + ".lora_A.weight",
                             uniform(m, new Shape(r, w.get(1)), rnd, 1 / Math.sqrt(w.get(1))));
-                    tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_B.weight",
+                    tensors.put(
+                            AdapterCheckpoint.PREFIX + module + ".lora_B.weight",
                             uniform(m, new Shape(w.get(0), r), rnd, 0.01));
                 }
             }
-            LoraConfig config = LoraConfig.builder().setRank(r).optAlpha(2 * r)
-                    .setTargetModules(modules.toArray(new String[0])).build();
-            AtomicFiles.publishDirectory(dir, staging -> {
-                JsonIO.writeSorted(staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-                SafetensorsWriter.write(staging.resolve(AdapterCheckpoint.WEIGHTS_FILE), tensors,
-                        Map.of("format", "pt"));
-            });
+            LoraConfig config =
+                    LoraConfig.builder()
+                            .setRank(r)
+                            .optAlpha(2 * r)
+                            .setTargetModules(modules.toArray(new String[0]))
+                            .build();
+            AtomicFiles.publishDirectory(
+                    dir,
+                    staging -> {
+                        JsonIO.writeSorted(
+                                staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
+                        SafetensorsWriter.write(
+                                staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
+                                tensors,
+                                Map.of("format", "pt"));
+                    });
         }
         return dir;
     }
@@ -164,9 +194,17 @@ public final class MiniLmFiles {
      */
     public static List<String> childJvm(String heap, Class<?> main, String... args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xms" + heap, "-Xmx" + heap, "-XX:+AlwaysPreTouch",
-                "-Dorg.slf4j.simpleLogger.log.ai.djl=error", "-cp", System.getProperty("java.class.path"),
-                main.getName()));
+        List<String> cmd =
+                new ArrayList<>(
+                        List.of(
+                                java,
+                                "-Xms" + heap,
+                                "-Xmx" + heap,
+                                "-XX:+AlwaysPreTouch",
+                                "-Dorg.slf4j.simpleLogger.log.ai.djl=error",
+                                "-cp",
+                                System.getProperty("java.class.path"),
+                                main.getName()));
         cmd.addAll(List.of(args));
         return cmd;
     }

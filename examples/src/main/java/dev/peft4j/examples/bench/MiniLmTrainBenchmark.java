@@ -17,8 +17,6 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.examples.text.Methods;
 import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.train.text.TextClassifiers;
-
 import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
@@ -50,8 +48,12 @@ public final class MiniLmTrainBenchmark {
         int timed = args.length > 1 ? Integer.parseInt(args[1]) : 30;
         int longRun = args.length > 2 ? Integer.parseInt(args[2]) : 1000;
         Engine.getInstance().setRandomSeed(3);
-        System.out.printf(Locale.ROOT, "MiniLM training benchmark: batch %d, sequence %d, %d threads%n",
-                BATCH, SEQ, Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "MiniLM training benchmark: batch %d, sequence %d, %d threads%n",
+                BATCH,
+                SEQ,
+                Runtime.getRuntime().availableProcessors());
         double lora = run(true, timed, longRun);
         double full = run(false, timed, 0);
         System.out.printf(Locale.ROOT, "LoRA r 8 (query, value) + head: %.3f steps/s%n", lora);
@@ -69,7 +71,8 @@ public final class MiniLmTrainBenchmark {
 
     /** Returns steps per second over {@code timed} steps after 3 warm-up steps; prints RSS checkpoints. */
     private static double run(boolean lora, int timed, int longRun) throws IOException {
-        try (NDManager manager = NDManager.newBaseManager(); Model model = Model.newInstance("minilm")) {
+        try (NDManager manager = NDManager.newBaseManager();
+                Model model = Model.newInstance("minilm")) {
             BertForSequenceClassification clf = MiniLm.CLASSIFIER.load(manager, 2);
             model.setBlock(clf);
             NDArray ids = manager.randomInteger(1000, 30000, new Shape(BATCH, SEQ), DataType.INT64);
@@ -77,10 +80,16 @@ public final class MiniLmTrainBenchmark {
             NDArray types = manager.zeros(new Shape(BATCH, SEQ), DataType.INT64);
             NDArray labels = manager.randomInteger(0, 2, new Shape(BATCH), DataType.INT64);
             NDList data = new NDList(ids, mask, types);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
-            Trainer trainer = lora ? PeftModel.create(clf, Methods.lora("true")).newTrainer(model, cfg)
-                    : model.newTrainer(cfg);
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-4f))
+                                            .build());
+            Trainer trainer =
+                    lora
+                            ? PeftModel.create(clf, Methods.lora("true")).newTrainer(model, cfg)
+                            : model.newTrainer(cfg);
             try (trainer) {
                 for (int i = 0; i < 3; i++) {
                     step(trainer, data, labels);
@@ -98,28 +107,37 @@ public final class MiniLmTrainBenchmark {
         }
     }
 
-    private static void memoryCheck(Trainer trainer, NDList data, NDArray labels, int done, int total) throws IOException {
+    private static void memoryCheck(
+            Trainer trainer, NDList data, NDArray labels, int done, int total) throws IOException {
         long at50 = -1;
         for (int step = done + 1; step <= total; step++) {
             step(trainer, data, labels);
             if (step == 50) {
                 at50 = MiniLmFiles.rssKiB();
-                System.out.printf(Locale.ROOT, "RSS after   50 steps: %,d kB (%s)%n", at50, heap(at50));
+                System.out.printf(
+                        Locale.ROOT, "RSS after   50 steps: %,d kB (%s)%n", at50, heap(at50));
             }
             if (step % 100 == 0) {
                 long rss = MiniLmFiles.rssKiB();
-                System.out.printf(Locale.ROOT, "  ... step %d, RSS %,d kB (%s)%n", step, rss, heap(rss));
+                System.out.printf(
+                        Locale.ROOT, "  ... step %d, RSS %,d kB (%s)%n", step, rss, heap(rss));
             }
         }
         long end = MiniLmFiles.rssKiB();
-        System.out.printf(Locale.ROOT, "RSS after %4d steps: %,d kB (%+.2f%% vs step 50; target within 5%%) (%s)%n",
-                total, end, at50 > 0 ? 100.0 * (end - at50) / at50 : Double.NaN, heap(end));
+        System.out.printf(
+                Locale.ROOT,
+                "RSS after %4d steps: %,d kB (%+.2f%% vs step 50; target within 5%%) (%s)%n",
+                total,
+                end,
+                at50 > 0 ? 100.0 * (end - at50) / at50 : Double.NaN,
+                heap(end));
     }
 
     /** The committed Java heap and the rest of the RSS (native memory, code, stacks). */
     private static String heap(long rssKb) {
         long heapKb = Runtime.getRuntime().totalMemory() / 1024;
-        return String.format(Locale.ROOT, "Java heap committed %,d kB, rest %,d kB", heapKb, rssKb - heapKb);
+        return String.format(
+                Locale.ROOT, "Java heap committed %,d kB, rest %,d kB", heapKb, rssKb - heapKb);
     }
 
     /** One step on fresh copies of the inputs in a per-step manager, as a data loader's batch would be. */

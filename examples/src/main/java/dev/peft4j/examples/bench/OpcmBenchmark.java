@@ -23,24 +23,38 @@ public final class OpcmBenchmark {
     /** Runs the benchmark. */
     public static void main(String[] args) throws Exception {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 4;
-        Path dir = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("minilm-opcm-bench");
+        Path dir =
+                args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("minilm-opcm-bench");
         try {
             MergeMemoryBenchmark.writeModels(dir, n);
             for (int i = 0; i < n; i++) {
                 if (!Files.exists(dir.resolve("qv-" + i))) {
-                    MiniLmFiles.writeLora(dir.resolve("qv-" + i), 100 + i, 8, MiniLmFiles.QUERY_VALUE);
-                    MiniLmFiles.writeLora(dir.resolve("all-" + i), 200 + i, 8, MiniLmFiles.ALL_LINEAR);
+                    MiniLmFiles.writeLora(
+                            dir.resolve("qv-" + i), 100 + i, 8, MiniLmFiles.QUERY_VALUE);
+                    MiniLmFiles.writeLora(
+                            dir.resolve("all-" + i), 200 + i, 8, MiniLmFiles.ALL_LINEAR);
                 }
             }
-            System.out.printf(Locale.ROOT, "OPCM per arriving model, MiniLM size, %d models, %d cores%n", n,
+            System.out.printf(
+                    Locale.ROOT,
+                    "OPCM per arriving model, MiniLM size, %d models, %d cores%n",
+                    n,
                     Runtime.getRuntime().availableProcessors());
-            System.out.printf(Locale.ROOT, "%-28s %10s %14s %12s%n", "candidates", "first s", "later mean s",
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-28s %10s %14s %12s%n",
+                    "candidates",
+                    "first s",
+                    "later mean s",
                     "later max s");
             double dense = run(dir, "ft-", n, "full fine-tunes");
             double qv = run(dir, "qv-", n, "LoRA r8 query+value");
             double all = run(dir, "all-", n, "LoRA r8 all linear");
-            System.out.printf(Locale.ROOT, "speed-up of the low-rank path: %.1fx (q+v), %.1fx (all linear)%n",
-                    dense / qv, dense / all);
+            System.out.printf(
+                    Locale.ROOT,
+                    "speed-up of the low-rank path: %.1fx (q+v), %.1fx (all linear)%n",
+                    dense / qv,
+                    dense / all);
         } finally {
             if (args.length < 2) {
                 MiniLmFiles.delete(dir);

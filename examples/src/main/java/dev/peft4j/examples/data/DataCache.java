@@ -46,9 +46,16 @@ public final class DataCache {
     public static DataCache fromEnvironment() {
         String property = System.getProperty("peft4j.data");
         String env = System.getenv("PEFT4J_DATA");
-        Path root = property != null ? Paths.get(property)
-                : env != null ? Paths.get(env)
-                : Paths.get(System.getProperty("user.home"), ".cache", "peft4j", "data");
+        Path root =
+                property != null
+                        ? Paths.get(property)
+                        : env != null
+                                ? Paths.get(env)
+                                : Paths.get(
+                                        System.getProperty("user.home"),
+                                        ".cache",
+                                        "peft4j",
+                                        "data");
         String scriptProperty = System.getProperty("peft4j.fetchScript");
         Path script = scriptProperty != null ? Paths.get(scriptProperty) : findScript();
         return new DataCache(root, script);
@@ -70,11 +77,17 @@ public final class DataCache {
             return folder;
         }
         if (script == null || !Files.isRegularFile(script)) {
-            throw new IllegalStateException("dataset " + dataset + " is not in " + root
-                    + " and scripts/fetch-data.sh was not found from "
-                    + Paths.get("").toAbsolutePath()
-                    + "; run scripts/fetch-data.sh " + root + " from the peft4j checkout, or set"
-                    + " -Dpeft4j.fetchScript=<path to fetch-data.sh>");
+            throw new IllegalStateException(
+                    "dataset "
+                            + dataset
+                            + " is not in "
+                            + root
+                            + " and scripts/fetch-data.sh was not found from "
+                            + Paths.get("").toAbsolutePath()
+                            + "; run scripts/fetch-data.sh "
+                            + root
+                            + " from the peft4j checkout, or set"
+                            + " -Dpeft4j.fetchScript=<path to fetch-data.sh>");
         }
         runScript();
         if (!Files.isRegularFile(folder.resolve(MARKER))) {
@@ -87,9 +100,10 @@ public final class DataCache {
     private void runScript() {
         int status;
         try {
-            Process process = new ProcessBuilder("bash", script.toString(), root.toString())
-                    .inheritIO()
-                    .start();
+            Process process =
+                    new ProcessBuilder("bash", script.toString(), root.toString())
+                            .inheritIO()
+                            .start();
             status = process.waitFor();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot run " + script, e);
@@ -98,12 +112,18 @@ public final class DataCache {
             throw new IllegalStateException("interrupted while running " + script, e);
         }
         if (status == EXIT_NO_NPM) {
-            throw new IllegalStateException("npm is needed to fetch the datasets and is not on the"
-                    + " PATH: install Node.js/npm (e.g. apt-get install npm) and retry");
+            throw new IllegalStateException(
+                    "npm is needed to fetch the datasets and is not on the"
+                            + " PATH: install Node.js/npm (e.g. apt-get install npm) and retry");
         }
         if (status != 0) {
-            throw new IllegalStateException(script + " " + root + " failed with exit status "
-                    + status + " (see its messages above)");
+            throw new IllegalStateException(
+                    script
+                            + " "
+                            + root
+                            + " failed with exit status "
+                            + status
+                            + " (see its messages above)");
         }
     }
 

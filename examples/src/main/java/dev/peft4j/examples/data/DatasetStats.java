@@ -6,7 +6,6 @@ import dev.peft4j.examples.text.MiniLm;
 import dev.peft4j.train.text.Splits;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -24,11 +23,14 @@ public final class DatasetStats {
     /** Entry point: {@code DatasetStats [--tokens] [seed]}. */
     public static void main(String[] args) {
         boolean tokens = Arrays.asList(args).contains("--tokens");
-        long seed = Arrays.stream(args).filter(a -> !a.startsWith("--")).findFirst()
-                .map(Long::parseLong).orElse(Splits.DEFAULT_SEED);
+        long seed =
+                Arrays.stream(args)
+                        .filter(a -> !a.startsWith("--"))
+                        .findFirst()
+                        .map(Long::parseLong)
+                        .orElse(Splits.DEFAULT_SEED);
         System.out.println("seed " + seed);
-        try (HuggingFaceTokenizer tokenizer =
-                tokens ? MiniLm.tokenizer() : null) {
+        try (HuggingFaceTokenizer tokenizer = tokens ? MiniLm.tokenizer() : null) {
             Path spam = DataCache.ensure("spam-assassin");
             print(SpamAssassin.load(spam, seed), tokenizer);
             Path sotu = DataCache.ensure("sotu");
@@ -53,7 +55,10 @@ public final class DatasetStats {
     private static void print(TextSplits splits, HuggingFaceTokenizer tokenizer) {
         System.out.println(splits.task() + " " + splits.labelNames());
         for (Map.Entry<String, List<TextExample>> e : splits.splits().entrySet()) {
-            System.out.printf("  %-11s %6d  per class %s%s%n", e.getKey(), e.getValue().size(),
+            System.out.printf(
+                    "  %-11s %6d  per class %s%s%n",
+                    e.getKey(),
+                    e.getValue().size(),
                     Arrays.toString(splits.classCounts(e.getKey())),
                     tokenizer == null ? "" : tokenStats(e.getValue(), tokenizer));
         }
@@ -67,7 +72,8 @@ public final class DatasetStats {
             total += encoding.getIds().length;
             truncated += encoding.exceedMaxLength() ? 1 : 0;
         }
-        return String.format("  mean tokens %.1f, truncated %.0f%%",
+        return String.format(
+                "  mean tokens %.1f, truncated %.0f%%",
                 (double) total / examples.size(), 100.0 * truncated / examples.size());
     }
 

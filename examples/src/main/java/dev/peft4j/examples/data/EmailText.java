@@ -42,7 +42,8 @@ public final class EmailText {
     private static final Pattern HTML_ENTITY =
             Pattern.compile("&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});");
     private static final Map<String, String> NAMED_ENTITIES =
-            Map.of("nbsp", " ", "amp", "&", "lt", "<", "gt", ">", "quot", "\"", "apos", "'",
+            Map.of(
+                    "nbsp", " ", "amp", "&", "lt", "<", "gt", ">", "quot", "\"", "apos", "'",
                     "copy", "\u00a9", "reg", "\u00ae", "middot", "\u00b7", "bull", "\u2022");
     private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
@@ -82,10 +83,13 @@ public final class EmailText {
             int colon = line.indexOf(':');
             boolean isField = colon > 0 && line.substring(0, colon).indexOf(' ') < 0;
             // a non-field line (the mbox "From " line) swallows its continuations
-            fields.add(isField
-                    ? new String[] {line.substring(0, colon).toLowerCase(Locale.ROOT),
-                        line.substring(colon + 1).strip()}
-                    : new String[] {null, ""});
+            fields.add(
+                    isField
+                            ? new String[] {
+                                line.substring(0, colon).toLowerCase(Locale.ROOT),
+                                line.substring(colon + 1).strip()
+                            }
+                            : new String[] {null, ""});
         }
         Map<String, String> headers = new HashMap<>();
         for (String[] field : fields) {
@@ -151,9 +155,9 @@ public final class EmailText {
     }
 
     private static String parameter(String headerValue, String name) {
-        Matcher m = Pattern.compile(
-                        "(?i)(?:^|;)\\s*" + name + "\\s*=\\s*(?:\"([^\"]*)\"|([^;\\s]+))")
-                .matcher(headerValue);
+        Matcher m =
+                Pattern.compile("(?i)(?:^|;)\\s*" + name + "\\s*=\\s*(?:\"([^\"]*)\"|([^;\\s]+))")
+                        .matcher(headerValue);
         if (!m.find()) {
             return null;
         }
@@ -181,8 +185,11 @@ public final class EmailText {
         ByteArrayOutputStream out = new ByteArrayOutputStream(text.length());
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            boolean escape = c == '=' && i + 2 < text.length()
-                    && isHex(text.charAt(i + 1)) && isHex(text.charAt(i + 2));
+            boolean escape =
+                    c == '='
+                            && i + 2 < text.length()
+                            && isHex(text.charAt(i + 1))
+                            && isHex(text.charAt(i + 2));
             if (escape) {
                 out.write(Integer.parseInt(text.substring(i + 1, i + 3), 16));
                 i += 2;
@@ -217,9 +224,10 @@ public final class EmailText {
         while (m.find()) {
             byte[] bytes;
             try {
-                bytes = m.group(2).equalsIgnoreCase("B")
-                        ? Base64.getMimeDecoder().decode(m.group(3))
-                        : quotedPrintable(m.group(3), true);
+                bytes =
+                        m.group(2).equalsIgnoreCase("B")
+                                ? Base64.getMimeDecoder().decode(m.group(3))
+                                : quotedPrintable(m.group(3), true);
             } catch (IllegalArgumentException badBase64) {
                 bytes = m.group().getBytes(StandardCharsets.ISO_8859_1);
             }

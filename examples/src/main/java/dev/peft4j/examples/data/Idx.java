@@ -51,9 +51,13 @@ public final class Idx {
         int type = bytes[2] & 0xFF;
         int rank = bytes[3] & 0xFF;
         if (type != UNSIGNED_BYTE || rank != expectedRank) {
-            throw new IllegalArgumentException(String.format(
-                    "%s: IDX magic 0x%08X: expected 0x%08X (unsigned bytes, %d dimensions)",
-                    file, buffer.getInt(0), (UNSIGNED_BYTE << 8) | expectedRank, expectedRank));
+            throw new IllegalArgumentException(
+                    String.format(
+                            "%s: IDX magic 0x%08X: expected 0x%08X (unsigned bytes, %d dimensions)",
+                            file,
+                            buffer.getInt(0),
+                            (UNSIGNED_BYTE << 8) | expectedRank,
+                            expectedRank));
         }
         if (bytes.length < 4 + 4 * rank) {
             throw new IllegalArgumentException(file + ": IDX header truncated");
@@ -67,9 +71,10 @@ public final class Idx {
         int offset = 4 + 4 * rank;
         if (dims.length > 0 && Arrays.stream(dims).min().getAsInt() < 0
                 || bytes.length - offset != count) {
-            throw new IllegalArgumentException(String.format(
-                    "%s: IDX dimensions %s need %d data bytes, the file has %d",
-                    file, Arrays.toString(dims), count, bytes.length - offset));
+            throw new IllegalArgumentException(
+                    String.format(
+                            "%s: IDX dimensions %s need %d data bytes, the file has %d",
+                            file, Arrays.toString(dims), count, bytes.length - offset));
         }
         return new Array(dims, Arrays.copyOfRange(bytes, offset, bytes.length));
     }

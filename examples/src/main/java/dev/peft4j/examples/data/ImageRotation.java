@@ -55,10 +55,12 @@ public final class ImageRotation {
         int c0 = (int) Math.floor(col);
         double fr = row - r0;
         double fc = col - c0;
-        return (1 - fr) * ((1 - fc) * pixel(image, rows, cols, r0, c0)
-                        + fc * pixel(image, rows, cols, r0, c0 + 1))
-                + fr * ((1 - fc) * pixel(image, rows, cols, r0 + 1, c0)
-                        + fc * pixel(image, rows, cols, r0 + 1, c0 + 1));
+        return (1 - fr)
+                        * ((1 - fc) * pixel(image, rows, cols, r0, c0)
+                                + fc * pixel(image, rows, cols, r0, c0 + 1))
+                + fr
+                        * ((1 - fc) * pixel(image, rows, cols, r0 + 1, c0)
+                                + fc * pixel(image, rows, cols, r0 + 1, c0 + 1));
     }
 
     private static double pixel(float[] image, int rows, int cols, int r, int c) {

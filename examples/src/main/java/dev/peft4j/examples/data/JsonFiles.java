@@ -4,7 +4,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +21,9 @@ final class JsonFiles {
     static List<Path> list(Path folder, String dataset) {
         if (!Files.isDirectory(folder)) {
             throw new IllegalArgumentException(
-                    dataset + " folder not found: " + folder
+                    dataset
+                            + " folder not found: "
+                            + folder
                             + " (run scripts/fetch-data.sh or use DataCache.ensure)");
         }
         try (Stream<Path> files = Files.list(folder)) {

@@ -12,13 +12,15 @@ public final class Mnist {
 
     /** Reads the 60,000 training images. */
     public static MnistSet train(Path root) {
-        return read(root.resolve("data/train-images-idx3-ubyte"),
+        return read(
+                root.resolve("data/train-images-idx3-ubyte"),
                 root.resolve("data/train-labels-idx1-ubyte"));
     }
 
     /** Reads the 10,000 test images. */
     public static MnistSet test(Path root) {
-        return read(root.resolve("data/t10k-images-idx3-ubyte"),
+        return read(
+                root.resolve("data/t10k-images-idx3-ubyte"),
                 root.resolve("data/t10k-labels-idx1-ubyte"));
     }
 
@@ -28,8 +30,15 @@ public final class Mnist {
         Idx.Array labels = Idx.readUnsignedBytes(labelsFile, 1);
         int n = images.dims()[0];
         if (labels.dims()[0] != n) {
-            throw new IllegalArgumentException(imagesFile + " holds " + n + " images but "
-                    + labelsFile + " holds " + labels.dims()[0] + " labels");
+            throw new IllegalArgumentException(
+                    imagesFile
+                            + " holds "
+                            + n
+                            + " images but "
+                            + labelsFile
+                            + " holds "
+                            + labels.dims()[0]
+                            + " labels");
         }
         int pixels = images.dims()[1] * images.dims()[2];
         float[][] scaled = new float[n][pixels];

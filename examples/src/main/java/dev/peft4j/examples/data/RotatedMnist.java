@@ -1,7 +1,6 @@
 package dev.peft4j.examples.data;
 
 import dev.peft4j.train.text.Splits;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -49,8 +48,13 @@ public final class RotatedMnist {
     public static List<Domain> disjointDomains(
             MnistSet source, double[] angles, int perDomain, long seed) {
         if (perDomain <= 0 || (long) perDomain * angles.length > source.size()) {
-            throw new IllegalArgumentException(angles.length + " domains of " + perDomain
-                    + " images need more than the " + source.size() + " available");
+            throw new IllegalArgumentException(
+                    angles.length
+                            + " domains of "
+                            + perDomain
+                            + " images need more than the "
+                            + source.size()
+                            + " available");
         }
         int[] order = Splits.permutation(source.size(), new Random(seed));
         List<Domain> domains = new ArrayList<>();

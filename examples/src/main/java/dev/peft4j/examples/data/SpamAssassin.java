@@ -3,7 +3,6 @@ package dev.peft4j.examples.data;
 import dev.peft4j.train.text.Splits;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

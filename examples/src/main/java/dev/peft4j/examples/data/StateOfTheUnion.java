@@ -4,7 +4,6 @@ import com.google.gson.JsonObject;
 import dev.peft4j.train.text.Splits;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -173,9 +172,13 @@ public final class StateOfTheUnion {
             JsonObject o = JsonFiles.readObject(file, "year", "name", "party", "text");
             String name = file.getFileName().toString();
             try {
-                addresses.add(new Address(name.substring(0, name.length() - ".json".length()),
-                        o.get("year").getAsInt(), o.get("name").getAsString(),
-                        o.get("party").getAsString(), o.get("text").getAsString()));
+                addresses.add(
+                        new Address(
+                                name.substring(0, name.length() - ".json".length()),
+                                o.get("year").getAsInt(),
+                                o.get("name").getAsString(),
+                                o.get("party").getAsString(),
+                                o.get("text").getAsString()));
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(file + ": 'year' is not an integer", e);
             }

@@ -9,14 +9,13 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import dev.peft4j.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.io.HfWeights;
+import dev.peft4j.train.TrainLoop;
 import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.TextBatcher;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextSplits;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,30 +34,57 @@ public final class FullFineTune {
     private FullFineTune() {}
 
     /** Trains, saves {@code out/model.safetensors}, and returns the test accuracy. */
-    public static double run(String name, TextSplits splits, HuggingFaceTokenizer tokenizer, FineTuneRun.Settings s,
-                             Path out) throws IOException {
+    public static double run(
+            String name,
+            TextSplits splits,
+            HuggingFaceTokenizer tokenizer,
+            FineTuneRun.Settings s,
+            Path out)
+            throws IOException {
         Engine.getInstance().setRandomSeed((int) s.seed());
-        TextBatcher train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
-        try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
-            BertForSequenceClassification clf = MiniLm.CLASSIFIER.load(manager, splits.labelNames().size());
+        TextBatcher train =
+                TextClassifiers.batches(
+                        splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
+        try (NDManager manager = NDManager.newBaseManager();
+                Model djl = Model.newInstance(name)) {
+            BertForSequenceClassification clf =
+                    MiniLm.CLASSIFIER.load(manager, splits.labelNames().size());
             clf.freezeParameters(false);
             djl.setBlock(clf);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(s.learningRate())).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(s.learningRate()))
+                                            .build());
             try (Trainer trainer = djl.newTrainer(cfg)) {
-                TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
-                        .optMaxSteps(s.maxSteps()).optProgress(s.progress())
+                TrainLoop.builder()
+                        .setTrainer(trainer)
+                        .setTrainData(train)
+                        .optEpochs(s.epochs())
+                        .optMaxSteps(s.maxSteps())
+                        .optProgress(s.progress())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
-                        .optOnStep((step, epoch, loss) -> {
-                            if (step % s.logEvery() == 0) {
-                                System.out.printf(Locale.ROOT, "\r[%s full] step %4d  loss %.4f%30s%n", name, step, loss, "");
-                            }
-                        })
-                        .build().run();
+                        .optOnStep(
+                                (step, epoch, loss) -> {
+                                    if (step % s.logEvery() == 0) {
+                                        System.out.printf(
+                                                Locale.ROOT,
+                                                "\r[%s full] step %4d  loss %.4f%30s%n",
+                                                name,
+                                                step,
+                                                loss,
+                                                "");
+                                    }
+                                })
+                        .build()
+                        .run();
             }
             Files.createDirectories(out);
             HfWeights.save(clf, out.resolve("model.safetensors"));
-            TextBatcher test = TextClassifiers.batches(splits.split(TextSplits.TEST), tokenizer, 32, false, s.seed());
+            TextBatcher test =
+                    TextClassifiers.batches(
+                            splits.split(TextSplits.TEST), tokenizer, 32, false, s.seed());
             return TextClassifiers.accuracy(clf, test, manager);
         }
     }

@@ -7,7 +7,6 @@ import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.init.eva.EvaConfig;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -23,8 +22,10 @@ public final class Methods {
 
     /** The modules every method adapts. */
     public static final String[] TARGETS = {"query", "value"};
+
     /** The head trained in full and saved with every adapter. */
     public static final String HEAD = "classifier";
+
     /** The {@code base_model_name_or_path} every config records. */
     public static final String BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -40,30 +41,49 @@ public final class Methods {
     public static Map<String, Method> all() {
         Map<String, Method> m = new LinkedHashMap<>();
         add(m, "lora", () -> lora("true"), LORA_LR);
-        add(m, "nola", () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)), 5e-3f);
+        add(
+                m,
+                "nola",
+                () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)),
+                5e-3f);
         add(m, "bone", () -> common(BoneConfig.builder().setRank(16)), 1e-3f);
-        add(m, "bat", () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)), 1e-3f);
+        add(
+                m,
+                "bat",
+                () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)),
+                1e-3f);
         add(m, "flora", () -> common(FloraConfig.builder().setRank(8)), 1e-3f);
         add(m, "pego", () -> common(PegoConfig.builder().setRank(4).optNumLoras(2)), 5e-4f);
         // initializers of the same LoRA: only init_lora_weights differs, so LoRA's learning rate
-        // PiSSA: dropout 0 as in the paper (dropout on the principal part perturbs the pre-trained function)
+        // PiSSA: dropout 0 as in the paper (dropout on the principal part perturbs the pre-trained
+        // function)
         add(m, "pissa", () -> loraBuilder("pissa").optDropout(0).build(), LORA_LR);
         add(m, "pissa_niter_4", () -> loraBuilder("pissa_niter_4").optDropout(0).build(), LORA_LR);
-        // LoRA-GA: rsLoRA scaling, which its stable scale assumes; FineTuneRun runs the gradient pass
+        // LoRA-GA: rsLoRA scaling, which its stable scale assumes; FineTuneRun runs the gradient
+        // pass
         add(m, "lora_ga", () -> loraBuilder("lora_ga").optUseRslora(true).build(), LORA_LR);
         // EVA: FineTuneRun runs the PCA pass; same r and alpha as LoRA
-        add(m, "eva", () -> loraBuilder("eva").optInitConfig(EvaConfig.KEY, EvaConfig.defaults().toJson()).build(),
+        add(
+                m,
+                "eva",
+                () ->
+                        loraBuilder("eva")
+                                .optInitConfig(EvaConfig.KEY, EvaConfig.defaults().toJson())
+                                .build(),
                 LORA_LR);
         return m;
     }
 
-    private static void add(Map<String, Method> m, String name, Supplier<AdapterConfig> config, float lr) {
+    private static void add(
+            Map<String, Method> m, String name, Supplier<AdapterConfig> config, float lr) {
         m.put(name, new Method(name, config, lr));
     }
 
     /** The shared options: targets, the trained head, the task type and the base model's name. */
     private static <B extends AdapterConfig.Builder<B>> B shared(B builder) {
-        return builder.setTargetModules(TARGETS).optModulesToSave(HEAD).optTaskType("SEQ_CLS")
+        return builder.setTargetModules(TARGETS)
+                .optModulesToSave(HEAD)
+                .optTaskType("SEQ_CLS")
                 .optBaseModelNameOrPath(BASE_MODEL);
     }
 
@@ -78,14 +98,20 @@ public final class Methods {
 
     /** The builder of {@link #lora}, to change an option. */
     public static LoraConfig.Builder loraBuilder(String init) {
-        return shared(LoraConfig.builder().setRank(8).optAlpha(16).optDropout(0.05).optInitLoraWeights(init));
+        return shared(
+                LoraConfig.builder()
+                        .setRank(8)
+                        .optAlpha(16)
+                        .optDropout(0.05)
+                        .optInitLoraWeights(init));
     }
 
     /** A method by name; an error listing the names otherwise. */
     public static Method byName(String name) {
         Method m = all().get(name);
         if (m == null) {
-            throw new IllegalArgumentException("Unknown method '" + name + "'; methods: " + all().keySet());
+            throw new IllegalArgumentException(
+                    "Unknown method '" + name + "'; methods: " + all().keySet());
         }
         return m;
     }

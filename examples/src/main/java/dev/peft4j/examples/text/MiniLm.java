@@ -9,9 +9,11 @@ public final class MiniLm {
 
     /** The encoder. */
     public static final PretrainedEncoder ENCODER = PretrainedEncoder.ALL_MINILM_L6_V2;
+
     /** Loads MiniLM with a fresh classification head. */
     public static final FineTuneRun.ModelFactory CLASSIFIER =
             (manager, labels) -> ENCODER.loadForClassification(manager, ENCODER.weights(), labels);
+
     /** The sequence length the examples truncate to (MiniLM was trained on 128). */
     public static final int MAX_LENGTH = 128;
 

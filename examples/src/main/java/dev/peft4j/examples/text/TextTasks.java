@@ -4,7 +4,6 @@ import dev.peft4j.examples.data.DataCache;
 import dev.peft4j.examples.data.SpamAssassin;
 import dev.peft4j.examples.data.StateOfTheUnion;
 import dev.peft4j.train.text.TextSplits;
-
 import java.util.List;
 
 /**
@@ -16,6 +15,7 @@ public final class TextTasks {
 
     /** The task names. */
     public static final List<String> NAMES = List.of("spam", "sotu-party", "sotu-era");
+
     /** Examples per class kept in every SOTU split (the full training splits are 13k-19k chunks). */
     public static final int SOTU_PER_CLASS = 500;
 
@@ -36,6 +36,7 @@ public final class TextTasks {
     }
 
     private static TextSplits sotu(StateOfTheUnion.Task task, long seed) {
-        return StateOfTheUnion.load(DataCache.ensure("sotu"), task, seed).capPerClass(SOTU_PER_CLASS, seed);
+        return StateOfTheUnion.load(DataCache.ensure("sotu"), task, seed)
+                .capPerClass(SOTU_PER_CLASS, seed);
     }
 }

@@ -40,24 +40,32 @@ class DataCacheTest {
     @Test
     void missingNpmGivesAClearError() throws IOException {
         Path script = script("echo 'fetch-data: npm not found' >&2; exit " + DataCache.EXIT_NO_NPM);
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> new DataCache(dir.resolve("cache"), script).folder("sotu"));
-        assertTrue(e.getMessage().contains("npm") && e.getMessage().contains("PATH"),
-                e.getMessage());
+        IllegalStateException e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> new DataCache(dir.resolve("cache"), script).folder("sotu"));
+        assertTrue(
+                e.getMessage().contains("npm") && e.getMessage().contains("PATH"), e.getMessage());
     }
 
     @Test
     void failingScriptAndMissingScriptAreReported() throws IOException {
         Path cache = dir.resolve("cache");
         Path failing = script("exit 4");
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> new DataCache(cache, failing).folder("spam-assassin"));
+        IllegalStateException e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> new DataCache(cache, failing).folder("spam-assassin"));
         assertTrue(e.getMessage().contains("exit status 4"), e.getMessage());
-        e = assertThrows(IllegalStateException.class,
-                () -> new DataCache(cache, dir.resolve("nope.sh")).folder("spam-assassin"));
+        e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> new DataCache(cache, dir.resolve("nope.sh")).folder("spam-assassin"));
         assertTrue(e.getMessage().contains("fetch-data.sh"), e.getMessage());
-        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
-                () -> new DataCache(cache, failing).folder("imagenet"));
+        IllegalArgumentException unknown =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> new DataCache(cache, failing).folder("imagenet"));
         assertTrue(unknown.getMessage().contains("spam-assassin"), unknown.getMessage());
     }
 }

@@ -112,9 +112,13 @@ class ImageRotationTest {
         List<RotatedMnist.Domain> again =
                 RotatedMnist.disjointDomains(source, new double[] {0, 90, 180}, 20, 5);
         assertArrayEquals(domains.get(1).images().labels(), again.get(1).images().labels());
-        assertFalse(Arrays.equals(domains.get(1).images().labels(),
-                RotatedMnist.disjointDomains(source, new double[] {0, 90, 180}, 20, 6)
-                        .get(1).images().labels()));
+        assertFalse(
+                Arrays.equals(
+                        domains.get(1).images().labels(),
+                        RotatedMnist.disjointDomains(source, new double[] {0, 90, 180}, 20, 6)
+                                .get(1)
+                                .images()
+                                .labels()));
     }
 
     private static int findExactly(float[][] images, float[] image) {

@@ -64,22 +64,27 @@ class MnistTest {
     @Test
     void badMagicIsReportedWithTheFile() throws IOException {
         Path gz = writeIdx("gzipped", 0x1f8b0800, new int[] {1}, new byte[] {0});
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Idx.readUnsignedBytes(gz, 1));
-        assertTrue(e.getMessage().contains(gz.toString()) && e.getMessage().contains("IDX"),
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Idx.readUnsignedBytes(gz, 1));
+        assertTrue(
+                e.getMessage().contains(gz.toString()) && e.getMessage().contains("IDX"),
                 e.getMessage());
         Path labelsAsImages = writeIdx("lbl", 0x0801, new int[] {1}, new byte[] {3});
-        e = assertThrows(IllegalArgumentException.class,
-                () -> Idx.readUnsignedBytes(labelsAsImages, 3));
-        assertTrue(e.getMessage().contains("0x00000801") && e.getMessage().contains("0x00000803"),
+        e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> Idx.readUnsignedBytes(labelsAsImages, 3));
+        assertTrue(
+                e.getMessage().contains("0x00000801") && e.getMessage().contains("0x00000803"),
                 e.getMessage());
     }
 
     @Test
     void truncatedDataAndNonDigitLabelsAreRejected() throws IOException {
         Path shortFile = writeIdx("short", 0x0803, new int[] {2, 2, 2}, new byte[7]);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Idx.readUnsignedBytes(shortFile, 3));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class, () -> Idx.readUnsignedBytes(shortFile, 3));
         assertTrue(e.getMessage().contains("need 8 data bytes, the file has 7"), e.getMessage());
         Path images = writeIdx("img", 0x0803, new int[] {1, 1, 1}, new byte[1]);
         Path labels = writeIdx("lbl", 0x0801, new int[] {1}, new byte[] {10});
@@ -89,8 +94,10 @@ class MnistTest {
 
     @Test
     void arraysHaveTheDjlLayout() throws IOException {
-        MnistSet set = Mnist.read(writeIdx("img", 0x0803, new int[] {3, 2, 3}, pixels()),
-                writeIdx("lbl", 0x0801, new int[] {3}, new byte[] {7, 0, 9}));
+        MnistSet set =
+                Mnist.read(
+                        writeIdx("img", 0x0803, new int[] {3, 2, 3}, pixels()),
+                        writeIdx("lbl", 0x0801, new int[] {3}, new byte[] {7, 0, 9}));
         try (NDManager manager = NDManager.newBaseManager()) {
             NDArray images = set.imageArray(manager);
             assertEquals(new Shape(3, 1, 2, 3), images.getShape());

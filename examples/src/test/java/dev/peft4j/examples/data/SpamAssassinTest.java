@@ -9,9 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -21,6 +18,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SpamAssassinTest {
 
@@ -35,9 +34,15 @@ class SpamAssassinTest {
         o.addProperty("id", String.format("%05d", id));
         o.addProperty("group", group);
         o.add("checksum", checksum);
-        o.addProperty("text", "From x@example.com  Thu Aug 22 12:36:23 2002\n"
-                + "Return-Path: <x@example.com>\n"
-                + "Subject: " + subject + "\n\n" + body + "\n");
+        o.addProperty(
+                "text",
+                "From x@example.com  Thu Aug 22 12:36:23 2002\n"
+                        + "Return-Path: <x@example.com>\n"
+                        + "Subject: "
+                        + subject
+                        + "\n\n"
+                        + body
+                        + "\n");
         Path dir = Files.createDirectories(root.resolve("data").resolve(group));
         String md5 = checksum.get("value").getAsString();
         Files.writeString(dir.resolve(String.format("%05d.%s.json", id, md5)), o.toString());
@@ -66,7 +71,8 @@ class SpamAssassinTest {
         List<TextExample> spam = SpamAssassin.loadGroup(root, "spam-1");
         assertEquals(11, spam.size());
         assertEquals(new TextExample("WIN $0\ncheap pills 0", 1), spam.get(0));
-        assertEquals(new TextExample("meeting 0\nnotes for meeting 0", 0),
+        assertEquals(
+                new TextExample("meeting 0\nnotes for meeting 0", 0),
                 SpamAssassin.loadGroup(root, "easy-ham-1").get(0));
     }
 
@@ -75,7 +81,8 @@ class SpamAssassinTest {
         writeCorpus();
         TextSplits splits = SpamAssassin.load(root, 42);
         assertEquals(List.of("ham", "spam"), splits.labelNames());
-        assertEquals(List.of("train", "validation", "test", "test_shift"),
+        assertEquals(
+                List.of("train", "validation", "test", "test_shift"),
                 new ArrayList<>(splits.splits().keySet()));
         // ham 20 -> 16/2/2, spam 10 distinct (the 11th is a copy) -> 8/1/1
         assertArrayEquals(new int[] {16, 8}, splits.classCounts("train"));
@@ -95,27 +102,36 @@ class SpamAssassinTest {
     void sameSeedSameSplitsOtherSeedOtherSplits() throws IOException {
         writeCorpus();
         assertEquals(SpamAssassin.load(root, 1), SpamAssassin.load(root, 1));
-        assertNotEquals(SpamAssassin.load(root, 1).split("train"),
+        assertNotEquals(
+                SpamAssassin.load(root, 1).split("train"),
                 SpamAssassin.load(root, 2).split("train"));
     }
 
     @Test
     void realCorpusMessagesAreCleaned() throws URISyntaxException {
         Path fixtures = Paths.get(getClass().getResource("/spam-assassin").toURI());
-        assertEquals(List.of(new TextExample("[Spambayes] speed\nIf the frequency of my laptop's"
-                        + " disk chirps are any indication, I'd say hammie is about 3-5x faster"
-                        + " than SpamAssassin. Skip", 0)),
+        assertEquals(
+                List.of(
+                        new TextExample(
+                                "[Spambayes] speed\n"
+                                        + "If the frequency of my laptop's disk chirps are any"
+                                        + " indication, I'd say hammie is about 3-5x faster than"
+                                        + " SpamAssassin. Skip",
+                                0)),
                 SpamAssassin.loadGroup(fixtures, "easy-ham-1"));
         // Big5 encoded-word subject (decoded independently with Python's base64 + big5 codecs);
         // the HTML body holds only an iframe, so nothing of it remains
-        assertEquals(List.of(new TextExample("拾金不昧~~別傻了~~", 1)),
+        assertEquals(
+                List.of(new TextExample("拾金不昧~~別傻了~~", 1)),
                 SpamAssassin.loadGroup(fixtures, "spam-1"));
     }
 
     @Test
     void missingGroupFolderIsNamed() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> SpamAssassin.loadGroup(root, "spam-1"));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> SpamAssassin.loadGroup(root, "spam-1"));
         assertTrue(e.getMessage().contains(root.resolve("data/spam-1").toString()), e.getMessage());
     }
 
@@ -123,9 +139,12 @@ class SpamAssassinTest {
     void fileWithoutTextIsRejectedByName() throws IOException {
         Path dir = Files.createDirectories(root.resolve("data/spam-2"));
         Files.writeString(dir.resolve("00001.x.json"), "{\"id\":\"00001\"}");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> SpamAssassin.loadGroup(root, "spam-2"));
-        assertTrue(e.getMessage().contains("00001.x.json") && e.getMessage().contains("'text'"),
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> SpamAssassin.loadGroup(root, "spam-2"));
+        assertTrue(
+                e.getMessage().contains("00001.x.json") && e.getMessage().contains("'text'"),
                 e.getMessage());
     }
 }

@@ -11,9 +11,6 @@ import dev.peft4j.examples.data.StateOfTheUnion.Address;
 import dev.peft4j.examples.data.StateOfTheUnion.Task;
 import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -27,6 +24,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class StateOfTheUnionTest {
 
@@ -54,7 +53,8 @@ class StateOfTheUnionTest {
         o.addProperty("party", party);
         o.addProperty("text", text(k, sentences));
         Path dir = Files.createDirectories(root.resolve("data"));
-        Files.writeString(dir.resolve(year + "_president_" + k + "_" + party.charAt(0) + ".json"),
+        Files.writeString(
+                dir.resolve(year + "_president_" + k + "_" + party.charAt(0) + ".json"),
                 o.toString());
     }
 
@@ -88,11 +88,16 @@ class StateOfTheUnionTest {
     @Test
     void longSentencesAreCutAndShortTailsJoinThePreviousChunk() {
         String longSentence = "word ".repeat(25).strip() + ".";
-        assertEquals(List.of("word ".repeat(10).strip(), "word ".repeat(10).strip(),
+        assertEquals(
+                List.of(
+                        "word ".repeat(10).strip(),
+                        "word ".repeat(10).strip(),
                         "word ".repeat(4) + "word. Tail."),
                 StateOfTheUnion.chunks(longSentence + " Tail.", 10));
-        assertEquals(List.of("a b c d e f g h i j. k."),
-                StateOfTheUnion.chunks("a b c d e f g h i j. k.", 10), "1 word < 10 / 4 joins");
+        assertEquals(
+                List.of("a b c d e f g h i j. k."),
+                StateOfTheUnion.chunks("a b c d e f g h i j. k.", 10),
+                "1 word < 10 / 4 joins");
         assertThrows(IllegalArgumentException.class, () -> StateOfTheUnion.chunks("a.", 0));
     }
 
@@ -110,7 +115,8 @@ class StateOfTheUnionTest {
                 assertTrue(address < 20, "a Whig address was kept: " + chunk.text());
                 assertEquals(address < 10 ? 0 : 1, chunk.label());
                 String previous = splitOfAddress.put(address, e.getKey());
-                assertTrue(previous == null || previous.equals(e.getKey()),
+                assertTrue(
+                        previous == null || previous.equals(e.getKey()),
                         "address " + address + " is in " + previous + " and " + e.getKey());
                 addressesOfSplit.computeIfAbsent(e.getKey(), k -> new HashSet<>()).add(address);
                 chunks++;
@@ -118,8 +124,12 @@ class StateOfTheUnionTest {
         }
         // 10 addresses per party -> 8/1/1; Democratic ones give 5 chunks, Republican ones 7
         assertEquals(20, splitOfAddress.size());
-        assertEquals(List.of(16, 2, 2), List.of(addressesOfSplit.get("train").size(),
-                addressesOfSplit.get("validation").size(), addressesOfSplit.get("test").size()));
+        assertEquals(
+                List.of(16, 2, 2),
+                List.of(
+                        addressesOfSplit.get("train").size(),
+                        addressesOfSplit.get("validation").size(),
+                        addressesOfSplit.get("test").size()));
         assertEquals(10 * 5 + 10 * 7, chunks);
         assertArrayEquals(new int[] {40, 56}, splits.classCounts("train"));
     }
@@ -140,7 +150,8 @@ class StateOfTheUnionTest {
         Set<Integer> testA = new HashSet<>();
         a.split("test").forEach(c -> testA.add(addressOf(c)));
         Set<Integer> testB = new HashSet<>();
-        StateOfTheUnion.splits(addresses, Task.PARTY, 30, true, 2).split("test")
+        StateOfTheUnion.splits(addresses, Task.PARTY, 30, true, 2)
+                .split("test")
                 .forEach(c -> testB.add(addressOf(c)));
         assertNotEquals(testA, testB);
     }
@@ -158,18 +169,19 @@ class StateOfTheUnionTest {
 
     @Test
     void realAddressParses() throws URISyntaxException {
-        List<Address> addresses = StateOfTheUnion.loadAddresses(
-                Paths.get(getClass().getResource("/sotu").toURI()));
+        List<Address> addresses =
+                StateOfTheUnion.loadAddresses(Paths.get(getClass().getResource("/sotu").toURI()));
         assertEquals(1, addresses.size());
         Address hoover = addresses.get(0);
-        assertEquals(List.of("1932_herbert_hoover_r", 1932, "Herbert Hoover", "Republican"),
+        assertEquals(
+                List.of("1932_herbert_hoover_r", 1932, "Herbert Hoover", "Republican"),
                 List.of(hoover.id(), hoover.year(), hoover.president(), hoover.party()));
         assertTrue(hoover.text().startsWith("To the Senate and House of Representatives:"));
         assertEquals(1, Task.PARTY.label(hoover));
         assertEquals(2, Task.ERA.label(hoover));
         List<String> chunks = StateOfTheUnion.chunks(hoover.text(), 80);
-        assertEquals(List.of(hoover.text().split("\\s+")),
-                List.of(String.join(" ", chunks).split(" ")));
+        assertEquals(
+                List.of(hoover.text().split("\\s+")), List.of(String.join(" ", chunks).split(" ")));
         assertTrue(chunks.stream().allMatch(c -> c.split(" ").length <= 80 + 20));
     }
 
@@ -177,9 +189,11 @@ class StateOfTheUnionTest {
     void missingFieldIsReportedWithTheFile() throws IOException {
         Files.createDirectories(root.resolve("data"));
         Files.writeString(root.resolve("data/1999_x_d.json"), "{\"year\":1999,\"name\":\"x\"}");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> StateOfTheUnion.loadAddresses(root));
-        assertTrue(e.getMessage().contains("1999_x_d.json") && e.getMessage().contains("'party'"),
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class, () -> StateOfTheUnion.loadAddresses(root));
+        assertTrue(
+                e.getMessage().contains("1999_x_d.json") && e.getMessage().contains("'party'"),
                 e.getMessage());
     }
 }

@@ -25,8 +25,10 @@ import org.slf4j.LoggerFactory;
 public final class BatAdapter extends Adapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(BatAdapter.class);
+
     /** Above this condition number of {@code I + b_i} unmerging loses visible float32 precision. */
     static final double WARN_CONDITION = 1e4;
+
     /** Above this condition number {@code I + b_i} is treated as singular and unmerging refused. */
     static final double MAX_CONDITION = 1e12;
 
@@ -39,9 +41,21 @@ public final class BatAdapter extends Adapter {
         long m = base.outFeatures();
         long n = base.inFeatures();
         if (m % r != 0 || n % r != 0) {
-            throw new IllegalArgumentException("Bat cannot adapt module '" + ctx.modulePath() + "': its weight ["
-                    + m + ", " + n + "] (out m = " + m + ", in n = " + n + ") does not split into r x r blocks"
-                    + " for r = " + r + "; choose r dividing both, or Bone (init_weights true)");
+            throw new IllegalArgumentException(
+                    "Bat cannot adapt module '"
+                            + ctx.modulePath()
+                            + "': its weight ["
+                            + m
+                            + ", "
+                            + n
+                            + "] (out m = "
+                            + m
+                            + ", in n = "
+                            + n
+                            + ") does not split into r x r blocks"
+                            + " for r = "
+                            + r
+                            + "; choose r dividing both, or Bone (init_weights true)");
         }
         DataType type = base.weight().getArray().getDataType();
         this.block = trainable("miss_block", ctx.manager().zeros(new Shape(m / r, r, r), type));
@@ -80,12 +94,14 @@ public final class BatAdapter extends Adapter {
     private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray b = ps.getValue(block, x.getDevice(), training);
         NDArray w = base.weightValue(ps, x, training);
-        return Temporaries.compute(x.getManager(), () -> Linear.linear(x, deltaFor(w, b), y).singletonOrThrow());
+        return Temporaries.compute(
+                x.getManager(), () -> Linear.linear(x, deltaFor(w, b), y).singletonOrThrow());
     }
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        return Temporaries.compute(manager, () -> deltaFor(base.weight().getArray(), block.getArray()));
+        return Temporaries.compute(
+                manager, () -> deltaFor(base.weight().getArray(), block.getArray()));
     }
 
     /**
@@ -99,7 +115,11 @@ public final class BatAdapter extends Adapter {
             NDArray onePlusB = b.add(b.getManager().eye(r, r, 0, DataType.FLOAT64, b.getDevice()));
             NDArray inv = checkedInverse(onePlusB);
             NDArray bi = b.expandDims(1);
-            NDArray restored = unblocks(blocks(weight.toType(DataType.FLOAT64, true)).sub(bi).matMul(inv.expandDims(1)));
+            NDArray restored =
+                    unblocks(
+                            blocks(weight.toType(DataType.FLOAT64, true))
+                                    .sub(bi)
+                                    .matMul(inv.expandDims(1)));
             weight.set(new NDIndex("..."), restored.toType(weight.getDataType(), false));
         }
     }
@@ -121,8 +141,13 @@ public final class BatAdapter extends Adapter {
                 throw singular(i, cond, null);
             }
             if (cond > WARN_CONDITION) {
-                LOG.warn("Unmerging Bat on '{}': I + b_{} has condition number {}; the restored weight loses"
-                        + " about {} digits", modulePath, i, String.format("%.3g", cond), (int) Math.log10(cond));
+                LOG.warn(
+                        "Unmerging Bat on '{}': I + b_{} has condition number {}; the restored"
+                                + " weight loses about {} digits",
+                        modulePath,
+                        i,
+                        String.format("%.3g", cond),
+                        (int) Math.log10(cond));
             }
         }
         return inv;
@@ -130,9 +155,15 @@ public final class BatAdapter extends Adapter {
 
     private IllegalStateException singular(int i, double cond, Throwable cause) {
         String which = i < 0 ? "some I + b_i" : "I + b_" + i;
-        return new IllegalStateException("Cannot unmerge the Bat adapter of module '" + modulePath + "': " + which
-                + " (miss_block + identity) is singular or nearly so (condition number " + String.format("%.3g", cond)
-                + "); the base weight stays merged", cause);
+        return new IllegalStateException(
+                "Cannot unmerge the Bat adapter of module '"
+                        + modulePath
+                        + "': "
+                        + which
+                        + " (miss_block + identity) is singular or nearly so (condition number "
+                        + String.format("%.3g", cond)
+                        + "); the base weight stays merged",
+                cause);
     }
 
     /** The blocks {@code b [out/r, r, r]} (miss_block). */
@@ -147,7 +178,20 @@ public final class BatAdapter extends Adapter {
 
     @Override
     public String toString() {
-        return "Bat(" + modulePath + ": W [" + base.outFeatures() + ", " + base.inFeatures() + "], r " + r
-                + ", miss_block [" + base.outFeatures() / r + ", " + r + ", " + r + "])";
+        return "Bat("
+                + modulePath
+                + ": W ["
+                + base.outFeatures()
+                + ", "
+                + base.inFeatures()
+                + "], r "
+                + r
+                + ", miss_block ["
+                + base.outFeatures() / r
+                + ", "
+                + r
+                + ", "
+                + r
+                + "])";
     }
 }

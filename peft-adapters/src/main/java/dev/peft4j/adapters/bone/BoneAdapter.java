@@ -10,7 +10,6 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
-
 import java.util.SplittableRandom;
 
 /**
@@ -51,7 +50,8 @@ public final class BoneAdapter extends Adapter {
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
         NDArray b = ps.getValue(block, x.getDevice(), training);
-        NDArray in = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        NDArray in =
+                training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
         long pad = inputBlocks() * r - base.inFeatures();
         if (pad > 0) {
             in = in.pad(new Shape(0, pad), 0);
@@ -63,8 +63,13 @@ public final class BoneAdapter extends Adapter {
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        return Temporaries.compute(manager,
-                () -> block.getArray().transpose().tile(new long[] {1, inputBlocks()}).get(":, :" + base.inFeatures()));
+        return Temporaries.compute(
+                manager,
+                () ->
+                        block.getArray()
+                                .transpose()
+                                .tile(new long[] {1, inputBlocks()})
+                                .get(":, :" + base.inFeatures()));
     }
 
     /** The block {@code b [r, out]} (miss_block). */
@@ -79,7 +84,18 @@ public final class BoneAdapter extends Adapter {
 
     @Override
     public String toString() {
-        return "Bone(" + modulePath + ": W [" + base.outFeatures() + ", " + base.inFeatures() + "], r " + r
-                + ", miss_block [" + r + ", " + base.outFeatures() + "])";
+        return "Bone("
+                + modulePath
+                + ": W ["
+                + base.outFeatures()
+                + ", "
+                + base.inFeatures()
+                + "], r "
+                + r
+                + ", miss_block ["
+                + r
+                + ", "
+                + base.outFeatures()
+                + "])";
     }
 }

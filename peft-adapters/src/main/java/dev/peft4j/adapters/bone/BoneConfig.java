@@ -87,7 +87,9 @@ public final class BoneConfig extends AdapterConfig {
 
     @Override
     public Adapter createAdapter(AdapterContext context) {
-        return variant == Variant.BAT ? new BatAdapter(context, this) : new BoneAdapter(context, this);
+        return variant == Variant.BAT
+                ? new BatAdapter(context, this)
+                : new BoneAdapter(context, this);
     }
 
     @Override
@@ -122,7 +124,10 @@ public final class BoneConfig extends AdapterConfig {
                 b.variant = Variant.BAT;
                 break;
             default:
-                throw json.error("init_weights = " + init + " is not supported by peft4j (true, false or \"bat\")");
+                throw json.error(
+                        "init_weights = "
+                                + init
+                                + " is not supported by peft4j (true, false or \"bat\")");
         }
         json.get("mini_r"); // only used by the "mini" variant
         String bias = json.getString("bias", "none");
@@ -131,7 +136,12 @@ public final class BoneConfig extends AdapterConfig {
         }
         for (String unsupported : new String[] {"layers_to_transform", "layers_pattern"}) {
             if (json.has(unsupported)) {
-                throw json.error("'" + unsupported + "' is not supported by peft4j (got " + json.get(unsupported) + ")");
+                throw json.error(
+                        "'"
+                                + unsupported
+                                + "' is not supported by peft4j (got "
+                                + json.get(unsupported)
+                                + ")");
             }
         }
         return b.build();
@@ -189,16 +199,20 @@ public final class BoneConfig extends AdapterConfig {
                 throw new IllegalArgumentException("MiSS block size r must be positive, got " + r);
             }
             if (!(dropout >= 0 && dropout < 1)) {
-                throw new IllegalArgumentException("miss_dropout must be in [0, 1), got " + dropout);
+                throw new IllegalArgumentException(
+                        "miss_dropout must be in [0, 1), got " + dropout);
             }
             if (variant == null) {
                 throw new IllegalArgumentException("variant must be BONE or BAT, got null");
             }
             if (variant == Variant.BAT && randomInit) {
-                throw new IllegalArgumentException("random init (init_weights false) is a Bone option; Bat starts at zero");
+                throw new IllegalArgumentException(
+                        "random init (init_weights false) is a Bone option; Bat starts at zero");
             }
             if (variant == Variant.BAT && dropout > 0) {
-                LOG.warn("miss_dropout {} is ignored by Bat (its change is a weight, as in PEFT)", dropout);
+                LOG.warn(
+                        "miss_dropout {} is ignored by Bat (its change is a weight, as in PEFT)",
+                        dropout);
             }
             return new BoneConfig(this);
         }

@@ -12,7 +12,6 @@ import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.tree.BaseLayer;
-
 import java.util.SplittableRandom;
 
 /**
@@ -88,9 +87,12 @@ public final class FloraAdapter extends Adapter {
      * ({@code y} may be null). Every product starts from {@code x}, so results stay in its manager.
      */
     private NDArray linearDelta(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        NDArray h = x.matMul(ps.getValue(factors[0], x.getDevice(), training))
-                .matMul(ps.getValue(core, x.getDevice(), training)).mul(scale);
-        return Linear.linear(h, ps.getValue(factors[1], x.getDevice(), training), y).singletonOrThrow();
+        NDArray h =
+                x.matMul(ps.getValue(factors[0], x.getDevice(), training))
+                        .matMul(ps.getValue(core, x.getDevice(), training))
+                        .mul(scale);
+        return Linear.linear(h, ps.getValue(factors[1], x.getDevice(), training), y)
+                .singletonOrThrow();
     }
 
     @Override
@@ -111,7 +113,11 @@ public final class FloraAdapter extends Adapter {
         NDArray t = g;
         for (int i = 0; i < p.length; i++) {
             Shape rest = t.getShape().slice(1);
-            t = t.reshape(ranks[i], -1).transpose().matMul(p[i].transpose()).reshape(rest.add(dims[i]));
+            t =
+                    t.reshape(ranks[i], -1)
+                            .transpose()
+                            .matMul(p[i].transpose())
+                            .reshape(rest.add(dims[i]));
         }
         return t.swapAxes(0, 1).mul(scale);
     }

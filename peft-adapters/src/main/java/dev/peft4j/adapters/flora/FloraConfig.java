@@ -7,7 +7,6 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.tree.BaseLayer;
-
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -162,8 +161,9 @@ public final class FloraConfig extends AdapterConfig {
                 throw new IllegalArgumentException("FLoRA rank r must be positive, got " + r);
             }
             if (kernelR != null && kernelR <= 0) {
-                throw new IllegalArgumentException("FLoRA kernel_r must be positive (or null for the kernel size), got "
-                        + kernelR);
+                throw new IllegalArgumentException(
+                        "FLoRA kernel_r must be positive (or null for the kernel size), got "
+                                + kernelR);
             }
             if (!Double.isFinite(scale)) {
                 throw new IllegalArgumentException("FLoRA scale must be finite, got " + scale);

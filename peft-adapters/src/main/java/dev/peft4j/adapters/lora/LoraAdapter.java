@@ -11,7 +11,6 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
-
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -40,9 +39,12 @@ public final class LoraAdapter extends Adapter {
         NDManager mgr = ctx.manager();
         this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
         this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
-        this.initializer = ctx.forLoading()
-                ? LoraInitializers.find(config.initLoraWeights())
-                : LoraInitializers.builtIn(config.initLoraWeights()) ? null : LoraInitializers.forName(config.initLoraWeights());
+        this.initializer =
+                ctx.forLoading()
+                        ? LoraInitializers.find(config.initLoraWeights())
+                        : LoraInitializers.builtIn(config.initLoraWeights())
+                                ? null
+                                : LoraInitializers.forName(config.initLoraWeights());
         if (!ctx.forLoading()) {
             initialize(config, ctx);
         }
@@ -54,7 +56,8 @@ public final class LoraAdapter extends Adapter {
         int n = (int) base.inFeatures();
         switch (init) {
             case "true":
-                SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
+                SeededFill.uniform(
+                        a.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
                 break;
             case "gaussian":
                 SeededFill.gaussian(a.getArray(), rnd, 1.0 / r); // PEFT: normal with std 1 / r
@@ -65,7 +68,8 @@ public final class LoraAdapter extends Adapter {
                 SeededFill.uniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
                 break;
             default:
-                // custom initializers start from PEFT's default (EVA and LoRA-GA keep it until data arrives)
+                // custom initializers start from PEFT's default (EVA and LoRA-GA keep it until data
+                // arrives)
                 SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
                 initializer.initialize(this, config, ctx);
         }
@@ -73,20 +77,25 @@ public final class LoraAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training)).singletonOrThrow();
+        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training))
+                .singletonOrThrow();
     }
 
     /** {@code y + B (s A dropout(x))} with {@code y} as the bias of the last product: no full-size extra pass. */
     @Override
     public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training), y)
+        return Linear.linear(
+                        scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training), y)
                 .singletonOrThrow();
     }
 
     /** {@code s * A dropout(x)}: the scaling is applied to the small {@code [.., r]} activation. */
     private NDArray scaledDown(ParameterStore ps, NDArray x, boolean training) {
-        NDArray in = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        return Linear.linear(in, ps.getValue(a, x.getDevice(), training)).singletonOrThrow().mul(scaling);
+        NDArray in =
+                training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        return Linear.linear(in, ps.getValue(a, x.getDevice(), training))
+                .singletonOrThrow()
+                .mul(scaling);
     }
 
     @Override
@@ -102,7 +111,9 @@ public final class LoraAdapter extends Adapter {
 
     @Override
     public Map<String, NDArray> stateDictForOriginalBase(NDManager scope) {
-        return initializer == null ? stateDict() : initializer.stateDictForOriginalBase(this, scope);
+        return initializer == null
+                ? stateDict()
+                : initializer.stateDictForOriginalBase(this, scope);
     }
 
     @Override

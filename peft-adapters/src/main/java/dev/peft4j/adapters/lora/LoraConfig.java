@@ -7,7 +7,6 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.PatternMap;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 
@@ -179,8 +178,10 @@ public final class LoraConfig extends AdapterConfig {
         b.useRslora = json.getBoolean("use_rslora", false);
         JsonElement init = json.get("init_lora_weights");
         b.initLoraWeights = init == null ? "true" : init.getAsString();
-        b.rankPattern = PatternMap.fromJson(json.get("rank_pattern"), json.source() + ": rank_pattern");
-        b.alphaPattern = PatternMap.fromJson(json.get("alpha_pattern"), json.source() + ": alpha_pattern");
+        b.rankPattern =
+                PatternMap.fromJson(json.get("rank_pattern"), json.source() + ": rank_pattern");
+        b.alphaPattern =
+                PatternMap.fromJson(json.get("alpha_pattern"), json.source() + ": alpha_pattern");
         for (String key : INIT_CONFIG_KEYS) {
             JsonElement e = json.get(key);
             if (e != null && !e.isJsonObject()) {
@@ -191,12 +192,20 @@ public final class LoraConfig extends AdapterConfig {
         requireValue(json, "bias", "none");
         requireValue(json, "fan_in_fan_out", "false");
         requireValue(json, "use_dora", "false");
-        for (String unsupported : new String[] {"layers_to_transform", "layer_replication", "loftq_config",
-                "megatron_config", "trainable_token_indices"}) {
+        for (String unsupported :
+                new String[] {
+                    "layers_to_transform",
+                    "layer_replication",
+                    "loftq_config",
+                    "megatron_config",
+                    "trainable_token_indices"
+                }) {
             JsonElement e = json.get(unsupported);
-            if (e != null && !(e.isJsonObject() && e.getAsJsonObject().size() == 0)
+            if (e != null
+                    && !(e.isJsonObject() && e.getAsJsonObject().size() == 0)
                     && !(e.isJsonArray() && e.getAsJsonArray().size() == 0)) {
-                throw json.error("'" + unsupported + "' is not supported by peft4j (got " + e + ")");
+                throw json.error(
+                        "'" + unsupported + "' is not supported by peft4j (got " + e + ")");
             }
         }
         return b.build();
@@ -205,7 +214,8 @@ public final class LoraConfig extends AdapterConfig {
     private static void requireValue(ConfigJson json, String key, String expected) {
         JsonElement e = json.get(key);
         if (e != null && !expected.equals(e.getAsString())) {
-            throw json.error("'" + key + "' = " + e + " is not supported by peft4j (only " + expected + ")");
+            throw json.error(
+                    "'" + key + "' = " + e + " is not supported by peft4j (only " + expected + ")");
         }
     }
 
@@ -282,7 +292,8 @@ public final class LoraConfig extends AdapterConfig {
          */
         public Builder optInitConfig(String key, JsonObject options) {
             if (!INIT_CONFIG_KEYS.contains(key)) {
-                throw new IllegalArgumentException("Unknown initializer config '" + key + "'; known: " + INIT_CONFIG_KEYS);
+                throw new IllegalArgumentException(
+                        "Unknown initializer config '" + key + "'; known: " + INIT_CONFIG_KEYS);
             }
             if (options == null) {
                 initConfigs.remove(key);
@@ -299,18 +310,27 @@ public final class LoraConfig extends AdapterConfig {
                 throw new IllegalArgumentException("LoRA rank r must be positive, got " + r);
             }
             if (!(dropout >= 0 && dropout < 1)) {
-                throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + dropout);
+                throw new IllegalArgumentException(
+                        "lora_dropout must be in [0, 1), got " + dropout);
             }
             if (!Double.isFinite(alpha)) {
                 throw new IllegalArgumentException("lora_alpha must be finite, got " + alpha);
             }
-            rankPattern.values().forEach((k, v) -> {
-                if (v <= 0 || v != Math.rint(v)) {
-                    throw new IllegalArgumentException("rank_pattern['" + k + "'] must be a positive integer, got " + v);
-                }
-            });
+            rankPattern
+                    .values()
+                    .forEach(
+                            (k, v) -> {
+                                if (v <= 0 || v != Math.rint(v)) {
+                                    throw new IllegalArgumentException(
+                                            "rank_pattern['"
+                                                    + k
+                                                    + "'] must be a positive integer, got "
+                                                    + v);
+                                }
+                            });
             if (initLoraWeights == null || initLoraWeights.isBlank()) {
-                throw new IllegalArgumentException("init_lora_weights must be true, false, 'gaussian' or an initializer name");
+                throw new IllegalArgumentException(
+                        "init_lora_weights must be true, false, 'gaussian' or an initializer name");
             }
             return new LoraConfig(this);
         }

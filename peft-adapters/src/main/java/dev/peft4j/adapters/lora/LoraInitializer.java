@@ -3,7 +3,6 @@ package dev.peft4j.adapters.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.AdapterContext;
-
 import java.util.Map;
 
 /**

@@ -28,8 +28,11 @@ final class LoraInitializers {
     static LoraInitializer forName(String init) {
         LoraInitializer i = find(init);
         if (i == null) {
-            throw new IllegalArgumentException("init_lora_weights '" + init + "' is unknown: use true, false,"
-                    + " 'gaussian', or put peft-init on the class path for 'pissa', 'pissa_niter_N', 'lora_ga', 'eva'");
+            throw new IllegalArgumentException(
+                    "init_lora_weights '"
+                            + init
+                            + "' is unknown: use true, false, 'gaussian', or put peft-init on the"
+                            + " class path for 'pissa', 'pissa_niter_N', 'lora_ga', 'eva'");
         }
         return i;
     }

@@ -11,7 +11,6 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -65,10 +64,14 @@ public final class NolaAdapter extends Adapter {
         this.a0 = bases.a0(frozen).toType(type, false);
         if (!regenerate) {
             for (int from = 0; from < numBasisA; from += chunkA) {
-                residentA.add(bases.basesA(frozen, from, Math.min(chunkA, numBasisA - from)).toType(type, false));
+                residentA.add(
+                        bases.basesA(frozen, from, Math.min(chunkA, numBasisA - from))
+                                .toType(type, false));
             }
             for (int from = 0; from < numBasisB; from += chunkB) {
-                residentB.add(bases.basesB(frozen, from, Math.min(chunkB, numBasisB - from)).toType(type, false));
+                residentB.add(
+                        bases.basesB(frozen, from, Math.min(chunkB, numBasisB - from))
+                                .toType(type, false));
             }
         }
         this.alpha = trainable("nola_alpha", ctx.manager().zeros(new Shape(numBasisA), type));
@@ -95,8 +98,12 @@ public final class NolaAdapter extends Adapter {
         NDArray acc = null;
         for (int from = 0, index = 0; from < k; from += chunk, index++) {
             int count = Math.min(chunk, k - from);
-            NDArray rows = regenerate ? generate(c, from, count, isA) : resident.get(index).toDevice(c.getDevice(), false);
-            NDArray part = c.get(new NDIndex(from + ":" + (from + count))).reshape(1, count).matMul(rows);
+            NDArray rows =
+                    regenerate
+                            ? generate(c, from, count, isA)
+                            : resident.get(index).toDevice(c.getDevice(), false);
+            NDArray part =
+                    c.get(new NDIndex(from + ":" + (from + count))).reshape(1, count).matMul(rows);
             if (regenerate) {
                 rows.close(); // autograd keeps its own reference when it needs one
             }
@@ -133,16 +140,23 @@ public final class NolaAdapter extends Adapter {
     private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray a = ps.getValue(alpha, x.getDevice(), training);
         NDArray b = ps.getValue(beta, x.getDevice(), training);
-        return Temporaries.compute(x.getManager(), () -> {
-            NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow().mul(scaling);
-            return Linear.linear(h, effectiveB(b), y).singletonOrThrow(); // a null y is no bias
-        });
+        return Temporaries.compute(
+                x.getManager(),
+                () -> {
+                    NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow().mul(scaling);
+                    return Linear.linear(h, effectiveB(b), y)
+                            .singletonOrThrow(); // a null y is no bias
+                });
     }
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        return Temporaries.compute(manager,
-                () -> effectiveB(beta.getArray()).matMul(effectiveA(alpha.getArray())).mul(scaling));
+        return Temporaries.compute(
+                manager,
+                () ->
+                        effectiveB(beta.getArray())
+                                .matMul(effectiveA(alpha.getArray()))
+                                .mul(scaling));
     }
 
     /** {@code A_eff [r, n]} for the current coefficients; attached to {@code manager}. */
@@ -182,9 +196,17 @@ public final class NolaAdapter extends Adapter {
 
     @Override
     public String toString() {
-        return String.format(java.util.Locale.ROOT,
-                "NOLA(%s: W [%d, %d], r %d, nola_alpha [%d], nola_beta [%d], bases %s, layer seed %d)",
-                modulePath, base.outFeatures(), base.inFeatures(), r, numBasisA, numBasisB,
-                regenerate ? "regenerated" : "resident", bases.layerSeed());
+        return String.format(
+                java.util.Locale.ROOT,
+                "NOLA(%s: W [%d, %d], r %d, nola_alpha [%d], nola_beta [%d], bases %s, layer seed"
+                        + " %d)",
+                modulePath,
+                base.outFeatures(),
+                base.inFeatures(),
+                r,
+                numBasisA,
+                numBasisB,
+                regenerate ? "regenerated" : "resident",
+                bases.layerSeed());
     }
 }

@@ -24,8 +24,10 @@ public final class NolaBases {
 
     /** Stream of {@code A0}. */
     public static final long STREAM_A0 = 0;
+
     /** Stream of the A bases. */
     public static final long STREAM_A = 1;
+
     /** Stream of the B bases. */
     public static final long STREAM_B = 2;
 
@@ -39,8 +41,12 @@ public final class NolaBases {
     /** The bases of a layer with weight {@code [m, n]} under a layer seed. */
     public NolaBases(long layerSeed, int r, long m, long n, int numBasisA, int numBasisB) {
         if ((long) r * Math.max(m, n) > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("A NOLA basis of " + r + " x " + Math.max(m, n)
-                    + " values does not fit in one Java array");
+            throw new IllegalArgumentException(
+                    "A NOLA basis of "
+                            + r
+                            + " x "
+                            + Math.max(m, n)
+                            + " values does not fit in one Java array");
         }
         this.random = new CounterRandom(layerSeed);
         this.r = r;
@@ -72,9 +78,15 @@ public final class NolaBases {
 
     private NDArray rows(NDManager manager, long stream, int from, int count, long size, int k) {
         if (from < 0 || count < 0 || from + count > k) {
-            throw new IndexOutOfBoundsException("bases " + from + " .. " + (from + count - 1) + " of " + k);
+            throw new IndexOutOfBoundsException(
+                    "bases " + from + " .. " + (from + count - 1) + " of " + k);
         }
-        float[] v = values(stream, from * size, Math.multiplyExact(count, Math.toIntExact(size)), 1 / Math.sqrt(k));
+        float[] v =
+                values(
+                        stream,
+                        from * size,
+                        Math.multiplyExact(count, Math.toIntExact(size)),
+                        1 / Math.sqrt(k));
         return manager.create(v, new Shape(count, size));
     }
 

@@ -188,14 +188,18 @@ public final class NolaConfig extends AdapterConfig {
                 throw new IllegalArgumentException("NOLA rank r must be positive, got " + r);
             }
             if (numBasisA <= 0 || numBasisB <= 0) {
-                throw new IllegalArgumentException("num_basis_a and num_basis_b must be positive, got "
-                        + numBasisA + " and " + numBasisB);
+                throw new IllegalArgumentException(
+                        "num_basis_a and num_basis_b must be positive, got "
+                                + numBasisA
+                                + " and "
+                                + numBasisB);
             }
             if (!Double.isFinite(alpha)) {
                 throw new IllegalArgumentException("lora_alpha must be finite, got " + alpha);
             }
             if (basisChunk <= 0) {
-                throw new IllegalArgumentException("basis_chunk must be positive, got " + basisChunk);
+                throw new IllegalArgumentException(
+                        "basis_chunk must be positive, got " + basisChunk);
             }
             return new NolaConfig(this);
         }

@@ -11,7 +11,6 @@ import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
-
 import java.util.SplittableRandom;
 
 /**
@@ -41,7 +40,8 @@ public final class PegoAdapter extends Adapter {
         if (!ctx.forLoading()) {
             SplittableRandom rnd = new SplittableRandom(ctx.layerSeed(config.initSeed()));
             for (Parameter p : a) {
-                SeededFill.uniform(p.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
+                SeededFill.uniform(
+                        p.getArray(), rnd, 1.0 / Math.sqrt(n)); // Kaiming-uniform, a = sqrt(5)
             }
         }
     }
@@ -59,7 +59,8 @@ public final class PegoAdapter extends Adapter {
     /** {@code y + sum_i B_i (A_i x)}, each module's add fused into its second product as its bias. */
     private NDArray accumulate(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         for (int i = 0; i < a.length; i++) {
-            NDArray h = Linear.linear(x, ps.getValue(a[i], x.getDevice(), training)).singletonOrThrow();
+            NDArray h =
+                    Linear.linear(x, ps.getValue(a[i], x.getDevice(), training)).singletonOrThrow();
             y = Linear.linear(h, ps.getValue(b[i], x.getDevice(), training), y).singletonOrThrow();
         }
         return y;
@@ -67,13 +68,15 @@ public final class PegoAdapter extends Adapter {
 
     @Override
     public NDArray deltaWeight(NDManager manager) {
-        return Temporaries.compute(manager, () -> {
-            NDArray dw = b[0].getArray().matMul(a[0].getArray());
-            for (int i = 1; i < a.length; i++) {
-                dw = dw.add(b[i].getArray().matMul(a[i].getArray()));
-            }
-            return dw;
-        });
+        return Temporaries.compute(
+                manager,
+                () -> {
+                    NDArray dw = b[0].getArray().matMul(a[0].getArray());
+                    for (int i = 1; i < a.length; i++) {
+                        dw = dw.add(b[i].getArray().matMul(a[i].getArray()));
+                    }
+                    return dw;
+                });
     }
 
     /** {@code sum_i sum(|W dW_i^T|)} on this layer, a scalar owned by {@code manager}. */

@@ -1,12 +1,12 @@
 package dev.peft4j.adapters.pego;
 
+import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import com.google.gson.JsonObject;
-import ai.djl.training.loss.Loss;
 import dev.peft4j.core.Adapter;
-import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 
@@ -26,6 +26,7 @@ public final class PegoConfig extends AdapterConfig {
 
     /** This project's {@code peft_type} for PEGO (PEFT has no PEGO). */
     public static final String PEFT_TYPE = "PEGO";
+
     /** The learning rate methods.md recommends for PEGO with Adam. */
     public static final float RECOMMENDED_LEARNING_RATE = 5e-4f;
 
@@ -49,7 +50,9 @@ public final class PegoConfig extends AdapterConfig {
 
     /** Adam at {@link #RECOMMENDED_LEARNING_RATE}, the recommended training setting. */
     public static Optimizer recommendedOptimizer() {
-        return Optimizer.adam().optLearningRateTracker(Tracker.fixed(RECOMMENDED_LEARNING_RATE)).build();
+        return Optimizer.adam()
+                .optLearningRateTracker(Tracker.fixed(RECOMMENDED_LEARNING_RATE))
+                .build();
     }
 
     @Override
@@ -155,10 +158,12 @@ public final class PegoConfig extends AdapterConfig {
                 throw new IllegalArgumentException("PEGO rank r must be positive, got " + r);
             }
             if (numLoras <= 0) {
-                throw new IllegalArgumentException("PEGO num_loras must be positive, got " + numLoras);
+                throw new IllegalArgumentException(
+                        "PEGO num_loras must be positive, got " + numLoras);
             }
             if (!(regLambda >= 0) || Double.isInfinite(regLambda)) {
-                throw new IllegalArgumentException("PEGO reg_lambda must be finite and >= 0, got " + regLambda);
+                throw new IllegalArgumentException(
+                        "PEGO reg_lambda must be finite and >= 0, got " + regLambda);
             }
             return new PegoConfig(this);
         }

@@ -9,7 +9,6 @@ import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterSlots;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -43,8 +42,14 @@ public final class PegoRegularizer extends Loss {
     public static PegoRegularizer of(PeftModel model, String adapterName) {
         AdapterConfig config = model.config(adapterName);
         if (!(config instanceof PegoConfig)) {
-            throw new IllegalArgumentException("Adapter '" + adapterName + "' is a " + config.peftType()
-                    + " adapter; the PEGO regularizer needs a " + PegoConfig.PEFT_TYPE + " adapter");
+            throw new IllegalArgumentException(
+                    "Adapter '"
+                            + adapterName
+                            + "' is a "
+                            + config.peftType()
+                            + " adapter; the PEGO regularizer needs a "
+                            + PegoConfig.PEFT_TYPE
+                            + " adapter");
         }
         List<AdapterSlots> layers = new ArrayList<>();
         for (AdaptedLayer layer : model.adaptedLayers().values()) {
@@ -62,7 +67,8 @@ public final class PegoRegularizer extends Loss {
 
     /** {@code lambda (L_preserve + L_diversify)}: a scalar owned by {@code manager}, in the autograd graph. */
     public NDArray loss(NDManager manager) {
-        return Temporaries.compute(manager,
+        return Temporaries.compute(
+                manager,
                 () -> sum(a -> a.preserveTerm().add(a.diversifyTerm())).mul((float) lambda));
     }
 
@@ -90,8 +96,13 @@ public final class PegoRegularizer extends Loss {
         NDArray total = null;
         for (AdapterSlots slots : layers) {
             if (slots.merged().contains(adapterName)) {
-                throw new IllegalStateException("Adapter '" + adapterName + "' is merged into '" + slots.path()
-                        + "': unmerge it before computing the PEGO regularizer, which needs the base weight W");
+                throw new IllegalStateException(
+                        "Adapter '"
+                                + adapterName
+                                + "' is merged into '"
+                                + slots.path()
+                                + "': unmerge it before computing the PEGO regularizer, which needs"
+                                + " the base weight W");
             }
             NDArray t = term.apply((PegoAdapter) slots.adapters().get(adapterName));
             total = total == null ? t : total.add(t);

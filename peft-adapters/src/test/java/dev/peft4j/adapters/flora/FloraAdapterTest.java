@@ -1,5 +1,13 @@
 package dev.peft4j.adapters.flora;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -21,24 +29,15 @@ import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** FLoRA against dense references written out here: the Tucker sum, a loop convolution, {@code P_1 G^T P_0^T}. */
 class FloraAdapterTest {
@@ -63,9 +62,15 @@ class FloraAdapterTest {
 
     /** A 4 -> 6 channel convolution, kernel 3x2, with distinct stride, padding and dilation per axis. */
     private Block convModel() {
-        Block conv = Conv2d.builder().setKernelShape(new Shape(3, 2)).setFilters(6)
-                .optStride(new Shape(STRIDE[0], STRIDE[1])).optPadding(new Shape(PADDING[0], PADDING[1]))
-                .optDilation(new Shape(DILATION[0], DILATION[1])).optGroups(GROUPS).build();
+        Block conv =
+                Conv2d.builder()
+                        .setKernelShape(new Shape(3, 2))
+                        .setFilters(6)
+                        .optStride(new Shape(STRIDE[0], STRIDE[1]))
+                        .optPadding(new Shape(PADDING[0], PADDING[1]))
+                        .optDilation(new Shape(DILATION[0], DILATION[1]))
+                        .optGroups(GROUPS)
+                        .build();
         SequentialBlock b = new SequentialBlock().add(conv);
         TinyModels.init(b, manager, CONV_INPUT, 3);
         return b;
@@ -85,10 +90,13 @@ class FloraAdapterTest {
 
     @Test
     void conv4dDeltaWeightEqualsElementwiseTuckerSum() {
-        PeftModel pm = PeftModel.create(convModel(), config().setRank(3).optKernelRank(2).optScale(1.5).build());
+        PeftModel pm =
+                PeftModel.create(
+                        convModel(), config().setRank(3).optKernelRank(2).optScale(1.5).build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 21);
         FloraAdapter a = adapter(pm);
-        assertArrayEquals(new long[] {2, 6, 3, 2}, a.modeSizes(), "modes [in / groups, out, kh, kw]");
+        assertArrayEquals(
+                new long[] {2, 6, 3, 2}, a.modeSizes(), "modes [in / groups, out, kh, kw]");
         assertArrayEquals(new int[] {3, 3, 2, 2}, a.ranks());
         NDArray dw = a.deltaWeight(manager);
         assertEquals(new Shape(6, 2, 3, 2), dw.getShape());
@@ -110,7 +118,13 @@ class FloraAdapterTest {
         NDArray x = TinyModels.input(manager, CONV_INPUT, 9);
         NDArray actual = TinyModels.forward(pm.root(), x);
         assertEquals(new Shape(2, 6, 3, 9), actual.getShape());
-        double[] expected = loopConv2d(NdAssert.toDoubles(x), CONV_INPUT.getShape(), w, new long[] {6, 2, 3, 2}, bias);
+        double[] expected =
+                loopConv2d(
+                        NdAssert.toDoubles(x),
+                        CONV_INPUT.getShape(),
+                        w,
+                        new long[] {6, 2, 3, 2},
+                        bias);
         assertAlmostEquals(NdAssert.toDoubles(actual), expected, 1e-5, 1e-5);
     }
 
@@ -126,16 +140,19 @@ class FloraAdapterTest {
         double[][] g = DenseRef.matrix(a.core().getArray());
         double[][] p0 = DenseRef.matrix(a.factor(0).getArray());
         double[][] p1 = DenseRef.matrix(a.factor(1).getArray());
-        double[][] dw = DenseRef.matMul(DenseRef.matMul(p1, DenseRef.transpose(g)), DenseRef.transpose(p0));
+        double[][] dw =
+                DenseRef.matMul(DenseRef.matMul(p1, DenseRef.transpose(g)), DenseRef.transpose(p0));
         double[][] expectedDw = DenseRef.scaled(0.7, dw);
-        assertAlmostEquals(NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(expectedDw), 1e-5, 1e-7);
+        assertAlmostEquals(
+                NdAssert.toDoubles(a.deltaWeight(manager)), DenseRef.flat(expectedDw), 1e-5, 1e-7);
 
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 10);
         NDArray delta = a.delta(new ParameterStore(manager, false), x, false);
         double[][] xDwT = DenseRef.linear(DenseRef.matrix(x), expectedDw, null);
         assertAlmostEquals(NdAssert.toDoubles(delta), DenseRef.flat(xDwT), 1e-5, 1e-7);
         double[][] y = DenseRef.linear(DenseRef.matrix(x), DenseRef.plus(w, expectedDw), bias);
-        assertAlmostEquals(NdAssert.toDoubles(TinyModels.forward(pm.root(), x)), DenseRef.flat(y), 1e-5, 1e-6);
+        assertAlmostEquals(
+                NdAssert.toDoubles(TinyModels.forward(pm.root(), x)), DenseRef.flat(y), 1e-5, 1e-6);
     }
 
     @Test
@@ -144,16 +161,25 @@ class FloraAdapterTest {
         FloraAdapter a = adapter(pm);
         assertEquals(0.0, a.core().getArray().abs().sum().getFloat());
         assertEquals(0.0, a.deltaWeight(manager).abs().sum().getFloat(), "dW = 0 at init");
-        double[] p = concat(NdAssert.toDoubles(a.factor(0).getArray()), NdAssert.toDoubles(a.factor(1).getArray()));
+        double[] p =
+                concat(
+                        NdAssert.toDoubles(a.factor(0).getArray()),
+                        NdAssert.toDoubles(a.factor(1).getArray()));
         double std = Math.sqrt(java.util.Arrays.stream(p).map(v -> v * v).sum() / p.length);
         // 448 draws: the estimate's relative error is about 1 / sqrt(2 * 448) = 3.3%
         assertAlmostEquals(std, 1 / Math.sqrt(2 * 4), 0.12, 0);
 
-        float[] again = adapter(onLinear(64, 48, config().setRank(4).build()))
-                .factor(0).getArray().toFloatArray();
+        float[] again =
+                adapter(onLinear(64, 48, config().setRank(4).build()))
+                        .factor(0)
+                        .getArray()
+                        .toFloatArray();
         assertArrayEquals(a.factor(0).getArray().toFloatArray(), again, "same seed, same factors");
-        float[] other = adapter(onLinear(64, 48, config().setRank(4).optInitSeed(1).build()))
-                .factor(0).getArray().toFloatArray();
+        float[] other =
+                adapter(onLinear(64, 48, config().setRank(4).optInitSeed(1).build()))
+                        .factor(0)
+                        .getArray()
+                        .toFloatArray();
         assertFalse(java.util.Arrays.equals(again, other), "another seed, other factors");
     }
 
@@ -168,7 +194,8 @@ class FloraAdapterTest {
     @Test
     void trainingStepsLeaveTheModelManagerFlat() {
         PeftModel conv = PeftModel.create(convModel(), config().setRank(2).build());
-        AdapterTestSupport.assertStepLeavesManagerFlat(conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
+        AdapterTestSupport.assertStepLeavesManagerFlat(
+                conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
         PeftModel linear = onLinear(7, 5, config().setRank(2).build());
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 2);
         AdapterTestSupport.assertStepLeavesManagerFlat(linear.root(), x, manager);
@@ -176,17 +203,23 @@ class FloraAdapterTest {
         try (NDManager scope = manager.newSubManager()) {
             adapter(conv).deltaWeight(scope);
         }
-        assertEquals(before, manager.getManagedArrays().size(), "deltaWeight keeps its temporaries in its scope");
+        assertEquals(
+                before,
+                manager.getManagedArrays().size(),
+                "deltaWeight keeps its temporaries in its scope");
     }
 
     @Test
     void checkpointHoldsTheCoreAndFactorsOfEveryLayer(@TempDir Path dir) throws IOException {
         TinyModel cnn = TinyModels.cnn(manager, 8);
-        PeftModel pm = PeftModel.create(cnn.block(), FloraConfig.builder().setRank(2).setTargetModules("0", "2", "5")
-                .build());
+        PeftModel pm =
+                PeftModel.create(
+                        cnn.block(),
+                        FloraConfig.builder().setRank(2).setTargetModules("0", "2", "5").build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 24);
         NDArray x = TinyModels.input(manager, cnn.inputShape(), 11);
-        Map<String, Shape> saved = AdapterTestSupport.saveAndReload(pm, TinyModels.cnn(manager, 8).block(), x, dir);
+        Map<String, Shape> saved =
+                AdapterTestSupport.saveAndReload(pm, TinyModels.cnn(manager, 8).block(), x, dir);
         Map<String, Shape> expected = new TreeMap<>();
         String p = "base_model.model.";
         // layer 0: weight [4, 3, 3, 3]; layer 2: [6, 2, 3, 2] (groups 2); layer 5: Linear [5, 96]
@@ -204,19 +237,25 @@ class FloraAdapterTest {
         expected.put(p + "5.flora_P.0", new Shape(96, 2));
         expected.put(p + "5.flora_P.1", new Shape(5, 2));
         assertEquals(expected, saved);
-        JsonObject config = JsonParser.parseString(Files.readString(dir.resolve(AdapterCheckpoint.CONFIG_FILE)))
-                .getAsJsonObject();
+        JsonObject config =
+                JsonParser.parseString(Files.readString(dir.resolve(AdapterCheckpoint.CONFIG_FILE)))
+                        .getAsJsonObject();
         assertEquals("FLORA", config.get("peft_type").getAsString());
         assertTrue(config.get("kernel_r").isJsonNull());
     }
 
     @Test
     void configRoundTripsThroughJsonAndTheRegistry() {
-        for (FloraConfig c : new FloraConfig[] {config().build(),
-                config().setRank(3).optKernelRank(2).optScale(0.25).optInitSeed(7).build()}) {
+        for (FloraConfig c :
+                new FloraConfig[] {
+                    config().build(),
+                    config().setRank(3).optKernelRank(2).optScale(0.25).optInitSeed(7).build()
+                }) {
             JsonObject json = c.toJson();
             assertEquals("FLORA", json.get("peft_type").getAsString());
-            AdapterConfig back = AdapterMethods.forType("FLORA", "test").fromJson(new ConfigJson(json, "a.json"));
+            AdapterConfig back =
+                    AdapterMethods.forType("FLORA", "test")
+                            .fromJson(new ConfigJson(json, "a.json"));
             assertEquals(json, back.toJson());
         }
         FloraConfig d = config().build();
@@ -227,16 +266,31 @@ class FloraAdapterTest {
 
     @Test
     void invalidOptionsAreRejectedWithTheirName() {
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> config().setRank(0).build())
-                .getMessage().contains("rank r"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> config().optKernelRank(0).build())
-                .getMessage().contains("kernel_r"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> config().optScale(Double.NaN).build())
-                .getMessage().contains("scale"));
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> config().setRank(0).build())
+                        .getMessage()
+                        .contains("rank r"));
+        assertTrue(
+                assertThrows(
+                                IllegalArgumentException.class,
+                                () -> config().optKernelRank(0).build())
+                        .getMessage()
+                        .contains("kernel_r"));
+        assertTrue(
+                assertThrows(
+                                IllegalArgumentException.class,
+                                () -> config().optScale(Double.NaN).build())
+                        .getMessage()
+                        .contains("scale"));
         JsonObject json = config().build().toJson();
         json.addProperty("r", 2.5);
-        String msg = assertThrows(IllegalArgumentException.class,
-                () -> FloraConfig.fromJson(new ConfigJson(json, "dir/adapter_config.json"))).getMessage();
+        String msg =
+                assertThrows(
+                                IllegalArgumentException.class,
+                                () ->
+                                        FloraConfig.fromJson(
+                                                new ConfigJson(json, "dir/adapter_config.json")))
+                        .getMessage();
         assertTrue(msg.contains("dir/adapter_config.json") && msg.contains("'r'"), msg);
     }
 
@@ -261,7 +315,12 @@ class FloraAdapterTest {
                             for (int i1 = 0; i1 < r[1]; i1++) {
                                 for (int i2 = 0; i2 < r[2]; i2++) {
                                     for (int i3 = 0; i3 < r[3]; i3++) {
-                                        s += g[gi++] * p[0][c][i0] * p[1][o][i1] * p[2][y][i2] * p[3][x][i3];
+                                        s +=
+                                                g[gi++]
+                                                        * p[0][c][i0]
+                                                        * p[1][o][i1]
+                                                        * p[2][y][i2]
+                                                        * p[3][x][i3];
                                     }
                                 }
                             }
@@ -275,7 +334,8 @@ class FloraAdapterTest {
     }
 
     /** A direct grouped convolution, NCHW input, weight {@code [out, in / groups, kh, kw]}, with bias. */
-    private static double[] loopConv2d(double[] x, long[] xs, double[] w, long[] ws, double[] bias) {
+    private static double[] loopConv2d(
+            double[] x, long[] xs, double[] w, long[] ws, double[] bias) {
         int n = (int) xs[0];
         int c = (int) xs[1];
         int h = (int) xs[2];
@@ -300,8 +360,13 @@ class FloraAdapterTest {
                                     int yy = i * STRIDE[0] - PADDING[0] + p * DILATION[0];
                                     int xx = j * STRIDE[1] - PADDING[1] + q * DILATION[1];
                                     if (yy >= 0 && yy < h && xx >= 0 && xx < wd) {
-                                        s += w[((o * cg + ci) * kh + p) * kw + q]
-                                                * x[((b * c + firstChannel + ci) * h + yy) * wd + xx];
+                                        s +=
+                                                w[((o * cg + ci) * kh + p) * kw + q]
+                                                        * x[
+                                                                ((b * c + firstChannel + ci) * h
+                                                                                        + yy)
+                                                                                * wd
+                                                                        + xx];
                                     }
                                 }
                             }

@@ -1,5 +1,13 @@
 package dev.peft4j.adapters.lora;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -16,18 +24,9 @@ import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.ModuleTree;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-
-import java.util.Map;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoraTest {
 
@@ -39,8 +38,16 @@ class LoraTest {
     }
 
     /** {@code y = x W^T + b + s (x A^T) B^T}, written out in double precision. */
-    private static double[][] denseLora(float[][] x, float[] w, float[] b, float[] a, float[] bb,
-                                        int m, int n, int r, double s) {
+    private static double[][] denseLora(
+            float[][] x,
+            float[] w,
+            float[] b,
+            float[] a,
+            float[] bb,
+            int m,
+            int n,
+            int r,
+            double s) {
         double[][] y = new double[x.length][m];
         for (int t = 0; t < x.length; t++) {
             double[] h = new double[r];
@@ -66,9 +73,15 @@ class LoraTest {
     @Test
     void forwardMatchesTheDenseFormulaWithRsloraAndPatterns() {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
-        LoraConfig cfg = LoraConfig.builder().setRank(2).optAlpha(6).optUseRslora(true)
-                .optRankPattern(Map.of("2", 5)).optAlphaPattern(Map.of("2", 10))
-                .setTargetModules("0", "2").build();
+        LoraConfig cfg =
+                LoraConfig.builder()
+                        .setRank(2)
+                        .optAlpha(6)
+                        .optUseRslora(true)
+                        .optRankPattern(Map.of("2", 5))
+                        .optAlphaPattern(Map.of("2", 10))
+                        .setTargetModules("0", "2")
+                        .build();
         PeftModel pm = PeftModel.create(mlp.block(), cfg);
         AdapterChecks.randomizeAdapters(pm, "default", 9);
         LoraAdapter first = (LoraAdapter) pm.adapters("default").get("0");
@@ -80,16 +93,25 @@ class LoraTest {
 
         NDArray x = TinyModels.input(manager, new Shape2(5, 8).shape(), 4);
         Block layer = ModuleTree.get(pm.root(), "0");
-        NDArray y = layer.forward(new ParameterStore(manager, false), new NDList(x), false).singletonOrThrow();
+        NDArray y =
+                layer.forward(new ParameterStore(manager, false), new NDList(x), false)
+                        .singletonOrThrow();
         Linear base = (Linear) ((AdaptedLayer) layer).base().block();
         float[][] xs = new float[5][];
         for (int i = 0; i < 5; i++) {
             xs[i] = x.get(i).toFloatArray();
         }
-        double[][] expected = denseLora(xs, base.getParameters().get("weight").getArray().toFloatArray(),
-                base.getParameters().get("bias").getArray().toFloatArray(),
-                first.loraA().getArray().toFloatArray(), first.loraB().getArray().toFloatArray(),
-                16, 8, 2, first.scaling());
+        double[][] expected =
+                denseLora(
+                        xs,
+                        base.getParameters().get("weight").getArray().toFloatArray(),
+                        base.getParameters().get("bias").getArray().toFloatArray(),
+                        first.loraA().getArray().toFloatArray(),
+                        first.loraB().getArray().toFloatArray(),
+                        16,
+                        8,
+                        2,
+                        first.scaling());
         double[] flat = new double[5 * 16];
         for (int i = 0; i < 5; i++) {
             System.arraycopy(expected[i], 0, flat, i * 16, 16);
@@ -109,8 +131,10 @@ class LoraTest {
         TinyModels.TinyModel t = TinyModels.transformer(manager, 3);
         NDArray x = TinyModels.input(manager, t.inputShape(), 1);
         float[] before = TinyModels.forward(t.block(), x).toFloatArray();
-        PeftModel pm = PeftModel.create(t.block(), LoraConfig.builder().setRank(8)
-                .setTargetModules("query", "fc1").build());
+        PeftModel pm =
+                PeftModel.create(
+                        t.block(),
+                        LoraConfig.builder().setRank(8).setTargetModules("query", "fc1").build());
         assertArrayEquals(before, TinyModels.forward(pm.root(), x).toFloatArray());
         for (var e : pm.adapters("default").entrySet()) {
             LoraAdapter a = (LoraAdapter) e.getValue();
@@ -131,9 +155,16 @@ class LoraTest {
     void gaussianInitHasStdOneOverR() {
         Block big = new ai.djl.nn.SequentialBlock().add(Linear.builder().setUnits(64).build());
         TinyModels.init(big, manager, new ai.djl.ndarray.types.Shape(1, 256), 1);
-        PeftModel pm = PeftModel.create(big, LoraConfig.builder().setRank(4).optInitLoraWeights("gaussian")
-                .setTargetModules("0").build());
-        float[] a = ((LoraAdapter) pm.adapters("default").get("0")).loraA().getArray().toFloatArray();
+        PeftModel pm =
+                PeftModel.create(
+                        big,
+                        LoraConfig.builder()
+                                .setRank(4)
+                                .optInitLoraWeights("gaussian")
+                                .setTargetModules("0")
+                                .build());
+        float[] a =
+                ((LoraAdapter) pm.adapters("default").get("0")).loraA().getArray().toFloatArray();
         double sq = 0;
         for (float v : a) {
             sq += v * v;
@@ -144,20 +175,43 @@ class LoraTest {
 
     @Test
     void initialisationIsSeededPerModule() {
-        LoraConfig cfg = LoraConfig.builder().setRank(4).optInitSeed(7).setTargetModules("0", "2").build();
-        float[] a1 = ((LoraAdapter) PeftModel.create(TinyModels.mlp(manager, 1).block(), cfg)
-                .adapters("default").get("0")).loraA().getArray().toFloatArray();
+        LoraConfig cfg =
+                LoraConfig.builder().setRank(4).optInitSeed(7).setTargetModules("0", "2").build();
+        float[] a1 =
+                ((LoraAdapter)
+                                PeftModel.create(TinyModels.mlp(manager, 1).block(), cfg)
+                                        .adapters("default")
+                                        .get("0"))
+                        .loraA()
+                        .getArray()
+                        .toFloatArray();
         PeftModel again = PeftModel.create(TinyModels.mlp(manager, 1).block(), cfg);
-        assertArrayEquals(a1, ((LoraAdapter) again.adapters("default").get("0")).loraA().getArray().toFloatArray());
-        assertFalse(java.util.Arrays.equals(a1, ((LoraAdapter) again.adapters("default").get("2"))
-                .loraA().getArray().toFloatArray()));
+        assertArrayEquals(
+                a1,
+                ((LoraAdapter) again.adapters("default").get("0"))
+                        .loraA()
+                        .getArray()
+                        .toFloatArray());
+        assertFalse(
+                java.util.Arrays.equals(
+                        a1,
+                        ((LoraAdapter) again.adapters("default").get("2"))
+                                .loraA()
+                                .getArray()
+                                .toFloatArray()));
     }
 
     @Test
     void dropoutActsOnlyWhileTraining() {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
-        PeftModel pm = PeftModel.create(mlp.block(), LoraConfig.builder().setRank(4).optDropout(0.5)
-                .setTargetModules("0").build());
+        PeftModel pm =
+                PeftModel.create(
+                        mlp.block(),
+                        LoraConfig.builder()
+                                .setRank(4)
+                                .optDropout(0.5)
+                                .setTargetModules("0")
+                                .build());
         AdapterChecks.randomizeAdapters(pm, "default", 2);
         Block layer = ModuleTree.get(pm.root(), "0");
         NDArray x = TinyModels.input(manager, new ai.djl.ndarray.types.Shape(64, 8), 1);
@@ -173,7 +227,9 @@ class LoraTest {
     void severalAdaptersAddAndCanBeActivatedAndDeleted() {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
         NDArray x = TinyModels.input(manager, mlp.inputShape(), 1);
-        PeftModel pm = PeftModel.create(mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("0").build());
+        PeftModel pm =
+                PeftModel.create(
+                        mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("0").build());
         pm.addAdapter("other", LoraConfig.builder().setRank(3).setTargetModules("0", "4").build());
         AdapterChecks.randomizeAdapters(pm, "default", 1);
         AdapterChecks.randomizeAdapters(pm, "other", 2);
@@ -189,7 +245,8 @@ class LoraTest {
         pm.setActiveAdapters("default", "other");
         NDArray both = TinyModels.forward(pm.root(), x);
         assertFalse(java.util.Arrays.equals(onlyDefault.toFloatArray(), onlyOther.toFloatArray()));
-        // layer "0" gets both deltas; "4" only the other's: checked through merge equivalence and removal
+        // layer "0" gets both deltas; "4" only the other's: checked through merge equivalence and
+        // removal
         pm.merge();
         assertAlmostEquals(TinyModels.forward(pm.root(), x), both, 1e-4, 1e-6);
         pm.unmerge();
@@ -207,7 +264,10 @@ class LoraTest {
     void mergeAndUnloadGivesAPlainModelWithTheAdaptedOutput() {
         TinyModels.TinyModel t = TinyModels.transformer(manager, 3);
         NDArray x = TinyModels.input(manager, t.inputShape(), 1);
-        PeftModel pm = PeftModel.create(t.block(), LoraConfig.builder().setRank(4).setTargetModules("query", "value").build());
+        PeftModel pm =
+                PeftModel.create(
+                        t.block(),
+                        LoraConfig.builder().setRank(4).setTargetModules("query", "value").build());
         AdapterChecks.randomizeAdapters(pm, "default", 5);
         NDArray adapted = TinyModels.forward(pm.root(), x);
         Block plain = pm.mergeAndUnload();
@@ -219,9 +279,18 @@ class LoraTest {
     @Test
     void targetThatMatchesNothingNamesTheClosestModules() {
         TinyModels.TinyModel t = TinyModels.transformer(manager, 3);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PeftModel.create(t.block(),
-                LoraConfig.builder().setTargetModules("query", "vlaue").build()));
-        assertTrue(e.getMessage().contains("vlaue") && e.getMessage().contains("layers.0.value"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                PeftModel.create(
+                                        t.block(),
+                                        LoraConfig.builder()
+                                                .setTargetModules("query", "vlaue")
+                                                .build()));
+        assertTrue(
+                e.getMessage().contains("vlaue") && e.getMessage().contains("layers.0.value"),
+                e.getMessage());
         // nothing was injected by the failed call
         ModuleTree.modules(t.block()).values().forEach(b -> assertFalse(b instanceof AdaptedLayer));
     }
@@ -229,35 +298,67 @@ class LoraTest {
     @Test
     void targetingANonLinearModuleIsAnError() {
         TinyModels.TinyModel t = TinyModels.transformer(manager, 3);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PeftModel.create(t.block(),
-                LoraConfig.builder().setTargetModules("norm").build()));
-        assertTrue(e.getMessage().contains("layers.0.norm") && e.getMessage().contains("Linear"), e.getMessage());
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                PeftModel.create(
+                                        t.block(),
+                                        LoraConfig.builder().setTargetModules("norm").build()));
+        assertTrue(
+                e.getMessage().contains("layers.0.norm") && e.getMessage().contains("Linear"),
+                e.getMessage());
     }
 
     @Test
     void mergingANonFiniteAdapterIsRefused() {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
-        PeftModel pm = PeftModel.create(mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("2").build());
+        PeftModel pm =
+                PeftModel.create(
+                        mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("2").build());
         LoraAdapter a = (LoraAdapter) pm.adapters("default").get("2");
         float[] nan = new float[(int) a.loraB().getArray().size()];
         nan[3] = Float.NaN;
         a.loraB().getArray().set(nan);
-        float[] before = ((AdaptedLayer) ModuleTree.get(pm.root(), "2")).base().weight().getArray().toFloatArray();
+        float[] before =
+                ((AdaptedLayer) ModuleTree.get(pm.root(), "2"))
+                        .base()
+                        .weight()
+                        .getArray()
+                        .toFloatArray();
         IllegalStateException e = assertThrows(IllegalStateException.class, pm::merge);
-        assertTrue(e.getMessage().contains("'2'") && e.getMessage().contains("NaN"), e.getMessage());
-        assertArrayEquals(before, ((AdaptedLayer) ModuleTree.get(pm.root(), "2")).base().weight().getArray().toFloatArray());
+        assertTrue(
+                e.getMessage().contains("'2'") && e.getMessage().contains("NaN"), e.getMessage());
+        assertArrayEquals(
+                before,
+                ((AdaptedLayer) ModuleTree.get(pm.root(), "2"))
+                        .base()
+                        .weight()
+                        .getArray()
+                        .toFloatArray());
     }
 
     @Test
     void configRoundTripsThroughPeftJson() {
-        LoraConfig cfg = LoraConfig.builder().setRank(16).optAlpha(32).optDropout(0.05).optUseRslora(true)
-                .optRankPattern(Map.of("query", 4)).optAlphaPattern(Map.of("value", 2.5))
-                .setTargetModules("query", "value").optModulesToSave("classifier").optTaskType("SEQ_CLS").build();
+        LoraConfig cfg =
+                LoraConfig.builder()
+                        .setRank(16)
+                        .optAlpha(32)
+                        .optDropout(0.05)
+                        .optUseRslora(true)
+                        .optRankPattern(Map.of("query", 4))
+                        .optAlphaPattern(Map.of("value", 2.5))
+                        .setTargetModules("query", "value")
+                        .optModulesToSave("classifier")
+                        .optTaskType("SEQ_CLS")
+                        .build();
         JsonObject json = cfg.toJson();
         assertEquals("LORA", json.get("peft_type").getAsString());
         assertEquals(16, json.get("r").getAsInt());
         assertEquals(32, json.get("lora_alpha").getAsInt());
-        LoraConfig back = (LoraConfig) AdapterMethods.forType("LORA", "t").fromJson(new ConfigJson(json, "t"));
+        LoraConfig back =
+                (LoraConfig)
+                        AdapterMethods.forType("LORA", "t").fromJson(new ConfigJson(json, "t"));
         assertEquals(json, back.toJson());
         assertEquals(4, back.rankFor("a.query"));
         assertEquals(2.5 / Math.sqrt(16), back.scalingFor("a.value"), 1e-12);
@@ -265,16 +366,21 @@ class LoraTest {
 
     @Test
     void aConfigAsPeftWritesItParsesAndUnsupportedOptionsAreErrors() {
-        String peft = "{\"alpha_pattern\": {}, \"auto_mapping\": null, \"base_model_name_or_path\": \"m\","
-                + " \"bias\": \"none\", \"corda_config\": null, \"eva_config\": null, \"exclude_modules\": null,"
-                + " \"fan_in_fan_out\": false, \"inference_mode\": true, \"init_lora_weights\": true,"
-                + " \"layer_replication\": null, \"layers_pattern\": null, \"layers_to_transform\": null,"
-                + " \"loftq_config\": {}, \"lora_alpha\": 16, \"lora_bias\": false, \"lora_dropout\": 0.1,"
-                + " \"megatron_config\": null, \"megatron_core\": \"megatron.core\", \"modules_to_save\": null,"
-                + " \"peft_type\": \"LORA\", \"r\": 8, \"rank_pattern\": {}, \"revision\": null,"
-                + " \"target_modules\": [\"value\", \"query\"], \"task_type\": null, \"use_dora\": false,"
-                + " \"use_rslora\": false}";
-        ConfigJson json = new ConfigJson(JsonParser.parseString(peft).getAsJsonObject(), "adapter_config.json");
+        String peft =
+                "{\"alpha_pattern\": {}, \"auto_mapping\": null, \"base_model_name_or_path\":"
+                    + " \"m\", \"bias\": \"none\", \"corda_config\": null, \"eva_config\": null,"
+                    + " \"exclude_modules\": null, \"fan_in_fan_out\": false, \"inference_mode\":"
+                    + " true, \"init_lora_weights\": true, \"layer_replication\": null,"
+                    + " \"layers_pattern\": null, \"layers_to_transform\": null, \"loftq_config\":"
+                    + " {}, \"lora_alpha\": 16, \"lora_bias\": false, \"lora_dropout\": 0.1,"
+                    + " \"megatron_config\": null, \"megatron_core\": \"megatron.core\","
+                    + " \"modules_to_save\": null, \"peft_type\": \"LORA\", \"r\": 8,"
+                    + " \"rank_pattern\": {}, \"revision\": null, \"target_modules\": [\"value\","
+                    + " \"query\"], \"task_type\": null, \"use_dora\": false, \"use_rslora\":"
+                    + " false}";
+        ConfigJson json =
+                new ConfigJson(
+                        JsonParser.parseString(peft).getAsJsonObject(), "adapter_config.json");
         LoraConfig cfg = LoraConfig.fromJson(json);
         assertEquals(8, cfg.r());
         assertEquals(2.0, cfg.scalingFor("x.query"), 1e-12);
@@ -282,14 +388,29 @@ class LoraTest {
 
         JsonObject dora = JsonParser.parseString(peft).getAsJsonObject();
         dora.addProperty("use_dora", true);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LoraConfig.fromJson(new ConfigJson(dora, "adapter_config.json")));
-        assertTrue(e.getMessage().contains("adapter_config.json") && e.getMessage().contains("use_dora"));
-        e = assertThrows(IllegalArgumentException.class, () -> AdapterMethods.forType("FOO", "adapter_config.json"));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> LoraConfig.fromJson(new ConfigJson(dora, "adapter_config.json")));
+        assertTrue(
+                e.getMessage().contains("adapter_config.json")
+                        && e.getMessage().contains("use_dora"));
+        e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> AdapterMethods.forType("FOO", "adapter_config.json"));
         assertTrue(e.getMessage().contains("FOO") && e.getMessage().contains("LORA"));
-        assertThrows(IllegalArgumentException.class, () -> LoraConfig.builder().setRank(0).setTargetModules("q").build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> LoraConfig.builder().setRank(0).setTargetModules("q").build());
         assertThrows(IllegalArgumentException.class, () -> LoraConfig.builder().setRank(2).build());
-        assertThrows(IllegalArgumentException.class,
-                () -> LoraConfig.builder().setRank(2).optDropout(1.0).setTargetModules(TargetModules.names("q")).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                        LoraConfig.builder()
+                                .setRank(2)
+                                .optDropout(1.0)
+                                .setTargetModules(TargetModules.names("q"))
+                                .build());
     }
 }

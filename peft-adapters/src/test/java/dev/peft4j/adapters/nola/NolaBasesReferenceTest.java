@@ -1,10 +1,10 @@
 package dev.peft4j.adapters.nola;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.AdapterContext;
 import org.junit.jupiter.api.Test;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * NOLA's bases bit for bit against an independent Python implementation of the layer seed,
@@ -14,23 +14,34 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class NolaBasesReferenceTest {
 
-    // python3 nola_bases_reference.py (seed 42, path layers.0.query, r 3, m 12, n 10, k_A 16, k_B 8)
+    // python3 nola_bases_reference.py (seed 42, path layers.0.query, r 3, m 12, n 10, k_A 16, k_B
+    // 8)
     private static final long LAYER_SEED = -876147153215586761L;
-    private static final int[] A0_FIRST = {0xbdd963ae, 0x3e11bdab, 0x3dedc052, 0x3df36ec0, 0x3e6dda7d, 0xbcded153};
-    private static final int[] A5 = {0x3e0dc00e, 0xbe739ea0, 0xbe54a094, 0x3e460258, 0x3e56b342, 0x3e422250, 0x3e3bfca8};
-    private static final int[] B7 = {0x3c41e110, 0x3d71d744, 0xbded1803, 0x3e009dcf, 0x3e3400ab, 0xbd6f6432, 0x3e83b2c3};
+    private static final int[] A0_FIRST = {
+        0xbdd963ae, 0x3e11bdab, 0x3dedc052, 0x3df36ec0, 0x3e6dda7d, 0xbcded153
+    };
+    private static final int[] A5 = {
+        0x3e0dc00e, 0xbe739ea0, 0xbe54a094, 0x3e460258, 0x3e56b342, 0x3e422250, 0x3e3bfca8
+    };
+    private static final int[] B7 = {
+        0x3c41e110, 0x3d71d744, 0xbded1803, 0x3e009dcf, 0x3e3400ab, 0xbd6f6432, 0x3e83b2c3
+    };
 
     /** Positions printed by the script: the first six values and the last one of a basis. */
     private static void assertBits(int[] expected, float[] values, String what) {
         for (int i = 0; i < 6; i++) {
             assertEquals(expected[i], Float.floatToRawIntBits(values[i]), what + " value " + i);
         }
-        assertEquals(expected[6], Float.floatToRawIntBits(values[values.length - 1]), what + " last value");
+        assertEquals(
+                expected[6],
+                Float.floatToRawIntBits(values[values.length - 1]),
+                what + " last value");
     }
 
     @Test
     void basesMatchTheIndependentReferenceBitForBit() {
-        long layerSeed = new AdapterContext("layers.0.query", "default", null, null, false).layerSeed(42);
+        long layerSeed =
+                new AdapterContext("layers.0.query", "default", null, null, false).layerSeed(42);
         assertEquals(LAYER_SEED, layerSeed);
         NolaBases bases = new NolaBases(layerSeed, 3, 12, 10, 16, 8);
         try (NDManager manager = NDManager.newBaseManager()) {

@@ -1,5 +1,11 @@
 package dev.peft4j.adapters.pego;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -7,10 +13,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.EasyTrain;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
+import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
+import ai.djl.training.loss.SimpleCompositeLoss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.adapters.DenseRef;
@@ -21,21 +30,11 @@ import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
-import ai.djl.training.EasyTrain;
-import ai.djl.training.dataset.Batch;
-import ai.djl.training.loss.SimpleCompositeLoss;
-import static org.junit.jupiter.api.Assertions.assertSame;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The PEGO regularizer against a direct dense computation that materializes every {@code dW_i},
@@ -57,8 +56,14 @@ class PegoRegularizerTest {
 
     /** The MLP's layers 0 ([16, 8]) and 2 ([12, 16]) with a PEGO group of N modules of rank r. */
     private PeftModel pego(TinyModel model, int r, int n, double lambda) {
-        return PeftModel.create(model.block(), PegoConfig.builder().setRank(r).optNumLoras(n).optRegLambda(lambda)
-                .setTargetModules(model.targets().toArray(new String[0])).build());
+        return PeftModel.create(
+                model.block(),
+                PegoConfig.builder()
+                        .setRank(r)
+                        .optNumLoras(n)
+                        .optRegLambda(lambda)
+                        .setTargetModules(model.targets().toArray(new String[0]))
+                        .build());
     }
 
     @Test
@@ -72,10 +77,14 @@ class PegoRegularizerTest {
         assertTrue(expected > 0);
         // l2Loss = mean(0.5 (label - pred)^2) = (0.5 + 2) / 2
         double task = (0.5 * 1 + 0.5 * 4) / 2;
-        assertEquals(task + expected, pm.trainingLoss(Loss.l2Loss()).evaluate(labels, preds).getFloat(),
+        assertEquals(
+                task + expected,
+                pm.trainingLoss(Loss.l2Loss()).evaluate(labels, preds).getFloat(),
                 1e-6 * (task + expected));
-        PeftModel lora = PeftModel.create(TinyModels.mlp(manager, 4).block(),
-                LoraConfig.builder().setRank(2).setTargetModules("0").build());
+        PeftModel lora =
+                PeftModel.create(
+                        TinyModels.mlp(manager, 4).block(),
+                        LoraConfig.builder().setRank(2).setTargetModules("0").build());
         Loss l2 = Loss.l2Loss();
         assertSame(l2, lora.trainingLoss(l2));
     }
@@ -91,7 +100,8 @@ class PegoRegularizerTest {
         for (int i = 0; i < dws.size(); i++) {
             preserve += DenseRef.l1(DenseRef.matMul(w, DenseRef.transpose(dws.get(i))));
             for (int j = i + 1; j < dws.size(); j++) {
-                diversify += DenseRef.l1(DenseRef.matMul(dws.get(i), DenseRef.transpose(dws.get(j))));
+                diversify +=
+                        DenseRef.l1(DenseRef.matMul(dws.get(i), DenseRef.transpose(dws.get(j))));
             }
         }
         return new double[] {preserve, diversify};
@@ -130,8 +140,9 @@ class PegoRegularizerTest {
 
     @Test
     void isZeroAtInit() {
-        PegoRegularizer reg = PegoRegularizer.of(pego(TinyModels.transformer(manager, 2), 4, 2, 1e-3),
-                PeftModel.DEFAULT);
+        PegoRegularizer reg =
+                PegoRegularizer.of(
+                        pego(TinyModels.transformer(manager, 2), 4, 2, 1e-3), PeftModel.DEFAULT);
         assertEquals(0.0f, reg.preserve(manager).getFloat());
         assertEquals(0.0f, reg.diversify(manager).getFloat());
         assertEquals(0.0f, reg.loss(manager).getFloat());
@@ -140,16 +151,29 @@ class PegoRegularizerTest {
     @Test
     void gradientMatchesCentralDifferencesOfTheDenseLoss() {
         TinyModel model = TinyModels.mlp(manager, 3);
-        PeftModel pm = PeftModel.create(model.block(),
-                PegoConfig.builder().setRank(2).optNumLoras(2).optRegLambda(1).setTargetModules("4").build());
+        PeftModel pm =
+                PeftModel.create(
+                        model.block(),
+                        PegoConfig.builder()
+                                .setRank(2)
+                                .optNumLoras(2)
+                                .optRegLambda(1)
+                                .setTargetModules("4")
+                                .build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 42);
         PegoAdapter a = (PegoAdapter) pm.adapters(PeftModel.DEFAULT).get("4");
         try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
             gc.backward(PegoRegularizer.of(pm, PeftModel.DEFAULT).loss(manager));
         }
         double[][] w = DenseRef.matrix(a.base().weight().getArray());
-        List<double[][]> as = List.of(DenseRef.matrix(a.loraA(0).getArray()), DenseRef.matrix(a.loraA(1).getArray()));
-        List<double[][]> bs = List.of(DenseRef.matrix(a.loraB(0).getArray()), DenseRef.matrix(a.loraB(1).getArray()));
+        List<double[][]> as =
+                List.of(
+                        DenseRef.matrix(a.loraA(0).getArray()),
+                        DenseRef.matrix(a.loraA(1).getArray()));
+        List<double[][]> bs =
+                List.of(
+                        DenseRef.matrix(a.loraB(0).getArray()),
+                        DenseRef.matrix(a.loraB(1).getArray()));
         List<double[][]> all = List.of(as.get(0), as.get(1), bs.get(0), bs.get(1));
         Parameter[] params = {a.loraA(0), a.loraA(1), a.loraB(0), a.loraB(1)};
         double eps = 1e-6;
@@ -204,7 +228,8 @@ class PegoRegularizerTest {
     }
 
     /** Plain gradient descent on the adapter's parameters, step 0.01. */
-    private void sgd(PeftModel pm, java.util.function.Function<NDManager, NDArray> objective, int steps) {
+    private void sgd(
+            PeftModel pm, java.util.function.Function<NDManager, NDArray> objective, int steps) {
         for (int step = 0; step < steps; step++) {
             try (NDManager scope = manager.newSubManager();
                     GradientCollector gc = manager.getEngine().newGradientCollector()) {
@@ -231,12 +256,16 @@ class PegoRegularizerTest {
             PegoAdapter a = (PegoAdapter) adapter;
             List<double[][]> dws = new ArrayList<>();
             for (int i = 0; i < a.numLoras(); i++) {
-                dws.add(DenseRef.matMul(DenseRef.matrix(a.loraB(i).getArray()),
-                        DenseRef.matrix(a.loraA(i).getArray())));
+                dws.add(
+                        DenseRef.matMul(
+                                DenseRef.matrix(a.loraB(i).getArray()),
+                                DenseRef.matrix(a.loraA(i).getArray())));
             }
             for (int i = 0; i < dws.size(); i++) {
                 for (int j = i + 1; j < dws.size(); j++) {
-                    double cross = DenseRef.l1(DenseRef.matMul(dws.get(i), DenseRef.transpose(dws.get(j))));
+                    double cross =
+                            DenseRef.l1(
+                                    DenseRef.matMul(dws.get(i), DenseRef.transpose(dws.get(j))));
                     out.add(cross / (frobenius(dws.get(i)) * frobenius(dws.get(j))));
                 }
             }
@@ -262,21 +291,40 @@ class PegoRegularizerTest {
         NDArray x = TinyModels.input(manager, model.inputShape(), 6);
         NDArray y = TinyModels.input(manager, new Shape(5, 4), 7);
         double[] terms = denseTerms(pm);
-        float task = Loss.l2Loss().evaluate(new NDList(y), new NDList(TinyModels.forward(pm.root(), x))).getFloat();
+        float task =
+                Loss.l2Loss()
+                        .evaluate(new NDList(y), new NDList(TinyModels.forward(pm.root(), x)))
+                        .getFloat();
         List<Float> losses;
         try (Model djl = Model.newInstance("pego")) {
             djl.setBlock(pm.root());
-            // DJL's composition of losses and its own training step: no peft4j training code involved
-            Loss combined = new SimpleCompositeLoss().addLoss(Loss.l2Loss())
-                    .addLoss(PegoRegularizer.of(pm, PeftModel.DEFAULT));
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(combined)
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-2f)).build());
+            // DJL's composition of losses and its own training step: no peft4j training code
+            // involved
+            Loss combined =
+                    new SimpleCompositeLoss()
+                            .addLoss(Loss.l2Loss())
+                            .addLoss(PegoRegularizer.of(pm, PeftModel.DEFAULT));
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(combined)
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-2f))
+                                            .build());
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
-                ArrayDataset data = new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(5, false).build();
+                ArrayDataset data =
+                        new ArrayDataset.Builder()
+                                .setData(x)
+                                .optLabels(y)
+                                .setSampling(5, false)
+                                .build();
                 losses = new ArrayList<>();
                 for (int epoch = 0; epoch < 8; epoch++) {
                     for (Batch batch : trainer.iterateDataset(data)) {
-                        losses.add(combined.evaluate(batch.getLabels(), trainer.evaluate(batch.getData())).getFloat());
+                        losses.add(
+                                combined.evaluate(
+                                                batch.getLabels(),
+                                                trainer.evaluate(batch.getData()))
+                                        .getFloat());
                         EasyTrain.trainBatch(trainer, batch);
                         trainer.step();
                         batch.close();
@@ -285,8 +333,12 @@ class PegoRegularizerTest {
             }
         }
         assertAlmostEquals(losses.get(0), task + 0.05 * (terms[0] + terms[1]), 1e-5, 0);
-        assertTrue(0.05 * (terms[0] + terms[1]) > 1e-3 * task, "the regularizer must weigh in the first loss");
-        assertTrue(losses.get(losses.size() - 1) < 0.9 * losses.get(0), "combined loss must fall: " + losses);
+        assertTrue(
+                0.05 * (terms[0] + terms[1]) > 1e-3 * task,
+                "the regularizer must weigh in the first loss");
+        assertTrue(
+                losses.get(losses.size() - 1) < 0.9 * losses.get(0),
+                "combined loss must fall: " + losses);
     }
 
     @Test
@@ -294,7 +346,9 @@ class PegoRegularizerTest {
         TinyModel model = TinyModels.mlp(manager, 6);
         PeftModel pm = pego(model, 2, 2, 1e-3);
         pm.addAdapter("lora", LoraConfig.builder().setTargetModules("0").build());
-        String msg = assertThrows(IllegalArgumentException.class, () -> PegoRegularizer.of(pm, "lora")).getMessage();
+        String msg =
+                assertThrows(IllegalArgumentException.class, () -> PegoRegularizer.of(pm, "lora"))
+                        .getMessage();
         assertTrue(msg.contains("'lora'") && msg.contains("LORA"), msg);
         PegoRegularizer reg = PegoRegularizer.of(pm, PeftModel.DEFAULT);
         pm.merge();

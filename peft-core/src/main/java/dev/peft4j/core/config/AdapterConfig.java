@@ -1,14 +1,13 @@
 package dev.peft4j.core.config;
 
+import ai.djl.training.loss.Loss;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import ai.djl.training.loss.Loss;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.tree.BaseLayer;
-
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -77,7 +76,9 @@ public abstract class AdapterConfig {
         JsonObject o = new JsonObject();
         o.addProperty("peft_type", peftType());
         o.add("target_modules", targetModules.toJson());
-        o.add("exclude_modules", excludeModules == null ? JsonNull.INSTANCE : excludeModules.toJson());
+        o.add(
+                "exclude_modules",
+                excludeModules == null ? JsonNull.INSTANCE : excludeModules.toJson());
         if (modulesToSave.isEmpty()) {
             o.add("modules_to_save", JsonNull.INSTANCE);
         } else {
@@ -195,9 +196,13 @@ public abstract class AdapterConfig {
 
         /** Reads the shared keys from a PEFT config. */
         public T readCommon(ConfigJson json) {
-            this.targetModules = TargetModules.fromJson(json.require("target_modules"), json.source() + ": target_modules");
+            this.targetModules =
+                    TargetModules.fromJson(
+                            json.require("target_modules"), json.source() + ": target_modules");
             if (json.has("exclude_modules")) {
-                this.excludeModules = TargetModules.fromJson(json.get("exclude_modules"), json.source() + ": exclude_modules");
+                this.excludeModules =
+                        TargetModules.fromJson(
+                                json.get("exclude_modules"), json.source() + ": exclude_modules");
             }
             this.modulesToSave = json.getStringList("modules_to_save");
             this.taskType = json.getString("task_type", null);

@@ -2,7 +2,6 @@ package dev.peft4j.core.config;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,10 +20,11 @@ public final class PatternMap {
     /** Creates a pattern map; keys are regexes matched against the end of module paths. */
     public PatternMap(Map<String, ? extends Number> values) {
         this.values = new LinkedHashMap<>();
-        values.forEach((k, v) -> {
-            this.values.put(k, v.doubleValue());
-            patterns.put(k, Pattern.compile("(.*\\.)?(" + k + ")$"));
-        });
+        values.forEach(
+                (k, v) -> {
+                    this.values.put(k, v.doubleValue());
+                    patterns.put(k, Pattern.compile("(.*\\.)?(" + k + ")$"));
+                });
     }
 
     /** The empty map. */
@@ -55,13 +55,14 @@ public final class PatternMap {
     /** The JSON object form; integral values are written as integers. */
     public JsonObject toJson() {
         JsonObject o = new JsonObject();
-        values.forEach((k, v) -> {
-            if (v == Math.rint(v)) {
-                o.addProperty(k, v.longValue());
-            } else {
-                o.addProperty(k, v);
-            }
-        });
+        values.forEach(
+                (k, v) -> {
+                    if (v == Math.rint(v)) {
+                        o.addProperty(k, v.longValue());
+                    } else {
+                        o.addProperty(k, v);
+                    }
+                });
         return o;
     }
 
@@ -71,12 +72,14 @@ public final class PatternMap {
             return empty();
         }
         if (!e.isJsonObject()) {
-            throw new IllegalArgumentException(key + " must be an object of module pattern -> number, got " + e);
+            throw new IllegalArgumentException(
+                    key + " must be an object of module pattern -> number, got " + e);
         }
         LinkedHashMap<String, Double> m = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> x : e.getAsJsonObject().entrySet()) {
             if (!x.getValue().isJsonPrimitive() || !x.getValue().getAsJsonPrimitive().isNumber()) {
-                throw new IllegalArgumentException(key + "['" + x.getKey() + "'] must be a number, got " + x.getValue());
+                throw new IllegalArgumentException(
+                        key + "['" + x.getKey() + "'] must be a number, got " + x.getValue());
             }
             m.put(x.getKey(), x.getValue().getAsDouble());
         }

@@ -4,7 +4,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonPrimitive;
 import dev.peft4j.core.tree.Suggestions;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -24,6 +23,7 @@ public final class TargetModules {
 
     /** PEFT's shorthand for every linear layer but the output head. */
     public static final String ALL_LINEAR = "all-linear";
+
     private static final Set<String> OUTPUT_HEADS = Set.of("lm_head", "classifier", "score");
 
     private final List<String> names;
@@ -62,8 +62,12 @@ public final class TargetModules {
         try {
             return new TargetModules(List.of(), Pattern.compile(regex), false);
         } catch (PatternSyntaxException e) {
-            throw new IllegalArgumentException("target_modules: invalid regular expression '" + regex + "': "
-                    + e.getDescription(), e);
+            throw new IllegalArgumentException(
+                    "target_modules: invalid regular expression '"
+                            + regex
+                            + "': "
+                            + e.getDescription(),
+                    e);
         }
     }
 
@@ -107,15 +111,18 @@ public final class TargetModules {
     public void requireAllMatched(Collection<String> paths, Collection<String> matched) {
         if (allLinear) {
             if (matched.isEmpty()) {
-                throw new IllegalArgumentException("target_modules 'all-linear' matched no Linear layer");
+                throw new IllegalArgumentException(
+                        "target_modules 'all-linear' matched no Linear layer");
             }
             return;
         }
         if (regex != null) {
             if (matched.isEmpty()) {
-                throw new IllegalArgumentException("target_modules regex '" + regex.pattern()
-                        + "' matches no module path. Available module paths include: "
-                        + Suggestions.closest(regex.pattern(), paths, 8));
+                throw new IllegalArgumentException(
+                        "target_modules regex '"
+                                + regex.pattern()
+                                + "' matches no module path. Available module paths include: "
+                                + Suggestions.closest(regex.pattern(), paths, 8));
             }
             return;
         }
@@ -126,10 +133,16 @@ public final class TargetModules {
             }
         }
         if (!missing.isEmpty()) {
-            StringBuilder sb = new StringBuilder("target_modules ").append(missing)
-                    .append(" not found in the model.");
+            StringBuilder sb =
+                    new StringBuilder("target_modules ")
+                            .append(missing)
+                            .append(" not found in the model.");
             for (String n : missing) {
-                sb.append(" Closest to '").append(n).append("': ").append(Suggestions.closest(n, paths, 5)).append('.');
+                sb.append(" Closest to '")
+                        .append(n)
+                        .append("': ")
+                        .append(Suggestions.closest(n, paths, 5))
+                        .append('.');
             }
             throw new IllegalArgumentException(sb.toString());
         }
@@ -161,7 +174,8 @@ public final class TargetModules {
             e.getAsJsonArray().forEach(x -> out.add(x.getAsString()));
             return names(out);
         }
-        throw new IllegalArgumentException(key + " must be a list of module names or a regex string, got " + e);
+        throw new IllegalArgumentException(
+                key + " must be a list of module names or a regex string, got " + e);
     }
 
     /** The listed names (empty for a regex or all-linear). */

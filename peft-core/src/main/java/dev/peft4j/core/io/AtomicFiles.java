@@ -96,7 +96,9 @@ public final class AtomicFiles {
             // createFile, not createTempFile, so the file gets the usual umask permissions
             this.temporary = createUnique(this.target, p -> Files.createFile(p));
             try {
-                this.channel = FileChannel.open(temporary, StandardOpenOption.WRITE, StandardOpenOption.READ);
+                this.channel =
+                        FileChannel.open(
+                                temporary, StandardOpenOption.WRITE, StandardOpenOption.READ);
             } catch (IOException e) {
                 Files.deleteIfExists(temporary);
                 throw e;
@@ -206,7 +208,11 @@ public final class AtomicFiles {
                 deleteRecursively(aside);
             } catch (IOException | UncheckedIOException e) {
                 // the new content is published; a leftover old copy is only wasted space
-                LOG.warn("Published {} but could not delete the previous version at {}", target, aside, e);
+                LOG.warn(
+                        "Published {} but could not delete the previous version at {}",
+                        target,
+                        aside,
+                        e);
             }
         }
 

@@ -36,7 +36,9 @@ final class BFloat16 {
     /** Widens little-endian bfloat16 data to a new direct little-endian float32 buffer. */
     static ByteBuffer widen(ByteBuffer bf16) {
         ShortBuffer in = bf16.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-        ByteBuffer out = ByteBuffer.allocateDirect(in.remaining() * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out =
+                ByteBuffer.allocateDirect(in.remaining() * Float.BYTES)
+                        .order(ByteOrder.LITTLE_ENDIAN);
         FloatBuffer floats = out.asFloatBuffer();
         short[] shorts = new short[Math.min(BLOCK, in.remaining())];
         float[] block = new float[shorts.length];
@@ -53,8 +55,9 @@ final class BFloat16 {
 
     /** Narrows float32 values to little-endian bfloat16 written to {@code out}; returns the bytes written. */
     static long narrow(FloatBuffer in, WritableByteChannel out) throws IOException {
-        ByteBuffer staging = ByteBuffer.allocate(Math.min(BLOCK, in.remaining()) * Short.BYTES)
-                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer staging =
+                ByteBuffer.allocate(Math.min(BLOCK, in.remaining()) * Short.BYTES)
+                        .order(ByteOrder.LITTLE_ENDIAN);
         float[] block = new float[staging.capacity() / Short.BYTES];
         long written = 0;
         while (in.hasRemaining()) {

@@ -27,8 +27,10 @@ public final class CheckpointReader implements TensorSource {
 
     /** The index file name of a sharded checkpoint. */
     public static final String INDEX_FILE = "model.safetensors.index.json";
+
     /** The file name of a single-file checkpoint. */
     public static final String SINGLE_FILE = "model.safetensors";
+
     /** How many shard files stay open by default. */
     public static final int DEFAULT_MAX_OPEN_SHARDS = 4;
 
@@ -39,7 +41,8 @@ public final class CheckpointReader implements TensorSource {
     private final List<String> keys;
     private final int maxOpenShards;
     private final long chunkBytes;
-    private final LinkedHashMap<Integer, SafetensorsReader> open = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<Integer, SafetensorsReader> open =
+            new LinkedHashMap<>(16, 0.75f, true);
 
     private CheckpointReader(Path location, List<Path> shards, int maxOpenShards, long chunkBytes) {
         this.location = location;
@@ -60,9 +63,11 @@ public final class CheckpointReader implements TensorSource {
     }
 
     /** Opens a checkpoint keeping at most {@code maxOpenShards} shard files open. */
-    static CheckpointReader open(Path location, int maxOpenShards, long chunkBytes) throws IOException {
+    static CheckpointReader open(Path location, int maxOpenShards, long chunkBytes)
+            throws IOException {
         if (maxOpenShards < 1) {
-            throw new IllegalArgumentException("maxOpenShards must be at least 1, got " + maxOpenShards);
+            throw new IllegalArgumentException(
+                    "maxOpenShards must be at least 1, got " + maxOpenShards);
         }
         Path resolved = resolve(location);
         CheckpointReader reader;
@@ -85,7 +90,8 @@ public final class CheckpointReader implements TensorSource {
     private static Path resolve(Path location) throws IOException {
         if (!Files.isDirectory(location)) {
             if (!Files.isRegularFile(location)) {
-                throw new NoSuchFileException(location.toString(), null, "no checkpoint file or folder");
+                throw new NoSuchFileException(
+                        location.toString(), null, "no checkpoint file or folder");
             }
             return location;
         }
@@ -94,7 +100,9 @@ public final class CheckpointReader implements TensorSource {
                 return location.resolve(candidate);
             }
         }
-        throw new NoSuchFileException(location.toString(), null,
+        throw new NoSuchFileException(
+                location.toString(),
+                null,
                 "folder holds neither " + INDEX_FILE + " nor " + SINGLE_FILE);
     }
 
@@ -107,11 +115,22 @@ public final class CheckpointReader implements TensorSource {
         Map<String, String> weightMap = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> e : map.getAsJsonObject().entrySet()) {
             JsonElement v = e.getValue();
-            String shard = v.isJsonPrimitive() && v.getAsJsonPrimitive().isString() ? v.getAsString() : null;
-            if (shard == null || shard.isEmpty() || shard.contains("/") || shard.contains("\\")
-                    || shard.equals(".") || shard.equals("..")) {
-                throw new CheckpointFormatException(index, e.getKey(), "weight_map value " + v
-                        + " is not the file name of a shard in the same folder");
+            String shard =
+                    v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()
+                            ? v.getAsString()
+                            : null;
+            if (shard == null
+                    || shard.isEmpty()
+                    || shard.contains("/")
+                    || shard.contains("\\")
+                    || shard.equals(".")
+                    || shard.equals("..")) {
+                throw new CheckpointFormatException(
+                        index,
+                        e.getKey(),
+                        "weight_map value "
+                                + v
+                                + " is not the file name of a shard in the same folder");
             }
             weightMap.put(e.getKey(), shard);
         }
@@ -119,26 +138,35 @@ public final class CheckpointReader implements TensorSource {
     }
 
     /** Validates every shard header and records where each tensor lies; weightMap null for one file. */
-    private void indexShards(Path index, Map<String, String> weightMap, List<String> shardNames) throws IOException {
+    private void indexShards(Path index, Map<String, String> weightMap, List<String> shardNames)
+            throws IOException {
         try {
             for (int s = 0; s < shards.size(); s++) {
                 Path shard = shards.get(s);
                 List<String> expected = new ArrayList<>();
                 if (weightMap != null) {
                     String name = shardNames.get(s);
-                    weightMap.forEach((k, v) -> {
-                        if (v.equals(name)) {
-                            expected.add(k);
-                        }
-                    });
+                    weightMap.forEach(
+                            (k, v) -> {
+                                if (v.equals(name)) {
+                                    expected.add(k);
+                                }
+                            });
                     if (!Files.isRegularFile(shard)) {
-                        throw new CheckpointFormatException(index, expected.get(0), "index maps this tensor and "
-                                + (expected.size() - 1) + " more to shard '" + name + "', which does not exist in "
-                                + shard.getParent());
+                        throw new CheckpointFormatException(
+                                index,
+                                expected.get(0),
+                                "index maps this tensor and "
+                                        + (expected.size() - 1)
+                                        + " more to shard '"
+                                        + name
+                                        + "', which does not exist in "
+                                        + shard.getParent());
                     }
                 }
                 SafetensorsReader reader = reader(s);
-                for (String key : weightMap == null ? reader.keys() : sortByOffset(reader, expected, index)) {
+                for (String key :
+                        weightMap == null ? reader.keys() : sortByOffset(reader, expected, index)) {
                     shardOfKey.put(key, s);
                     infos.put(key, reader.info(key));
                     keys.add(key);
@@ -150,15 +178,19 @@ public final class CheckpointReader implements TensorSource {
         }
     }
 
-    private static List<String> sortByOffset(SafetensorsReader reader, List<String> expected, Path index)
+    private static List<String> sortByOffset(
+            SafetensorsReader reader, List<String> expected, Path index)
             throws CheckpointFormatException {
         TreeMap<Long, List<String>> byOffset = new TreeMap<>();
         for (String key : expected) {
             if (!reader.contains(key)) {
-                throw new CheckpointFormatException(reader.file(), key, "listed in " + index
-                        + " for this shard but not present in it");
+                throw new CheckpointFormatException(
+                        reader.file(),
+                        key,
+                        "listed in " + index + " for this shard but not present in it");
             }
-            byOffset.computeIfAbsent(reader.info(key).byteOffset(), o -> new ArrayList<>()).add(key);
+            byOffset.computeIfAbsent(reader.info(key).byteOffset(), o -> new ArrayList<>())
+                    .add(key);
         }
         List<String> sorted = new ArrayList<>();
         byOffset.values().forEach(sorted::addAll);
@@ -200,12 +232,13 @@ public final class CheckpointReader implements TensorSource {
 
     /** {@inheritDoc} */
     @Override
-    public synchronized NDArray load(String key, NDManager manager, DataType target) throws IOException {
+    public synchronized NDArray load(String key, NDManager manager, DataType target)
+            throws IOException {
         TensorInfo expected = info(key);
         SafetensorsReader reader = reader(shardOfKey.get(key));
         if (!expected.equals(reader.info(key))) {
-            throw new CheckpointFormatException(reader.file(), key,
-                    "shard changed on disk since the checkpoint was opened");
+            throw new CheckpointFormatException(
+                    reader.file(), key, "shard changed on disk since the checkpoint was opened");
         }
         return reader.load(key, manager, target);
     }

@@ -9,9 +9,17 @@ import java.util.stream.Collectors;
 final class Dtypes {
 
     /** Stored dtypes supported, in safetensors' own naming through {@link DataType#asSafetensors()}. */
-    static final List<DataType> STORABLE = List.of(
-            DataType.FLOAT64, DataType.FLOAT32, DataType.FLOAT16, DataType.BFLOAT16,
-            DataType.INT64, DataType.INT32, DataType.INT8, DataType.UINT8, DataType.BOOLEAN);
+    static final List<DataType> STORABLE =
+            List.of(
+                    DataType.FLOAT64,
+                    DataType.FLOAT32,
+                    DataType.FLOAT16,
+                    DataType.BFLOAT16,
+                    DataType.INT64,
+                    DataType.INT32,
+                    DataType.INT8,
+                    DataType.UINT8,
+                    DataType.BOOLEAN);
 
     private Dtypes() {}
 
@@ -33,16 +41,24 @@ final class Dtypes {
     /** Throws unless {@code dtype} can be stored in a safetensors file. */
     static void requireStorable(DataType dtype, String tensor) {
         if (!STORABLE.contains(dtype)) {
-            throw new IllegalArgumentException("Tensor '" + tensor + "': dtype " + dtype
-                    + " cannot be stored; supported: " + supportedNames());
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + tensor
+                            + "': dtype "
+                            + dtype
+                            + " cannot be stored; supported: "
+                            + supportedNames());
         }
     }
 
     /** Throws unless NDArrays of {@code target} can be created; bfloat16 kills DJL 0.36's PyTorch engine. */
     static void requireLoadable(DataType target, String tensor) {
         if (target == DataType.BFLOAT16) {
-            throw new IllegalArgumentException("Tensor '" + tensor + "': cannot load as BFLOAT16, the"
-                    + " DJL PyTorch engine aborts the JVM on bfloat16 arrays; load as FLOAT32 instead");
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + tensor
+                            + "': cannot load as BFLOAT16, the DJL PyTorch engine aborts the JVM on"
+                            + " bfloat16 arrays; load as FLOAT32 instead");
         }
         requireStorable(target, tensor);
     }
@@ -61,8 +77,15 @@ final class Dtypes {
             }
             return n;
         } catch (ArithmeticException e) {
-            throw new IllegalArgumentException("Tensor '" + tensor + "': shape " + shape + " of "
-                    + dtype + " overflows a 64-bit byte count", e);
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + tensor
+                            + "': shape "
+                            + shape
+                            + " of "
+                            + dtype
+                            + " overflows a 64-bit byte count",
+                    e);
         }
     }
 }

@@ -25,11 +25,8 @@ import java.util.TreeMap;
  */
 public final class JsonIO {
 
-    private static final Gson PRETTY = new GsonBuilder()
-            .setPrettyPrinting()
-            .serializeNulls()
-            .disableHtmlEscaping()
-            .create();
+    private static final Gson PRETTY =
+            new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     private JsonIO() {}
 
@@ -53,7 +50,8 @@ public final class JsonIO {
                 throw new CheckpointFormatException(file, null, "content after the JSON value");
             }
             if (!root.isJsonObject()) {
-                throw new CheckpointFormatException(file, null, "expected a JSON object, found " + root);
+                throw new CheckpointFormatException(
+                        file, null, "expected a JSON object, found " + root);
             }
             return root.getAsJsonObject();
         } catch (JsonParseException | IllegalStateException | MalformedJsonException e) {

@@ -13,14 +13,21 @@ public final class KeySuggestions {
     private KeySuggestions() {}
 
     /** An exception for a missing {@code key} in {@code where}, naming up to three close keys. */
-    public static IllegalArgumentException unknownKey(String key, Collection<String> keys, Object where) {
-        List<String> closest = keys.stream()
-                .sorted(Comparator.comparingInt((String k) -> distance(key, k)).thenComparing(k -> k))
-                .limit(SHOWN)
-                .collect(Collectors.toList());
-        String hint = closest.isEmpty() ? "it holds no tensors" : "closest names: " + String.join(", ", closest);
-        return new IllegalArgumentException("No tensor '" + key + "' in " + where + " (" + keys.size()
-                + " tensors); " + hint);
+    public static IllegalArgumentException unknownKey(
+            String key, Collection<String> keys, Object where) {
+        List<String> closest =
+                keys.stream()
+                        .sorted(
+                                Comparator.comparingInt((String k) -> distance(key, k))
+                                        .thenComparing(k -> k))
+                        .limit(SHOWN)
+                        .collect(Collectors.toList());
+        String hint =
+                closest.isEmpty()
+                        ? "it holds no tensors"
+                        : "closest names: " + String.join(", ", closest);
+        return new IllegalArgumentException(
+                "No tensor '" + key + "' in " + where + " (" + keys.size() + " tensors); " + hint);
     }
 
     /** Levenshtein distance with two rolling rows. */

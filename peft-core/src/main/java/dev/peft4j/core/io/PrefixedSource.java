@@ -3,7 +3,6 @@ package dev.peft4j.core.io;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-
 import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -26,7 +25,8 @@ public final class PrefixedSource implements TensorSource {
 
     private String inner(String key) {
         if (!key.startsWith(prefix)) {
-            throw new IllegalArgumentException("No tensor '" + key + "': every name here starts with '" + prefix + "'");
+            throw new IllegalArgumentException(
+                    "No tensor '" + key + "': every name here starts with '" + prefix + "'");
         }
         return key.substring(prefix.length());
     }

@@ -37,15 +37,18 @@ final class SafetensorsHeader {
 
     /** The reserved header key of the string-to-string metadata map. */
     static final String METADATA_KEY = "__metadata__";
+
     /** The largest header accepted, as in the reference implementation. */
     static final long MAX_HEADER_BYTES = 100_000_000L;
+
     private static final int ALIGNMENT = 8;
 
     private final long dataStart;
     private final Map<String, String> metadata;
     private final Map<String, TensorInfo> tensors;
 
-    private SafetensorsHeader(long dataStart, Map<String, String> metadata, Map<String, TensorInfo> tensors) {
+    private SafetensorsHeader(
+            long dataStart, Map<String, String> metadata, Map<String, TensorInfo> tensors) {
         this.dataStart = dataStart;
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
@@ -70,23 +73,38 @@ final class SafetensorsHeader {
     static SafetensorsHeader read(Path file, FileChannel channel) throws IOException {
         long size = channel.size();
         if (size < Long.BYTES) {
-            throw new CheckpointFormatException(file, null, "file is " + size
-                    + " bytes long, shorter than the 8-byte header length field");
+            throw new CheckpointFormatException(
+                    file,
+                    null,
+                    "file is " + size + " bytes long, shorter than the 8-byte header length field");
         }
         long n = readFully(channel, 0, Long.BYTES).getLong(0);
         if (n < 0 || n > size - Long.BYTES) {
-            throw new CheckpointFormatException(file, null, "header length " + Long.toUnsignedString(n)
-                    + " exceeds the " + (size - Long.BYTES) + " bytes that follow it (truncated file?)");
+            throw new CheckpointFormatException(
+                    file,
+                    null,
+                    "header length "
+                            + Long.toUnsignedString(n)
+                            + " exceeds the "
+                            + (size - Long.BYTES)
+                            + " bytes that follow it (truncated file?)");
         }
         if (n > MAX_HEADER_BYTES) {
-            throw new CheckpointFormatException(file, null, "header length " + n
-                    + " bytes exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
+            throw new CheckpointFormatException(
+                    file,
+                    null,
+                    "header length "
+                            + n
+                            + " bytes exceeds the limit of "
+                            + MAX_HEADER_BYTES
+                            + " bytes");
         }
         String json = decodeUtf8(file, readFully(channel, Long.BYTES, (int) n));
         List<Entry> entries = new ArrayList<>();
         Map<String, String> metadata = new Parser(file, json).parse(entries);
         long dataStart = Long.BYTES + n;
-        return new SafetensorsHeader(dataStart, metadata, layout(file, entries, dataStart, size - dataStart));
+        return new SafetensorsHeader(
+                dataStart, metadata, layout(file, entries, dataStart, size - dataStart));
     }
 
     /** Encodes the header for tensors laid out contiguously in {@code layout} order, padded with spaces to 8 bytes. */
@@ -106,7 +124,8 @@ final class SafetensorsHeader {
             long offset = 0;
             for (TensorSpec spec : layout) {
                 if (!seen.add(spec.name())) {
-                    throw new IllegalArgumentException("Duplicate tensor name '" + spec.name() + "' in the layout");
+                    throw new IllegalArgumentException(
+                            "Duplicate tensor name '" + spec.name() + "' in the layout");
                 }
                 long end = offset + spec.byteLength();
                 w.name(spec.name()).beginObject().name("dtype").value(spec.dtype().asSafetensors());
@@ -135,7 +154,8 @@ final class SafetensorsHeader {
     /** One parsed tensor entry before layout validation; offsets relative to the data region. */
     private record Entry(String name, DataType dtype, Shape shape, long begin, long end) {}
 
-    private static Map<String, TensorInfo> layout(Path file, List<Entry> entries, long dataStart, long dataSize)
+    private static Map<String, TensorInfo> layout(
+            Path file, List<Entry> entries, long dataStart, long dataSize)
             throws CheckpointFormatException {
         List<Entry> sorted = new ArrayList<>(entries);
         sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
@@ -144,31 +164,66 @@ final class SafetensorsHeader {
         for (Entry e : sorted) {
             String range = "data_offsets [" + e.begin() + ", " + e.end() + "]";
             if (e.end() > dataSize) {
-                throw new CheckpointFormatException(file, e.name(), range + " extend beyond the "
-                        + dataSize + "-byte data region (truncated file?)");
+                throw new CheckpointFormatException(
+                        file,
+                        e.name(),
+                        range
+                                + " extend beyond the "
+                                + dataSize
+                                + "-byte data region (truncated file?)");
             }
             long expected = byteLength(file, e);
             if (e.end() - e.begin() != expected) {
-                throw new CheckpointFormatException(file, e.name(), "shape " + e.shape() + " of "
-                        + e.dtype().asSafetensors() + " needs " + expected + " bytes but " + range
-                        + " span " + (e.end() - e.begin()));
+                throw new CheckpointFormatException(
+                        file,
+                        e.name(),
+                        "shape "
+                                + e.shape()
+                                + " of "
+                                + e.dtype().asSafetensors()
+                                + " needs "
+                                + expected
+                                + " bytes but "
+                                + range
+                                + " span "
+                                + (e.end() - e.begin()));
             }
             long previousEnd = previous == null ? 0 : previous.end();
             if (e.begin() < previousEnd) {
-                throw new CheckpointFormatException(file, e.name(), range + " overlap tensor '"
-                        + previous.name() + "' which ends at " + previousEnd);
+                throw new CheckpointFormatException(
+                        file,
+                        e.name(),
+                        range
+                                + " overlap tensor '"
+                                + previous.name()
+                                + "' which ends at "
+                                + previousEnd);
             }
             if (e.begin() > previousEnd) {
-                throw new CheckpointFormatException(file, e.name(), range + " leave a gap of "
-                        + (e.begin() - previousEnd) + " bytes: tensors must cover the data region contiguously");
+                throw new CheckpointFormatException(
+                        file,
+                        e.name(),
+                        range
+                                + " leave a gap of "
+                                + (e.begin() - previousEnd)
+                                + " bytes: tensors must cover the data region contiguously");
             }
-            tensors.put(e.name(), new TensorInfo(e.name(), e.dtype(), e.shape(), dataStart + e.begin(), expected));
+            tensors.put(
+                    e.name(),
+                    new TensorInfo(
+                            e.name(), e.dtype(), e.shape(), dataStart + e.begin(), expected));
             previous = e;
         }
         long covered = previous == null ? 0 : previous.end();
         if (covered != dataSize) {
-            throw new CheckpointFormatException(file, null, "the tensors cover " + covered
-                    + " bytes but the data region after the header holds " + dataSize + " bytes");
+            throw new CheckpointFormatException(
+                    file,
+                    null,
+                    "the tensors cover "
+                            + covered
+                            + " bytes but the data region after the header holds "
+                            + dataSize
+                            + " bytes");
         }
         return tensors;
     }
@@ -199,14 +254,16 @@ final class SafetensorsHeader {
             String current = null;
             try {
                 if (reader.peek() != JsonToken.BEGIN_OBJECT) {
-                    throw new CheckpointFormatException(file, null, "header is JSON but not an object");
+                    throw new CheckpointFormatException(
+                            file, null, "header is JSON but not an object");
                 }
                 reader.beginObject();
                 Set<String> seen = new HashSet<>();
                 while (reader.hasNext()) {
                     current = reader.nextName();
                     if (!seen.add(current)) {
-                        throw new CheckpointFormatException(file, current, "name appears twice in the header");
+                        throw new CheckpointFormatException(
+                                file, current, "name appears twice in the header");
                     }
                     if (current.equals(METADATA_KEY)) {
                         readMetadata(metadata);
@@ -217,13 +274,17 @@ final class SafetensorsHeader {
                 }
                 reader.endObject();
                 if (reader.peek() != JsonToken.END_DOCUMENT) {
-                    throw new CheckpointFormatException(file, null, "content after the header JSON object");
+                    throw new CheckpointFormatException(
+                            file, null, "content after the header JSON object");
                 }
             } catch (CheckpointFormatException e) {
                 throw e;
             } catch (IOException | IllegalStateException | NumberFormatException e) {
-                throw new CheckpointFormatException(file, current, "header is not valid safetensors JSON: "
-                        + e.getMessage(), e);
+                throw new CheckpointFormatException(
+                        file,
+                        current,
+                        "header is not valid safetensors JSON: " + e.getMessage(),
+                        e);
             }
             return metadata;
         }
@@ -237,8 +298,14 @@ final class SafetensorsHeader {
             while (reader.hasNext()) {
                 String key = reader.nextName();
                 if (reader.peek() != JsonToken.STRING) {
-                    throw new CheckpointFormatException(file, null, "__metadata__ value of '" + key
-                            + "' is " + reader.peek() + ", expected a string");
+                    throw new CheckpointFormatException(
+                            file,
+                            null,
+                            "__metadata__ value of '"
+                                    + key
+                                    + "' is "
+                                    + reader.peek()
+                                    + ", expected a string");
                 }
                 metadata.put(key, reader.nextString());
             }
@@ -260,17 +327,27 @@ final class SafetensorsHeader {
             }
             reader.endObject();
             if (dtypeName == null || shape == null || offsets == null) {
-                throw new CheckpointFormatException(file, name,
-                        "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
+                throw new CheckpointFormatException(
+                        file, name, "entry needs \"dtype\", \"shape\" and \"data_offsets\"");
             }
             DataType dtype = Dtypes.parse(dtypeName);
             if (dtype == null) {
-                throw new CheckpointFormatException(file, name, "unsupported dtype \"" + dtypeName
-                        + "\" (supported: " + Dtypes.supportedNames() + ")");
+                throw new CheckpointFormatException(
+                        file,
+                        name,
+                        "unsupported dtype \""
+                                + dtypeName
+                                + "\" (supported: "
+                                + Dtypes.supportedNames()
+                                + ")");
             }
             if (offsets.length != 2 || offsets[0] > offsets[1]) {
-                throw new CheckpointFormatException(file, name, "data_offsets " + Arrays.toString(offsets)
-                        + " must be two numbers [begin, end] with begin <= end");
+                throw new CheckpointFormatException(
+                        file,
+                        name,
+                        "data_offsets "
+                                + Arrays.toString(offsets)
+                                + " must be two numbers [begin, end] with begin <= end");
             }
             return new Entry(name, dtype, new Shape(shape), offsets[0], offsets[1]);
         }
@@ -281,12 +358,15 @@ final class SafetensorsHeader {
             while (reader.hasNext()) {
                 // peek first: JsonReader.nextLong would also accept quoted numbers
                 if (reader.peek() != JsonToken.NUMBER) {
-                    throw new CheckpointFormatException(file, name, field + " holds " + reader.peek()
-                            + ", expected non-negative integers");
+                    throw new CheckpointFormatException(
+                            file,
+                            name,
+                            field + " holds " + reader.peek() + ", expected non-negative integers");
                 }
                 long v = reader.nextLong();
                 if (v < 0) {
-                    throw new CheckpointFormatException(file, name, field + " holds negative value " + v);
+                    throw new CheckpointFormatException(
+                            file, name, field + " holds negative value " + v);
                 }
                 values.add(v);
             }
@@ -295,11 +375,13 @@ final class SafetensorsHeader {
         }
     }
 
-    private static ByteBuffer readFully(FileChannel channel, long position, int length) throws IOException {
+    private static ByteBuffer readFully(FileChannel channel, long position, int length)
+            throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
         while (buf.hasRemaining()) {
             if (channel.read(buf, position + buf.position()) < 0) {
-                throw new EOFException("File ended while reading " + length + " bytes at " + position);
+                throw new EOFException(
+                        "File ended while reading " + length + " bytes at " + position);
             }
         }
         return buf.flip();
@@ -307,7 +389,8 @@ final class SafetensorsHeader {
 
     private static String decodeUtf8(Path file, ByteBuffer bytes) throws CheckpointFormatException {
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(bytes)

@@ -24,7 +24,8 @@ public final class SafetensorsReader implements TensorSource {
     private final List<String> keys;
     private final long chunkBytes;
 
-    private SafetensorsReader(Path file, FileChannel channel, SafetensorsHeader header, long chunkBytes) {
+    private SafetensorsReader(
+            Path file, FileChannel channel, SafetensorsHeader header, long chunkBytes) {
         this.file = file;
         this.channel = channel;
         this.header = header;
@@ -41,7 +42,8 @@ public final class SafetensorsReader implements TensorSource {
     static SafetensorsReader open(Path file, long chunkBytes) throws IOException {
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         try {
-            return new SafetensorsReader(file, channel, SafetensorsHeader.read(file, channel), chunkBytes);
+            return new SafetensorsReader(
+                    file, channel, SafetensorsHeader.read(file, channel), chunkBytes);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -90,15 +92,21 @@ public final class SafetensorsReader implements TensorSource {
         long end = info.byteOffset() + info.byteLength();
         if (channel.size() < end) {
             // mapping past the end would make the engine's copy fault and kill the JVM
-            throw new CheckpointFormatException(file, key, "file shrank to " + channel.size()
-                    + " bytes since it was opened; the tensor ends at byte " + end);
+            throw new CheckpointFormatException(
+                    file,
+                    key,
+                    "file shrank to "
+                            + channel.size()
+                            + " bytes since it was opened; the tensor ends at byte "
+                            + end);
         }
         try {
             return TensorCodec.load(channel, info, manager, target, chunkBytes);
         } catch (CheckpointFormatException e) {
             throw e;
         } catch (IOException e) {
-            throw new IOException("Cannot read tensor '" + key + "' from " + file + ": " + e.getMessage(), e);
+            throw new IOException(
+                    "Cannot read tensor '" + key + "' from " + file + ": " + e.getMessage(), e);
         }
     }
 

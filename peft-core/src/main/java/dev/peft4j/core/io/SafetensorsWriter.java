@@ -26,20 +26,22 @@ public final class SafetensorsWriter implements AutoCloseable {
     private int next;
     private boolean failed;
 
-    private SafetensorsWriter(AtomicFiles.PendingFile pending, List<TensorSpec> layout, long chunkBytes) {
+    private SafetensorsWriter(
+            AtomicFiles.PendingFile pending, List<TensorSpec> layout, long chunkBytes) {
         this.pending = pending;
         this.layout = layout;
         this.chunkBytes = chunkBytes;
     }
 
     /** Starts writing {@code file} with the given tensor layout and header metadata (null or empty: none). */
-    public static SafetensorsWriter open(Path file, List<TensorSpec> layout, Map<String, String> metadata)
-            throws IOException {
+    public static SafetensorsWriter open(
+            Path file, List<TensorSpec> layout, Map<String, String> metadata) throws IOException {
         return open(file, layout, metadata, TensorCodec.DEFAULT_CHUNK_BYTES);
     }
 
     /** Starts writing {@code file}, converting tensors in chunks of at most {@code chunkBytes}. */
-    static SafetensorsWriter open(Path file, List<TensorSpec> layout, Map<String, String> metadata, long chunkBytes)
+    static SafetensorsWriter open(
+            Path file, List<TensorSpec> layout, Map<String, String> metadata, long chunkBytes)
             throws IOException {
         List<TensorSpec> copy = List.copyOf(layout);
         byte[] header = SafetensorsHeader.encode(copy, metadata);
@@ -54,10 +56,13 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     /** Writes {@code tensors} (stored in their own dtypes, in map order) to {@code file} atomically. */
-    public static void write(Path file, LinkedHashMap<String, NDArray> tensors, Map<String, String> metadata)
+    public static void write(
+            Path file, LinkedHashMap<String, NDArray> tensors, Map<String, String> metadata)
             throws IOException {
         List<TensorSpec> layout = new ArrayList<>();
-        tensors.forEach((name, array) -> layout.add(new TensorSpec(name, array.getDataType(), array.getShape())));
+        tensors.forEach(
+                (name, array) ->
+                        layout.add(new TensorSpec(name, array.getDataType(), array.getShape())));
         try (SafetensorsWriter writer = open(file, layout, metadata)) {
             for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
                 writer.write(e.getKey(), e.getValue());
@@ -78,23 +83,47 @@ public final class SafetensorsWriter implements AutoCloseable {
     public void write(String name, NDArray array) throws IOException {
         requireUsable();
         if (next >= layout.size()) {
-            throw new IllegalStateException("All " + layout.size() + " declared tensors of "
-                    + pending.target() + " are written; got an extra one, '" + name + "'");
+            throw new IllegalStateException(
+                    "All "
+                            + layout.size()
+                            + " declared tensors of "
+                            + pending.target()
+                            + " are written; got an extra one, '"
+                            + name
+                            + "'");
         }
         TensorSpec spec = layout.get(next);
         if (!spec.name().equals(name)) {
-            throw new IllegalArgumentException("Expected tensor '" + spec.name() + "' (number " + next
-                    + " in the layout of " + pending.target() + "), got '" + name + "'");
+            throw new IllegalArgumentException(
+                    "Expected tensor '"
+                            + spec.name()
+                            + "' (number "
+                            + next
+                            + " in the layout of "
+                            + pending.target()
+                            + "), got '"
+                            + name
+                            + "'");
         }
         if (!spec.shape().equals(array.getShape())) {
-            throw new IllegalArgumentException("Tensor '" + name + "' was declared with shape "
-                    + spec.shape() + " but the array has shape " + array.getShape());
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + name
+                            + "' was declared with shape "
+                            + spec.shape()
+                            + " but the array has shape "
+                            + array.getShape());
         }
         failed = true; // until the bytes are all out: a partial tensor makes the file unusable
         long written = TensorCodec.write(array, spec.dtype(), pending.channel(), chunkBytes, name);
         if (written != spec.byteLength()) {
-            throw new IllegalStateException("Tensor '" + name + "': wrote " + written
-                    + " bytes, expected " + spec.byteLength());
+            throw new IllegalStateException(
+                    "Tensor '"
+                            + name
+                            + "': wrote "
+                            + written
+                            + " bytes, expected "
+                            + spec.byteLength());
         }
         failed = false;
         next++;
@@ -104,9 +133,14 @@ public final class SafetensorsWriter implements AutoCloseable {
     public void commit() throws IOException {
         requireUsable();
         if (next < layout.size()) {
-            throw new IllegalStateException("Cannot commit " + pending.target() + ": tensor '"
-                    + layout.get(next).name() + "' and " + (layout.size() - next - 1)
-                    + " more were declared but not written");
+            throw new IllegalStateException(
+                    "Cannot commit "
+                            + pending.target()
+                            + ": tensor '"
+                            + layout.get(next).name()
+                            + "' and "
+                            + (layout.size() - next - 1)
+                            + " more were declared but not written");
         }
         pending.commit();
     }
@@ -119,7 +153,8 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     private void requireUsable() {
         if (failed) {
-            throw new IllegalStateException("An earlier write to " + pending.target() + " failed midway");
+            throw new IllegalStateException(
+                    "An earlier write to " + pending.target() + " failed midway");
         }
     }
 }

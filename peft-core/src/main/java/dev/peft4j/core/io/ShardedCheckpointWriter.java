@@ -49,8 +49,11 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     /** A complete shard file in the staging folder, under a temporary name. */
     private record FinishedShard(Path file, List<TensorSpec> layout) {}
 
-    private ShardedCheckpointWriter(AtomicFiles.PendingDirectory pending, long maxShardBytes,
-            Map<String, String> metadata, long chunkBytes) {
+    private ShardedCheckpointWriter(
+            AtomicFiles.PendingDirectory pending,
+            long maxShardBytes,
+            Map<String, String> metadata,
+            long chunkBytes) {
         this.pending = pending;
         this.maxShardBytes = maxShardBytes;
         this.metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
@@ -58,18 +61,21 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     }
 
     /** Starts writing the checkpoint folder {@code directory}; each shard header gets {@code metadata}. */
-    public static ShardedCheckpointWriter open(Path directory, long maxShardBytes, Map<String, String> metadata)
-            throws IOException {
+    public static ShardedCheckpointWriter open(
+            Path directory, long maxShardBytes, Map<String, String> metadata) throws IOException {
         return open(directory, maxShardBytes, metadata, TensorCodec.DEFAULT_CHUNK_BYTES);
     }
 
     /** Starts writing, converting tensors in chunks of at most {@code chunkBytes}. */
-    static ShardedCheckpointWriter open(Path directory, long maxShardBytes, Map<String, String> metadata,
-            long chunkBytes) throws IOException {
+    static ShardedCheckpointWriter open(
+            Path directory, long maxShardBytes, Map<String, String> metadata, long chunkBytes)
+            throws IOException {
         if (maxShardBytes < 1) {
-            throw new IllegalArgumentException("maxShardBytes must be positive, got " + maxShardBytes);
+            throw new IllegalArgumentException(
+                    "maxShardBytes must be positive, got " + maxShardBytes);
         }
-        return new ShardedCheckpointWriter(AtomicFiles.beginDirectory(directory), maxShardBytes, metadata, chunkBytes);
+        return new ShardedCheckpointWriter(
+                AtomicFiles.beginDirectory(directory), maxShardBytes, metadata, chunkBytes);
     }
 
     /** The staging folder that becomes the checkpoint folder: put other files (config.json...) here. */
@@ -87,11 +93,15 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         requireUsable();
         TensorSpec spec = new TensorSpec(name, stored, array.getShape());
         if (names.contains(name)) {
-            throw new IllegalArgumentException("Tensor '" + name + "' was already written to " + pending.target());
+            throw new IllegalArgumentException(
+                    "Tensor '" + name + "' was already written to " + pending.target());
         }
         long length = spec.byteLength();
-        failed = true; // until the bytes are all out: a partial tensor or shard makes the output unusable
-        if (current != null && !current.layout().isEmpty() && shardBytes(current) + length > maxShardBytes) {
+        failed = true; // until the bytes are all out: a partial tensor or shard makes the output
+        // unusable
+        if (current != null
+                && !current.layout().isEmpty()
+                && shardBytes(current) + length > maxShardBytes) {
             finishShard();
         }
         if (current == null) {
@@ -99,7 +109,8 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         }
         long written = TensorCodec.write(array, stored, current.channel(), chunkBytes, name);
         if (written != length) {
-            throw new IllegalStateException("Tensor '" + name + "': wrote " + written + " bytes, expected " + length);
+            throw new IllegalStateException(
+                    "Tensor '" + name + "': wrote " + written + " bytes, expected " + length);
         }
         current.layout().add(spec);
         names.add(name);
@@ -143,7 +154,8 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
             throw new IllegalStateException(pending.target() + " is already committed");
         }
         if (failed) {
-            throw new IllegalStateException("An earlier write to " + pending.target() + " failed midway");
+            throw new IllegalStateException(
+                    "An earlier write to " + pending.target() + " failed midway");
         }
     }
 
@@ -159,9 +171,14 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     }
 
     private OpenShard newShard() throws IOException {
-        Path spill = pending.directory().resolve(String.format(".shard-%05d.data", finished.size() + 1));
-        FileChannel channel = FileChannel.open(spill, StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE, StandardOpenOption.READ);
+        Path spill =
+                pending.directory().resolve(String.format(".shard-%05d.data", finished.size() + 1));
+        FileChannel channel =
+                FileChannel.open(
+                        spill,
+                        StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE,
+                        StandardOpenOption.READ);
         return new OpenShard(spill, channel, new ArrayList<>());
     }
 
@@ -171,10 +188,15 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
 
     /** Writes the shard file: its header, then the spilled data copied behind it. */
     private void finishShard() throws IOException {
-        Path file = pending.directory().resolve(String.format(".shard-%05d.safetensors", finished.size() + 1));
+        Path file =
+                pending.directory()
+                        .resolve(String.format(".shard-%05d.safetensors", finished.size() + 1));
         try (FileChannel spill = current.channel();
-                FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            TensorCodec.writeFully(out, ByteBuffer.wrap(SafetensorsHeader.encode(current.layout(), metadata)));
+                FileChannel out =
+                        FileChannel.open(
+                                file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            TensorCodec.writeFully(
+                    out, ByteBuffer.wrap(SafetensorsHeader.encode(current.layout(), metadata)));
             long size = spill.size();
             for (long position = 0; position < size; ) {
                 position += spill.transferTo(position, size - position, out);

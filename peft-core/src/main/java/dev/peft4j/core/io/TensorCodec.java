@@ -27,6 +27,7 @@ final class TensorCodec {
 
     /** Chunk size for mapped data handed to the engine: below Integer.MAX_VALUE, the limit of one buffer. */
     static final long DEFAULT_CHUNK_BYTES = 1L << 30;
+
     /** Upper bound for chunks converted in Java (bfloat16), kept well below the default direct-memory limit. */
     static final long MAX_STAGING_BYTES = 64L << 20;
 
@@ -35,12 +36,18 @@ final class TensorCodec {
     /** Throws on big-endian platforms: safetensors data is little-endian and engine buffers are raw native memory. */
     private static void requireLittleEndian() {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            throw new UnsupportedOperationException("peft4j tensor I/O needs a little-endian platform");
+            throw new UnsupportedOperationException(
+                    "peft4j tensor I/O needs a little-endian platform");
         }
     }
 
     /** Loads the tensor {@code info} describes from {@code channel} into {@code manager} as {@code target}. */
-    static NDArray load(FileChannel channel, TensorInfo info, NDManager manager, DataType target, long chunkBytes)
+    static NDArray load(
+            FileChannel channel,
+            TensorInfo info,
+            NDManager manager,
+            DataType target,
+            long chunkBytes)
             throws IOException {
         requireLittleEndian();
         Dtypes.requireLoadable(target, info.name());
@@ -72,13 +79,22 @@ final class TensorCodec {
         return out;
     }
 
-    private static NDArray loadRows(FileChannel channel, TensorInfo info, long firstRow, long count,
-            NDManager manager, DataType target) throws IOException {
+    private static NDArray loadRows(
+            FileChannel channel,
+            TensorInfo info,
+            long firstRow,
+            long count,
+            NDManager manager,
+            DataType target)
+            throws IOException {
         Shape shape = info.shape();
         long rowBytes = info.byteLength() / rows(shape);
         Shape chunkShape = shape.dimension() == 0 ? shape : Shape.update(shape, 0, count);
-        MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY,
-                info.byteOffset() + firstRow * rowBytes, count * rowBytes);
+        MappedByteBuffer mapped =
+                channel.map(
+                        FileChannel.MapMode.READ_ONLY,
+                        info.byteOffset() + firstRow * rowBytes,
+                        count * rowBytes);
         ByteBuffer staged = null;
         try (NDManager scope = manager.newSubManager()) {
             ByteBuffer data = mapped.order(ByteOrder.LITTLE_ENDIAN);
@@ -103,20 +119,26 @@ final class TensorCodec {
      * Writes {@code array} to {@code out} as little-endian {@code stored} data and returns the byte
      * count. Temporaries live in a sub-manager the array is temporarily attached to.
      */
-    static long write(NDArray array, DataType stored, WritableByteChannel out, long chunkBytes, String name)
+    static long write(
+            NDArray array, DataType stored, WritableByteChannel out, long chunkBytes, String name)
             throws IOException {
         requireLittleEndian();
         Dtypes.requireStorable(stored, name);
         boolean narrow = stored == DataType.BFLOAT16;
         if (narrow && !array.getDataType().isFloating()) {
-            throw new IllegalArgumentException("Tensor '" + name + "': cannot store "
-                    + array.getDataType() + " as BF16, only floating-point arrays");
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + name
+                            + "': cannot store "
+                            + array.getDataType()
+                            + " as BF16, only floating-point arrays");
         }
         Shape shape = array.getShape();
         if (shape.size() == 0) {
             return 0;
         }
-        long elementBytes = maxBytes(array.getDataType(), stored, narrow ? DataType.FLOAT32 : stored);
+        long elementBytes =
+                maxBytes(array.getDataType(), stored, narrow ? DataType.FLOAT32 : stored);
         long rowsPerChunk = rowsPerChunk(shape, elementBytes, chunkBytes, name);
         long rows = rows(shape);
         long written = 0;
@@ -137,10 +159,15 @@ final class TensorCodec {
         return written;
     }
 
-    private static long writeRows(NDArray part, DataType stored, WritableByteChannel out) throws IOException {
+    private static long writeRows(NDArray part, DataType stored, WritableByteChannel out)
+            throws IOException {
         if (stored == DataType.BFLOAT16) {
-            NDArray f32 = part.getDataType() == DataType.FLOAT32 ? part : part.toType(DataType.FLOAT32, false);
-            return BFloat16.narrow(f32.toByteBuffer(true).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), out);
+            NDArray f32 =
+                    part.getDataType() == DataType.FLOAT32
+                            ? part
+                            : part.toType(DataType.FLOAT32, false);
+            return BFloat16.narrow(
+                    f32.toByteBuffer(true).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), out);
         }
         NDArray converted = part.getDataType() == stored ? part : part.toType(stored, false);
         return writeFully(out, converted.toByteBuffer(true));
@@ -170,8 +197,14 @@ final class TensorCodec {
             rowBytes = Math.multiplyExact(rowBytes, shape.get(i));
         }
         if (rowBytes > Integer.MAX_VALUE) {
-            throw new UnsupportedOperationException("Tensor '" + name + "' of shape " + shape
-                    + ": one slice along axis 0 takes " + rowBytes + " bytes, above the 2 GiB a buffer can hold");
+            throw new UnsupportedOperationException(
+                    "Tensor '"
+                            + name
+                            + "' of shape "
+                            + shape
+                            + ": one slice along axis 0 takes "
+                            + rowBytes
+                            + " bytes, above the 2 GiB a buffer can hold");
         }
         return Math.max(1, limitBytes / Math.max(1, rowBytes));
     }

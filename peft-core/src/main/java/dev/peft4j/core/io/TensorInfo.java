@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param byteOffset where the data starts, counted from the start of the file (not of the data region)
  * @param byteLength the data size in bytes
  */
-public record TensorInfo(String name, DataType dtype, Shape shape, long byteOffset, long byteLength) {
+public record TensorInfo(
+        String name, DataType dtype, Shape shape, long byteOffset, long byteLength) {
 
     /** Validates the fields. */
     public TensorInfo {

@@ -40,7 +40,10 @@ public abstract class BaseLayer {
             return new LinearLayer((Linear) block, path);
         }
         throw new IllegalArgumentException(
-                "Module '" + path + "' is a " + block.getClass().getSimpleName()
+                "Module '"
+                        + path
+                        + "' is a "
+                        + block.getClass().getSimpleName()
                         + "; adapters can wrap Linear and Conv2d layers only");
     }
 
@@ -59,7 +62,9 @@ public abstract class BaseLayer {
 
     /** The bias parameter, or null when the layer has none. */
     public Parameter bias() {
-        return block.getDirectParameters().contains("bias") ? block.getDirectParameters().get("bias") : null;
+        return block.getDirectParameters().contains("bias")
+                ? block.getDirectParameters().get("bias")
+                : null;
     }
 
     /** The weight's shape: {@code [out, in]} or {@code [out, in / groups, kh, kw]}. */
@@ -125,8 +130,15 @@ public abstract class BaseLayer {
 
         @Override
         public NDArray apply(NDArray x, NDArray weight) {
-            return Conv2d.conv2d(x, weight, null, conv.getStride(), conv.getPadding(), conv.getDilation(),
-                    conv.getGroups()).singletonOrThrow();
+            return Conv2d.conv2d(
+                            x,
+                            weight,
+                            null,
+                            conv.getStride(),
+                            conv.getPadding(),
+                            conv.getDilation(),
+                            conv.getGroups())
+                    .singletonOrThrow();
         }
     }
 
@@ -134,7 +146,9 @@ public abstract class BaseLayer {
         Parameter w = block.getDirectParameters().get("weight");
         if (w == null || w.getArray() == null) {
             throw new IllegalStateException(
-                    "Module '" + path + "' is not initialized: initialize or load the model before"
+                    "Module '"
+                            + path
+                            + "' is not initialized: initialize or load the model before"
                             + " injecting adapters");
         }
     }

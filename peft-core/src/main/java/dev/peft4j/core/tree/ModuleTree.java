@@ -7,7 +7,6 @@ import ai.djl.nn.ParallelBlock;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.util.Pair;
 import dev.peft4j.core.AdaptedLayer;
-
 import java.lang.reflect.Array;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -90,7 +89,9 @@ public final class ModuleTree {
         Block block = all.get(path);
         if (block == null) {
             throw new IllegalArgumentException(
-                    "No module at path '" + path + "'. Closest module paths: "
+                    "No module at path '"
+                            + path
+                            + "'. Closest module paths: "
                             + Suggestions.closest(path, all.keySet(), 5));
         }
         return block;
@@ -116,7 +117,10 @@ public final class ModuleTree {
         }
         if (!(parent instanceof AbstractBlock)) {
             throw new IllegalArgumentException(
-                    "Module '" + parentPath + "' (" + parent.getClass().getName()
+                    "Module '"
+                            + parentPath
+                            + "' ("
+                            + parent.getClass().getName()
                             + ") is not an AbstractBlock: its children cannot be replaced");
         }
         Block old = parent.getChildren().valueAt(index);
@@ -135,7 +139,9 @@ public final class ModuleTree {
     }
 
     private static void replaceInFields(Block parent, Block old, Block replacement, String path) {
-        for (Class<?> c = parent.getClass(); c != null && c != AbstractBlock.class; c = c.getSuperclass()) {
+        for (Class<?> c = parent.getClass();
+                c != null && c != AbstractBlock.class;
+                c = c.getSuperclass()) {
             for (Field f : c.getDeclaredFields()) {
                 if (Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
                     continue;
@@ -144,7 +150,8 @@ public final class ModuleTree {
                     f.setAccessible(true);
                     replaceInField(parent, f, old, replacement, path);
                 } catch (ReflectiveOperationException | RuntimeException e) {
-                    if (e instanceof IllegalArgumentException && e.getMessage() != null
+                    if (e instanceof IllegalArgumentException
+                            && e.getMessage() != null
                             && e.getMessage().startsWith("Field ")) {
                         throw (IllegalArgumentException) e;
                     }
@@ -155,16 +162,25 @@ public final class ModuleTree {
     }
 
     @SuppressWarnings("unchecked")
-    private static void replaceInField(Object owner, Field f, Block old, Block replacement, String path)
+    private static void replaceInField(
+            Object owner, Field f, Block old, Block replacement, String path)
             throws IllegalAccessException {
         Object value = f.get(owner);
         if (value == old) {
             if (!f.getType().isInstance(replacement)) {
                 throw new IllegalArgumentException(
-                        "Field " + f.getDeclaringClass().getSimpleName() + "." + f.getName()
-                                + " of type " + f.getType().getSimpleName() + " cannot hold the "
-                                + replacement.getClass().getSimpleName() + " injected at '" + path
-                                + "'; declare it as " + Block.class.getName());
+                        "Field "
+                                + f.getDeclaringClass().getSimpleName()
+                                + "."
+                                + f.getName()
+                                + " of type "
+                                + f.getType().getSimpleName()
+                                + " cannot hold the "
+                                + replacement.getClass().getSimpleName()
+                                + " injected at '"
+                                + path
+                                + "'; declare it as "
+                                + Block.class.getName());
             }
             f.set(owner, replacement);
         } else if (value instanceof List) {
@@ -174,7 +190,8 @@ public final class ModuleTree {
                     it.set(replacement);
                 }
             }
-        } else if (value != null && value.getClass().isArray()
+        } else if (value != null
+                && value.getClass().isArray()
                 && !value.getClass().getComponentType().isPrimitive()) {
             for (int i = 0; i < Array.getLength(value); i++) {
                 if (Array.get(value, i) == old) {

@@ -14,7 +14,9 @@ public final class Suggestions {
     public static List<String> closest(String name, Collection<String> candidates, int limit) {
         return candidates.stream()
                 .filter(c -> !c.isEmpty())
-                .sorted(Comparator.comparingInt((String c) -> distance(name, c)).thenComparing(c -> c))
+                .sorted(
+                        Comparator.comparingInt((String c) -> distance(name, c))
+                                .thenComparing(c -> c))
                 .limit(limit)
                 .collect(Collectors.toList());
     }

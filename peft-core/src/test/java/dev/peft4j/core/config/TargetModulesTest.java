@@ -1,21 +1,24 @@
 package dev.peft4j.core.config;
 
-import com.google.gson.JsonParser;
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonParser;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
 class TargetModulesTest {
 
-    private static final List<String> PATHS = List.of("encoder.layer.0.attention.self.query",
-            "encoder.layer.0.attention.self.key", "encoder.layer.0.attention.output.dense",
-            "encoder.layer.0.output.dense", "classifier");
+    private static final List<String> PATHS =
+            List.of(
+                    "encoder.layer.0.attention.self.query",
+                    "encoder.layer.0.attention.self.key",
+                    "encoder.layer.0.attention.output.dense",
+                    "encoder.layer.0.output.dense",
+                    "classifier");
 
     @Test
     void namesMatchExactlyOrAsDottedSuffix() {
@@ -32,7 +35,8 @@ class TargetModulesTest {
         TargetModules t = TargetModules.regex(".*layer\\.0\\..*(query|key)");
         assertTrue(t.matches("encoder.layer.0.attention.self.key", true));
         assertFalse(t.matches("encoder.layer.10.attention.self.key", true));
-        assertFalse(TargetModules.regex("query").matches("encoder.layer.0.attention.self.query", true));
+        assertFalse(
+                TargetModules.regex("query").matches("encoder.layer.0.attention.self.query", true));
     }
 
     @Test
@@ -47,15 +51,20 @@ class TargetModulesTest {
     @Test
     void unmatchedNameIsAnErrorListingTheClosestPaths() {
         TargetModules t = TargetModules.names("query", "valeu");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> t.requireAllMatched(PATHS, List.of("encoder.layer.0.attention.self.query")));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                t.requireAllMatched(
+                                        PATHS, List.of("encoder.layer.0.attention.self.query")));
         assertTrue(e.getMessage().contains("[valeu]"), e.getMessage());
         assertTrue(e.getMessage().contains("Closest to 'valeu'"), e.getMessage());
     }
 
     @Test
     void jsonFormsRoundTrip() {
-        TargetModules names = TargetModules.fromJson(JsonParser.parseString("[\"value\",\"query\"]"), "t");
+        TargetModules names =
+                TargetModules.fromJson(JsonParser.parseString("[\"value\",\"query\"]"), "t");
         assertEquals("[\"query\",\"value\"]", names.toJson().toString());
         TargetModules regex = TargetModules.fromJson(JsonParser.parseString("\".*q\""), "t");
         assertTrue(regex.matches("a.q", true));

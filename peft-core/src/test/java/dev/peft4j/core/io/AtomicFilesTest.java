@@ -24,8 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** A failed write never changes what is under the final name and leaves no temporary files. */
 class AtomicFilesTest {
 
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     @Test
     void writeReplacesTheFileAndLeavesNothingElse() throws IOException {
@@ -41,10 +40,16 @@ class AtomicFilesTest {
         Path target = dir.resolve("weights.bin");
         byte[] old = randomBytes(100_000, 1);
         Files.write(target, old);
-        IOException e = assertThrows(IOException.class, () -> AtomicFiles.write(target, out -> {
-            out.write(randomBytes(300_000, 2));
-            throw new IOException("disk on fire");
-        }));
+        IOException e =
+                assertThrows(
+                        IOException.class,
+                        () ->
+                                AtomicFiles.write(
+                                        target,
+                                        out -> {
+                                            out.write(randomBytes(300_000, 2));
+                                            throw new IOException("disk on fire");
+                                        }));
         assertEquals("disk on fire", e.getMessage());
         assertArrayEquals(old, Files.readAllBytes(target));
         assertArrayEquals(new String[] {"weights.bin"}, TestFiles.list(dir));
@@ -53,7 +58,8 @@ class AtomicFilesTest {
     @Test
     void writingOverADirectoryIsRefused() throws IOException {
         Path target = Files.createDirectory(dir.resolve("taken"));
-        IOException e = assertThrows(IOException.class, () -> AtomicFiles.writeBytes(target, new byte[1]));
+        IOException e =
+                assertThrows(IOException.class, () -> AtomicFiles.writeBytes(target, new byte[1]));
         assertTrue(e.getMessage().contains("is a directory"), e.getMessage());
         assertArrayEquals(new String[] {"taken"}, TestFiles.list(dir));
     }
@@ -64,14 +70,21 @@ class AtomicFilesTest {
         byte[] old = randomBytes(5000, 3);
         Files.write(target, old);
         try (NDManager manager = NDManager.newBaseManager()) {
-            List<TensorSpec> layout = List.of(new TensorSpec("a", DataType.FLOAT32, new Shape(1000)),
-                    new TensorSpec("b", DataType.FLOAT32, new Shape(1000)));
-            RuntimeException e = assertThrows(RuntimeException.class, () -> {
-                try (SafetensorsWriter writer = SafetensorsWriter.open(target, layout, Map.of("format", "pt"))) {
-                    writer.write("a", manager.ones(new Shape(1000)));
-                    throw new IllegalStateException("merge failed between tensors");
-                }
-            });
+            List<TensorSpec> layout =
+                    List.of(
+                            new TensorSpec("a", DataType.FLOAT32, new Shape(1000)),
+                            new TensorSpec("b", DataType.FLOAT32, new Shape(1000)));
+            RuntimeException e =
+                    assertThrows(
+                            RuntimeException.class,
+                            () -> {
+                                try (SafetensorsWriter writer =
+                                        SafetensorsWriter.open(
+                                                target, layout, Map.of("format", "pt"))) {
+                                    writer.write("a", manager.ones(new Shape(1000)));
+                                    throw new IllegalStateException("merge failed between tensors");
+                                }
+                            });
             assertEquals("merge failed between tensors", e.getMessage());
         }
         assertArrayEquals(old, Files.readAllBytes(target));
@@ -82,9 +95,18 @@ class AtomicFilesTest {
     void publishDirectoryReplacesTheOldFolderWhole() throws IOException {
         Path target = dir.resolve("adapter");
         writeTree(target, Map.of("adapter_config.json", "old", "stale.txt", "gone soon"));
-        AtomicFiles.publishDirectory(target, staging -> writeTree(staging,
-                Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights")));
-        assertEquals(Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights"),
+        AtomicFiles.publishDirectory(
+                target,
+                staging ->
+                        writeTree(
+                                staging,
+                                Map.of(
+                                        "adapter_config.json",
+                                        "new",
+                                        "sub/adapter_model.safetensors",
+                                        "weights")));
+        assertEquals(
+                Map.of("adapter_config.json", "new", "sub/adapter_model.safetensors", "weights"),
                 readTree(target));
         assertArrayEquals(new String[] {"adapter"}, TestFiles.list(dir));
     }
@@ -94,17 +116,27 @@ class AtomicFilesTest {
         Path target = dir.resolve("adapter");
         Map<String, String> old = Map.of("adapter_config.json", "old", "nested/a.bin", "x");
         writeTree(target, old);
-        assertThrows(IOException.class, () -> AtomicFiles.publishDirectory(target, staging -> {
-            writeTree(staging, Map.of("adapter_config.json", "half"));
-            throw new IOException("interrupted");
-        }));
+        assertThrows(
+                IOException.class,
+                () ->
+                        AtomicFiles.publishDirectory(
+                                target,
+                                staging -> {
+                                    writeTree(staging, Map.of("adapter_config.json", "half"));
+                                    throw new IOException("interrupted");
+                                }));
         assertEquals(old, readTree(target));
         assertArrayEquals(new String[] {"adapter"}, TestFiles.list(dir));
 
         Path fresh = dir.resolve("fresh");
-        assertThrows(IOException.class, () -> AtomicFiles.publishDirectory(fresh, staging -> {
-            throw new IOException("interrupted");
-        }));
+        assertThrows(
+                IOException.class,
+                () ->
+                        AtomicFiles.publishDirectory(
+                                fresh,
+                                staging -> {
+                                    throw new IOException("interrupted");
+                                }));
         assertFalse(Files.exists(fresh));
         assertArrayEquals(new String[] {"adapter"}, TestFiles.list(dir));
     }

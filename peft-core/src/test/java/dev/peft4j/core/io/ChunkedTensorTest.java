@@ -29,16 +29,28 @@ class ChunkedTensorTest extends IoTestBase {
 
     private static final long TINY_CHUNK = 64;
 
-
     @Test
     void rowsPerChunkSplitsAlongTheFirstAxis() {
-        assertEquals(3, TensorCodec.rowsPerChunk(new Shape(37, 5), 4, 64, "t"), "20-byte rows, 64-byte chunks");
+        assertEquals(
+                3,
+                TensorCodec.rowsPerChunk(new Shape(37, 5), 4, 64, "t"),
+                "20-byte rows, 64-byte chunks");
         assertEquals(8, TensorCodec.rowsPerChunk(new Shape(10), 8, 64, "t"));
-        assertEquals(1, TensorCodec.rowsPerChunk(new Shape(2, 100), 4, 64, "t"), "a row above the limit goes alone");
+        assertEquals(
+                1,
+                TensorCodec.rowsPerChunk(new Shape(2, 100), 4, 64, "t"),
+                "a row above the limit goes alone");
         assertEquals(16, TensorCodec.rowsPerChunk(new Shape(), 4, 64, "t"), "a scalar is one row");
-        assertEquals(1L << 28, TensorCodec.rowsPerChunk(new Shape(3L << 30), 4, 1L << 30, "t"), "long arithmetic");
-        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> TensorCodec.rowsPerChunk(new Shape(2, 1L << 30), 4, 1L << 30, "huge"));
+        assertEquals(
+                1L << 28,
+                TensorCodec.rowsPerChunk(new Shape(3L << 30), 4, 1L << 30, "t"),
+                "long arithmetic");
+        UnsupportedOperationException e =
+                assertThrows(
+                        UnsupportedOperationException.class,
+                        () ->
+                                TensorCodec.rowsPerChunk(
+                                        new Shape(2, 1L << 30), 4, 1L << 30, "huge"));
         assertTrue(e.getMessage().contains("'huge'"), e.getMessage());
     }
 
@@ -57,18 +69,29 @@ class ChunkedTensorTest extends IoTestBase {
         tensors.put("wide", gaussian(rnd, new Shape(1, 50)));
         tensors.put("scalar", manager.create(-2.5f));
 
-        Path whole = write(dir.resolve("whole.safetensors"), tensors, stored, TensorCodec.DEFAULT_CHUNK_BYTES);
+        Path whole =
+                write(
+                        dir.resolve("whole.safetensors"),
+                        tensors,
+                        stored,
+                        TensorCodec.DEFAULT_CHUNK_BYTES);
         Path chunked = write(dir.resolve("chunked.safetensors"), tensors, stored, TINY_CHUNK);
-        assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(chunked), "chunked writing changes no byte");
+        assertArrayEquals(
+                Files.readAllBytes(whole),
+                Files.readAllBytes(chunked),
+                "chunked writing changes no byte");
 
         try (SafetensorsReader plain = SafetensorsReader.open(whole);
                 SafetensorsReader split = SafetensorsReader.open(whole, TINY_CHUNK)) {
             for (String key : plain.keys()) {
-                for (DataType target : List.of(plain.info(key).defaultLoadType(), DataType.FLOAT64)) {
+                for (DataType target :
+                        List.of(plain.info(key).defaultLoadType(), DataType.FLOAT64)) {
                     NDArray a = plain.load(key, manager, target);
                     NDArray b = split.load(key, manager, target);
                     assertEquals(a.getDataType(), b.getDataType(), key);
-                    assertArrayEquals(SafetensorsRoundTripTest.rawBytes(a), SafetensorsRoundTripTest.rawBytes(b),
+                    assertArrayEquals(
+                            SafetensorsRoundTripTest.rawBytes(a),
+                            SafetensorsRoundTripTest.rawBytes(b),
                             key + " as " + target);
                 }
             }
@@ -82,7 +105,10 @@ class ChunkedTensorTest extends IoTestBase {
             }
             float[] widened = split.load("bf16", manager).toFloatArray();
             for (int i = 0; i < source.length; i++) {
-                assertEquals((float) MiniFloat.BFLOAT16.decode(bits[i]), widened[i], "widened element " + i);
+                assertEquals(
+                        (float) MiniFloat.BFLOAT16.decode(bits[i]),
+                        widened[i],
+                        "widened element " + i);
             }
         }
     }
@@ -90,13 +116,23 @@ class ChunkedTensorTest extends IoTestBase {
     @Test
     void tensorPastThreeGibibytesInASparseFileLoads() throws IOException {
         long pad = 3L << 30;
-        String header = "{\"pad\":{\"dtype\":\"U8\",\"shape\":[" + pad + "],\"data_offsets\":[0," + pad + "]},"
-                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[" + pad + "," + (pad + 16) + "]}}";
+        String header =
+                "{\"pad\":{\"dtype\":\"U8\",\"shape\":["
+                        + pad
+                        + "],\"data_offsets\":[0,"
+                        + pad
+                        + "]},"
+                        + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":["
+                        + pad
+                        + ","
+                        + (pad + 16)
+                        + "]}}";
         byte[] head = TestFiles.safetensors(header, new byte[0]);
         Path file = dir.resolve("sparse.safetensors");
         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
             raf.write(head);
-            raf.setLength(head.length + pad + 16); // the padding is a hole: no disk used, reads as zeros
+            raf.setLength(
+                    head.length + pad + 16); // the padding is a hole: no disk used, reads as zeros
             raf.seek(head.length + pad);
             raf.write(TestFiles.le(1f, -2f, 3.5f, 1e-7f));
         }
@@ -112,11 +148,17 @@ class ChunkedTensorTest extends IoTestBase {
         }
     }
 
-    private Path write(Path file, Map<String, NDArray> tensors, Map<String, DataType> stored, long chunkBytes)
+    private Path write(
+            Path file, Map<String, NDArray> tensors, Map<String, DataType> stored, long chunkBytes)
             throws IOException {
         List<TensorSpec> layout = new ArrayList<>();
-        tensors.forEach((k, v) -> layout.add(new TensorSpec(k, stored.getOrDefault(k, v.getDataType()), v.getShape())));
-        try (SafetensorsWriter writer = SafetensorsWriter.open(file, layout, Map.of("format", "pt"), chunkBytes)) {
+        tensors.forEach(
+                (k, v) ->
+                        layout.add(
+                                new TensorSpec(
+                                        k, stored.getOrDefault(k, v.getDataType()), v.getShape())));
+        try (SafetensorsWriter writer =
+                SafetensorsWriter.open(file, layout, Map.of("format", "pt"), chunkBytes)) {
             for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
                 writer.write(e.getKey(), e.getValue());
             }

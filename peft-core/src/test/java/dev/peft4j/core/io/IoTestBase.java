@@ -12,8 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** A temporary folder, an NDManager closed after each test, and seeded test data. */
 abstract class IoTestBase {
 
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     NDManager manager;
 

@@ -18,8 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** JsonIO writes what Python's json.dumps(indent=2, sort_keys=True) writes (see make_json_reference.py). */
 class JsonIOTest {
 
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     @Test
     void sortedJsonMatchesPythonsOutput() throws IOException {
@@ -29,20 +28,28 @@ class JsonIOTest {
         Path file = dir.resolve("adapter_config.json");
         JsonIO.writeSorted(file, config());
         assertEquals(expected, Files.readString(file), "file text plus one final newline");
-        assertEquals(JsonIO.toSortedJson(config()), JsonIO.toSortedJson(JsonIO.readObject(file)), "reads back");
+        assertEquals(
+                JsonIO.toSortedJson(config()),
+                JsonIO.toSortedJson(JsonIO.readObject(file)),
+                "reads back");
     }
 
     @Test
     void readingRejectsNonObjectsAndBrokenJsonNamingTheFile() throws IOException {
         Path array = dir.resolve("array.json");
         Files.writeString(array, "[1]");
-        CheckpointFormatException e = assertThrows(CheckpointFormatException.class, () -> JsonIO.readObject(array));
-        assertTrue(e.getMessage().contains(array.toString()) && e.getMessage().contains("expected a JSON object"),
+        CheckpointFormatException e =
+                assertThrows(CheckpointFormatException.class, () -> JsonIO.readObject(array));
+        assertTrue(
+                e.getMessage().contains(array.toString())
+                        && e.getMessage().contains("expected a JSON object"),
                 e.getMessage());
         Path broken = dir.resolve("broken.json");
         Files.writeString(broken, "{\"r\": 8,, }");
         e = assertThrows(CheckpointFormatException.class, () -> JsonIO.readObject(broken));
-        assertTrue(e.getMessage().contains(broken.toString()) && e.getMessage().contains("not valid JSON"),
+        assertTrue(
+                e.getMessage().contains(broken.toString())
+                        && e.getMessage().contains("not valid JSON"),
                 e.getMessage());
         Path trailing = dir.resolve("trailing.json");
         Files.writeString(trailing, "{} {}");

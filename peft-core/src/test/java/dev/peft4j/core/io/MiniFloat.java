@@ -36,14 +36,16 @@ final class MiniFloat {
         } else if (exponent == 0) {
             magnitude = Math.scalb((double) mantissa, 1 - bias - mantissaBits);
         } else {
-            magnitude = Math.scalb(1.0 + Math.scalb((double) mantissa, -mantissaBits), exponent - bias);
+            magnitude =
+                    Math.scalb(1.0 + Math.scalb((double) mantissa, -mantissaBits), exponent - bias);
         }
         return sign == 1 ? -magnitude : magnitude;
     }
 
     /** The nearest bit pattern to {@code value}, ties to even; NaN is not handled here. */
     int encode(double value) {
-        int signBit = (Double.doubleToRawLongBits(value) < 0 ? 1 : 0) << (exponentBits + mantissaBits);
+        int signBit =
+                (Double.doubleToRawLongBits(value) < 0 ? 1 : 0) << (exponentBits + mantissaBits);
         double x = Math.abs(value);
         if (Double.isInfinite(x)) {
             return signBit | infinityBits;
@@ -60,7 +62,8 @@ final class MiniFloat {
             }
         }
         double below = decode(lo);
-        // the pattern after the largest finite one is infinity, which rounds as if it were max + ulp
+        // the pattern after the largest finite one is infinity, which rounds as if it were max +
+        // ulp
         double above = lo + 1 == infinityBits ? below + (below - decode(lo - 1)) : decode(lo + 1);
         double toBelow = x - below;
         double toAbove = above - x;
@@ -75,18 +78,40 @@ final class MiniFloat {
      */
     static float[] roundingCases(long seed, int randomCount) {
         float[] fixed = {
-            0f, -0f, 1f, -1f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE,
-            Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 65504f, 65519.996f, 65520f, -65520f,
-            1e-8f, 2.9802322e-8f, 3e-8f, 6.1e-5f, 6.097555e-5f,
-            Float.intBitsToFloat(0x3F808000), Float.intBitsToFloat(0x3F818000), // bf16 ties: even below, even above
-            Float.intBitsToFloat(0xC0408000), Float.intBitsToFloat(0x7F7F8000), // negative tie; tie to infinity
-            1f + 0x1p-11f, 1f + 3 * 0x1p-11f, 2048f + 1f, 2048f + 3f, // float16 ties
+            0f,
+            -0f,
+            1f,
+            -1f,
+            Float.MIN_VALUE,
+            -Float.MIN_VALUE,
+            Float.MAX_VALUE,
+            -Float.MAX_VALUE,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY,
+            65504f,
+            65519.996f,
+            65520f,
+            -65520f,
+            1e-8f,
+            2.9802322e-8f,
+            3e-8f,
+            6.1e-5f,
+            6.097555e-5f,
+            Float.intBitsToFloat(0x3F808000),
+            Float.intBitsToFloat(0x3F818000), // bf16 ties: even below, even above
+            Float.intBitsToFloat(0xC0408000),
+            Float.intBitsToFloat(0x7F7F8000), // negative tie; tie to infinity
+            1f + 0x1p-11f,
+            1f + 3 * 0x1p-11f,
+            2048f + 1f,
+            2048f + 3f, // float16 ties
         };
         Random rnd = new Random(seed);
         float[] out = new float[fixed.length + 2 * randomCount];
         System.arraycopy(fixed, 0, out, 0, fixed.length);
         for (int i = 0; i < randomCount; i++) {
-            out[fixed.length + i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(21) - 10));
+            out[fixed.length + i] =
+                    (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(21) - 10));
             float bits;
             do {
                 bits = Float.intBitsToFloat(rnd.nextInt());

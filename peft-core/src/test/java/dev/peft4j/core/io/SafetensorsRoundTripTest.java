@@ -26,7 +26,6 @@ import org.junit.jupiter.api.Test;
 /** Writes tensors of every dtype with SafetensorsWriter and reads them back, bit for bit. */
 class SafetensorsRoundTripTest extends IoTestBase {
 
-
     @Test
     void everyDtypeRoundTripsBitExactlyAndTheFileHoldsTheLittleEndianBytes() throws IOException {
         Random rnd = new Random(7);
@@ -35,9 +34,19 @@ class SafetensorsRoundTripTest extends IoTestBase {
         double[] f64 = rnd.doubles(6).map(d -> (d - 0.5) * 1e6).toArray();
         add(tensors, expected, "f64", manager.create(f64, new Shape(2, 3)), TestFiles.le(f64));
         float[] f32 = MiniFloat.roundingCases(8, 4);
-        add(tensors, expected, "f32", manager.create(f32, new Shape(f32.length)), TestFiles.le(f32));
+        add(
+                tensors,
+                expected,
+                "f32",
+                manager.create(f32, new Shape(f32.length)),
+                TestFiles.le(f32));
         int[] halfBits = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x3555};
-        add(tensors, expected, "f16", fromBits(halfBits, DataType.FLOAT16), TestFiles.le16(halfBits));
+        add(
+                tensors,
+                expected,
+                "f16",
+                fromBits(halfBits, DataType.FLOAT16),
+                TestFiles.le16(halfBits));
         long[] i64 = rnd.longs(5).toArray();
         add(tensors, expected, "i64", manager.create(i64, new Shape(5)), TestFiles.le(i64));
         int[] i32 = rnd.ints(8).toArray();
@@ -53,7 +62,9 @@ class SafetensorsRoundTripTest extends IoTestBase {
         SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
 
         byte[] written = Files.readAllBytes(file);
-        assertArrayEquals(TestFiles.concat(expected.values().toArray(new byte[0][])), TestFiles.data(written));
+        assertArrayEquals(
+                TestFiles.concat(expected.values().toArray(new byte[0][])),
+                TestFiles.data(written));
         try (SafetensorsReader reader = SafetensorsReader.open(file)) {
             assertEquals(List.copyOf(tensors.keySet()), reader.keys());
             assertEquals(Map.of("format", "pt"), reader.metadata());
@@ -80,13 +91,18 @@ class SafetensorsRoundTripTest extends IoTestBase {
 
         int[] stored = TestFiles.shorts(data);
         for (int i = 0; i < values.length; i++) {
-            assertEquals(MiniFloat.BFLOAT16.encode(values[i]), stored[i], "bf16 bits of " + values[i]);
+            assertEquals(
+                    MiniFloat.BFLOAT16.encode(values[i]), stored[i], "bf16 bits of " + values[i]);
         }
-        assertEquals(0x7FC0, stored[values.length], "NaN becomes the canonical quiet NaN, as in PyTorch");
+        assertEquals(
+                0x7FC0,
+                stored[values.length],
+                "NaN becomes the canonical quiet NaN, as in PyTorch");
 
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve("x.safetensors"));
                 NDArray loaded = reader.load("x", manager)) {
-            assertEquals(DataType.FLOAT32, loaded.getDataType(), "BF16 widens to FLOAT32 by default");
+            assertEquals(
+                    DataType.FLOAT32, loaded.getDataType(), "BF16 widens to FLOAT32 by default");
             assertAlmostEquals(loaded, manager.create(decode(MiniFloat.BFLOAT16, stored)), 0, 0);
         }
     }
@@ -96,15 +112,18 @@ class SafetensorsRoundTripTest extends IoTestBase {
         float[] values = MiniFloat.roundingCases(12, 300);
         int[] stored = TestFiles.shorts(storeAs(values, DataType.FLOAT16));
         for (int i = 0; i < values.length; i++) {
-            assertEquals(MiniFloat.FLOAT16.encode(values[i]), stored[i], "f16 bits of " + values[i]);
+            assertEquals(
+                    MiniFloat.FLOAT16.encode(values[i]), stored[i], "f16 bits of " + values[i]);
         }
         try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve("x.safetensors"))) {
             try (NDArray half = reader.load("x", manager)) {
-                assertEquals(DataType.FLOAT16, half.getDataType(), "F16 stays float16 unless asked");
+                assertEquals(
+                        DataType.FLOAT16, half.getDataType(), "F16 stays float16 unless asked");
                 assertArrayEquals(TestFiles.le16(stored), rawBytes(half));
             }
             try (NDArray widened = reader.load("x", manager, DataType.FLOAT32)) {
-                assertAlmostEquals(widened, manager.create(decode(MiniFloat.FLOAT16, stored)), 0, 0);
+                assertAlmostEquals(
+                        widened, manager.create(decode(MiniFloat.FLOAT16, stored)), 0, 0);
             }
         }
     }
@@ -122,7 +141,8 @@ class SafetensorsRoundTripTest extends IoTestBase {
             assertEquals(Map.of(), reader.metadata(), "no metadata written when none given");
             NDArray asDouble = reader.load("ints", manager, DataType.FLOAT64);
             assertEquals(DataType.FLOAT64, asDouble.getDataType());
-            assertAlmostEquals(asDouble.toDoubleArray(), Arrays.stream(ints).asDoubleStream().toArray(), 0, 0);
+            assertAlmostEquals(
+                    asDouble.toDoubleArray(), Arrays.stream(ints).asDoubleStream().toArray(), 0, 0);
             NDArray asLong = reader.load("ints", manager, DataType.INT64);
             assertArrayEquals(Arrays.stream(ints).asLongStream().toArray(), asLong.toLongArray());
             NDArray asFloat = reader.load("doubles", manager, DataType.FLOAT32);
@@ -141,19 +161,34 @@ class SafetensorsRoundTripTest extends IoTestBase {
         tensors.put("w", manager.create(new float[] {1, 2}));
         SafetensorsWriter.write(file, tensors, null);
         try (SafetensorsReader reader = SafetensorsReader.open(file)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> reader.load("w", manager, DataType.BFLOAT16));
-            assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("BFLOAT16"), e.getMessage());
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> reader.load("w", manager, DataType.BFLOAT16));
+            assertTrue(
+                    e.getMessage().contains("'w'") && e.getMessage().contains("BFLOAT16"),
+                    e.getMessage());
         }
-        IllegalArgumentException spec = assertThrows(IllegalArgumentException.class,
-                () -> new TensorSpec("u", DataType.UINT16, new Shape(2)));
-        assertTrue(spec.getMessage().contains("'u'") && spec.getMessage().contains("uint16"), spec.getMessage());
+        IllegalArgumentException spec =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> new TensorSpec("u", DataType.UINT16, new Shape(2)));
+        assertTrue(
+                spec.getMessage().contains("'u'") && spec.getMessage().contains("uint16"),
+                spec.getMessage());
         Path ints = dir.resolve("i.safetensors");
-        try (SafetensorsWriter writer = SafetensorsWriter.open(ints,
-                List.of(new TensorSpec("n", DataType.BFLOAT16, new Shape(2))), null)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> writer.write("n", manager.create(new int[] {1, 2})));
-            assertTrue(e.getMessage().contains("'n'") && e.getMessage().contains("BF16"), e.getMessage());
+        try (SafetensorsWriter writer =
+                SafetensorsWriter.open(
+                        ints,
+                        List.of(new TensorSpec("n", DataType.BFLOAT16, new Shape(2))),
+                        null)) {
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> writer.write("n", manager.create(new int[] {1, 2})));
+            assertTrue(
+                    e.getMessage().contains("'n'") && e.getMessage().contains("BF16"),
+                    e.getMessage());
         }
         assertFalse(Files.exists(ints));
     }
@@ -161,24 +196,38 @@ class SafetensorsRoundTripTest extends IoTestBase {
     @Test
     void writerEnforcesTheDeclaredLayoutAndPublishesNothingUntilCommit() throws IOException {
         Path file = dir.resolve("w.safetensors");
-        List<TensorSpec> layout = List.of(
-                new TensorSpec("a", DataType.FLOAT32, new Shape(2)),
-                new TensorSpec("b", DataType.FLOAT32, new Shape(3)));
-        try (SafetensorsWriter writer = SafetensorsWriter.open(file, layout, Map.of("format", "pt"))) {
-            IllegalArgumentException order = assertThrows(IllegalArgumentException.class,
-                    () -> writer.write("b", manager.zeros(new Shape(3))));
-            assertTrue(order.getMessage().contains("'a'") && order.getMessage().contains("'b'"), order.getMessage());
-            IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
-                    () -> writer.write("a", manager.zeros(new Shape(3))));
-            assertTrue(shape.getMessage().contains("(2)") && shape.getMessage().contains("(3)"), shape.getMessage());
+        List<TensorSpec> layout =
+                List.of(
+                        new TensorSpec("a", DataType.FLOAT32, new Shape(2)),
+                        new TensorSpec("b", DataType.FLOAT32, new Shape(3)));
+        try (SafetensorsWriter writer =
+                SafetensorsWriter.open(file, layout, Map.of("format", "pt"))) {
+            IllegalArgumentException order =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> writer.write("b", manager.zeros(new Shape(3))));
+            assertTrue(
+                    order.getMessage().contains("'a'") && order.getMessage().contains("'b'"),
+                    order.getMessage());
+            IllegalArgumentException shape =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> writer.write("a", manager.zeros(new Shape(3))));
+            assertTrue(
+                    shape.getMessage().contains("(2)") && shape.getMessage().contains("(3)"),
+                    shape.getMessage());
             writer.write("a", manager.ones(new Shape(2)));
             IllegalStateException early = assertThrows(IllegalStateException.class, writer::commit);
             assertTrue(early.getMessage().contains("'b'"), early.getMessage());
             assertFalse(Files.exists(file));
         }
         assertArrayEquals(new String[0], TestFiles.list(dir), "the temporary file is gone");
-        IllegalArgumentException dup = assertThrows(IllegalArgumentException.class,
-                () -> SafetensorsWriter.open(file, List.of(layout.get(0), layout.get(0)), null));
+        IllegalArgumentException dup =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                SafetensorsWriter.open(
+                                        file, List.of(layout.get(0), layout.get(0)), null));
         assertTrue(dup.getMessage().contains("'a'"), dup.getMessage());
     }
 
@@ -186,23 +235,37 @@ class SafetensorsRoundTripTest extends IoTestBase {
     void unknownKeyErrorNamesTheFileAndCloseNames() throws IOException {
         Path file = dir.resolve("k.safetensors");
         LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
-        for (String name : List.of("layer.0.q_proj.weight", "layer.0.k_proj.weight", "layer.1.q_proj.weight",
-                "embed.weight", "norm.bias")) {
+        for (String name :
+                List.of(
+                        "layer.0.q_proj.weight",
+                        "layer.0.k_proj.weight",
+                        "layer.1.q_proj.weight",
+                        "embed.weight",
+                        "norm.bias")) {
             tensors.put(name, manager.zeros(new Shape(1)));
         }
         SafetensorsWriter.write(file, tensors, null);
         try (SafetensorsReader reader = SafetensorsReader.open(file)) {
             assertFalse(reader.contains("layer.0.q_prj.weight"));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> reader.info("layer.0.q_prj.weight"));
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> reader.info("layer.0.q_prj.weight"));
             String m = e.getMessage();
             assertTrue(m.contains(file.toString()) && m.contains("'layer.0.q_prj.weight'"), m);
-            assertTrue(m.contains(
-                    "closest names: layer.0.q_proj.weight, layer.0.k_proj.weight, layer.1.q_proj.weight"), m);
+            assertTrue(
+                    m.contains(
+                            "closest names: layer.0.q_proj.weight, layer.0.k_proj.weight,"
+                                    + " layer.1.q_proj.weight"),
+                    m);
         }
     }
 
-    private void add(Map<String, NDArray> tensors, Map<String, byte[]> expected, String name, NDArray array,
+    private void add(
+            Map<String, NDArray> tensors,
+            Map<String, byte[]> expected,
+            String name,
+            NDArray array,
             byte[] bytes) {
         tensors.put(name, array);
         expected.put(name, bytes);
@@ -223,8 +286,11 @@ class SafetensorsRoundTripTest extends IoTestBase {
     /** Writes {@code values} as one float32 tensor "x" declared as {@code stored}; returns the file's data bytes. */
     private byte[] storeAs(float[] values, DataType stored) throws IOException {
         Path file = dir.resolve("x.safetensors");
-        try (SafetensorsWriter writer = SafetensorsWriter.open(file,
-                List.of(new TensorSpec("x", stored, new Shape(values.length))), Map.of("format", "pt"))) {
+        try (SafetensorsWriter writer =
+                SafetensorsWriter.open(
+                        file,
+                        List.of(new TensorSpec("x", stored, new Shape(values.length))),
+                        Map.of("format", "pt"))) {
             writer.write("x", manager.create(values));
             writer.commit();
         }

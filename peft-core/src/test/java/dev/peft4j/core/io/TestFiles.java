@@ -17,8 +17,12 @@ final class TestFiles {
     /** A safetensors file: 8-byte little-endian header length, the header text exactly as given, the data. */
     static byte[] safetensors(String header, byte[] data) {
         byte[] json = header.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.allocate(8 + json.length + data.length).order(ByteOrder.LITTLE_ENDIAN)
-                .putLong(json.length).put(json).put(data).array();
+        return ByteBuffer.allocate(8 + json.length + data.length)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(json.length)
+                .put(json)
+                .put(data)
+                .array();
     }
 
     /** The header length field of a safetensors file. */

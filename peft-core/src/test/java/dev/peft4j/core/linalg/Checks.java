@@ -1,7 +1,6 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

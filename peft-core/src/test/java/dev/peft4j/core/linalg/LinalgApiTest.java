@@ -1,7 +1,6 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -12,9 +11,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-
 import dev.peft4j.core.testing.ManagedTest;
-
 import org.junit.jupiter.api.Test;
 
 /** Ownership, data types and input validation of the {@link Linalg} facade. */

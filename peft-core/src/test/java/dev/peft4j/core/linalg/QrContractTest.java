@@ -1,15 +1,12 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-
 import dev.peft4j.core.testing.ManagedTest;
-
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.QRDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;

@@ -1,19 +1,15 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-
 import dev.peft4j.core.testing.ManagedTest;
-
+import java.util.Arrays;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.SingularValueDecomposition;
 import org.junit.jupiter.api.Test;
-
-import java.util.Arrays;
 
 /**
  * The contract every thin-SVD implementation keeps: {@code U diag(S) V^T = A}, orthonormal U and V,

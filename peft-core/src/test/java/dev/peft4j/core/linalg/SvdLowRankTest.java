@@ -1,17 +1,13 @@
 package dev.peft4j.core.linalg;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import ai.djl.ndarray.NDArray;
-
 import dev.peft4j.core.testing.ManagedTest;
-
-import org.junit.jupiter.api.Test;
-
 import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 
 /**
  * What only the randomized SVD promises: a seed fixes the result bit for bit, other seeds are

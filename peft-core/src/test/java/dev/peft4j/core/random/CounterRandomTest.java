@@ -1,7 +1,6 @@
 package dev.peft4j.core.random;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,10 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-
-import org.junit.jupiter.api.Test;
-
 import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 
 /** Known answers, chunk invariance and distribution sanity of {@link CounterRandom}. */
 class CounterRandomTest {

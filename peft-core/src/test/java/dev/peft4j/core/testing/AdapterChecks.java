@@ -1,13 +1,19 @@
 package dev.peft4j.core.testing;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
-import ai.djl.ndarray.NDList;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
@@ -23,7 +29,6 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.core.tree.BaseLayer;
 import dev.peft4j.core.tree.ModuleTree;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,12 +36,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The checks every adapter method must pass on every tiny model (PEFT's test matrix). A method
@@ -46,8 +45,10 @@ public final class AdapterChecks {
 
     /** Tolerance of merged vs unmerged forward, relative. */
     public static final double MERGE_RTOL = 1e-4;
+
     /** Tolerance of the base weights after merge then unmerge, absolute. */
     public static final double UNMERGE_ATOL = 1e-6;
+
     /** Tolerance of the forward after save then load, relative. */
     public static final double ROUND_TRIP_RTOL = 1e-5;
 
@@ -64,7 +65,8 @@ public final class AdapterChecks {
      * One method of the matrix: how to configure it for a model's target names, and its
      * trainable-parameter formula.
      */
-    public record MethodRow(String name, Function<List<String>, AdapterConfig> config, LayerCount count) {
+    public record MethodRow(
+            String name, Function<List<String>, AdapterConfig> config, LayerCount count) {
         @Override
         public String toString() {
             return name;
@@ -80,7 +82,8 @@ public final class AdapterChecks {
         for (Map.Entry<String, Block> e : ModuleTree.modules(model.block()).entrySet()) {
             Block b = e.getValue();
             boolean layer = b instanceof Linear || b instanceof Conv2d;
-            if (layer && config.selects(e.getKey(), b instanceof Linear)
+            if (layer
+                    && config.selects(e.getKey(), b instanceof Linear)
                     && !config.supportedLayers().contains(BaseLayer.of(b, e.getKey()).kind())) {
                 return false;
             }
@@ -108,7 +111,8 @@ public final class AdapterChecks {
     /** A copy of every parameter's values by DJL parameter name. */
     public static Map<String, float[]> snapshot(Block block) {
         Map<String, float[]> out = new LinkedHashMap<>();
-        block.getParameters().forEach(p -> out.put(p.getKey(), p.getValue().getArray().toFloatArray()));
+        block.getParameters()
+                .forEach(p -> out.put(p.getKey(), p.getValue().getArray().toFloatArray()));
         return out;
     }
 
@@ -128,7 +132,8 @@ public final class AdapterChecks {
         NDArray merged = TinyModels.forward(pm.root(), x);
         assertAlmostEquals(merged, unmerged, MERGE_RTOL, 1e-6);
         NDArray base = baseOutput(pm, x);
-        assertFalse(allClose(base, unmerged, 1e-4), "the randomized adapter must change the output");
+        assertFalse(
+                allClose(base, unmerged, 1e-4), "the randomized adapter must change the output");
     }
 
     /** Unmerging restores the base weights. */
@@ -175,24 +180,39 @@ public final class AdapterChecks {
             throws IOException, TranslateException {
         PeftModel pm = adapted(model, row, 14);
         List<String> adapterParams = new ArrayList<>();
-        pm.root().getParameters().forEach(p -> {
-            if (p.getValue().requiresGradient()) {
-                adapterParams.add(p.getKey());
-            }
-        });
+        pm.root()
+                .getParameters()
+                .forEach(
+                        p -> {
+                            if (p.getValue().requiresGradient()) {
+                                adapterParams.add(p.getKey());
+                            }
+                        });
         Map<String, float[]> before = snapshot(pm.root());
-        NDArray x = TinyModels.input(m, model.inputShape().slice(0, 1).addAll(model.inputShape().slice(1)), 7);
+        NDArray x =
+                TinyModels.input(
+                        m, model.inputShape().slice(0, 1).addAll(model.inputShape().slice(1)), 7);
         NDArray y;
         try (Model djl = Model.newInstance("tiny")) {
             djl.setBlock(pm.root());
             y = TinyModels.forward(pm.root(), x).mul(-1).add(0.5);
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(Loss.l2Loss())
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-2f)).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(Loss.l2Loss())
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-2f))
+                                            .build());
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
-                ArrayDataset data = new ArrayDataset.Builder().setData(x).optLabels(y)
-                        .setSampling((int) model.inputShape().get(0), false).build();
+                ArrayDataset data =
+                        new ArrayDataset.Builder()
+                                .setData(x)
+                                .optLabels(y)
+                                .setSampling((int) model.inputShape().get(0), false)
+                                .build();
                 float first = loss(trainer, x, y);
-                for (int epoch = 0; epoch < 6; epoch++) { // DJL's own loop: no peft4j training code involved
+                for (int epoch = 0;
+                        epoch < 6;
+                        epoch++) { // DJL's own loop: no peft4j training code involved
                     for (Batch batch : trainer.iterateDataset(data)) {
                         EasyTrain.trainBatch(trainer, batch);
                         trainer.step();
@@ -214,21 +234,28 @@ public final class AdapterChecks {
      * Saving the adapter and loading it onto a fresh copy of the base model gives the same output
      * and the same config.
      */
-    public static void saveLoadRoundTrip(java.util.function.Supplier<TinyModel> fresh, MethodRow row,
-                                         NDManager m, java.nio.file.Path dir) throws java.io.IOException {
+    public static void saveLoadRoundTrip(
+            java.util.function.Supplier<TinyModel> fresh,
+            MethodRow row,
+            NDManager m,
+            java.nio.file.Path dir)
+            throws java.io.IOException {
         TinyModel model = fresh.get();
         PeftModel pm = adapted(model, row, 15);
         NDArray x = TinyModels.input(m, model.inputShape(), 8);
         NDArray expected = TinyModels.forward(pm.root(), x);
         pm.save(dir);
         PeftModel loaded = PeftModel.load(fresh.get().block(), dir);
-        assertEquals(pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
+        assertEquals(
+                pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
         assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, ROUND_TRIP_RTOL, 1e-7);
         assertEquals(pm.trainableParameterCount(), loaded.trainableParameterCount());
     }
 
     private static float loss(Trainer trainer, NDArray x, NDArray y) {
-        return trainer.getLoss().evaluate(new NDList(y), trainer.evaluate(new NDList(x))).getFloat();
+        return trainer.getLoss()
+                .evaluate(new NDList(y), trainer.evaluate(new NDList(x)))
+                .getFloat();
     }
 
     private static NDArray baseOutput(PeftModel pm, NDArray x) {

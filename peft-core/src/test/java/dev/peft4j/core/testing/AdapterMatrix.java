@@ -3,12 +3,6 @@ package dev.peft4j.core.testing;
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.testing.AdapterChecks.MethodRow;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,6 +12,11 @@ import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The generic test matrix: every row of {@link #methodRows()} on every tiny model, through the
@@ -29,7 +28,8 @@ import java.util.stream.Stream;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class AdapterMatrix extends ManagedTest {
 
-    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS = new LinkedHashMap<>();
+    private static final Map<String, BiFunction<NDManager, Long, TinyModel>> MODELS =
+            new LinkedHashMap<>();
 
     static {
         MODELS.put("mlp", TinyModels::mlp);
@@ -61,7 +61,8 @@ public abstract class AdapterMatrix extends ManagedTest {
         try (NDManager probe = NDManager.newBaseManager()) {
             for (MethodRow row : methodRows()) {
                 for (String model : MODELS.keySet()) {
-                    if (which.test(row) && AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
+                    if (which.test(row)
+                            && AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
                         out.add(Arguments.of(row, model));
                     }
                 }

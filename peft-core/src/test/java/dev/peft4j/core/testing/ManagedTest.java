@@ -1,7 +1,6 @@
 package dev.peft4j.core.testing;
 
 import ai.djl.ndarray.NDManager;
-
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 

@@ -1,10 +1,10 @@
 package dev.peft4j.core.testing;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 
 /**
  * The one numeric assertion of the test suites: {@code |a - e| <= atol + rtol * |e|} element-wise;
@@ -15,13 +15,15 @@ public final class NdAssert {
     private NdAssert() {}
 
     /** Compares two arrays of the same shape; the failure names the worst element. */
-    public static void assertAlmostEquals(NDArray actual, NDArray expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            NDArray actual, NDArray expected, double rtol, double atol) {
         assertEquals(expected.getShape(), actual.getShape(), "shape");
         assertAlmostEquals(toDoubles(actual), toDoubles(expected), rtol, atol);
     }
 
     /** Compares two float arrays element-wise. */
-    public static void assertAlmostEquals(float[] actual, float[] expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            float[] actual, float[] expected, double rtol, double atol) {
         double[] a = new double[actual.length];
         double[] e = new double[expected.length];
         for (int i = 0; i < a.length; i++) {
@@ -34,7 +36,8 @@ public final class NdAssert {
     }
 
     /** Compares two double arrays element-wise. */
-    public static void assertAlmostEquals(double[] actual, double[] expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            double[] actual, double[] expected, double rtol, double atol) {
         assertEquals(expected.length, actual.length, "length");
         int worst = -1;
         double worstExcess = 0;
@@ -50,13 +53,17 @@ public final class NdAssert {
             }
         }
         if (worst >= 0) {
-            fail(String.format("element %d: actual %.9g, expected %.9g (rtol %.1e, atol %.1e, %d elements)",
-                    worst, actual[worst], expected[worst], rtol, atol, actual.length));
+            fail(
+                    String.format(
+                            "element %d: actual %.9g, expected %.9g (rtol %.1e, atol %.1e, %d"
+                                    + " elements)",
+                            worst, actual[worst], expected[worst], rtol, atol, actual.length));
         }
     }
 
     /** Compares two scalars. */
-    public static void assertAlmostEquals(double actual, double expected, double rtol, double atol) {
+    public static void assertAlmostEquals(
+            double actual, double expected, double rtol, double atol) {
         assertAlmostEquals(new double[] {actual}, new double[] {expected}, rtol, atol);
     }
 

@@ -16,7 +16,6 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -36,12 +35,13 @@ public final class TinyModels {
 
     /** A 3-layer MLP as a {@link SequentialBlock} (module paths {@code 0}, {@code 2}, {@code 4}). */
     public static TinyModel mlp(NDManager manager, long seed) {
-        SequentialBlock b = new SequentialBlock()
-                .add(Linear.builder().setUnits(16).build())
-                .add(Activation.reluBlock())
-                .add(Linear.builder().setUnits(12).build())
-                .add(Activation.reluBlock())
-                .add(Linear.builder().setUnits(4).build());
+        SequentialBlock b =
+                new SequentialBlock()
+                        .add(Linear.builder().setUnits(16).build())
+                        .add(Activation.reluBlock())
+                        .add(Linear.builder().setUnits(12).build())
+                        .add(Activation.reluBlock())
+                        .add(Linear.builder().setUnits(4).build());
         Shape in = new Shape(5, 8);
         init(b, manager, in, seed);
         return new TinyModel("mlp", b, in, List.of("0", "2"));
@@ -65,15 +65,27 @@ public final class TinyModels {
      * so that swapped axes show up in tests.
      */
     public static TinyModel cnn(NDManager manager, long seed) {
-        SequentialBlock b = new SequentialBlock()
-                .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).setFilters(4)
-                        .optStride(new Shape(2, 2)).optPadding(new Shape(1, 1)).build())
-                .add(Activation.reluBlock())
-                .add(Conv2d.builder().setKernelShape(new Shape(3, 2)).setFilters(6)
-                        .optDilation(new Shape(2, 1)).optPadding(new Shape(2, 1)).optGroups(2).build())
-                .add(Activation.reluBlock())
-                .add(Blocks.batchFlattenBlock())
-                .add(Linear.builder().setUnits(5).build());
+        SequentialBlock b =
+                new SequentialBlock()
+                        .add(
+                                Conv2d.builder()
+                                        .setKernelShape(new Shape(3, 3))
+                                        .setFilters(4)
+                                        .optStride(new Shape(2, 2))
+                                        .optPadding(new Shape(1, 1))
+                                        .build())
+                        .add(Activation.reluBlock())
+                        .add(
+                                Conv2d.builder()
+                                        .setKernelShape(new Shape(3, 2))
+                                        .setFilters(6)
+                                        .optDilation(new Shape(2, 1))
+                                        .optPadding(new Shape(2, 1))
+                                        .optGroups(2)
+                                        .build())
+                        .add(Activation.reluBlock())
+                        .add(Blocks.batchFlattenBlock())
+                        .add(Linear.builder().setUnits(5).build());
         Shape in = new Shape(2, 3, 8, 6);
         init(b, manager, in, seed);
         return new TinyModel("cnn", b, in, List.of("0", "2", "5"));
@@ -110,7 +122,8 @@ public final class TinyModels {
 
     /** Runs a block in inference mode. */
     public static NDArray forward(Block block, NDArray x) {
-        return block.forward(new ParameterStore(x.getManager(), false), new NDList(x), false).singletonOrThrow();
+        return block.forward(new ParameterStore(x.getManager(), false), new NDList(x), false)
+                .singletonOrThrow();
     }
 
     /** A list of blocks named "0", "1", ... like {@code nn.ModuleList}. */
@@ -124,7 +137,11 @@ public final class TinyModels {
         }
 
         @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        protected NDList forwardInternal(
+                ParameterStore ps,
+                NDList inputs,
+                boolean training,
+                PairList<String, Object> params) {
             throw new UnsupportedOperationException("ModuleList is a container");
         }
 
@@ -157,7 +174,11 @@ public final class TinyModels {
         }
 
         @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        protected NDList forwardInternal(
+                ParameterStore ps,
+                NDList inputs,
+                boolean training,
+                PairList<String, Object> params) {
             NDArray x = inputs.singletonOrThrow();
             NDArray q = query.forward(ps, new NDList(x), training).singletonOrThrow();
             NDArray k = key.forward(ps, new NDList(x), training).singletonOrThrow();
@@ -176,7 +197,8 @@ public final class TinyModels {
         }
 
         @Override
-        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        protected void initializeChildBlocks(
+                NDManager manager, DataType dataType, Shape... inputShapes) {
             Shape s = inputShapes[0];
             for (Block b : new Block[] {query, key, value, dense}) {
                 b.initialize(manager, dataType, s);
@@ -206,7 +228,11 @@ public final class TinyModels {
         }
 
         @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        protected NDList forwardInternal(
+                ParameterStore ps,
+                NDList inputs,
+                boolean training,
+                PairList<String, Object> params) {
             NDArray x = embed.forward(ps, inputs, training).singletonOrThrow();
             for (Block layer : layers.items) {
                 x = layer.forward(ps, new NDList(x), training).singletonOrThrow();
@@ -220,7 +246,8 @@ public final class TinyModels {
         }
 
         @Override
-        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        protected void initializeChildBlocks(
+                NDManager manager, DataType dataType, Shape... inputShapes) {
             embed.initialize(manager, dataType, inputShapes[0]);
             Shape h = embed.getOutputShapes(inputShapes)[0];
             for (Block layer : layers.items) {

@@ -1,19 +1,18 @@
 package dev.peft4j.core.tree;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import dev.peft4j.core.testing.TinyModels;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ModuleTreeTest {
 
@@ -27,7 +26,9 @@ class ModuleTreeTest {
     @Test
     void sequentialChildrenAreNamedByIndexLikeNnSequential() {
         Block mlp = TinyModels.mlp(manager, 1).block();
-        assertEquals(List.of("", "0", "1", "2", "3", "4"), List.copyOf(ModuleTree.modules(mlp).keySet()));
+        assertEquals(
+                List.of("", "0", "1", "2", "3", "4"),
+                List.copyOf(ModuleTree.modules(mlp).keySet()));
     }
 
     @Test
@@ -44,7 +45,9 @@ class ModuleTreeTest {
     void collidingChildNamesFallBackToIndices() {
         Block b = new SequentialBlock();
         // a SequentialBlock inside a SequentialBlock: both levels by index
-        SequentialBlock outer = new SequentialBlock().add(new SequentialBlock().add(Linear.builder().setUnits(2).build()));
+        SequentialBlock outer =
+                new SequentialBlock()
+                        .add(new SequentialBlock().add(Linear.builder().setUnits(2).build()));
         assertTrue(ModuleTree.modules(outer).containsKey("0.0"));
         assertEquals(List.of(""), List.copyOf(ModuleTree.modules(b).keySet()));
     }
@@ -64,14 +67,16 @@ class ModuleTreeTest {
     @Test
     void unknownPathNamesTheClosestPaths() {
         Block t = TinyModels.transformer(manager, 1).block();
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ModuleTree.get(t, "layers.0.quer"));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class, () -> ModuleTree.get(t, "layers.0.quer"));
         assertTrue(e.getMessage().contains("layers.0.query"), e.getMessage());
     }
 
     @Test
     void suggestionsRankBySuffixThenEditDistance() {
-        List<String> c = Suggestions.closest("qeury", List.of("a.query", "a.key", "b.value", "a.dense"), 2);
+        List<String> c =
+                Suggestions.closest("qeury", List.of("a.query", "a.key", "b.value", "a.dense"), 2);
         assertEquals("a.query", c.get(0));
         assertEquals(3, Suggestions.levenshtein("kitten", "sitting"));
     }

@@ -2,7 +2,6 @@ package dev.peft4j.init.convert;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-
 import java.util.Locale;
 
 /**
@@ -15,6 +14,7 @@ public final class BaseFingerprint {
 
     /** The metadata key (relative to the module) under which the fingerprint is saved. */
     public static final String KEY = "residual_base_weight_norm";
+
     /**
      * Relative tolerance of the comparison: float32 rounding of the same weights on another device
      * stays below 1e-6; a residual base saved in bf16 would not pass (reload it in float32).
@@ -41,22 +41,38 @@ public final class BaseFingerprint {
      * Throws when {@code weight} does not match the fingerprint {@code expected} saved in
      * {@code source} for module {@code module} with initializer {@code init}.
      */
-    public static void check(String expected, NDArray weight, String module, String init, String source) {
+    public static void check(
+            String expected, NDArray weight, String module, String init, String source) {
         double saved;
         try {
             saved = Double.parseDouble(expected);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(source + ": metadata '" + KEY + "' of module '" + module
-                    + "' must be a number, got '" + expected + "'");
+            throw new IllegalArgumentException(
+                    source
+                            + ": metadata '"
+                            + KEY
+                            + "' of module '"
+                            + module
+                            + "' must be a number, got '"
+                            + expected
+                            + "'");
         }
         double actual = norm(weight);
         if (Math.abs(actual - saved) > RTOL * Math.abs(saved)) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "%s: the adapter was trained on a residual base weight (init_lora_weights '%s' changed it) but"
-                            + " the base weight of module '%s' has Frobenius norm %.6g, not the saved %.6g. Load it onto"
-                            + " the model whose base was modified at initialization, or save it with"
-                            + " SaveOption.FOR_ORIGINAL_BASE to get a plain LoRA for the original model.",
-                    source, init, module, actual, saved));
+            throw new IllegalArgumentException(
+                    String.format(
+                            Locale.ROOT,
+                            "%s: the adapter was trained on a residual base weight"
+                                + " (init_lora_weights '%s' changed it) but the base weight of"
+                                + " module '%s' has Frobenius norm %.6g, not the saved %.6g. Load"
+                                + " it onto the model whose base was modified at initialization, or"
+                                + " save it with SaveOption.FOR_ORIGINAL_BASE to get a plain LoRA"
+                                + " for the original model.",
+                            source,
+                            init,
+                            module,
+                            actual,
+                            saved));
         }
     }
 }

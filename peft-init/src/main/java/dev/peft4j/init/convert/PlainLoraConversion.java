@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -25,8 +24,13 @@ public final class PlainLoraConversion {
         c.rankPattern().values().forEach((k, v) -> ranks.put(k, 2 * v.intValue()));
         Map<String, Double> alphas = new LinkedHashMap<>();
         c.alphaPattern().values().forEach((k, v) -> alphas.put(k, f * v));
-        LoraConfig.Builder b = c.toBuilder().setRank(2 * c.r()).optAlpha(f * c.alpha())
-                .optRankPattern(ranks).optAlphaPattern(alphas).optInitLoraWeights("true");
+        LoraConfig.Builder b =
+                c.toBuilder()
+                        .setRank(2 * c.r())
+                        .optAlpha(f * c.alpha())
+                        .optRankPattern(ranks)
+                        .optAlphaPattern(alphas)
+                        .optInitLoraWeights("true");
         LoraConfig.INIT_CONFIG_KEYS.forEach(k -> b.optInitConfig(k, null));
         return b.build();
     }
@@ -37,7 +41,8 @@ public final class PlainLoraConversion {
     }
 
     /** The converted {@code lora_A.weight [2r, in]} and {@code lora_B.weight [out, 2r]}, on {@code scope}. */
-    public static Map<String, NDArray> tensors(LoraAdapter adapter, NDArray a0, NDArray b0, NDManager scope) {
+    public static Map<String, NDArray> tensors(
+            LoraAdapter adapter, NDArray a0, NDArray b0, NDManager scope) {
         NDArray a = adapter.loraA().getArray();
         NDArray b = adapter.loraB().getArray();
         NDArray aPrime = a.concat(a0, 0);

@@ -6,10 +6,9 @@ import ai.djl.ndarray.index.NDIndex;
 import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.lora.LoraInitializer;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.Map;
 
 /**
  * Base of the initializers that rewrite the base weight as {@code W_res = W - s B0 A0} (PiSSA,
@@ -30,8 +29,12 @@ public abstract class ResidualInitializer implements LoraInitializer {
     public static void setFactors(LoraAdapter adapter, NDArray a, NDArray b, NDArray w32) {
         NDArray w = adapter.base().weight().getArray();
         NDIndex all = new NDIndex("...");
-        adapter.loraA().getArray().set(all, a.toType(adapter.loraA().getArray().getDataType(), false));
-        adapter.loraB().getArray().set(all, b.toType(adapter.loraB().getArray().getDataType(), false));
+        adapter.loraA()
+                .getArray()
+                .set(all, a.toType(adapter.loraA().getArray().getDataType(), false));
+        adapter.loraB()
+                .getArray()
+                .set(all, b.toType(adapter.loraB().getArray().getDataType(), false));
         try (NDManager scope = w32.getManager().newSubManager()) {
             NDArray delta = b.matMul(a);
             delta.attach(scope);
@@ -56,7 +59,8 @@ public abstract class ResidualInitializer implements LoraInitializer {
         NDArray b0 = adapter.loraB().getArray().duplicate();
         a0.setName("lora_A0");
         b0.setName("lora_B0");
-        adapter.setInitState(new ResidualState(a0, b0, BaseFingerprint.of(adapter.base().weight().getArray())));
+        adapter.setInitState(
+                new ResidualState(a0, b0, BaseFingerprint.of(adapter.base().weight().getArray())));
     }
 
     @Override
@@ -68,9 +72,12 @@ public abstract class ResidualInitializer implements LoraInitializer {
     public Map<String, NDArray> stateDictForOriginalBase(LoraAdapter adapter, NDManager scope) {
         ResidualState state = adapter.initState(ResidualState.class);
         if (state == null || state.a0() == null) {
-            throw new IllegalStateException("Cannot convert the adapter of module '" + adapter.modulePath()
-                    + "' to plain LoRA: its initial factors A0, B0 are unknown (it was loaded from a file, not"
-                    + " initialized in this session); convert it in the session that initialized it");
+            throw new IllegalStateException(
+                    "Cannot convert the adapter of module '"
+                            + adapter.modulePath()
+                            + "' to plain LoRA: its initial factors A0, B0 are unknown (it was"
+                            + " loaded from a file, not initialized in this session); convert it in"
+                            + " the session that initialized it");
         }
         return PlainLoraConversion.tensors(adapter, state.a0(), state.b0(), scope);
     }
@@ -85,12 +92,16 @@ public abstract class ResidualInitializer implements LoraInitializer {
     public void verifyLoaded(LoraAdapter adapter, Map<String, String> metadata, String source) {
         String expected = metadata.get(BaseFingerprint.KEY);
         if (expected == null) {
-            LOG.warn("{}: module '{}' has no '{}' metadata (saved by another tool?): cannot check that the base"
-                    + " weight is the residual one its initialization produced", source, adapter.modulePath(),
+            LOG.warn(
+                    "{}: module '{}' has no '{}' metadata (saved by another tool?): cannot check"
+                        + " that the base weight is the residual one its initialization produced",
+                    source,
+                    adapter.modulePath(),
                     BaseFingerprint.KEY);
             return;
         }
-        BaseFingerprint.check(expected, adapter.base().weight().getArray(), adapter.modulePath(), name(), source);
+        BaseFingerprint.check(
+                expected, adapter.base().weight().getArray(), adapter.modulePath(), name(), source);
         adapter.setInitState(new ResidualState(null, null, expected));
     }
 

@@ -8,7 +8,6 @@ import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,13 +44,19 @@ public final class Eva {
      * @param progress whether to show a progress bar (layers converged / total)
      * @return the new rank of every layer of the original adapter (0 for dropped layers)
      */
-    public static Map<String, Integer> initialize(PeftModel pm, String name, Iterable<Batch> data, TokenMask mask,
-                                                  int maxBatches, boolean progress) {
+    public static Map<String, Integer> initialize(
+            PeftModel pm,
+            String name,
+            Iterable<Batch> data,
+            TokenMask mask,
+            int maxBatches,
+            boolean progress) {
         LoraConfig config = (LoraConfig) pm.config(name);
         EvaConfig eva = EvaConfig.of(config);
         Map<String, LoraAdapter> layers = new LinkedHashMap<>();
         pm.adapters(name).forEach((path, a) -> layers.put(path, (LoraAdapter) a));
-        NDManager manager = layers.values().iterator().next().base().weight().getArray().getManager();
+        NDManager manager =
+                layers.values().iterator().next().base().weight().getArray().getManager();
         try (NDManager scope = manager.newSubManager()) {
             EvaFit fit = new EvaFit(pm, layers, config, eva, mask, scope);
             Map<String, Integer> ranks = fit.run(data, maxBatches, progress);
@@ -66,33 +71,44 @@ public final class Eva {
         List<String> targets = new ArrayList<>();
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
         Map<String, Double> alphaPattern = new LinkedHashMap<>();
-        ranks.forEach((path, r) -> {
-            if (r == 0) {
-                return;
-            }
-            targets.add(path);
-            double alpha = eva.adjustScalingFactors()
-                    ? config.alphaFor(path) * r / config.rankFor(path) : config.alphaFor(path);
-            if (r != config.r()) {
-                rankPattern.put(path, r);
-            }
-            if (alpha != config.alpha()) {
-                alphaPattern.put(path, alpha);
-            }
-        });
-        return config.toBuilder().setTargetModules(TargetModules.names(targets))
-                .optRankPattern(rankPattern).optAlphaPattern(alphaPattern).build();
+        ranks.forEach(
+                (path, r) -> {
+                    if (r == 0) {
+                        return;
+                    }
+                    targets.add(path);
+                    double alpha =
+                            eva.adjustScalingFactors()
+                                    ? config.alphaFor(path) * r / config.rankFor(path)
+                                    : config.alphaFor(path);
+                    if (r != config.r()) {
+                        rankPattern.put(path, r);
+                    }
+                    if (alpha != config.alpha()) {
+                        alphaPattern.put(path, alpha);
+                    }
+                });
+        return config.toBuilder()
+                .setTargetModules(TargetModules.names(targets))
+                .optRankPattern(rankPattern)
+                .optAlphaPattern(alphaPattern)
+                .build();
     }
 
     /** Replaces the adapter by one built from {@code config} whose A are {@code a}; activation is kept. */
-    private static void rebuild(PeftModel pm, String name, LoraConfig config, Map<String, NDArray> a) {
+    private static void rebuild(
+            PeftModel pm, String name, LoraConfig config, Map<String, NDArray> a) {
         List<String> active = new ArrayList<>(pm.activeAdapters());
         pm.deleteAdapter(name);
         pm.addAdapter(name, config);
-        pm.adapters(name).forEach((path, adapter) -> {
-            NDArray target = ((LoraAdapter) adapter).loraA().getArray();
-            target.set(new NDIndex("..."), a.get(path).toType(target.getDataType(), false));
-        });
+        pm.adapters(name)
+                .forEach(
+                        (path, adapter) -> {
+                            NDArray target = ((LoraAdapter) adapter).loraA().getArray();
+                            target.set(
+                                    new NDIndex("..."),
+                                    a.get(path).toType(target.getDataType(), false));
+                        });
         pm.setActiveAdapters(active.toArray(String[]::new));
     }
 }

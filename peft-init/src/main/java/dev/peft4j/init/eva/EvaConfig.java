@@ -16,13 +16,20 @@ import dev.peft4j.core.config.ConfigJson;
  * @param whiten divide each component by the square root of its singular value
  * @param adjustScalingFactors {@code alpha_l = alpha * r_l / r}, so the scaling stays alpha / r
  */
-public record EvaConfig(double rho, double tau, boolean useLabelMask, long labelMaskValue, boolean whiten,
-                        boolean adjustScalingFactors) {
+public record EvaConfig(
+        double rho,
+        double tau,
+        boolean useLabelMask,
+        long labelMaskValue,
+        boolean whiten,
+        boolean adjustScalingFactors) {
 
     /** PEFT's key in {@code adapter_config.json}. */
     public static final String KEY = "eva_config";
+
     /** The rank EVA's paper and examples start from. */
     public static final int DEFAULT_R = 16;
+
     /** The alpha EVA's paper uses. */
     public static final double DEFAULT_ALPHA = 1;
 
@@ -49,16 +56,24 @@ public record EvaConfig(double rho, double tau, boolean useLabelMask, long label
         }
         ConfigJson json = new ConfigJson(o, KEY);
         EvaConfig d = defaults();
-        EvaConfig c = new EvaConfig(json.getDouble("rho", d.rho()), json.getDouble("tau", d.tau()),
-                json.getBoolean("use_label_mask", d.useLabelMask()), json.getLong("label_mask_value", d.labelMaskValue()),
-                json.getBoolean("whiten", d.whiten()), json.getBoolean("adjust_scaling_factors", d.adjustScalingFactors()));
+        EvaConfig c =
+                new EvaConfig(
+                        json.getDouble("rho", d.rho()),
+                        json.getDouble("tau", d.tau()),
+                        json.getBoolean("use_label_mask", d.useLabelMask()),
+                        json.getLong("label_mask_value", d.labelMaskValue()),
+                        json.getBoolean("whiten", d.whiten()),
+                        json.getBoolean("adjust_scaling_factors", d.adjustScalingFactors()));
         json.warnUnknownKeys();
         return c;
     }
 
     /** A LoRA builder with EVA's defaults: r 16, alpha 1, {@code init_lora_weights} "eva", these options. */
     public LoraConfig.Builder loraBuilder() {
-        return LoraConfig.builder().setRank(DEFAULT_R).optAlpha(DEFAULT_ALPHA).optInitLoraWeights(EvaInitializer.NAME)
+        return LoraConfig.builder()
+                .setRank(DEFAULT_R)
+                .optAlpha(DEFAULT_ALPHA)
+                .optInitLoraWeights(EvaInitializer.NAME)
                 .optInitConfig(KEY, toJson());
     }
 

@@ -12,13 +12,12 @@ import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.AdapterSlots;
 import dev.peft4j.core.PeftModel;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The data pass of EVA: input capture on every target layer, grouping of layers with equal inputs
@@ -39,8 +38,13 @@ final class EvaFit {
     private final List<LayerGroup> groups = new ArrayList<>();
     private Map<String, Integer> ranks = new LinkedHashMap<>();
 
-    EvaFit(PeftModel pm, Map<String, LoraAdapter> layers, LoraConfig config, EvaConfig eva, TokenMask mask,
-           NDManager manager) {
+    EvaFit(
+            PeftModel pm,
+            Map<String, LoraAdapter> layers,
+            LoraConfig config,
+            EvaConfig eva,
+            TokenMask mask,
+            NDManager manager) {
         this.pm = pm;
         this.layers = layers;
         this.config = config;
@@ -52,7 +56,9 @@ final class EvaFit {
 
     /** The components a layer computes: {@code round(rho r)}, at most its input width. */
     private int components(String path) {
-        return (int) Math.min(eva.components(config.rankFor(path)), layers.get(path).base().inFeatures());
+        return (int)
+                Math.min(
+                        eva.components(config.rankFor(path)), layers.get(path).base().inFeatures());
     }
 
     /** Cycles over the data until every group converged or {@code maxBatches}; returns the ranks. */
@@ -76,7 +82,8 @@ final class EvaFit {
                     }
                 }
                 if (batches == before) {
-                    throw new IllegalArgumentException("EVA needs at least one batch of data, got none");
+                    throw new IllegalArgumentException(
+                            "EVA needs at least one batch of data, got none");
                 }
                 if (allConverged()) {
                     break;
@@ -96,8 +103,14 @@ final class EvaFit {
         if (allConverged()) {
             LOG.info("EVA converged after {} batches; ranks {}", batches, ranks);
         } else {
-            LOG.warn("EVA stopped after {} batches (maxBatches {}) with {}/{} layers converged; ranks {}", batches,
-                    maxBatches, convergedLayers(), layers.size(), ranks);
+            LOG.warn(
+                    "EVA stopped after {} batches (maxBatches {}) with {}/{} layers converged;"
+                            + " ranks {}",
+                    batches,
+                    maxBatches,
+                    convergedLayers(),
+                    layers.size(),
+                    ranks);
         }
     }
 
@@ -137,8 +150,12 @@ final class EvaFit {
         Map<List<String>, NDArray> found = new LinkedHashMap<>();
         for (String path : layers.keySet()) {
             NDArray x = probes.get(path).take();
-            List<String> home = found.entrySet().stream().filter(e -> LayerGroup.sameInput(e.getValue(), x))
-                    .map(Map.Entry::getKey).findFirst().orElse(null);
+            List<String> home =
+                    found.entrySet().stream()
+                            .filter(e -> LayerGroup.sameInput(e.getValue(), x))
+                            .map(Map.Entry::getKey)
+                            .findFirst()
+                            .orElse(null);
             if (home == null) {
                 found.put(new ArrayList<>(List.of(path)), x);
             } else {
@@ -147,12 +164,15 @@ final class EvaFit {
             }
         }
         Map<LayerGroup, NDArray> inputs = new LinkedHashMap<>();
-        found.forEach((members, x) -> {
-            int k = members.stream().mapToInt(this::components).max().orElseThrow();
-            LayerGroup g = new LayerGroup(members, new IncrementalPca(k, config.initSeed(), manager));
-            groups.add(g);
-            inputs.put(g, x);
-        });
+        found.forEach(
+                (members, x) -> {
+                    int k = members.stream().mapToInt(this::components).max().orElseThrow();
+                    LayerGroup g =
+                            new LayerGroup(
+                                    members, new IncrementalPca(k, config.initSeed(), manager));
+                    groups.add(g);
+                    inputs.put(g, x);
+                });
         LOG.info("EVA: {} target layers, {} distinct inputs", layers.size(), groups.size());
         return inputs;
     }
@@ -177,7 +197,10 @@ final class EvaFit {
     }
 
     private int convergedLayers() {
-        return groups.stream().filter(g -> g.converged(ranks, eva.tau())).mapToInt(g -> g.members.size()).sum();
+        return groups.stream()
+                .filter(g -> g.converged(ranks, eva.tau()))
+                .mapToInt(g -> g.members.size())
+                .sum();
     }
 
     /** The A of every layer of positive rank: its group's top components, whitened on request. */
@@ -187,13 +210,23 @@ final class EvaFit {
             for (String m : g.members) {
                 int r = finalRanks.get(m);
                 if (r > 0 && g.pca.components() == null) {
-                    throw new IllegalStateException("EVA: layer '" + m + "' never saw " + g.pca.size()
-                            + " tokens in one batch (after masking), so it has no components; use larger batches");
+                    throw new IllegalStateException(
+                            "EVA: layer '"
+                                    + m
+                                    + "' never saw "
+                                    + g.pca.size()
+                                    + " tokens in one batch (after masking), so it has no"
+                                    + " components; use larger batches");
                 }
                 if (r > 0) {
                     NDArray a = g.pca.components().get(new NDIndex(":{}", r));
                     if (eva.whiten()) {
-                        a = a.div(g.pca.singularValues().get(new NDIndex(":{}", r)).sqrt().reshape(r, 1));
+                        a =
+                                a.div(
+                                        g.pca.singularValues()
+                                                .get(new NDIndex(":{}", r))
+                                                .sqrt()
+                                                .reshape(r, 1));
                     }
                     a.attach(manager);
                     out.put(m, a);
@@ -207,14 +240,18 @@ final class EvaFit {
     /** Adds an input capture to every target layer and makes it the only active adapter there. */
     private void attachProbes() {
         Map<String, AdaptedLayer> adapted = pm.adaptedLayers();
-        layers.forEach((path, a) -> {
-            AdapterSlots slots = adapted.get(path).slots();
-            InputCapture probe = new InputCapture(new AdapterContext(path, InputCapture.NAME, slots.base(), manager, true));
-            slots.add(InputCapture.NAME, probe);
-            slots.setActive(List.of(InputCapture.NAME));
-            slots.setDisabled(false);
-            probes.put(path, probe);
-        });
+        layers.forEach(
+                (path, a) -> {
+                    AdapterSlots slots = adapted.get(path).slots();
+                    InputCapture probe =
+                            new InputCapture(
+                                    new AdapterContext(
+                                            path, InputCapture.NAME, slots.base(), manager, true));
+                    slots.add(InputCapture.NAME, probe);
+                    slots.setActive(List.of(InputCapture.NAME));
+                    slots.setDisabled(false);
+                    probes.put(path, probe);
+                });
     }
 
     /** Removes the captures and restores the model's activation state. */

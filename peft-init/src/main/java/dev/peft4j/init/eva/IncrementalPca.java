@@ -61,7 +61,8 @@ final class IncrementalPca implements AutoCloseable {
             NDArray stacked = centred;
             if (seen > 0) {
                 double weight = (double) seen * rows / (seen + rows);
-                // results go to the manager of their first operand: keep the state's out of the loop
+                // results go to the manager of their first operand: keep the state's out of the
+                // loop
                 NDArray diff = local(mean.sub(batchMean), scope);
                 NDArray correction = diff.mul(Math.sqrt(weight)).reshape(1, -1);
                 NDArray previous = local(singular.reshape(k, 1), scope).mul(components);
@@ -79,9 +80,14 @@ final class IncrementalPca implements AutoCloseable {
     }
 
     private void update(NDArray stacked, NDManager scope) {
-        int q = (int) Math.min(2L * k, Math.min(stacked.getShape().get(0), stacked.getShape().get(1)));
+        int q =
+                (int)
+                        Math.min(
+                                2L * k,
+                                Math.min(stacked.getShape().get(0), stacked.getShape().get(1)));
         try (SvdResult svd = Linalg.svdLowRank(stacked, q, NITER, seed, scope)) {
-            NDArray next = positiveLargestEntries(svd.v().get(new NDIndex(":, :{}", k)).transpose());
+            NDArray next =
+                    positiveLargestEntries(svd.v().get(new NDIndex(":, :{}", k)).transpose());
             NDArray s = svd.s().get(new NDIndex(":{}", k));
             cosines = components == null ? null : rowCosines(next, components, scope);
             ratios = ratiosOf(s);

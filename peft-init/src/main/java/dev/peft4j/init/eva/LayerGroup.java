@@ -1,7 +1,6 @@
 package dev.peft4j.init.eva;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.List;
 import java.util.Map;
 

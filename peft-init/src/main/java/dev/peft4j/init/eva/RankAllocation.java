@@ -25,15 +25,17 @@ public final class RankAllocation {
      * @param budget the total rank to hand out (the sum of the layers' configured ranks)
      * @return the ranks, in the order of {@code ratios}
      */
-    public static LinkedHashMap<String, Integer> allocate(Map<String, double[]> ratios, int budget) {
+    public static LinkedHashMap<String, Integer> allocate(
+            Map<String, double[]> ratios, int budget) {
         List<Entry> pool = new ArrayList<>();
         LinkedHashMap<String, Integer> ranks = new LinkedHashMap<>();
-        ratios.forEach((layer, values) -> {
-            ranks.put(layer, 0);
-            for (double v : values) {
-                pool.add(new Entry(layer, v));
-            }
-        });
+        ratios.forEach(
+                (layer, values) -> {
+                    ranks.put(layer, 0);
+                    for (double v : values) {
+                        pool.add(new Entry(layer, v));
+                    }
+                });
         pool.sort(Comparator.comparingDouble(Entry::ratio).reversed());
         for (Entry e : pool.subList(0, Math.min(budget, pool.size()))) {
             ranks.merge(e.layer(), 1, Integer::sum);

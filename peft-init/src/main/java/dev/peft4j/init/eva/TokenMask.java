@@ -55,12 +55,15 @@ public interface TokenMask {
         Shape shape = x.getShape();
         long n = shape.get(shape.dimension() - 1);
         NDArray flat = x.reshape(-1, n);
-        boolean aligned = keep != null && shape.dimension() == keep.getShape().dimension() + 1
-                && shape.slice(0, shape.dimension() - 1).equals(keep.getShape());
+        boolean aligned =
+                keep != null
+                        && shape.dimension() == keep.getShape().dimension() + 1
+                        && shape.slice(0, shape.dimension() - 1).equals(keep.getShape());
         if (!aligned) {
             return flat;
         }
-        // DJL masks only whole-shape or trailing-shape masks, so the row mask is broadcast over the columns
+        // DJL masks only whole-shape or trailing-shape masks, so the row mask is broadcast over the
+        // columns
         NDArray cells = keep.reshape(-1, 1).broadcast(flat.getShape());
         return flat.booleanMask(cells).reshape(-1, n);
     }

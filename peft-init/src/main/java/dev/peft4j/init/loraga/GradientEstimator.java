@@ -10,7 +10,6 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,8 +36,13 @@ final class GradientEstimator {
      * @param examples how many examples the batches used must hold
      * @param out owns the results
      */
-    static Map<String, NDArray> meanGradients(Block model, Map<String, Parameter> weights, Iterable<Batch> data,
-                                              Loss loss, int examples, NDManager out) {
+    static Map<String, NDArray> meanGradients(
+            Block model,
+            Map<String, Parameter> weights,
+            Iterable<Batch> data,
+            Loss loss,
+            int examples,
+            NDManager out) {
         List<Boolean> frozen = new ArrayList<>();
         for (Parameter w : weights.values()) {
             frozen.add(!w.requiresGradient());
@@ -70,7 +74,8 @@ final class GradientEstimator {
     }
 
     /** Runs forward and backward on batches until {@code examples} examples; returns how many batches. */
-    private static int accumulate(Block model, Iterable<Batch> data, Loss loss, int examples, NDManager manager) {
+    private static int accumulate(
+            Block model, Iterable<Batch> data, Loss loss, int examples, NDManager manager) {
         int seen = 0;
         long given = 0;
         ParameterStore ps = new ParameterStore(manager, false);
@@ -88,7 +93,8 @@ final class GradientEstimator {
             }
         }
         if (seen == 0) {
-            throw new IllegalArgumentException("LoRA-GA needs at least one batch of training data, got none");
+            throw new IllegalArgumentException(
+                    "LoRA-GA needs at least one batch of training data, got none");
         }
         return seen;
     }

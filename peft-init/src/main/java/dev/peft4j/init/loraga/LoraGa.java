@@ -14,7 +14,6 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.init.convert.ResidualInitializer;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -31,6 +30,7 @@ public final class LoraGa {
 
     /** The examples the gradient is averaged over by default: the paper's T = 64 batches of 2. */
     public static final int DEFAULT_EXAMPLES = 128;
+
     /** Subspace iterations of the randomized SVD of G, as in the paper's code. */
     public static final int NITER = 4;
 
@@ -45,16 +45,27 @@ public final class LoraGa {
      * @param layers the adapter's layers by module path
      * @param config the adapter's config
      */
-    public static void initialize(Block model, Map<String, LoraAdapter> layers, LoraConfig config,
-                                  Iterable<Batch> data, Loss loss, int examples) {
+    public static void initialize(
+            Block model,
+            Map<String, LoraAdapter> layers,
+            LoraConfig config,
+            Iterable<Batch> data,
+            Loss loss,
+            int examples) {
         LoraGaConfig options = LoraGaConfig.of(config);
         Map<String, Parameter> weights = new LinkedHashMap<>();
         layers.forEach((path, a) -> weights.put(path, a.base().weight()));
         NDManager manager = weights.values().iterator().next().getArray().getManager();
         try (NDManager scope = manager.newSubManager()) {
-            Map<String, NDArray> gradients = GradientEstimator.meanGradients(model, weights, data, loss, examples, scope);
-            layers.forEach((path, adapter) -> fromGradient(adapter, gradients.get(path), options,
-                    layerSeed(adapter, config.initSeed())));
+            Map<String, NDArray> gradients =
+                    GradientEstimator.meanGradients(model, weights, data, loss, examples, scope);
+            layers.forEach(
+                    (path, adapter) ->
+                            fromGradient(
+                                    adapter,
+                                    gradients.get(path),
+                                    options,
+                                    layerSeed(adapter, config.initSeed())));
         }
     }
 
@@ -64,8 +75,13 @@ public final class LoraGa {
         long m = g.getShape().get(0);
         int q = (int) Math.min(4L * r, Math.min(m, g.getShape().get(1)));
         if (q < 2 * r) {
-            throw new IllegalArgumentException("LoRA-GA needs 2r <= min(out, in) for module '" + adapter.modulePath()
-                    + "' of shape " + g.getShape() + ", got r = " + r);
+            throw new IllegalArgumentException(
+                    "LoRA-GA needs 2r <= min(out, in) for module '"
+                            + adapter.modulePath()
+                            + "' of shape "
+                            + g.getShape()
+                            + ", got r = "
+                            + r);
         }
         double c = Math.pow(m, 0.25) / Math.sqrt(options.stableGamma());
         try (NDManager scope = g.getManager().newSubManager();
@@ -83,6 +99,7 @@ public final class LoraGa {
     /** The seed of a layer's randomized SVD, derived like {@code AdapterContext.layerSeed}. */
     private static long layerSeed(LoraAdapter adapter, long seed) {
         NDManager manager = adapter.base().weight().getArray().getManager();
-        return new AdapterContext(adapter.modulePath(), "", adapter.base(), manager, false).layerSeed(seed);
+        return new AdapterContext(adapter.modulePath(), "", adapter.base(), manager, false)
+                .layerSeed(seed);
     }
 }

@@ -18,23 +18,32 @@ public record LoraGaConfig(String direction, String scale, double stableGamma) {
 
     /** PEFT's key in {@code adapter_config.json}. */
     public static final String KEY = "lora_ga_config";
+
     /** The default direction. */
     public static final String ARB2R = "ArB2r";
+
     /** The alternative direction. */
     public static final String A2RBR = "A2rBr";
 
     /** Validates the options. */
     public LoraGaConfig {
         if (!ARB2R.equals(direction) && !A2RBR.equals(direction)) {
-            throw new IllegalArgumentException("lora_ga_config.direction must be 'ArB2r' or 'A2rBr' (the paper's"
-                    + " variants implemented here), got '" + direction + "'");
+            throw new IllegalArgumentException(
+                    "lora_ga_config.direction must be 'ArB2r' or 'A2rBr' (the paper's"
+                            + " variants implemented here), got '"
+                            + direction
+                            + "'");
         }
         if (!"stable".equals(scale)) {
-            throw new IllegalArgumentException("lora_ga_config.scale must be 'stable' (the only scale implemented),"
-                    + " got '" + scale + "'");
+            throw new IllegalArgumentException(
+                    "lora_ga_config.scale must be 'stable' (the only scale implemented),"
+                            + " got '"
+                            + scale
+                            + "'");
         }
         if (!(stableGamma > 0)) {
-            throw new IllegalArgumentException("lora_ga_config.stable_gamma must be positive, got " + stableGamma);
+            throw new IllegalArgumentException(
+                    "lora_ga_config.stable_gamma must be positive, got " + stableGamma);
         }
     }
 
@@ -51,8 +60,11 @@ public record LoraGaConfig(String direction, String scale, double stableGamma) {
         }
         ConfigJson json = new ConfigJson(o, KEY);
         LoraGaConfig d = defaults();
-        LoraGaConfig c = new LoraGaConfig(json.getString("direction", d.direction()), json.getString("scale", d.scale()),
-                json.getDouble("stable_gamma", d.stableGamma()));
+        LoraGaConfig c =
+                new LoraGaConfig(
+                        json.getString("direction", d.direction()),
+                        json.getString("scale", d.scale()),
+                        json.getDouble("stable_gamma", d.stableGamma()));
         json.warnUnknownKeys();
         return c;
     }
@@ -62,7 +74,9 @@ public record LoraGaConfig(String direction, String scale, double stableGamma) {
         JsonObject o = new JsonObject();
         o.addProperty("direction", direction);
         o.addProperty("scale", scale);
-        o.addProperty("stable_gamma", stableGamma == Math.rint(stableGamma) ? (Number) (long) stableGamma : stableGamma);
+        o.addProperty(
+                "stable_gamma",
+                stableGamma == Math.rint(stableGamma) ? (Number) (long) stableGamma : stableGamma);
         return o;
     }
 

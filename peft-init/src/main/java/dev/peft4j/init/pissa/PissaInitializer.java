@@ -10,14 +10,13 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.init.convert.ResidualInitializer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Collections;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * PiSSA (Meng et al. 2024): the adapter starts as the principal part of W and the base weight
@@ -31,8 +30,10 @@ public final class PissaInitializer extends ResidualInitializer {
 
     private static final Logger LOG = LoggerFactory.getLogger(PissaInitializer.class);
     private static final Pattern NAME = Pattern.compile("pissa(?:_niter_(\\d+))?");
+
     /** Configs already warned about dropout, so a model warns once, not once per layer. */
-    private static final Map<LoraConfig, Boolean> WARNED = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final Map<LoraConfig, Boolean> WARNED =
+            Collections.synchronizedMap(new WeakHashMap<>());
 
     @Override
     public boolean handles(String initLoraWeights) {
@@ -48,7 +49,8 @@ public final class PissaInitializer extends ResidualInitializer {
     static int niter(String init) {
         Matcher m = NAME.matcher(init);
         if (!m.matches()) {
-            throw new IllegalArgumentException("Not a PiSSA init_lora_weights value: '" + init + "'");
+            throw new IllegalArgumentException(
+                    "Not a PiSSA init_lora_weights value: '" + init + "'");
         }
         return m.group(1) == null ? -1 : Integer.parseInt(m.group(1));
     }
@@ -56,22 +58,32 @@ public final class PissaInitializer extends ResidualInitializer {
     @Override
     public void initialize(LoraAdapter adapter, LoraConfig config, AdapterContext context) {
         if (config.dropout() > 0 && WARNED.put(config, Boolean.TRUE) == null) {
-            LOG.warn("PiSSA with lora_dropout = {}: the paper and PEFT use 0, since dropout on the principal"
-                    + " part perturbs the pre-trained function itself", config.dropout());
+            LOG.warn(
+                    "PiSSA with lora_dropout = {}: the paper and PEFT use 0, since dropout on the"
+                            + " principal part perturbs the pre-trained function itself",
+                    config.dropout());
         }
         NDArray w = adapter.base().weight().getArray();
         int r = adapter.rank();
         long k = Math.min(w.getShape().get(0), w.getShape().get(1));
         if (r > k) {
-            throw new IllegalArgumentException("PiSSA needs r <= min(out, in) = " + k + " for module '"
-                    + context.modulePath() + "', got r = " + r);
+            throw new IllegalArgumentException(
+                    "PiSSA needs r <= min(out, in) = "
+                            + k
+                            + " for module '"
+                            + context.modulePath()
+                            + "', got r = "
+                            + r);
         }
         int niter = niter(config.initLoraWeights());
         try (NDManager scope = w.getManager().newSubManager()) {
             NDArray w32 = w.toType(DataType.FLOAT32, true);
             w32.attach(scope);
-            try (SvdResult svd = niter < 0 ? Linalg.svd(w32, scope)
-                    : Linalg.svdLowRank(w32, r, niter, context.layerSeed(config.initSeed()), scope)) {
+            try (SvdResult svd =
+                    niter < 0
+                            ? Linalg.svd(w32, scope)
+                            : Linalg.svdLowRank(
+                                    w32, r, niter, context.layerSeed(config.initSeed()), scope)) {
                 NDIndex topR = new NDIndex(":, :{}", r);
                 NDArray root = svd.s().get(new NDIndex(":{}", r)).div(adapter.scaling()).sqrt();
                 NDArray a = svd.v().get(topR).mul(root).transpose();

@@ -1,5 +1,9 @@
 package dev.peft4j.init.eva;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
@@ -16,17 +20,12 @@ import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.init.InitOptions;
 import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.init.Planted;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** EVA end to end on inputs with planted principal subspaces. */
 class EvaTest extends ManagedTest {
@@ -34,14 +33,24 @@ class EvaTest extends ManagedTest {
     private static final int R = 4;
 
     private PeftModel towers(EvaConfig eva) {
-        LoraConfig config = eva.loraBuilder().setRank(R).optAlpha(8).setTargetModules("left", "mid", "right").build();
+        LoraConfig config =
+                eva.loraBuilder()
+                        .setRank(R)
+                        .optAlpha(8)
+                        .setTargetModules("left", "mid", "right")
+                        .build();
         return PeftModel.create(Towers.create(manager), config);
     }
 
     private static void prepare(PeftModel pm, int batches) {
-        LoraInitialization.prepare(pm, PeftModel.DEFAULT, Towers.data(pm.root().getParameters().get(0).getValue()
-                .getArray().getManager(), batches), null, InitOptions.defaults().withProgress(false)
-                .withEvaMaxBatches(300));
+        LoraInitialization.prepare(
+                pm,
+                PeftModel.DEFAULT,
+                Towers.data(
+                        pm.root().getParameters().get(0).getValue().getArray().getManager(),
+                        batches),
+                null,
+                InitOptions.defaults().withProgress(false).withEvaMaxBatches(300));
     }
 
     /**
@@ -57,7 +66,10 @@ class EvaTest extends ManagedTest {
         NDArray before = TinyModels.forward(pm.root(), x);
         prepare(pm, 10);
         Map<String, ?> layers = pm.adapters(PeftModel.DEFAULT);
-        assertEquals(List.of("left", "mid"), List.copyOf(layers.keySet()), "rank 0 drops right's adapter");
+        assertEquals(
+                List.of("left", "mid"),
+                List.copyOf(layers.keySet()),
+                "rank 0 drops right's adapter");
         LoraAdapter left = (LoraAdapter) layers.get("left");
         assertEquals(6, left.rank());
         assertEquals(8.0 * 6 / R, left.alpha(), 1e-12);
@@ -68,55 +80,101 @@ class EvaTest extends ManagedTest {
         assertEquals("[\"left\",\"mid\"]", json.get("target_modules").toString());
         assertAlmostEquals(TinyModels.forward(pm.root(), x), before, 0, 0);
         Map<String, double[][]> bases = Map.of("left", Towers.LEFT_BASIS, "mid", Towers.MID_BASIS);
-        bases.forEach((path, basis) -> {
-            LoraAdapter a = (LoraAdapter) layers.get(path);
-            NDArray loraA = a.loraA().getArray();
-            assertAlmostEquals(loraA.matMul(loraA.transpose()), manager.eye(Towers.PLANTED), 1e-4, 1e-4);
-            NDArray p = Planted.create(manager, basis);
-            NDArray outside = loraA.sub(loraA.matMul(p).matMul(p.transpose()));
-            assertTrue(outside.norm().getFloat() < 0.05, path + ": off the planted subspace by "
-                    + outside.norm().getFloat());
-            assertEquals(0f, a.loraB().getArray().abs().sum().getFloat());
-        });
+        bases.forEach(
+                (path, basis) -> {
+                    LoraAdapter a = (LoraAdapter) layers.get(path);
+                    NDArray loraA = a.loraA().getArray();
+                    assertAlmostEquals(
+                            loraA.matMul(loraA.transpose()),
+                            manager.eye(Towers.PLANTED),
+                            1e-4,
+                            1e-4);
+                    NDArray p = Planted.create(manager, basis);
+                    NDArray outside = loraA.sub(loraA.matMul(p).matMul(p.transpose()));
+                    assertTrue(
+                            outside.norm().getFloat() < 0.05,
+                            path + ": off the planted subspace by " + outside.norm().getFloat());
+                    assertEquals(0f, a.loraB().getArray().abs().sum().getFloat());
+                });
     }
 
     /** Without the attention mask the padded value dominates the PCA: the mask is what keeps it out. */
     @Test
     void withoutTheMaskThePaddingTakesTheFirstComponent() {
-        PeftModel pm = towers(new EvaConfig(2, 0.9, true, -100, false, true)); // tau 0.9: the padding settles fast
-        LoraInitialization.prepare(pm, PeftModel.DEFAULT, Towers.data(manager, 10), null,
+        PeftModel pm =
+                towers(
+                        new EvaConfig(
+                                2, 0.9, true, -100, false,
+                                true)); // tau 0.9: the padding settles fast
+        LoraInitialization.prepare(
+                pm,
+                PeftModel.DEFAULT,
+                Towers.data(manager, 10),
+                null,
                 new InitOptions(1, 300, TokenMask.all(), false));
-        NDArray first = ((LoraAdapter) pm.adapters(PeftModel.DEFAULT).get("left")).loraA().getArray().get(0);
+        NDArray first =
+                ((LoraAdapter) pm.adapters(PeftModel.DEFAULT).get("left"))
+                        .loraA()
+                        .getArray()
+                        .get(0);
         NDArray ones = manager.ones(new Shape(Towers.SMALL)).div(Math.sqrt(Towers.SMALL));
-        assertTrue(first.dot(ones).abs().getFloat() > 0.9, "the padding direction (1, ..., 1) comes first");
+        assertTrue(
+                first.dot(ones).abs().getFloat() > 0.9,
+                "the padding direction (1, ..., 1) comes first");
     }
 
     /** q, k and v read the same input: one PCA, so their A share rows; fc1 reads another input. */
     @Test
     void layersWithTheSameInputShareOnePca() {
         TinyModel model = TinyModels.transformer(manager, 3);
-        LoraConfig config = EvaConfig.defaults().loraBuilder().setRank(2)
-                .setTargetModules(TargetModules.names(List.of("query", "key", "value", "fc1"))).build();
+        LoraConfig config =
+                EvaConfig.defaults()
+                        .loraBuilder()
+                        .setRank(2)
+                        .setTargetModules(
+                                TargetModules.names(List.of("query", "key", "value", "fc1")))
+                        .build();
         PeftModel pm = PeftModel.create(model.block(), config);
-        Iterable<Batch> data = () -> java.util.stream.IntStream.range(0, 6).mapToObj(i -> {
-            var m = manager.newSubManager();
-            NDArray x = TinyModels.input(m, new Shape(16, 4, 10), 50 + i);
-            return new Batch(m, new NDList(x), new NDList(), 16, Batchifier.STACK, Batchifier.STACK, i, 0);
-        }).iterator();
-        Map<String, Integer> ranks = Eva.initialize(pm, PeftModel.DEFAULT, data, TokenMask.standard(), 40, false);
+        Iterable<Batch> data =
+                () ->
+                        java.util.stream.IntStream.range(0, 6)
+                                .mapToObj(
+                                        i -> {
+                                            var m = manager.newSubManager();
+                                            NDArray x =
+                                                    TinyModels.input(
+                                                            m, new Shape(16, 4, 10), 50 + i);
+                                            return new Batch(
+                                                    m,
+                                                    new NDList(x),
+                                                    new NDList(),
+                                                    16,
+                                                    Batchifier.STACK,
+                                                    Batchifier.STACK,
+                                                    i,
+                                                    0);
+                                        })
+                                .iterator();
+        Map<String, Integer> ranks =
+                Eva.initialize(pm, PeftModel.DEFAULT, data, TokenMask.standard(), 40, false);
         for (String layer : List.of("layers.0", "layers.1")) {
-            NDArray q = ((LoraAdapter) pm.adapters(PeftModel.DEFAULT).get(layer + ".query")).loraA().getArray();
+            NDArray q =
+                    ((LoraAdapter) pm.adapters(PeftModel.DEFAULT).get(layer + ".query"))
+                            .loraA()
+                            .getArray();
             for (String other : List.of(".key", ".value")) {
                 LoraAdapter a = (LoraAdapter) pm.adapters(PeftModel.DEFAULT).get(layer + other);
                 int common = Math.min(a.rank(), ranks.get(layer + ".query"));
-                assertAlmostEquals(a.loraA().getArray().get(":" + common), q.get(":" + common), 0, 0);
+                assertAlmostEquals(
+                        a.loraA().getArray().get(":" + common), q.get(":" + common), 0, 0);
             }
         }
         assertEquals(16, ranks.values().stream().mapToInt(Integer::intValue).sum());
     }
 
     @Test
-    void theRedistributedAdapterSavesAndLoadsWithItsEvaConfig(@TempDir Path dir) throws IOException {
+    void theRedistributedAdapterSavesAndLoadsWithItsEvaConfig(@TempDir Path dir)
+            throws IOException {
         EvaConfig eva = new EvaConfig(1.5, 0.98, true, -100, false, true);
         PeftModel pm = towers(eva);
         prepare(pm, 10);
@@ -125,7 +183,8 @@ class EvaTest extends ManagedTest {
         NDArray expected = TinyModels.forward(pm.root(), x);
         pm.save(dir);
         PeftModel loaded = PeftModel.load(Towers.create(manager), dir);
-        assertEquals(pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
+        assertEquals(
+                pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
         assertEquals(eva, EvaConfig.of((LoraConfig) loaded.config(PeftModel.DEFAULT)));
         assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, 1e-5, 1e-7);
     }
@@ -135,9 +194,17 @@ class EvaTest extends ManagedTest {
         PeftModel pm = towers(EvaConfig.defaults());
         prepare(pm, 3);
         assertEquals(List.of(PeftModel.DEFAULT), pm.activeAdapters());
-        pm.adaptedLayers().values().forEach(l -> assertEquals(List.of(PeftModel.DEFAULT),
-                List.copyOf(l.slots().adapters().keySet())));
-        assertEquals(pm.trainableParameterCount(), pm.adapters(PeftModel.DEFAULT).values().stream()
-                .mapToLong(a -> a.trainableParameterCount()).sum());
+        pm.adaptedLayers()
+                .values()
+                .forEach(
+                        l ->
+                                assertEquals(
+                                        List.of(PeftModel.DEFAULT),
+                                        List.copyOf(l.slots().adapters().keySet())));
+        assertEquals(
+                pm.trainableParameterCount(),
+                pm.adapters(PeftModel.DEFAULT).values().stream()
+                        .mapToLong(a -> a.trainableParameterCount())
+                        .sum());
     }
 }

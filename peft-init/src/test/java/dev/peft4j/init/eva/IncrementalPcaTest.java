@@ -1,5 +1,10 @@
 package dev.peft4j.init.eva;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -7,14 +12,8 @@ import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.init.Planted;
-import org.junit.jupiter.api.Test;
-
 import java.util.SplittableRandom;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * Incremental PCA against the batch PCA of all rows at once: on data of rank at most k the
@@ -58,13 +57,17 @@ class IncrementalPcaTest extends ManagedTest {
             try (SvdResult ref = Linalg.svd(centred)) {
                 NDArray v = ref.v().get(new NDIndex(":, :{}", K));
                 assertAlmostEquals(pca.mean(), mean, 1e-5, 1e-5);
-                assertAlmostEquals(pca.singularValues(), ref.s().get(new NDIndex(":{}", K)), 1e-4, 1e-4);
+                assertAlmostEquals(
+                        pca.singularValues(), ref.s().get(new NDIndex(":{}", K)), 1e-4, 1e-4);
                 // the same subspace and the same axes: |<c_i, v_i>| = 1
                 NDArray c = pca.components();
                 assertAlmostEquals(c.matMul(v).abs(), manager.eye(K), 1e-4, 1e-4);
                 double total = centred.square().sum().getFloat();
                 double[] expected = new double[K];
-                double[] s = ref.s().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray();
+                double[] s =
+                        ref.s()
+                                .toType(ai.djl.ndarray.types.DataType.FLOAT64, false)
+                                .toDoubleArray();
                 for (int i = 0; i < K; i++) {
                     expected[i] = s[i] * s[i] / total;
                 }
@@ -78,7 +81,8 @@ class IncrementalPcaTest extends ManagedTest {
     @Test
     void memoryStaysFlatOverManyBatches() {
         NDArray x = Planted.create(manager, data());
-        try (NDManager owner = manager.newSubManager(); IncrementalPca pca = new IncrementalPca(K, 1, owner)) {
+        try (NDManager owner = manager.newSubManager();
+                IncrementalPca pca = new IncrementalPca(K, 1, owner)) {
             for (int i = 0; i < 3; i++) {
                 pca.partialFit(x);
             }
@@ -94,7 +98,9 @@ class IncrementalPcaTest extends ManagedTest {
     void componentsHaveTheirLargestEntryPositiveAndSettleOnRepeatedData() {
         NDArray x = Planted.create(manager, data());
         try (IncrementalPca pca = new IncrementalPca(K, 1, manager)) {
-            assertFalse(pca.partialFit(x.get(new NDIndex(":2"))), "fewer rows than components are skipped");
+            assertFalse(
+                    pca.partialFit(x.get(new NDIndex(":2"))),
+                    "fewer rows than components are skipped");
             assertEquals(null, pca.components());
             pca.partialFit(x);
             assertEquals(null, pca.cosines());

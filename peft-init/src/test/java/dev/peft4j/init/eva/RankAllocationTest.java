@@ -1,11 +1,10 @@
 package dev.peft4j.init.eva;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import org.junit.jupiter.api.Test;
 
 /** The global top-budget allocation, on hand-worked examples. */
 class RankAllocationTest {
@@ -20,9 +19,20 @@ class RankAllocationTest {
         // sorted: a0 .5 | b0 .3, c0 .3, c1 .3 (pool order) | a1 .2 | a2 .1 | b1 .05 ...
         assertEquals(Map.of("a", 1, "b", 1, "c", 2, "d", 0), RankAllocation.allocate(ratios, 4));
         assertEquals(Map.of("a", 3, "b", 1, "c", 2, "d", 0), RankAllocation.allocate(ratios, 6));
-        assertEquals(Map.of("a", 0, "b", 1, "c", 0, "d", 0), RankAllocation.allocate(
-                new LinkedHashMap<>(Map.of("a", new double[] {0.3}, "b", new double[] {0.4}, "c", new double[0],
-                        "d", new double[] {0.1})), 1));
+        assertEquals(
+                Map.of("a", 0, "b", 1, "c", 0, "d", 0),
+                RankAllocation.allocate(
+                        new LinkedHashMap<>(
+                                Map.of(
+                                        "a",
+                                        new double[] {0.3},
+                                        "b",
+                                        new double[] {0.4},
+                                        "c",
+                                        new double[0],
+                                        "d",
+                                        new double[] {0.1})),
+                        1));
     }
 
     @Test

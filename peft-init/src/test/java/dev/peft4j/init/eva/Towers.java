@@ -14,7 +14,6 @@ import ai.djl.translate.Batchifier;
 import ai.djl.util.PairList;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.init.Planted;
-
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -54,11 +53,21 @@ final class Towers extends AbstractBlock {
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.head();
-        NDArray l = left.forward(ps, new NDList(x.get(new NDIndex("..., :{}", SMALL))), training).head();
-        NDArray m = mid.forward(ps, new NDList(x.get(new NDIndex("..., {}:{}", SMALL, 2 * SMALL))), training).head();
-        NDArray r = right.forward(ps, new NDList(x.get(new NDIndex("..., {}:", 2 * SMALL))), training).head();
+        NDArray l =
+                left.forward(ps, new NDList(x.get(new NDIndex("..., :{}", SMALL))), training)
+                        .head();
+        NDArray m =
+                mid.forward(
+                                ps,
+                                new NDList(x.get(new NDIndex("..., {}:{}", SMALL, 2 * SMALL))),
+                                training)
+                        .head();
+        NDArray r =
+                right.forward(ps, new NDList(x.get(new NDIndex("..., {}:", 2 * SMALL))), training)
+                        .head();
         return new NDList(l.add(m).add(r));
     }
 
@@ -69,7 +78,8 @@ final class Towers extends AbstractBlock {
     }
 
     @Override
-    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
         Shape s = inputShapes[0];
         left.initialize(manager, dataType, new Shape(s.get(0), s.get(1), SMALL));
         mid.initialize(manager, dataType, new Shape(s.get(0), s.get(1), SMALL));
@@ -78,19 +88,20 @@ final class Towers extends AbstractBlock {
 
     /** {@code count} seeded batches of 8 sequences of up to 16 tokens, re-created on every iteration. */
     static Iterable<Batch> data(NDManager manager, int count) {
-        return () -> new Iterator<>() {
-            private int next;
+        return () ->
+                new Iterator<>() {
+                    private int next;
 
-            @Override
-            public boolean hasNext() {
-                return next < count;
-            }
+                    @Override
+                    public boolean hasNext() {
+                        return next < count;
+                    }
 
-            @Override
-            public Batch next() {
-                return batch(manager, next++);
-            }
-        };
+                    @Override
+                    public Batch next() {
+                        return batch(manager, next++);
+                    }
+                };
     }
 
     /** One batch: data {@code (x [8, 16, 96], attention_mask [8, 16])}, labels unused. */
@@ -118,9 +129,17 @@ final class Towers extends AbstractBlock {
         NDManager m = parent.newSubManager();
         NDArray maskArray = m.create(mask, new Shape(b, t));
         maskArray.setName(TokenMask.ATTENTION_MASK);
-        List<NDArray> data = new ArrayList<>(List.of(m.create(x, new Shape(b, t, width)), maskArray));
-        return new Batch(m, new NDList(data), new NDList(m.zeros(new Shape(b))), b, Batchifier.STACK,
-                Batchifier.STACK, seed, 0);
+        List<NDArray> data =
+                new ArrayList<>(List.of(m.create(x, new Shape(b, t, width)), maskArray));
+        return new Batch(
+                m,
+                new NDList(data),
+                new NDList(m.zeros(new Shape(b))),
+                b,
+                Batchifier.STACK,
+                Batchifier.STACK,
+                seed,
+                0);
     }
 
     /** One real token: planted left and mid parts (left offset by +5), a decaying flat right part. */
@@ -132,7 +151,8 @@ final class Towers extends AbstractBlock {
         }
     }
 
-    private static void planted(float[] x, int at, double[][] basis, double offset, SplittableRandom rnd) {
+    private static void planted(
+            float[] x, int at, double[][] basis, double offset, SplittableRandom rnd) {
         for (int c = 0; c < SMALL; c++) {
             x[at + c] = (float) (offset + 0.05 * Planted.gaussian(rnd));
         }

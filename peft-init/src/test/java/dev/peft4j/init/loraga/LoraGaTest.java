@@ -1,11 +1,16 @@
 package dev.peft4j.init.loraga;
 
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.SequentialBlock;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
@@ -22,19 +27,12 @@ import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.init.InitOptions;
 import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.init.Planted;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * LoRA-GA on a one-layer model {@code y = W x} with the L2 loss {@code mean(0.5 (W x - y)^2)},
@@ -51,8 +49,13 @@ class LoraGaTest extends ManagedTest {
     private static final int ROWS = SIGMA.length;
     private static final double[][] U = Planted.orthonormal(M, ROWS, 11);
     private static final double[][] V = Planted.orthonormal(N, ROWS, 12);
-    private static final double[][] W = Planted.product(Planted.orthonormal(M, N, 13), new double[] {
-        3, 2.5, 2, 1.5, 1, 0.8, 0.6, 0.4, 0.2, 0.1}, Planted.orthonormal(N, N, 14), N);
+    private static final double[][] W =
+            Planted.product(
+                    Planted.orthonormal(M, N, 13),
+                    new double[] {3, 2.5, 2, 1.5, 1, 0.8, 0.6, 0.4, 0.2, 0.1},
+                    Planted.orthonormal(N, N, 14),
+                    N);
+
     /** The stable scale {@code m^(1/4) / sqrt(16)}. */
     private static final double C = Math.pow(M, 0.25) / 4;
 
@@ -82,13 +85,25 @@ class LoraGaTest extends ManagedTest {
             }
         }
         NDManager batchManager = manager.newSubManager();
-        return new Batch(batchManager, new NDList(Planted.create(batchManager, x)),
-                new NDList(Planted.create(batchManager, y)), ROWS, Batchifier.STACK, Batchifier.STACK, 0, 1);
+        return new Batch(
+                batchManager,
+                new NDList(Planted.create(batchManager, x)),
+                new NDList(Planted.create(batchManager, y)),
+                ROWS,
+                Batchifier.STACK,
+                Batchifier.STACK,
+                0,
+                1);
     }
 
     private PeftModel model(String init, String direction) {
-        LoraConfig.Builder b = LoraConfig.builder().setRank(R).optAlpha(4).optUseRslora(true)
-                .optInitLoraWeights(init).setTargetModules("0");
+        LoraConfig.Builder b =
+                LoraConfig.builder()
+                        .setRank(R)
+                        .optAlpha(4)
+                        .optUseRslora(true)
+                        .optInitLoraWeights(init)
+                        .setTargetModules("0");
         if (direction != null) {
             b.optInitConfig(LoraGaConfig.KEY, new LoraGaConfig(direction, "stable", 16).toJson());
         }
@@ -100,7 +115,11 @@ class LoraGaTest extends ManagedTest {
     }
 
     private void prepare(PeftModel pm, List<Batch> data) {
-        LoraInitialization.prepare(pm, PeftModel.DEFAULT, data, Loss.l2Loss(),
+        LoraInitialization.prepare(
+                pm,
+                PeftModel.DEFAULT,
+                data,
+                Loss.l2Loss(),
                 InitOptions.defaults().withLoraGaExamples(ROWS * data.size()).withProgress(false));
     }
 
@@ -119,15 +138,24 @@ class LoraGaTest extends ManagedTest {
         PeftModel pm = model("lora_ga", null);
         LoraAdapter a = layer(pm);
         Parameter w = a.base().weight();
-        Map<String, NDArray> g = GradientEstimator.meanGradients(pm.root(), Map.of("0", w),
-                List.of(batch(1), batch(3)), Loss.l2Loss(), 100, manager);
+        Map<String, NDArray> g =
+                GradientEstimator.meanGradients(
+                        pm.root(),
+                        Map.of("0", w),
+                        List.of(batch(1), batch(3)),
+                        Loss.l2Loss(),
+                        100,
+                        manager);
         // the mean of the two batches' gradients: sigma scaled by (1 + 3) / 2
         NDArray expected = Planted.create(manager, Planted.product(U, gSingular(), V, ROWS)).mul(2);
         assertAlmostEquals(g.get("0"), expected, 1e-5, 1e-7);
         assertFalse(w.requiresGradient(), "the base weight is frozen again");
         for (Parameter p : List.of(a.loraA(), a.loraB())) {
             assertTrue(p.requiresGradient());
-            assertEquals(0f, p.getArray().getGradient().abs().sum().getFloat(), "gradient of " + p.getName());
+            assertEquals(
+                    0f,
+                    p.getArray().getGradient().abs().sum().getFloat(),
+                    "gradient of " + p.getName());
         }
     }
 
@@ -141,7 +169,8 @@ class LoraGaTest extends ManagedTest {
         NDArray loraA = a.loraA().getArray();
         NDArray loraB = a.loraB().getArray();
         assertAlmostEquals(loraA.transpose().matMul(loraA), projector(V, 0, R, C * C), 1e-4, 1e-5);
-        assertAlmostEquals(loraB.matMul(loraB.transpose()), projector(U, R, 2 * R, C * C), 1e-4, 1e-5);
+        assertAlmostEquals(
+                loraB.matMul(loraB.transpose()), projector(U, R, 2 * R, C * C), 1e-4, 1e-5);
         NDArray residual = Planted.create(manager, W).sub(loraB.matMul(loraA).mul(a.scaling()));
         assertAlmostEquals(a.base().weight().getArray(), residual, 1e-5, 1e-6);
         assertAlmostEquals(TinyModels.forward(pm.root(), x), before, 1e-5, 1e-6);
@@ -153,7 +182,8 @@ class LoraGaTest extends ManagedTest {
         prepare(pm, List.of(batch(1)));
         NDArray loraA = layer(pm).loraA().getArray();
         NDArray loraB = layer(pm).loraB().getArray();
-        assertAlmostEquals(loraA.transpose().matMul(loraA), projector(V, R, 2 * R, C * C), 1e-4, 1e-5);
+        assertAlmostEquals(
+                loraA.transpose().matMul(loraA), projector(V, R, 2 * R, C * C), 1e-4, 1e-5);
         assertAlmostEquals(loraB.matMul(loraB.transpose()), projector(U, 0, R, C * C), 1e-4, 1e-5);
     }
 
@@ -165,13 +195,15 @@ class LoraGaTest extends ManagedTest {
     @Test
     void oneSgdStepApproximatesTheRank2rFullStep() {
         double eta = 1e-3;
-        NDArray target = Planted.create(manager, Planted.product(U, gSingular(), V, 2 * R)).mul(-eta);
+        NDArray target =
+                Planted.create(manager, Planted.product(U, gSingular(), V, 2 * R)).mul(-eta);
         PeftModel loraGa = model("lora_ga", null);
         prepare(loraGa, List.of(batch(1)));
         double gaError = stepError(loraGa, eta, target);
         double randomError = stepError(model("true", null), eta, target);
         assertTrue(gaError < 1e-2, "LoRA-GA step error " + gaError);
-        assertTrue(randomError > 0.5 && randomError > 50 * gaError,
+        assertTrue(
+                randomError > 0.5 && randomError > 50 * gaError,
                 "random LoRA step error " + randomError + " vs LoRA-GA " + gaError);
     }
 
@@ -179,7 +211,8 @@ class LoraGaTest extends ManagedTest {
     private double stepError(PeftModel pm, double eta, NDArray target) {
         LoraAdapter a = layer(pm);
         NDArray before = a.loraB().getArray().matMul(a.loraA().getArray());
-        try (Batch b = batch(1); GradientCollector gc = manager.getEngine().newGradientCollector()) {
+        try (Batch b = batch(1);
+                GradientCollector gc = manager.getEngine().newGradientCollector()) {
             NDList out = pm.root().forward(new ParameterStore(manager, false), b.getData(), true);
             gc.backward(Loss.l2Loss().evaluate(b.getLabels(), out));
         }
@@ -188,27 +221,46 @@ class LoraGaTest extends ManagedTest {
             p.getArray().subi(grad.mul(eta));
             grad.subi(grad);
         }
-        NDArray delta = a.loraB().getArray().matMul(a.loraA().getArray()).sub(before).mul(a.scaling());
+        NDArray delta =
+                a.loraB().getArray().matMul(a.loraA().getArray()).sub(before).mul(a.scaling());
         double zeta = delta.mul(target).sum().getFloat() / delta.square().sum().getFloat();
         return delta.mul(zeta).sub(target).norm().getFloat() / target.norm().getFloat();
     }
 
     @Test
     void optionsAreValidatedAndSerializedAsPeftsLoraGaConfig() {
-        IllegalArgumentException noRs = assertThrows(IllegalArgumentException.class, () -> PeftModel.create(
-                Planted.linear(manager, W), LoraConfig.builder().setRank(R).optInitLoraWeights("lora_ga")
-                        .setTargetModules("0").build()));
+        IllegalArgumentException noRs =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                PeftModel.create(
+                                        Planted.linear(manager, W),
+                                        LoraConfig.builder()
+                                                .setRank(R)
+                                                .optInitLoraWeights("lora_ga")
+                                                .setTargetModules("0")
+                                                .build()));
         assertTrue(noRs.getMessage().contains("use_rslora"), noRs.getMessage());
         JsonObject random = new JsonObject();
         random.addProperty("direction", "random");
-        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> PeftModel.create(
-                Planted.linear(manager, W), LoraConfig.builder().setRank(R).optUseRslora(true)
-                        .optInitLoraWeights("lora_ga").optInitConfig(LoraGaConfig.KEY, random)
-                        .setTargetModules("0").build()));
+        IllegalArgumentException bad =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                PeftModel.create(
+                                        Planted.linear(manager, W),
+                                        LoraConfig.builder()
+                                                .setRank(R)
+                                                .optUseRslora(true)
+                                                .optInitLoraWeights("lora_ga")
+                                                .optInitConfig(LoraGaConfig.KEY, random)
+                                                .setTargetModules("0")
+                                                .build()));
         assertTrue(bad.getMessage().contains("direction"), bad.getMessage());
         PeftModel pm = model("lora_ga", LoraGaConfig.A2RBR);
         JsonObject json = pm.config(PeftModel.DEFAULT).toJson();
-        assertEquals("{\"direction\":\"A2rBr\",\"scale\":\"stable\",\"stable_gamma\":16}",
+        assertEquals(
+                "{\"direction\":\"A2rBr\",\"scale\":\"stable\",\"stable_gamma\":16}",
                 json.get(LoraGaConfig.KEY).toString());
         LoraConfig parsed = LoraConfig.fromJson(new ConfigJson(json, "test"));
         assertEquals(json, parsed.toJson());
@@ -220,7 +272,7 @@ class LoraGaTest extends ManagedTest {
         PeftModel pm = model("lora_ga", null);
         prepare(pm, List.of(batch(1)));
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 3);
-        dev.peft4j.init.ResidualChecks.roundTrips(pm, () -> Planted.linear(manager, W), new Shape(3, N),
-                manager, dir);
+        dev.peft4j.init.ResidualChecks.roundTrips(
+                pm, () -> Planted.linear(manager, W), new Shape(3, N), manager, dir);
     }
 }

@@ -44,20 +44,34 @@ public abstract class BlockObjective implements ProxyObjective {
      * @param selected which checkpoint names the merge may set (others, such as a task head, stay as they are)
      * @param batches the proxy inputs, one {@link NDList} per batch
      */
-    protected BlockObjective(Block block, String keyPrefix, Predicate<String> selected, List<NDList> batches) {
+    protected BlockObjective(
+            Block block, String keyPrefix, Predicate<String> selected, List<NDList> batches) {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("The proxy set is empty: give at least one batch");
         }
         this.block = block;
         this.batches = List.copyOf(batches);
-        ModuleTree.modules(block).forEach((path, module) -> module.getDirectParameters().forEach(p -> {
-            String key = keyPrefix + ModuleTree.join(path, p.getKey());
-            if (selected.test(key) && p.getValue().getArray().getDataType().isFloating()) {
-                parameters.put(key, p.getValue());
-            }
-        }));
+        ModuleTree.modules(block)
+                .forEach(
+                        (path, module) ->
+                                module.getDirectParameters()
+                                        .forEach(
+                                                p -> {
+                                                    String key =
+                                                            keyPrefix
+                                                                    + ModuleTree.join(
+                                                                            path, p.getKey());
+                                                    if (selected.test(key)
+                                                            && p.getValue()
+                                                                    .getArray()
+                                                                    .getDataType()
+                                                                    .isFloating()) {
+                                                        parameters.put(key, p.getValue());
+                                                    }
+                                                }));
         if (parameters.isEmpty()) {
-            throw new IllegalArgumentException("The objective's block has no selected floating-point parameters");
+            throw new IllegalArgumentException(
+                    "The objective's block has no selected floating-point parameters");
         }
     }
 
@@ -83,10 +97,17 @@ public abstract class BlockObjective implements ProxyObjective {
     public void setWeight(String key, NDArray value) {
         NDArray target = parameter(key).getArray();
         if (!target.getShape().equals(value.getShape())) {
-            throw new IllegalArgumentException("Tensor '" + key + "' of the objective's block has shape "
-                    + target.getShape() + ", the merge gives " + value.getShape());
+            throw new IllegalArgumentException(
+                    "Tensor '"
+                            + key
+                            + "' of the objective's block has shape "
+                            + target.getShape()
+                            + ", the merge gives "
+                            + value.getShape());
         }
-        target.set(new NDIndex("..."), value.toDevice(target.getDevice(), false).toType(target.getDataType(), false));
+        target.set(
+                new NDIndex("..."),
+                value.toDevice(target.getDevice(), false).toType(target.getDataType(), false));
     }
 
     private Parameter parameter(String key) {
@@ -102,7 +123,11 @@ public abstract class BlockObjective implements ProxyObjective {
         double total = 0;
         for (int i = 0; i < batches.size(); i++) {
             try (NDManager scope = batches.get(i).head().getManager().newSubManager()) {
-                NDList predictions = block.forward(new ParameterStore(scope, false), copyInto(batches.get(i), scope), false);
+                NDList predictions =
+                        block.forward(
+                                new ParameterStore(scope, false),
+                                copyInto(batches.get(i), scope),
+                                false);
                 NDArray l = batchLoss(predictions, i);
                 total += l.toType(DataType.FLOAT64, false).getDouble();
                 predictions.attach(scope);
@@ -135,14 +160,19 @@ public abstract class BlockObjective implements ProxyObjective {
         try (NDManager scope = batches.get(0).head().getManager().newSubManager()) {
             for (Parameter p : parameters.values()) {
                 NDArray g = p.getArray().getGradient();
-                g.attach(scope); // a second handle on the parameter's gradient: closing it frees the handle only
+                g.attach(
+                        scope); // a second handle on the parameter's gradient: closing it frees the
+                // handle only
                 g.subi(g); // PyTorch accumulates gradients over backward passes
             }
             for (int i = 0; i < batches.size(); i++) {
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector();
                         NDManager batchScope = scope.newSubManager()) {
-                    NDList predictions = block.forward(new ParameterStore(batchScope, false),
-                            copyInto(batches.get(i), batchScope), false);
+                    NDList predictions =
+                            block.forward(
+                                    new ParameterStore(batchScope, false),
+                                    copyInto(batches.get(i), batchScope),
+                                    false);
                     NDArray l = batchLoss(predictions, i);
                     predictions.attach(batchScope);
                     l.attach(batchScope);
@@ -152,7 +182,9 @@ public abstract class BlockObjective implements ProxyObjective {
             }
             for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
                 NDArray g = e.getValue().getArray().getGradient();
-                g.attach(scope); // a second handle on the parameter's gradient: closing it frees the handle only
+                g.attach(
+                        scope); // a second handle on the parameter's gradient: closing it frees the
+                // handle only
                 gradients.accept(e.getKey(), g);
             }
         }

@@ -13,7 +13,8 @@ import java.util.function.Predicate;
 public final class EntropyObjective extends BlockObjective {
 
     /** Creates the objective on unlabelled input batches. */
-    public EntropyObjective(Block block, String keyPrefix, Predicate<String> selected, List<NDList> inputs) {
+    public EntropyObjective(
+            Block block, String keyPrefix, Predicate<String> selected, List<NDList> inputs) {
         super(block, keyPrefix, selected, inputs);
     }
 

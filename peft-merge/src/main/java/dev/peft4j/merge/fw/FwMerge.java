@@ -52,6 +52,7 @@ public final class FwMerge implements MergeMethod {
 
     /** Default step scale, 0.1 (the reference's setting for the language-model experiments). */
     public static final double DEFAULT_STEP = 0.1;
+
     /** Default number of Frank-Wolfe iterations, 10. */
     public static final int DEFAULT_ITERATIONS = 10;
 
@@ -145,18 +146,31 @@ public final class FwMerge implements MergeMethod {
     }
 
     @Override
-    public MergeReport merge(TensorSource base, List<? extends Candidate> candidates, MergeOutput output,
-            MergeContext context) throws IOException {
+    public MergeReport merge(
+            TensorSource base,
+            List<? extends Candidate> candidates,
+            MergeOutput output,
+            MergeContext context)
+            throws IOException {
         try (FwRun run = new FwRun(this, base, candidates, context)) {
             return run.merge(output);
         }
     }
 
     /** What one iteration did. */
-    public record Iteration(int t, double gamma, double loss, List<String> picks, Map<String, Integer> tensorPicks) {
+    public record Iteration(
+            int t,
+            double gamma,
+            double loss,
+            List<String> picks,
+            Map<String, Integer> tensorPicks) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "gamma %.4f, loss %.6g, picked %s", gamma, loss,
+            return String.format(
+                    Locale.ROOT,
+                    "gamma %.4f, loss %.6g, picked %s",
+                    gamma,
+                    loss,
                     tensorPicks.isEmpty() ? picks : tensorPicks);
         }
     }
@@ -216,7 +230,8 @@ public final class FwMerge implements MergeMethod {
         /** The number of iterations (default 10). */
         public Builder optIterations(int iterations) {
             if (iterations < 0) {
-                throw new IllegalArgumentException("fw: iterations must be >= 0, got " + iterations);
+                throw new IllegalArgumentException(
+                        "fw: iterations must be >= 0, got " + iterations);
             }
             this.iterations = iterations;
             return this;
@@ -244,8 +259,11 @@ public final class FwMerge implements MergeMethod {
         /** Soft mode: Adam steps on the mixing weights per iteration (5) and their learning rate (0.02). */
         public Builder optSoft(int steps, double learningRate) {
             if (steps < 1 || !(learningRate > 0)) {
-                throw new IllegalArgumentException("fw: soft steps must be >= 1 and the learning rate > 0, got "
-                        + steps + " and " + learningRate);
+                throw new IllegalArgumentException(
+                        "fw: soft steps must be >= 1 and the learning rate > 0, got "
+                                + steps
+                                + " and "
+                                + learningRate);
             }
             this.softSteps = steps;
             this.softLearningRate = learningRate;

@@ -56,12 +56,17 @@ final class FwRun implements AutoCloseable {
             }
         }
         if (keys.isEmpty()) {
-            throw new IllegalArgumentException("fw: the objective depends on no tensor of the base (its names: "
-                    + m.objectives.get(0).keys().stream().limit(3).toList() + "...; check the key prefix)");
+            throw new IllegalArgumentException(
+                    "fw: the objective depends on no tensor of the base (its names: "
+                            + m.objectives.get(0).keys().stream().limit(3).toList()
+                            + "...; check the key prefix)");
         }
         if (!wanted.isEmpty()) {
-            notes.add("fw: " + wanted.size() + " objective tensor(s) not in the base stay as the objective has them "
-                    + wanted.stream().limit(4).toList());
+            notes.add(
+                    "fw: "
+                            + wanted.size()
+                            + " objective tensor(s) not in the base stay as the objective has them "
+                            + wanted.stream().limit(4).toList());
         }
         this.root = NDManager.newBaseManager(context.device());
         this.initial = StateStore.create(context, bytes, root);
@@ -71,11 +76,18 @@ final class FwRun implements AutoCloseable {
     MergeReport merge(MergeOutput output) throws IOException {
         long start = System.nanoTime();
         TaskArithmetic ta = m.start();
-        TensorLoop.run(base, keys, root, context.listener(), "fw: task-arithmetic start", (key, theta0, scope) -> {
-            NDArray value = ta.mergeTensor(key, theta0, candidates, scope).addTo(theta0);
-            initial.put(key, value);
-            setAll(key, value);
-        }, null);
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw: task-arithmetic start",
+                (key, theta0, scope) -> {
+                    NDArray value = ta.mergeTensor(key, theta0, candidates, scope).addTo(theta0);
+                    initial.put(key, value);
+                    setAll(key, value);
+                },
+                null);
         initial.endPass();
         for (int t = 0; t < m.iterations; t++) {
             FwMerge.Iteration it = m.mode == FwMerge.Mode.HARD ? hard(t) : soft(t);
@@ -84,19 +96,35 @@ final class FwRun implements AutoCloseable {
         }
         details.put("final loss", m.objectives.stream().mapToDouble(ProxyObjective::loss).sum());
         int changed = write(output, ta);
-        return new MergeReport(m.name(), m.options(), candidates.stream().map(Candidate::name).toList(),
-                base.keys().size(), changed, (System.nanoTime() - start) / 1e9, output.describe(), output.bytes(),
-                details, notes);
+        return new MergeReport(
+                m.name(),
+                m.options(),
+                candidates.stream().map(Candidate::name).toList(),
+                base.keys().size(),
+                changed,
+                (System.nanoTime() - start) / 1e9,
+                output.describe(),
+                output.bytes(),
+                details,
+                notes);
     }
 
     private int write(MergeOutput output, TaskArithmetic ta) throws IOException {
         int[] changed = {0};
-        TensorLoop.run(base, root, context.listener(), "fw: writing", (key, theta0, scope) -> {
-            Delta d = index.containsKey(key) ? Delta.dense(current(key, scope).sub(theta0))
-                    : ta.mergeTensor(key, theta0, candidates, scope);
-            changed[0] += d.isZero() ? 0 : 1;
-            output.write(key, theta0, d, base.info(key).dtype());
-        }, (key, raw, scope) -> output.write(key, raw, Delta.zero(), raw.getDataType()));
+        TensorLoop.run(
+                base,
+                root,
+                context.listener(),
+                "fw: writing",
+                (key, theta0, scope) -> {
+                    Delta d =
+                            index.containsKey(key)
+                                    ? Delta.dense(current(key, scope).sub(theta0))
+                                    : ta.mergeTensor(key, theta0, candidates, scope);
+                    changed[0] += d.isZero() ? 0 : 1;
+                    output.write(key, theta0, d, base.info(key).dtype());
+                },
+                (key, raw, scope) -> output.write(key, raw, Delta.zero(), raw.getDataType()));
         output.commit();
         return changed[0];
     }
@@ -108,7 +136,12 @@ final class FwRun implements AutoCloseable {
             double loss = gradient(m.objectives, g, scope);
             int[] pick = select(g, "fw iteration " + t + ": selecting");
             double gamma = m.gamma(t);
-            TensorLoop.run(base, keys, root, context.listener(), "fw iteration " + t + ": stepping",
+            TensorLoop.run(
+                    base,
+                    keys,
+                    root,
+                    context.listener(),
+                    "fw iteration " + t + ": stepping",
                     (key, theta0, s) -> {
                         NDArray current = current(key, s);
                         NDArray direction = pool(pick[index.get(key)], key, theta0, s).sub(current);
@@ -116,7 +149,8 @@ final class FwRun implements AutoCloseable {
                             direction = Ties.trim(direction, m.tiesK);
                         }
                         setAll(key, current.add(direction.mul(gamma * m.lambda)));
-                    }, null);
+                    },
+                    null);
             return iteration(t, gamma, loss, List.of(pick));
         }
     }
@@ -141,8 +175,14 @@ final class FwRun implements AutoCloseable {
             }
             sets[p] = distinct.stream().mapToInt(Integer::intValue).toArray();
         }
-        TensorLoop.run(base, keys, root, context.listener(), "fw iteration " + t + ": saving theta",
-                (key, theta0, s) -> theta.put(key, current(key, s)), null);
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw iteration " + t + ": saving theta",
+                (key, theta0, s) -> theta.put(key, current(key, s)),
+                null);
         theta.endPass();
         SoftWeights w = new SoftWeights(sets, m.lambda, m.softLearningRate);
         for (int i = 0; i < m.softSteps; i++) {
@@ -159,53 +199,80 @@ final class FwRun implements AutoCloseable {
 
     /** Sets {@code theta + gamma sum_j w_j (s_j - theta)} into the objectives. */
     private void mix(SoftWeights w, double gamma, int t) throws IOException {
-        TensorLoop.run(base, keys, root, context.listener(), "fw iteration " + t + ": mixing", (key, theta0, s) -> {
-            int p = index.get(key);
-            NDArray th = theta.get(key, s);
-            NDArray out = th.duplicate();
-            for (int j = 0; j < w.sets[p].length; j++) {
-                try (NDManager one = s.newSubManager()) {
-                    out.addi(pool(w.sets[p][j], key, theta0, one).sub(th).mul(gamma * w.w[p][j]));
-                }
-            }
-            setAll(key, out);
-        }, null);
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw iteration " + t + ": mixing",
+                (key, theta0, s) -> {
+                    int p = index.get(key);
+                    NDArray th = theta.get(key, s);
+                    NDArray out = th.duplicate();
+                    for (int j = 0; j < w.sets[p].length; j++) {
+                        try (NDManager one = s.newSubManager()) {
+                            out.addi(
+                                    pool(w.sets[p][j], key, theta0, one)
+                                            .sub(th)
+                                            .mul(gamma * w.w[p][j]));
+                        }
+                    }
+                    setAll(key, out);
+                },
+                null);
     }
 
     /** {@code d f / d w_pj = gamma <g_p, s_j - theta_p>}. */
-    private double[][] mixGradient(Map<String, NDArray> g, int[][] sets, double gamma, int t) throws IOException {
+    private double[][] mixGradient(Map<String, NDArray> g, int[][] sets, double gamma, int t)
+            throws IOException {
         double[][] out = new double[keys.size()][];
-        TensorLoop.run(base, keys, root, context.listener(), "fw iteration " + t + ": mixing gradient",
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw iteration " + t + ": mixing gradient",
                 (key, theta0, s) -> {
                     int p = index.get(key);
                     NDArray th = theta.get(key, s);
                     out[p] = new double[sets[p].length];
                     for (int j = 0; j < sets[p].length; j++) {
                         try (NDManager one = s.newSubManager()) {
-                            out[p][j] = gamma * dot(g.get(key), pool(sets[p][j], key, theta0, one).sub(th));
+                            out[p][j] =
+                                    gamma
+                                            * dot(
+                                                    g.get(key),
+                                                    pool(sets[p][j], key, theta0, one).sub(th));
                         }
                     }
-                }, null);
+                },
+                null);
         return out;
     }
 
     /** Sums the objectives' gradients into {@code g} (arrays on {@code scope}); returns the summed loss. */
-    private double gradient(List<ProxyObjective> objectives, Map<String, NDArray> g, NDManager scope) {
+    private double gradient(
+            List<ProxyObjective> objectives, Map<String, NDArray> g, NDManager scope) {
         double loss = 0;
         for (ProxyObjective o : objectives) {
-            loss += o.lossAndGradient((key, grad) -> {
-                if (!index.containsKey(key)) {
-                    return;
-                }
-                NDArray copy = grad.toDevice(scope.getDevice(), false).toType(DataType.FLOAT32, false).duplicate();
-                copy.attach(scope);
-                NDArray sum = g.get(key);
-                if (sum == null) {
-                    g.put(key, copy);
-                } else {
-                    sum.addi(copy);
-                }
-            });
+            loss +=
+                    o.lossAndGradient(
+                            (key, grad) -> {
+                                if (!index.containsKey(key)) {
+                                    return;
+                                }
+                                NDArray copy =
+                                        grad.toDevice(scope.getDevice(), false)
+                                                .toType(DataType.FLOAT32, false)
+                                                .duplicate();
+                                copy.attach(scope);
+                                NDArray sum = g.get(key);
+                                if (sum == null) {
+                                    g.put(key, copy);
+                                } else {
+                                    sum.addi(copy);
+                                }
+                            });
         }
         return loss;
     }
@@ -214,15 +281,27 @@ final class FwRun implements AutoCloseable {
     private int[] select(Map<String, NDArray> g, String what) throws IOException {
         int n = candidates.size() + 1;
         double[][] cos = new double[keys.size()][n];
-        TensorLoop.run(base, keys, root, context.listener(), what, (key, theta0, s) -> {
-            int p = index.get(key);
-            for (int c = 0; c < n; c++) {
-                try (NDManager one = s.newSubManager()) {
-                    NDArray w = pool(c, key, theta0, one);
-                    cos[p][c] = cosine(g.get(key), m.cosineTarget == FwMerge.CosineTarget.WEIGHTS ? w : w.sub(theta0));
-                }
-            }
-        }, null);
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                what,
+                (key, theta0, s) -> {
+                    int p = index.get(key);
+                    for (int c = 0; c < n; c++) {
+                        try (NDManager one = s.newSubManager()) {
+                            NDArray w = pool(c, key, theta0, one);
+                            cos[p][c] =
+                                    cosine(
+                                            g.get(key),
+                                            m.cosineTarget == FwMerge.CosineTarget.WEIGHTS
+                                                    ? w
+                                                    : w.sub(theta0));
+                        }
+                    }
+                },
+                null);
         int[] pick = new int[keys.size()];
         if (m.granularity == FwMerge.Granularity.TENSOR) {
             for (int p = 0; p < keys.size(); p++) {
@@ -258,7 +337,8 @@ final class FwRun implements AutoCloseable {
 
     private static double dot(NDArray a, NDArray b) {
         try (NDManager scope = a.getManager().newSubManager()) {
-            NDArray d = a.toType(DataType.FLOAT64, false).mul(b.toType(DataType.FLOAT64, false)).sum();
+            NDArray d =
+                    a.toType(DataType.FLOAT64, false).mul(b.toType(DataType.FLOAT64, false)).sum();
             d.attach(scope);
             return d.getDouble();
         }
@@ -266,7 +346,9 @@ final class FwRun implements AutoCloseable {
 
     /** Raw weights of pool member {@code c}: candidate c, or "initial" for the last index. */
     private NDArray pool(int c, String key, NDArray theta0, NDManager scope) throws IOException {
-        return c < candidates.size() ? candidates.get(c).weights(key, theta0, scope) : initial.get(key, scope);
+        return c < candidates.size()
+                ? candidates.get(c).weights(key, theta0, scope)
+                : initial.get(key, scope);
     }
 
     private String poolName(int c) {
@@ -277,8 +359,11 @@ final class FwRun implements AutoCloseable {
     private NDArray current(String key, NDManager scope) {
         for (ProxyObjective o : m.objectives) {
             if (o.keys().contains(key)) {
-                NDArray copy = o.weight(key).toDevice(scope.getDevice(), false).toType(DataType.FLOAT32, false)
-                        .duplicate();
+                NDArray copy =
+                        o.weight(key)
+                                .toDevice(scope.getDevice(), false)
+                                .toType(DataType.FLOAT32, false)
+                                .duplicate();
                 copy.attach(scope);
                 return copy;
             }
@@ -303,7 +388,11 @@ final class FwRun implements AutoCloseable {
                 counts.merge(poolName(c), 1, Integer::sum);
             }
         }
-        return new FwMerge.Iteration(t, gamma, loss, names,
+        return new FwMerge.Iteration(
+                t,
+                gamma,
+                loss,
+                names,
                 m.granularity == FwMerge.Granularity.TENSOR ? counts : Map.of());
     }
 

@@ -20,12 +20,21 @@ public final class LabelledObjective extends BlockObjective {
      * @param labels the labels of each batch
      * @param loss the task loss ({@code Loss.softmaxCrossEntropyLoss()} for classification)
      */
-    public LabelledObjective(Block block, String keyPrefix, Predicate<String> selected, List<NDList> inputs,
-            List<NDList> labels, Loss loss) {
+    public LabelledObjective(
+            Block block,
+            String keyPrefix,
+            Predicate<String> selected,
+            List<NDList> inputs,
+            List<NDList> labels,
+            Loss loss) {
         super(block, keyPrefix, selected, inputs);
         if (labels.size() != inputs.size()) {
-            throw new IllegalArgumentException("Got " + inputs.size() + " input batches but " + labels.size()
-                    + " label batches");
+            throw new IllegalArgumentException(
+                    "Got "
+                            + inputs.size()
+                            + " input batches but "
+                            + labels.size()
+                            + " label batches");
         }
         this.labels = List.copyOf(labels);
         this.loss = loss;
@@ -34,6 +43,7 @@ public final class LabelledObjective extends BlockObjective {
     @Override
     protected NDArray batchLoss(NDList predictions, int batch) {
         // the labels join the predictions' scope, so the loss's temporaries are freed with it
-        return loss.evaluate(copyInto(labels.get(batch), predictions.head().getManager()), predictions);
+        return loss.evaluate(
+                copyInto(labels.get(batch), predictions.head().getManager()), predictions);
     }
 }

@@ -65,8 +65,12 @@ public final class Opcm implements MergeMethod {
      */
     public static boolean isLinearWeight(String key, Shape shape) {
         String k = key.toLowerCase(Locale.ROOT);
-        return shape.dimension() == 2 && k.endsWith(".weight") && !k.contains("embed") && !k.contains("wte.")
-                && !k.contains("wpe.") && !k.contains("shared.");
+        return shape.dimension() == 2
+                && k.endsWith(".weight")
+                && !k.contains("embed")
+                && !k.contains("wte.")
+                && !k.contains("wpe.")
+                && !k.contains("shared.");
     }
 
     @Override
@@ -88,8 +92,12 @@ public final class Opcm implements MergeMethod {
 
     /** Adds every candidate in order and writes the merge after the last one. */
     @Override
-    public MergeReport merge(TensorSource base, List<? extends Candidate> candidates, MergeOutput output,
-            MergeContext context) throws IOException {
+    public MergeReport merge(
+            TensorSource base,
+            List<? extends Candidate> candidates,
+            MergeOutput output,
+            MergeContext context)
+            throws IOException {
         if (candidates.isEmpty()) {
             throw new IllegalArgumentException("Nothing to merge: no candidates");
         }

@@ -36,13 +36,31 @@ import java.util.Set;
 public final class OpcmMerger implements AutoCloseable {
 
     /** What one arrival did. */
-    public record Step(int index, String model, double taskNorm, double meanNorm, double mergedNorm,
-            double lambda, int projectedTensors, int factoredTensors, double seconds) {
+    public record Step(
+            int index,
+            String model,
+            double taskNorm,
+            double meanNorm,
+            double mergedNorm,
+            double lambda,
+            int projectedTensors,
+            int factoredTensors,
+            double seconds) {
         /** One progress line. */
         public String line() {
-            return String.format(Locale.ROOT, "model %d '%s': ||tau|| %.4g, mean %.4g, ||M - theta0|| before"
-                    + " rescale %.4g, lambda %.4g, %d tensors projected (%d low-rank), %.2f s", index, model, taskNorm,
-                    meanNorm, mergedNorm, lambda, projectedTensors, factoredTensors, seconds);
+            return String.format(
+                    Locale.ROOT,
+                    "model %d '%s': ||tau|| %.4g, mean %.4g, ||M - theta0|| before rescale %.4g,"
+                            + " lambda %.4g, %d tensors projected (%d low-rank), %.2f s",
+                    index,
+                    model,
+                    taskNorm,
+                    meanNorm,
+                    mergedNorm,
+                    lambda,
+                    projectedTensors,
+                    factoredTensors,
+                    seconds);
         }
     }
 
@@ -79,8 +97,10 @@ public final class OpcmMerger implements AutoCloseable {
         long start = System.nanoTime();
         requireUsable();
         if (names.contains(candidate.name())) {
-            throw new IllegalArgumentException("Two candidates are named '" + candidate.name()
-                    + "': give them distinct names");
+            throw new IllegalArgumentException(
+                    "Two candidates are named '"
+                            + candidate.name()
+                            + "': give them distinct names");
         }
         notes.addAll(TensorLoop.validate(base, List.of(candidate)));
         names.add(candidate.name());
@@ -88,14 +108,28 @@ public final class OpcmMerger implements AutoCloseable {
         failed = true; // until the pass completes: a half-written state cannot take another model
         double[] sums = new double[2]; // ||tau_t||^2, ||new M - theta0||^2
         int[] counts = new int[2]; // projected, factored
-        TensorLoop.run(base, root, context.listener(), "model " + (norms.size() + 1) + " '" + candidate.name() + "'",
+        TensorLoop.run(
+                base,
+                root,
+                context.listener(),
+                "model " + (norms.size() + 1) + " '" + candidate.name() + "'",
                 (key, theta0, scope) -> {
                     Delta tau = candidate.taskVector(key, theta0, scope);
                     sums[0] += tau.squaredNorm();
-                    Delta merged = first ? tau : fold(key, theta0.getShape(), read(key, scope), tau, counts, scope);
+                    Delta merged =
+                            first
+                                    ? tau
+                                    : fold(
+                                            key,
+                                            theta0.getShape(),
+                                            read(key, scope),
+                                            tau,
+                                            counts,
+                                            scope);
                     sums[1] += merged.squaredNorm();
                     store(key, merged);
-                }, null);
+                },
+                null);
         state.endPass();
         failed = false;
         norms.add(Math.sqrt(sums[0]));
@@ -105,8 +139,17 @@ public final class OpcmMerger implements AutoCloseable {
             lambdaPrev = n > 0 ? n / mean : 1;
             scale = n > 0 ? mean / n : 1;
         }
-        Step step = new Step(norms.size(), candidate.name(), Math.sqrt(sums[0]), mean, n, lambdaPrev, counts[0],
-                counts[1], (System.nanoTime() - start) / 1e9);
+        Step step =
+                new Step(
+                        norms.size(),
+                        candidate.name(),
+                        Math.sqrt(sums[0]),
+                        mean,
+                        n,
+                        lambdaPrev,
+                        counts[0],
+                        counts[1],
+                        (System.nanoTime() - start) / 1e9);
         steps.add(step);
         context.listener().note(step.line());
         return step;
@@ -118,10 +161,13 @@ public final class OpcmMerger implements AutoCloseable {
             return sum(d.times(lambdaPrev), tau, shape, scope);
         }
         counts[0]++;
-        if (d instanceof Delta.LowRank ld && !(tau instanceof Delta.Dense)
+        if (d instanceof Delta.LowRank ld
+                && !(tau instanceof Delta.Dense)
                 && ld.rank() + rank(tau) < Math.min(shape.get(0), shape.get(1))) {
             counts[1]++;
-            Projection p = Projection.ofFactors(ld.b().mul(ld.scale()), ld.a().transpose(), method.alpha(), scope);
+            Projection p =
+                    Projection.ofFactors(
+                            ld.b().mul(ld.scale()), ld.a().transpose(), method.alpha(), scope);
             return p.combineFactored(lambdaPrev, tau, shape, scope);
         }
         NDArray dense = d.toDense(scope, shape);
@@ -175,7 +221,11 @@ public final class OpcmMerger implements AutoCloseable {
             throw new IllegalStateException("No model was added yet");
         }
         int[] changed = {0};
-        TensorLoop.run(base, root, context.listener(), "writing the merge of " + norms.size() + " models",
+        TensorLoop.run(
+                base,
+                root,
+                context.listener(),
+                "writing the merge of " + norms.size() + " models",
                 (key, theta0, scope) -> {
                     Delta d = read(key, scope);
                     changed[0] += d.isZero() ? 0 : 1;
@@ -188,7 +238,8 @@ public final class OpcmMerger implements AutoCloseable {
 
     private void requireUsable() {
         if (failed) {
-            throw new IllegalStateException("An earlier model failed midway; this merge cannot continue");
+            throw new IllegalStateException(
+                    "An earlier model failed midway; this merge cannot continue");
         }
     }
 
@@ -198,9 +249,15 @@ public final class OpcmMerger implements AutoCloseable {
         for (String key : base.keys()) {
             TensorInfo info = base.info(key);
             try (NDManager scope = root.newSubManager()) {
-                NDArray theta0 = base.load(key, scope, info.dtype().isFloating()
-                        ? ai.djl.ndarray.types.DataType.FLOAT32 : info.dtype());
-                NDArray merged = info.dtype().isFloating() ? read(key, scope).addTo(theta0) : theta0;
+                NDArray theta0 =
+                        base.load(
+                                key,
+                                scope,
+                                info.dtype().isFloating()
+                                        ? ai.djl.ndarray.types.DataType.FLOAT32
+                                        : info.dtype());
+                NDArray merged =
+                        info.dtype().isFloating() ? read(key, scope).addTo(theta0) : theta0;
                 merged.attach(manager);
                 out.put(key, merged);
             }
@@ -227,12 +284,28 @@ public final class OpcmMerger implements AutoCloseable {
     public MergeReport report(double seconds, int changedTensors, MergeOutput output) {
         Map<String, Object> details = new LinkedHashMap<>();
         for (Step s : steps) {
-            details.put("step " + s.index(), String.format(Locale.ROOT, "'%s' ||tau|| %.4g lambda %.4g, %.2f s",
-                    s.model(), s.taskNorm(), s.lambda(), s.seconds()));
+            details.put(
+                    "step " + s.index(),
+                    String.format(
+                            Locale.ROOT,
+                            "'%s' ||tau|| %.4g lambda %.4g, %.2f s",
+                            s.model(),
+                            s.taskNorm(),
+                            s.lambda(),
+                            s.seconds()));
         }
         details.put("state", state.onDisk() ? "on disk" : "in memory");
-        return new MergeReport(method.name(), method.options(), steps.stream().map(Step::model).toList(),
-                base.keys().size(), changedTensors, seconds, output.describe(), output.bytes(), details, notes);
+        return new MergeReport(
+                method.name(),
+                method.options(),
+                steps.stream().map(Step::model).toList(),
+                base.keys().size(),
+                changedTensors,
+                seconds,
+                output.describe(),
+                output.bytes(),
+                details,
+                notes);
     }
 
     /** Frees the state (and deletes its work files). */

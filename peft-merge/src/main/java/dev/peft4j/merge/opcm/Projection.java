@@ -34,10 +34,13 @@ final class Projection {
 
     /** {@code U_rho [m, rho]}. */
     final NDArray u;
+
     /** {@code V_rho [n, rho]}. */
     final NDArray v;
+
     /** The singular values kept (rho of them), descending. */
     final double[] s;
+
     /** The split index r: {@code keep} holds {@code C[:r, :r]} besides the diagonal. */
     final int split;
 
@@ -77,7 +80,8 @@ final class Projection {
         for (int i = 0; i < rho; i++) {
             cumulative += s[i];
             if (cumulative / total > alpha) {
-                split = i; // first index past alpha; none (alpha >= 1) leaves 0, as the reference's argmax
+                split = i; // first index past alpha; none (alpha >= 1) leaves 0, as the reference's
+                // argmax
                 break;
             }
         }
@@ -119,7 +123,8 @@ final class Projection {
         }
         NDArray keep = keep(coefficients(t, shape));
         if (t instanceof Delta.LowRank lr) {
-            NDArray b = NDArrays.concat(new NDList(lr.b().mul(lr.scale()), u.matMul(keep).neg()), 1);
+            NDArray b =
+                    NDArrays.concat(new NDList(lr.b().mul(lr.scale()), u.matMul(keep).neg()), 1);
             NDArray a = NDArrays.concat(new NDList(lr.a(), v.transpose()), 0);
             b.attach(scope);
             a.attach(scope);
@@ -140,7 +145,8 @@ final class Projection {
         for (int i = 0; i < rho; i++) {
             ls[i * rho + i] = (float) (lambda * s[i]);
         }
-        NDArray core = u.getManager().create(ls, new Shape(rho, rho)).toDevice(u.getDevice(), false);
+        NDArray core =
+                u.getManager().create(ls, new Shape(rho, rho)).toDevice(u.getDevice(), false);
         if (!t.isZero()) {
             core = core.sub(keep(coefficients(t, shape)));
         }

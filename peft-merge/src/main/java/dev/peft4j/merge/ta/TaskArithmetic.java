@@ -37,7 +37,8 @@ public final class TaskArithmetic extends TensorwiseMethod {
     /** Task arithmetic with {@code lambda} (finite, any sign: negative lambdas subtract tasks). */
     public static TaskArithmetic withLambda(double lambda) {
         if (!Double.isFinite(lambda)) {
-            throw new IllegalArgumentException("task_arithmetic: lambda must be finite, got " + lambda);
+            throw new IllegalArgumentException(
+                    "task_arithmetic: lambda must be finite, got " + lambda);
         }
         return new TaskArithmetic(lambda, false);
     }
@@ -72,13 +73,15 @@ public final class TaskArithmetic extends TensorwiseMethod {
     }
 
     @Override
-    public Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
+    public Delta mergeTensor(
+            String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
         double w = weight(candidates.size());
         NDArray sum = null;
         List<Delta.LowRank> factored = new ArrayList<>();
         for (Candidate c : candidates) {
-            try (NDManager step = scope.newSubManager()) { // one candidate tensor in memory at a time
+            try (NDManager step =
+                    scope.newSubManager()) { // one candidate tensor in memory at a time
                 Delta tau = c.taskVector(key, theta0, step);
                 if (tau instanceof Delta.LowRank lr) {
                     lr.b().attach(scope); // factors are small: kept for an exact concatenation
@@ -90,8 +93,10 @@ public final class TaskArithmetic extends TensorwiseMethod {
             }
         }
         if (sum == null) {
-            return factored.isEmpty() ? Delta.zero()
-                    : Delta.LowRank.concat(factored, Collections.nCopies(factored.size(), w), scope);
+            return factored.isEmpty()
+                    ? Delta.zero()
+                    : Delta.LowRank.concat(
+                            factored, Collections.nCopies(factored.size(), w), scope);
         }
         for (Delta.LowRank lr : factored) {
             try (NDManager step = scope.newSubManager()) {
@@ -102,7 +107,8 @@ public final class TaskArithmetic extends TensorwiseMethod {
     }
 
     private static NDArray accumulate(NDArray sum, NDArray tau, double w, NDManager scope) {
-        tau.muli(w); // the candidate's array is ours to change (Candidate#taskVector): no second copy
+        tau.muli(w); // the candidate's array is ours to change (Candidate#taskVector): no second
+        // copy
         if (sum == null) {
             tau.attach(scope);
             return tau;

@@ -33,6 +33,7 @@ public final class Ties extends TensorwiseMethod {
 
     /** Fraction of magnitudes kept per tensor, 0.2: the paper's default top-20%. */
     public static final double DEFAULT_K = 0.2;
+
     /** Scaling of the merged task vector, 1.0: the paper's default (it tunes lambda on validation data). */
     public static final double DEFAULT_LAMBDA = 1.0;
 
@@ -41,7 +42,8 @@ public final class Ties extends TensorwiseMethod {
 
     private Ties(double k, double lambda) {
         if (!(k > 0 && k <= 1)) {
-            throw new IllegalArgumentException("ties: k (the fraction of magnitudes kept) must be in (0, 1], got " + k);
+            throw new IllegalArgumentException(
+                    "ties: k (the fraction of magnitudes kept) must be in (0, 1], got " + k);
         }
         if (!Double.isFinite(lambda)) {
             throw new IllegalArgumentException("ties: lambda must be finite, got " + lambda);
@@ -87,7 +89,8 @@ public final class Ties extends TensorwiseMethod {
             NDArray magnitude = tau.abs();
             magnitude.attach(scope);
             // the smallest of the keep largest magnitudes; topK selects without a full sort
-            NDArray threshold = magnitude.flatten().topK(Math.toIntExact(keep), 0, true, false).get(0).min();
+            NDArray threshold =
+                    magnitude.flatten().topK(Math.toIntExact(keep), 0, true, false).get(0).min();
             NDArray kept = tau.mul(magnitude.gte(threshold).toType(tau.getDataType(), false));
             kept.attach(tau.getManager());
             return kept;
@@ -95,7 +98,8 @@ public final class Ties extends TensorwiseMethod {
     }
 
     @Override
-    public Delta mergeTensor(String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
+    public Delta mergeTensor(
+            String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
         try (State state = new State(scope, theta0)) {
             for (Candidate c : candidates) {

@@ -44,8 +44,17 @@ class FwMergeTest extends MergeMethodContract {
     protected MergeMethod method() {
         try {
             MemoryTensors target = MergeFixtures.fineTuned(manager, base, 500, 0.05);
-            return FwMerge.builder().setObjectives(List.of(new QuadraticObjective(manager, target,
-                    k -> k.startsWith("layers.0.") || k.startsWith("embeddings.")))).optIterations(3).build();
+            return FwMerge.builder()
+                    .setObjectives(
+                            List.of(
+                                    new QuadraticObjective(
+                                            manager,
+                                            target,
+                                            k ->
+                                                    k.startsWith("layers.0.")
+                                                            || k.startsWith("embeddings."))))
+                    .optIterations(3)
+                    .build();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -63,9 +72,15 @@ class FwMergeTest extends MergeMethodContract {
     private LabelledObjective leastSquares(MemoryTensors truth, long seed) {
         SequentialBlock block = new SequentialBlock().add(Linear.builder().setUnits(OUT).build());
         block.initialize(manager, DataType.FLOAT32, new Shape(1, IN));
-        NDArray x = MergeFixtures.uniform(manager, new Shape(64, IN), new SplittableRandom(seed), 1);
+        NDArray x =
+                MergeFixtures.uniform(manager, new Shape(64, IN), new SplittableRandom(seed), 1);
         NDArray y = x.matMul(truth.get("0.weight").transpose()).add(truth.get("0.bias"));
-        return new LabelledObjective(block, "", k -> true, List.of(new NDList(x)), List.of(new NDList(y)),
+        return new LabelledObjective(
+                block,
+                "",
+                k -> true,
+                List.of(new NDList(x)),
+                List.of(new NDList(y)),
                 Loss.l2Loss());
     }
 
@@ -77,15 +92,21 @@ class FwMergeTest extends MergeMethodContract {
             out.add(new ModelCandidate(names[i], relevant.get(i), "memory"));
         }
         for (int i = 0; i < 3; i++) {
-            out.add(new ModelCandidate("noise" + i, linear(MergeFixtures.gaussian(manager, new Shape(OUT, IN), rnd, 3),
-                    MergeFixtures.gaussian(manager, new Shape(OUT), rnd, 3)), "memory"));
+            out.add(
+                    new ModelCandidate(
+                            "noise" + i,
+                            linear(
+                                    MergeFixtures.gaussian(manager, new Shape(OUT, IN), rnd, 3),
+                                    MergeFixtures.gaussian(manager, new Shape(OUT), rnd, 3)),
+                            "memory"));
         }
         return out;
     }
 
     private MemoryTensors truth(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        return linear(MergeFixtures.gaussian(manager, new Shape(OUT, IN), rnd, 1),
+        return linear(
+                MergeFixtures.gaussian(manager, new Shape(OUT, IN), rnd, 1),
                 MergeFixtures.gaussian(manager, new Shape(OUT), rnd, 1));
     }
 
@@ -102,22 +123,33 @@ class FwMergeTest extends MergeMethodContract {
         for (FwMerge.Granularity g : FwMerge.Granularity.values()) {
             MemoryTensors truth = truth(1);
             MemoryTensors zero = zeroBase();
-            FwMerge fw = FwMerge.builder().setObjectives(List.of(leastSquares(truth, 2))).optGranularity(g)
-                    .optIterations(5).build();
-            MergeReport r = fw.merge(zero, pool(List.of(truth), "relevant"), new MemoryOutput(manager));
+            FwMerge fw =
+                    FwMerge.builder()
+                            .setObjectives(List.of(leastSquares(truth, 2)))
+                            .optGranularity(g)
+                            .optIterations(5)
+                            .build();
+            MergeReport r =
+                    fw.merge(zero, pool(List.of(truth), "relevant"), new MemoryOutput(manager));
             for (int t = 0; t < 5; t++) {
                 if (g == FwMerge.Granularity.MODEL) {
                     assertEquals(List.of("relevant"), iteration(r, t).picks(), g + " t " + t);
                 } else {
-                    assertEquals(Map.of("relevant", 2), iteration(r, t).tensorPicks(), g + " t " + t);
+                    assertEquals(
+                            Map.of("relevant", 2), iteration(r, t).tensorPicks(), g + " t " + t);
                 }
             }
         }
     }
 
     /** {@code theta0 + lambda sum_t tau_t} and then the hard steps towards {@code truth}, in double. */
-    private static double[] expectedHard(List<double[]> candidates, double[] truth, double lambda, double step,
-            int iterations, double tiesK) {
+    private static double[] expectedHard(
+            List<double[]> candidates,
+            double[] truth,
+            double lambda,
+            double step,
+            int iterations,
+            double tiesK) {
         double[] theta = new double[truth.length];
         for (double[] c : candidates) {
             for (int i = 0; i < theta.length; i++) {
@@ -143,8 +175,14 @@ class FwMergeTest extends MergeMethodContract {
     private void checkSteps(boolean ties, int iterations) throws IOException {
         MemoryTensors truth = truth(3);
         List<Candidate> cs = pool(List.of(truth), "relevant");
-        FwMerge fw = FwMerge.builder().setObjectives(List.of(leastSquares(truth, 4))).optStep(0.5).optLambda(0.4)
-                .optIterations(iterations).optTies(ties, 0.25).build();
+        FwMerge fw =
+                FwMerge.builder()
+                        .setObjectives(List.of(leastSquares(truth, 4)))
+                        .optStep(0.5)
+                        .optLambda(0.4)
+                        .optIterations(iterations)
+                        .optTies(ties, 0.25)
+                        .build();
         MemoryOutput out = new MemoryOutput(manager);
         MergeReport r = fw.merge(zeroBase(), cs, out);
         for (int t = 0; t < iterations; t++) {
@@ -154,10 +192,21 @@ class FwMergeTest extends MergeMethodContract {
         for (String key : List.of("0.weight", "0.bias")) {
             List<double[]> values = new ArrayList<>();
             for (Candidate c : cs) {
-                values.add(MergeFixtures.values(((ModelCandidate) c).weights(key, zeroBase().get(key), manager)));
+                values.add(
+                        MergeFixtures.values(
+                                ((ModelCandidate) c).weights(key, zeroBase().get(key), manager)));
             }
-            assertAlmostEquals(MergeFixtures.values(out.tensors().get(key)), expectedHard(values,
-                    MergeFixtures.values(truth.get(key)), 0.4, 0.5, iterations, ties ? 0.25 : 1), 1e-5, 1e-6);
+            assertAlmostEquals(
+                    MergeFixtures.values(out.tensors().get(key)),
+                    expectedHard(
+                            values,
+                            MergeFixtures.values(truth.get(key)),
+                            0.4,
+                            0.5,
+                            iterations,
+                            ties ? 0.25 : 1),
+                    1e-5,
+                    1e-6);
         }
     }
 
@@ -175,7 +224,9 @@ class FwMergeTest extends MergeMethodContract {
         double previous = Double.POSITIVE_INFINITY;
         for (int t = 0; t < iterations; t++) {
             double loss = iteration(r, t).loss();
-            assertTrue(loss <= previous, "loss rose at iteration " + t + ": " + loss + " > " + previous);
+            assertTrue(
+                    loss <= previous,
+                    "loss rose at iteration " + t + ": " + loss + " > " + previous);
             previous = loss;
         }
         double last = (Double) r.details().get("final loss");
@@ -185,18 +236,31 @@ class FwMergeTest extends MergeMethodContract {
     @Test
     void theLossDoesNotIncreaseOnAConvexToy() throws IOException {
         MemoryTensors truth = truth(5);
-        FwMerge fw = FwMerge.builder().setObjectives(List.of(leastSquares(truth, 6))).optStep(1).optIterations(6)
-                .build();
-        assertNonIncreasing(fw.merge(zeroBase(), pool(List.of(truth), "relevant"), new MemoryOutput(manager)), 6);
+        FwMerge fw =
+                FwMerge.builder()
+                        .setObjectives(List.of(leastSquares(truth, 6)))
+                        .optStep(1)
+                        .optIterations(6)
+                        .build();
+        assertNonIncreasing(
+                fw.merge(zeroBase(), pool(List.of(truth), "relevant"), new MemoryOutput(manager)),
+                6);
     }
 
     @Test
     void softModePicksOneCandidatePerTaskAndLowersTheLoss() throws IOException {
         MemoryTensors a = truth(7);
         MemoryTensors b = truth(8);
-        FwMerge fw = FwMerge.builder().setObjectives(List.of(leastSquares(a, 10), leastSquares(b, 11)))
-                .optMode(FwMerge.Mode.SOFT).optStep(1).optIterations(3).optSoft(4, 0.05).build();
-        MergeReport r = fw.merge(zeroBase(), pool(List.of(a, b), "a", "b"), new MemoryOutput(manager));
+        FwMerge fw =
+                FwMerge.builder()
+                        .setObjectives(List.of(leastSquares(a, 10), leastSquares(b, 11)))
+                        .optMode(FwMerge.Mode.SOFT)
+                        .optStep(1)
+                        .optIterations(3)
+                        .optSoft(4, 0.05)
+                        .build();
+        MergeReport r =
+                fw.merge(zeroBase(), pool(List.of(a, b), "a", "b"), new MemoryOutput(manager));
         for (int t = 0; t < 3; t++) {
             assertEquals(List.of("a", "b"), iteration(r, t).picks(), "t " + t);
         }

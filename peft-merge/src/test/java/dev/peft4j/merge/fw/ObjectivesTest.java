@@ -120,9 +120,12 @@ class ObjectivesTest {
         return List.of(new NDList(all.get("0:3")), new NDList(all.get("3:6")));
     }
 
-    private void check(BlockObjective objective, double expectedLoss, double[][][] expectedGradients) {
+    private void check(
+            BlockObjective objective, double expectedLoss, double[][][] expectedGradients) {
         int arrays = manager.getManagedArrays().size();
-        for (int round = 0; round < 2; round++) { // twice: gradients must not accumulate across calls
+        for (int round = 0;
+                round < 2;
+                round++) { // twice: gradients must not accumulate across calls
             Map<String, float[]> g = new HashMap<>();
             double loss = objective.lossAndGradient((key, grad) -> g.put(key, grad.toFloatArray()));
             assertAlmostEquals(loss, expectedLoss, 1e-5, 1e-7);
@@ -132,7 +135,10 @@ class ObjectivesTest {
         assertAlmostEquals(objective.loss(), expectedLoss, 1e-5, 1e-7);
         assertEquals(List.of("0.weight", "0.bias"), List.copyOf(objective.keys()));
         // flat memory: no activation or loss temporary stays on the proxy batches' manager
-        assertEquals(arrays, manager.getManagedArrays().size(), "arrays left on the proxy set's manager");
+        assertEquals(
+                arrays,
+                manager.getManagedArrays().size(),
+                "arrays left on the proxy set's manager");
     }
 
     @Test
@@ -148,8 +154,14 @@ class ObjectivesTest {
             }
         }
         NDArray y = manager.create(new float[] {0, 2, 1, 1, 0, 2});
-        BlockObjective o = new LabelledObjective(block, "", k -> true, inputs(),
-                List.of(new NDList(y.get("0:3")), new NDList(y.get("3:6"))), Loss.softmaxCrossEntropyLoss());
+        BlockObjective o =
+                new LabelledObjective(
+                        block,
+                        "",
+                        k -> true,
+                        inputs(),
+                        List.of(new NDList(y.get("0:3")), new NDList(y.get("3:6"))),
+                        Loss.softmaxCrossEntropyLoss());
         check(o, loss, parameterGradients(dz));
     }
 
@@ -173,7 +185,8 @@ class ObjectivesTest {
 
     @Test
     void setWeightChangesTheModelAndTheKeyPrefixNamesTensors() {
-        BlockObjective o = new EntropyObjective(block, "bert.", k -> k.endsWith("weight"), inputs());
+        BlockObjective o =
+                new EntropyObjective(block, "bert.", k -> k.endsWith("weight"), inputs());
         assertEquals(List.of("bert.0.weight"), List.copyOf(o.keys()));
         NDArray zeros = manager.zeros(new Shape(CLASSES, IN));
         o.setWeight("bert.0.weight", zeros);

@@ -17,7 +17,8 @@ final class QuadraticObjective implements ProxyObjective {
     private final MemoryTensors target;
     private final Set<String> keys = new LinkedHashSet<>();
 
-    QuadraticObjective(NDManager manager, TensorSource targetModel, Predicate<String> selected) throws IOException {
+    QuadraticObjective(NDManager manager, TensorSource targetModel, Predicate<String> selected)
+            throws IOException {
         weights = new MemoryTensors(manager);
         target = new MemoryTensors(manager);
         try (NDManager scope = manager.newSubManager()) {
@@ -49,7 +50,7 @@ final class QuadraticObjective implements ProxyObjective {
 
     @Override
     public double loss() {
-        return lossAndGradient((k, g) -> { });
+        return lossAndGradient((k, g) -> {});
     }
 
     @Override

@@ -43,13 +43,19 @@ class OpcmTest extends MergeMethodContract {
             }
             Shape s = a.getShape();
             int rows = s.dimension() == 2 ? (int) s.get(0) : 1;
-            out.put(key, new OpcmReference.Tensor(MergeFixtures.values(a), rows, (int) (s.size() / rows),
-                    Opcm.isLinearWeight(key, s)));
+            out.put(
+                    key,
+                    new OpcmReference.Tensor(
+                            MergeFixtures.values(a),
+                            rows,
+                            (int) (s.size() / rows),
+                            Opcm.isLinearWeight(key, s)));
         }
         return out;
     }
 
-    private static Map<String, double[]> valuesOf(MemoryTensors t, Map<String, OpcmReference.Tensor> keys) {
+    private static Map<String, double[]> valuesOf(
+            MemoryTensors t, Map<String, OpcmReference.Tensor> keys) {
         Map<String, double[]> out = new LinkedHashMap<>();
         keys.keySet().forEach(k -> out.put(k, MergeFixtures.values(t.get(k))));
         return out;
@@ -75,7 +81,11 @@ class OpcmTest extends MergeMethodContract {
                 Map<String, NDArray> merged = merger.snapshot(manager);
                 double normSq = 0;
                 for (String k : keys.keySet()) {
-                    assertAlmostEquals(MergeFixtures.values(merged.get(k)), reference.merged().get(k), 1e-4, 1e-5);
+                    assertAlmostEquals(
+                            MergeFixtures.values(merged.get(k)),
+                            reference.merged().get(k),
+                            1e-4,
+                            1e-5);
                     double[] m = MergeFixtures.values(merged.get(k));
                     double[] t0 = keys.get(k).values();
                     for (int i = 0; i < m.length; i++) {
@@ -97,7 +107,8 @@ class OpcmTest extends MergeMethodContract {
 
     @Test
     void stateOnDiskGivesTheSameMerges() throws IOException {
-        mergeAndCompareEveryStep(MergeContext.builder().optStateInMemoryBytes(0).optWorkDirectory(tmp).build());
+        mergeAndCompareEveryStep(
+                MergeContext.builder().optStateInMemoryBytes(0).optWorkDirectory(tmp).build());
     }
 
     @Test
@@ -105,7 +116,8 @@ class OpcmTest extends MergeMethodContract {
         MemoryTensors tuned = MergeFixtures.fineTuned(manager, base, 70, 0.3);
         MemoryTensors merged = merge(base, List.of(new ModelCandidate("only", tuned, "memory")));
         for (String key : base.keys()) {
-            // theta0 + (theta_1 - theta0) in float32: equal up to the rounding of one subtraction and one addition
+            // theta0 + (theta_1 - theta0) in float32: equal up to the rounding of one subtraction
+            // and one addition
             assertAlmostEquals(merged.get(key), tuned.get(key), 2.4e-7, 6e-8);
         }
     }
@@ -115,8 +127,18 @@ class OpcmTest extends MergeMethodContract {
         List<Candidate> cs = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                var f = MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1", "layers.1.query"), 1, 80 + i);
-                cs.add(Candidate.open(MergeFixtures.writeLora(tmp.resolve("l" + i), f, 1, 2), "l" + i, base));
+                var f =
+                        MergeFixtures.randomLora(
+                                manager,
+                                base,
+                                List.of("layers.0.fc1", "layers.1.query"),
+                                1,
+                                80 + i);
+                cs.add(
+                        Candidate.open(
+                                MergeFixtures.writeLora(tmp.resolve("l" + i), f, 1, 2),
+                                "l" + i,
+                                base));
             }
             try (OpcmMerger merger = Opcm.withDefaults().start(base, MergeContext.defaults())) {
                 assertEquals(0, merger.add(cs.get(0)).projectedTensors());
@@ -143,7 +165,9 @@ class OpcmTest extends MergeMethodContract {
             assertEquals(7, p.rank());
             assertTrue(p.split > 0, "a non-trivial leading block");
             NDArray c = p.u.transpose().matMul(t).matMul(p.v);
-            NDArray projected = p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope).toDense(scope, t.getShape());
+            NDArray projected =
+                    p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
+                            .toDense(scope, t.getShape());
             NDArray c2 = p.u.transpose().matMul(projected).matMul(p.v);
             float[] before = c.toFloatArray();
             float[] after = c2.toFloatArray();
@@ -162,19 +186,30 @@ class OpcmTest extends MergeMethodContract {
     void aRankDeficientMergedVectorProjectsOnlyAlongItsRank() {
         SplittableRandom rnd = new SplittableRandom(4);
         try (NDManager scope = manager.newSubManager()) {
-            NDArray d = MergeFixtures.gaussian(scope, new Shape(8, 2), rnd, 1)
-                    .matMul(MergeFixtures.gaussian(scope, new Shape(2, 6), rnd, 1));
+            NDArray d =
+                    MergeFixtures.gaussian(scope, new Shape(8, 2), rnd, 1)
+                            .matMul(MergeFixtures.gaussian(scope, new Shape(2, 6), rnd, 1));
             NDArray t = MergeFixtures.gaussian(scope, new Shape(8, 6), rnd, 1);
             Projection p = Projection.ofDense(d, 0.5, scope);
             assertEquals(2, p.rank());
-            NDArray change = t.sub(p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
-                    .toDense(scope, t.getShape()));
-            // what was removed lies in span(U_2) x span(V_2): nothing along the arbitrary null-space basis
-            NDArray outside = change.sub(p.u.matMul(p.u.transpose()).matMul(change).matMul(p.v).matMul(p.v.transpose()));
+            NDArray change =
+                    t.sub(
+                            p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
+                                    .toDense(scope, t.getShape()));
+            // what was removed lies in span(U_2) x span(V_2): nothing along the arbitrary
+            // null-space basis
+            NDArray outside =
+                    change.sub(
+                            p.u.matMul(p.u.transpose())
+                                    .matMul(change)
+                                    .matMul(p.v)
+                                    .matMul(p.v.transpose()));
             assertAlmostEquals(outside, outside.zerosLike(), 0, 1e-5);
             assertTrue(change.abs().max().getFloat() > 1e-2, "something was projected");
-            NDArray zero = Projection.ofDense(d.zerosLike(), 0.5, scope).project(dev.peft4j.merge.Delta.dense(t),
-                    t.getShape(), scope).toDense(scope, t.getShape());
+            NDArray zero =
+                    Projection.ofDense(d.zerosLike(), 0.5, scope)
+                            .project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
+                            .toDense(scope, t.getShape());
             assertAlmostEquals(zero, t, 0, 0);
         }
     }
@@ -192,8 +227,11 @@ class OpcmTest extends MergeMethodContract {
             assertAlmostEquals(factored.s, dense.s, 1e-5, 1e-6);
             assertEquals(dense.split, factored.split);
             var td = dev.peft4j.merge.Delta.dense(t);
-            assertAlmostEquals(factored.project(td, t.getShape(), scope).toDense(scope, t.getShape()),
-                    dense.project(td, t.getShape(), scope).toDense(scope, t.getShape()), 1e-4, 1e-5);
+            assertAlmostEquals(
+                    factored.project(td, t.getShape(), scope).toDense(scope, t.getShape()),
+                    dense.project(td, t.getShape(), scope).toDense(scope, t.getShape()),
+                    1e-4,
+                    1e-5);
         }
     }
 }

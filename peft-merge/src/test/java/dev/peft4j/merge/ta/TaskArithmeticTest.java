@@ -35,7 +35,8 @@ class TaskArithmeticTest extends MergeMethodContract {
         return out;
     }
 
-    static void checkAgainstReference(MemoryTensors base, List<MemoryTensors> tuned, MemoryTensors merged, double w) {
+    static void checkAgainstReference(
+            MemoryTensors base, List<MemoryTensors> tuned, MemoryTensors merged, double w) {
         for (String key : base.keys()) {
             NDArray b = base.get(key);
             if (!b.getDataType().isFloating()) {
@@ -43,8 +44,11 @@ class TaskArithmeticTest extends MergeMethodContract {
             }
             List<double[]> ts = new ArrayList<>();
             tuned.forEach(t -> ts.add(MergeFixtures.values(t.get(key))));
-            assertAlmostEquals(MergeFixtures.values(merged.get(key)),
-                    reference(MergeFixtures.values(b), ts, w), RTOL, ATOL);
+            assertAlmostEquals(
+                    MergeFixtures.values(merged.get(key)),
+                    reference(MergeFixtures.values(b), ts, w),
+                    RTOL,
+                    ATOL);
         }
     }
 

@@ -77,13 +77,23 @@ public class TiesTest extends MergeMethodContract {
 
     @Test
     void trimKeepsTheTopMagnitudesOfEachTensor() {
-        NDArray tau = manager.create(new float[] {0.1f, -0.9f, 0.3f, -0.3f, 0.05f, 0.7f, -0.2f, 0.0f, 0.4f, -0.6f});
+        NDArray tau =
+                manager.create(
+                        new float[] {
+                            0.1f, -0.9f, 0.3f, -0.3f, 0.05f, 0.7f, -0.2f, 0.0f, 0.4f, -0.6f
+                        });
         // k = 0.3 of 10 entries: the 3 largest magnitudes, 0.9, 0.7, 0.6
-        assertAlmostEquals(Ties.trim(tau, 0.3).toFloatArray(),
-                new float[] {0, -0.9f, 0, 0, 0, 0.7f, 0, 0, 0, -0.6f}, 0, 0);
+        assertAlmostEquals(
+                Ties.trim(tau, 0.3).toFloatArray(),
+                new float[] {0, -0.9f, 0, 0, 0, 0.7f, 0, 0, 0, -0.6f},
+                0,
+                0);
         // k = 0.4: 0.4 is 4th; ties at the threshold are kept (0.3 and -0.3 when k = 0.6)
-        assertAlmostEquals(Ties.trim(tau, 0.6).toFloatArray(),
-                new float[] {0, -0.9f, 0.3f, -0.3f, 0, 0.7f, 0, 0, 0.4f, -0.6f}, 0, 0);
+        assertAlmostEquals(
+                Ties.trim(tau, 0.6).toFloatArray(),
+                new float[] {0, -0.9f, 0.3f, -0.3f, 0, 0.7f, 0, 0, 0.4f, -0.6f},
+                0,
+                0);
         assertEquals(10, Ties.trim(tau, 1.0).toFloatArray().length);
     }
 
@@ -107,8 +117,11 @@ public class TiesTest extends MergeMethodContract {
                 // the task vector as the merge sees it: a float32 difference
                 taus.add(MergeFixtures.values(t.get(key).sub(b)));
             }
-            assertAlmostEquals(MergeFixtures.values(merged.get(key)),
-                    reference(MergeFixtures.values(b), taus, K, LAMBDA), RTOL, ATOL);
+            assertAlmostEquals(
+                    MergeFixtures.values(merged.get(key)),
+                    reference(MergeFixtures.values(b), taus, K, LAMBDA),
+                    RTOL,
+                    ATOL);
         }
     }
 }

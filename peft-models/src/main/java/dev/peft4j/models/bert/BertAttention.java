@@ -39,8 +39,7 @@ public final class BertAttention extends HfModule {
         output =
                 register(
                         "output",
-                        new DenseResidual(
-                                h, h, config.hiddenDropoutProb(), config.layerNormEps()),
+                        new DenseResidual(h, h, config.hiddenDropoutProb(), config.layerNormEps()),
                         hidden);
     }
 

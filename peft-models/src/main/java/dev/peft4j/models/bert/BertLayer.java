@@ -30,13 +30,11 @@ public final class BertLayer extends HfModule {
         long i = config.intermediateSize();
         Shape hidden = new Shape(1, 1, h);
         attention = register("attention", new BertAttention(config), hidden);
-        intermediate =
-                register("intermediate", new Intermediate(h, i, config.hiddenAct()), hidden);
+        intermediate = register("intermediate", new Intermediate(h, i, config.hiddenAct()), hidden);
         output =
                 register(
                         "output",
-                        new DenseResidual(
-                                i, h, config.hiddenDropoutProb(), config.layerNormEps()),
+                        new DenseResidual(i, h, config.hiddenDropoutProb(), config.layerNormEps()),
                         new Shape(1, 1, i));
     }
 

@@ -35,18 +35,20 @@ public final class HfStateDict {
     public static Map<String, Parameter> of(Block root) {
         Map<String, Parameter> out = new LinkedHashMap<>();
         Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        ModuleTree.modules(root).forEach((path, block) -> {
-            String prefix = path.isEmpty() ? "" : path + ".";
-            if (block instanceof AdaptedLayer) {
-                BaseLayer base = ((AdaptedLayer) block).base();
-                add(out, seen, prefix + "weight", base.weight());
-                add(out, seen, prefix + "bias", base.bias());
-                return;
-            }
-            for (Pair<String, Parameter> p : block.getDirectParameters()) {
-                add(out, seen, prefix + p.getValue().getName(), p.getValue());
-            }
-        });
+        ModuleTree.modules(root)
+                .forEach(
+                        (path, block) -> {
+                            String prefix = path.isEmpty() ? "" : path + ".";
+                            if (block instanceof AdaptedLayer) {
+                                BaseLayer base = ((AdaptedLayer) block).base();
+                                add(out, seen, prefix + "weight", base.weight());
+                                add(out, seen, prefix + "bias", base.bias());
+                                return;
+                            }
+                            for (Pair<String, Parameter> p : block.getDirectParameters()) {
+                                add(out, seen, prefix + p.getValue().getName(), p.getValue());
+                            }
+                        });
         return out;
     }
 
@@ -65,8 +67,8 @@ public final class HfStateDict {
         return null;
     }
 
-    private static void add(Map<String, Parameter> out, Set<Parameter> seen, String name,
-            Parameter p) {
+    private static void add(
+            Map<String, Parameter> out, Set<Parameter> seen, String name, Parameter p) {
         if (p != null && seen.add(p)) {
             out.put(name, p);
         }

@@ -65,16 +65,27 @@ public final class HfWeights {
                 if (options.isIgnoredUnexpected(key)) {
                     ignored.add(key);
                 } else {
-                    problems.add("unexpected tensor '" + key + "' (no model parameter "
-                            + (name == null ? "for it" : "'" + name + "'") + ")");
+                    problems.add(
+                            "unexpected tensor '"
+                                    + key
+                                    + "' (no model parameter "
+                                    + (name == null ? "for it" : "'" + name + "'")
+                                    + ")");
                 }
                 continue;
             }
             Shape expected = shapeOf(param, name);
             Shape actual = source.info(key).shape();
             if (!expected.equals(actual)) {
-                problems.add("tensor '" + key + "' has shape " + actual
-                        + " but model parameter '" + name + "' has shape " + expected);
+                problems.add(
+                        "tensor '"
+                                + key
+                                + "' has shape "
+                                + actual
+                                + " but model parameter '"
+                                + name
+                                + "' has shape "
+                                + expected);
                 continue;
             }
             plan.put(key, name);
@@ -88,14 +99,24 @@ public final class HfWeights {
             if (options.isAllowedMissing(e.getKey())) {
                 missing.add(e.getKey());
             } else {
-                problems.add("missing tensor '" + e.getKey() + "' (shape "
-                        + shapeOf(e.getValue(), e.getKey()) + ")");
+                problems.add(
+                        "missing tensor '"
+                                + e.getKey()
+                                + "' (shape "
+                                + shapeOf(e.getValue(), e.getKey())
+                                + ")");
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("Cannot load " + describe(source) + " into "
-                    + root.getClass().getSimpleName() + ": " + problems.size() + " problem(s):\n  "
-                    + String.join("\n  ", problems));
+            throw new IllegalArgumentException(
+                    "Cannot load "
+                            + describe(source)
+                            + " into "
+                            + root.getClass().getSimpleName()
+                            + ": "
+                            + problems.size()
+                            + " problem(s):\n  "
+                            + String.join("\n  ", problems));
         }
         for (Map.Entry<String, String> e : plan.entrySet()) {
             assign(params.get(e.getValue()), source, e.getKey());
@@ -133,8 +154,11 @@ public final class HfWeights {
     public static void save(Block root, Path file) throws IOException {
         String adapted = HfStateDict.firstAdaptedModule(root);
         if (adapted != null) {
-            throw new IllegalStateException("Module '" + adapted + "' has adapters injected: merge"
-                    + " and unload them (PeftModel.mergeAndUnload()) before exporting the model");
+            throw new IllegalStateException(
+                    "Module '"
+                            + adapted
+                            + "' has adapters injected: merge and unload them"
+                            + " (PeftModel.mergeAndUnload()) before exporting the model");
         }
         LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : HfStateDict.of(root).entrySet()) {
@@ -155,8 +179,8 @@ public final class HfWeights {
     public static void savePretrained(Block root, HfConfig config, Path dir) throws IOException {
         Files.createDirectories(dir);
         save(root, dir.resolve(CheckpointReader.SINGLE_FILE));
-        AtomicFiles.writeBytes(dir.resolve("config.json"),
-                config.toJson().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.writeBytes(
+                dir.resolve("config.json"), config.toJson().getBytes(StandardCharsets.UTF_8));
     }
 
     private static String describe(TensorSource source) {
@@ -165,7 +189,8 @@ public final class HfWeights {
         }
         if (source instanceof CheckpointReader reader) {
             List<Path> shards = reader.shards();
-            return shards.size() == 1 ? shards.get(0).toString()
+            return shards.size() == 1
+                    ? shards.get(0).toString()
                     : shards.size() + " shards in " + shards.get(0).toAbsolutePath().getParent();
         }
         return source.toString();
@@ -174,7 +199,9 @@ public final class HfWeights {
     private static Shape shapeOf(Parameter param, String name) {
         if (!param.isInitialized()) {
             throw new IllegalStateException(
-                    "Model parameter '" + name + "' is not initialized: call block.initialize(...)"
+                    "Model parameter '"
+                            + name
+                            + "' is not initialized: call block.initialize(...)"
                             + " before loading weights");
         }
         return param.getArray().getShape();
@@ -187,8 +214,13 @@ public final class HfWeights {
         try (NDManager scratch = target.getManager().newSubManager(target.getDevice())) {
             NDArray loaded = source.load(key, scratch, target.getDataType());
             if (!loaded.getShape().equals(target.getShape())) {
-                throw new IllegalArgumentException("tensor '" + key + "' loaded with shape "
-                        + loaded.getShape() + ", expected " + target.getShape());
+                throw new IllegalArgumentException(
+                        "tensor '"
+                                + key
+                                + "' loaded with shape "
+                                + loaded.getShape()
+                                + ", expected "
+                                + target.getShape());
             }
             // duplicate() is a native clone that owns its memory: the loaded array may view a Java
             // buffer (a memory map, a direct buffer) that must not live on inside the parameter

@@ -118,8 +118,11 @@ public final class LlamaConfig extends HfConfig {
             throw new IllegalArgumentException("head_dim must be even for RoPE, got " + headDim());
         }
         if (numAttentionHeads % numKeyValueHeads() != 0) {
-            throw new IllegalArgumentException("num_attention_heads " + numAttentionHeads
-                    + " is not a multiple of num_key_value_heads " + numKeyValueHeads());
+            throw new IllegalArgumentException(
+                    "num_attention_heads "
+                            + numAttentionHeads
+                            + " is not a multiple of num_key_value_heads "
+                            + numKeyValueHeads());
         }
         requirePositive("rms_norm_eps", rmsNormEps);
         requirePositive("rope_theta", ropeTheta);
@@ -128,8 +131,10 @@ public final class LlamaConfig extends HfConfig {
         if (ropeScaling != null) {
             Object type = ropeScaling.getOrDefault("rope_type", ropeScaling.get("type"));
             if (!"default".equals(type)) {
-                throw new IllegalArgumentException("rope_scaling " + ropeScaling
-                        + " is not supported (only the default RoPE)");
+                throw new IllegalArgumentException(
+                        "rope_scaling "
+                                + ropeScaling
+                                + " is not supported (only the default RoPE)");
             }
         }
     }

@@ -43,8 +43,8 @@ public final class LlamaMlp extends HfModule {
             boolean training,
             PairList<String, Object> params) {
         NDArray x = inputs.head();
-        NDArray gate = Activations.apply(
-                activation, call(gateProj, parameterStore, training, params, x));
+        NDArray gate =
+                Activations.apply(activation, call(gateProj, parameterStore, training, params, x));
         NDArray up = call(upProj, parameterStore, training, params, x);
         return new NDList(call(downProj, parameterStore, training, params, gate.mul(up)));
     }

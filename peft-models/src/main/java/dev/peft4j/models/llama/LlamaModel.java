@@ -46,8 +46,11 @@ public final class LlamaModel extends HfModule {
                 register("embed_tokens", new Embedding(config.vocabSize(), h), new Shape(1, 1));
         List<Block> decoderLayers =
                 ModuleList.repeat(config.numHiddenLayers(), () -> new LlamaDecoderLayer(config));
-        layers = register("layers", new ModuleList(decoderLayers, new Shape(1, 1, h)),
-                new Shape(1, 1, h));
+        layers =
+                register(
+                        "layers",
+                        new ModuleList(decoderLayers, new Shape(1, 1, h)),
+                        new Shape(1, 1, h));
         norm = register("norm", new RmsNorm(h, config.rmsNormEps()), new Shape(1, 1, h));
         setInitializer(new NormalInitializer(config.initializerRange()), Parameter.Type.WEIGHT);
     }
@@ -70,8 +73,10 @@ public final class LlamaModel extends HfModule {
      */
     public Parameter embeddingWeight() {
         if (!(embedTokens instanceof Embedding)) {
-            throw new IllegalStateException("embed_tokens is a "
-                    + embedTokens.getClass().getSimpleName() + ", so lm_head cannot be tied to it");
+            throw new IllegalStateException(
+                    "embed_tokens is a "
+                            + embedTokens.getClass().getSimpleName()
+                            + ", so lm_head cannot be tied to it");
         }
         return ((Embedding) embedTokens).weight();
     }
@@ -87,9 +92,11 @@ public final class LlamaModel extends HfModule {
         NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
         long length = ids.getShape().get(1);
         NDManager manager = ids.getManager();
-        NDArray positions = inputs.size() > 2
-                ? inputs.get(2)
-                : manager.arange(0, length, 1, DataType.INT64, ids.getDevice()).expandDims(0);
+        NDArray positions =
+                inputs.size() > 2
+                        ? inputs.get(2)
+                        : manager.arange(0, length, 1, DataType.INT64, ids.getDevice())
+                                .expandDims(0);
         NDArray hidden = call(embedTokens, parameterStore, training, params, ids);
         NDList cosSin = Rope.cosSin(positions, inverseFrequencies);
         NDArray bias = Attention.maskBias(allowed(ids, mask), hidden.getDataType());

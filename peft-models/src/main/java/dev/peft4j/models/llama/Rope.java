@@ -37,8 +37,11 @@ public final class Rope {
      * @return {@code cos} and {@code sin}, each {@code [B, 1, T, D]} (broadcast over heads)
      */
     public static NDList cosSin(NDArray positions, float[] inverseFrequencies) {
-        NDArray inv = positions.getManager().create(inverseFrequencies)
-                .toDevice(positions.getDevice(), false);
+        NDArray inv =
+                positions
+                        .getManager()
+                        .create(inverseFrequencies)
+                        .toDevice(positions.getDevice(), false);
         NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(inv);
         NDArray angles = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
         return new NDList(angles.cos(), angles.sin());

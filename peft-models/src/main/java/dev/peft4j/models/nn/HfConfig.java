@@ -133,10 +133,7 @@ public abstract class HfConfig {
         requirePositive("num_attention_heads", heads);
         if (hidden % heads != 0) {
             throw new IllegalArgumentException(
-                    "hidden_size "
-                            + hidden
-                            + " is not a multiple of num_attention_heads "
-                            + heads);
+                    "hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
         }
     }
 }

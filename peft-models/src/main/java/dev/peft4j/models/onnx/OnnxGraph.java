@@ -39,8 +39,8 @@ public record OnnxGraph(List<Initializer> initializers, List<Node> nodes) {
      * @param data little-endian element bytes ({@code raw_data}, or the packed {@code float_data})
      * @param offset where {@code data} starts in the file (-1 for unpacked values gathered here)
      */
-    public record Initializer(String name, long[] dims, int dataType, ByteBuffer data,
-            long offset) {}
+    public record Initializer(
+            String name, long[] dims, int dataType, ByteBuffer data, long offset) {}
 
     /**
      * One operator.

@@ -15,10 +15,10 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.HashSet;
 import java.util.Set;
 
 /**
@@ -99,9 +99,12 @@ public final class OnnxWeights implements TensorSource {
             boolean transposed = hfName != null;
             if (!transposed) {
                 if (init.name().startsWith("onnx::")) {
-                    throw new IllegalArgumentException(origin + ": cannot map initializer '"
-                            + init.name() + "' to an HF name: it is not the weight of a MatMul"
-                            + " followed by an Add with a named bias");
+                    throw new IllegalArgumentException(
+                            origin
+                                    + ": cannot map initializer '"
+                                    + init.name()
+                                    + "' to an HF name: it is not the weight of a MatMul"
+                                    + " followed by an Add with a named bias");
                 }
                 hfName = init.name();
             }
@@ -126,7 +129,8 @@ public final class OnnxWeights implements TensorSource {
         }
         Map<String, String> names = new HashMap<>();
         for (OnnxGraph.Node node : graph.nodes()) {
-            if (!node.opType().equals("MatMul") || node.inputs().size() != 2
+            if (!node.opType().equals("MatMul")
+                    || node.inputs().size() != 2
                     || !initializerNames.contains(node.inputs().get(1))) {
                 continue;
             }
@@ -151,20 +155,38 @@ public final class OnnxWeights implements TensorSource {
     private static Tensor tensor(String origin, OnnxGraph.Initializer init, boolean transposed) {
         DataType dtype = DTYPES.get(init.dataType());
         if (dtype == null || (transposed && dtype != DataType.FLOAT32)) {
-            throw new IllegalArgumentException(origin + ": initializer '" + init.name()
-                    + "' has unsupported ONNX data_type " + init.dataType());
+            throw new IllegalArgumentException(
+                    origin
+                            + ": initializer '"
+                            + init.name()
+                            + "' has unsupported ONNX data_type "
+                            + init.dataType());
         }
         long[] dims = init.dims();
         Shape shape = new Shape(dims);
         if (init.data().remaining() != shape.size() * dtype.getNumOfBytes()) {
-            throw new IllegalArgumentException(origin + ": initializer '" + init.name() + "' holds "
-                    + init.data().remaining() + " bytes, expected " + shape.size() + " x "
-                    + dtype.getNumOfBytes() + " for shape " + shape);
+            throw new IllegalArgumentException(
+                    origin
+                            + ": initializer '"
+                            + init.name()
+                            + "' holds "
+                            + init.data().remaining()
+                            + " bytes, expected "
+                            + shape.size()
+                            + " x "
+                            + dtype.getNumOfBytes()
+                            + " for shape "
+                            + shape);
         }
         if (transposed) {
             if (dims.length != 2) {
-                throw new IllegalArgumentException(origin + ": MatMul weight '" + init.name()
-                        + "' has shape " + shape + ", expected 2 dimensions");
+                throw new IllegalArgumentException(
+                        origin
+                                + ": MatMul weight '"
+                                + init.name()
+                                + "' has shape "
+                                + shape
+                                + ", expected 2 dimensions");
             }
             shape = new Shape(dims[1], dims[0]);
         }
@@ -191,8 +213,8 @@ public final class OnnxWeights implements TensorSource {
     public TensorInfo info(String key) {
         Tensor t = get(key);
         ByteBuffer data = t.source().data();
-        return new TensorInfo(key, t.dtype(), t.shape(), Math.max(t.source().offset(), 0),
-                data.remaining());
+        return new TensorInfo(
+                key, t.dtype(), t.shape(), Math.max(t.source().offset(), 0), data.remaining());
     }
 
     /** Loads one tensor as an independent copy, converted to {@code target}. */
@@ -200,9 +222,10 @@ public final class OnnxWeights implements TensorSource {
     public NDArray load(String key, NDManager manager, DataType target) {
         Tensor t = get(key);
         ByteBuffer data = t.source().data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        NDArray stored = t.transposed()
-                ? manager.create(transpose(data.asFloatBuffer(), t.shape()), t.shape())
-                : manager.create(copy(data), t.shape(), t.dtype());
+        NDArray stored =
+                t.transposed()
+                        ? manager.create(transpose(data.asFloatBuffer(), t.shape()), t.shape())
+                        : manager.create(copy(data), t.shape(), t.dtype());
         return stored.toType(target, false);
     }
 
@@ -242,8 +265,10 @@ public final class OnnxWeights implements TensorSource {
      * @return the names of transposed tensors
      */
     public List<String> transposedKeys() {
-        return tensors.entrySet().stream().filter(e -> e.getValue().transposed())
-                .map(Map.Entry::getKey).toList();
+        return tensors.entrySet().stream()
+                .filter(e -> e.getValue().transposed())
+                .map(Map.Entry::getKey)
+                .toList();
     }
 
     /** {@inheritDoc} */

@@ -67,7 +67,9 @@ final class ProtoReader {
         int length = Math.toIntExact(varint());
         if (length < 0 || length > buf.remaining()) {
             throw new IllegalArgumentException(
-                    "protobuf field of " + length + " bytes overruns its message at byte "
+                    "protobuf field of "
+                            + length
+                            + " bytes overruns its message at byte "
                             + buf.position());
         }
         sliceOffset = base + buf.position();
@@ -116,7 +118,9 @@ final class ProtoReader {
                 break;
             default:
                 throw new IllegalArgumentException(
-                        "unsupported protobuf wire type " + wireType + " at byte "
+                        "unsupported protobuf wire type "
+                                + wireType
+                                + " at byte "
                                 + buf.position());
         }
     }

@@ -13,7 +13,6 @@ import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
 import dev.peft4j.models.onnx.OnnxWeights;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -45,7 +44,9 @@ public enum PretrainedEncoder {
             Pooling.CLS);
 
     // checkpoint buffers that are not parameters
-    private static final String[] BUFFERS = {"embeddings.position_ids", "embeddings.token_type_ids"};
+    private static final String[] BUFFERS = {
+        "embeddings.position_ids", "embeddings.token_type_ids"
+    };
 
     private final String name;
     private final String artifact;
@@ -163,8 +164,11 @@ public enum PretrainedEncoder {
      */
     public HuggingFaceTokenizer tokenizer(int maxLength) {
         if (maxLength < 2 || maxLength > config().maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("maxLength must be in [2, " + config().maxPositionEmbeddings()
-                    + "], got " + maxLength);
+            throw new IllegalArgumentException(
+                    "maxLength must be in [2, "
+                            + config().maxPositionEmbeddings()
+                            + "], got "
+                            + maxLength);
         }
         try (InputStream in = resource(tokenizerResource())) {
             return HuggingFaceTokenizer.newInstance(in, tokenizerOptions(maxLength));
@@ -182,7 +186,8 @@ public enum PretrainedEncoder {
      */
     public HuggingFaceTokenizer tokenizer(Path tokenizerJson) throws IOException {
         try (InputStream in = Files.newInputStream(tokenizerJson)) {
-            return HuggingFaceTokenizer.newInstance(in, tokenizerOptions(config().maxPositionEmbeddings()));
+            return HuggingFaceTokenizer.newInstance(
+                    in, tokenizerOptions(config().maxPositionEmbeddings()));
         }
     }
 
@@ -224,11 +229,12 @@ public enum PretrainedEncoder {
         BertForSequenceClassification model =
                 new BertForSequenceClassification(config(), numLabels, pooling);
         initialize(model, manager);
-        LoadOptions options = LoadOptions.builder()
-                .optAddPrefix(BertForSequenceClassification.BASE_MODEL_PREFIX)
-                .optIgnoreUnexpected(BUFFERS)
-                .optAllowMissing("classifier.")
-                .build();
+        LoadOptions options =
+                LoadOptions.builder()
+                        .optAddPrefix(BertForSequenceClassification.BASE_MODEL_PREFIX)
+                        .optIgnoreUnexpected(BUFFERS)
+                        .optAllowMissing("classifier.")
+                        .build();
         HfWeights.load(model, weights, options);
         return model;
     }
@@ -239,15 +245,22 @@ public enum PretrainedEncoder {
     }
 
     private InputStream resource(String resource) {
-        InputStream in = Thread.currentThread().getContextClassLoader() != null
-                ? Thread.currentThread().getContextClassLoader().getResourceAsStream(resource)
-                : null;
+        InputStream in =
+                Thread.currentThread().getContextClassLoader() != null
+                        ? Thread.currentThread()
+                                .getContextClassLoader()
+                                .getResourceAsStream(resource)
+                        : null;
         if (in == null) {
             in = PretrainedEncoder.class.getClassLoader().getResourceAsStream(resource);
         }
         if (in == null) {
-            throw new IllegalStateException("Class-path resource " + resource + " not found: add "
-                    + artifact + " as a dependency, or pass the file's path");
+            throw new IllegalStateException(
+                    "Class-path resource "
+                            + resource
+                            + " not found: add "
+                            + artifact
+                            + " as a dependency, or pass the file's path");
         }
         return in;
     }

@@ -27,10 +27,20 @@ public final class ViTAttention extends HfModule {
     public ViTAttention(ViTConfig config) {
         long h = config.hiddenSize();
         Shape hidden = new Shape(1, 1, h);
-        attention = register("attention", new SelfAttention(h, config.numAttentionHeads(),
-                config.qkvBias(), config.attentionProbsDropoutProb()), hidden);
-        output = register("output",
-                new DenseResidual(h, h, config.hiddenDropoutProb(), null), hidden);
+        attention =
+                register(
+                        "attention",
+                        new SelfAttention(
+                                h,
+                                config.numAttentionHeads(),
+                                config.qkvBias(),
+                                config.attentionProbsDropoutProb()),
+                        hidden);
+        output =
+                register(
+                        "output",
+                        new DenseResidual(h, h, config.hiddenDropoutProb(), null),
+                        hidden);
     }
 
     /** {@inheritDoc} */

@@ -69,8 +69,11 @@ public final class ViTConfig extends EncoderConfig {
         requirePositive("patch_size", patchSize);
         requirePositive("num_channels", numChannels);
         if (imageSize <= 0 || imageSize % patchSize != 0) {
-            throw new IllegalArgumentException("image_size " + imageSize
-                    + " must be a positive multiple of patch_size " + patchSize);
+            throw new IllegalArgumentException(
+                    "image_size "
+                            + imageSize
+                            + " must be a positive multiple of patch_size "
+                            + patchSize);
         }
     }
 

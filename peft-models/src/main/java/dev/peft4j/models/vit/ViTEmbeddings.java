@@ -34,10 +34,13 @@ public final class ViTEmbeddings extends HfModule {
         long h = config.hiddenSize();
         NormalInitializer init = new NormalInitializer(config.initializerRange());
         clsToken = parameter("cls_token", new Shape(1, 1, h), init);
-        patchEmbeddings = register("patch_embeddings", new ViTPatchEmbeddings(config),
-                new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
-        positionEmbeddings = parameter(
-                "position_embeddings", new Shape(1, config.numPatches() + 1, h), init);
+        patchEmbeddings =
+                register(
+                        "patch_embeddings",
+                        new ViTPatchEmbeddings(config),
+                        new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
+        positionEmbeddings =
+                parameter("position_embeddings", new Shape(1, config.numPatches() + 1, h), init);
     }
 
     /** {@inheritDoc} */
@@ -49,10 +52,12 @@ public final class ViTEmbeddings extends HfModule {
             PairList<String, Object> params) {
         NDArray patches = call(patchEmbeddings, parameterStore, training, params, inputs.head());
         long batch = patches.getShape().get(0);
-        NDArray cls = value(parameterStore, clsToken, patches, training)
-                .broadcast(new Shape(batch, 1, config.hiddenSize()));
-        NDArray tokens = NDArrays.concat(new NDList(cls, patches), 1)
-                .add(value(parameterStore, positionEmbeddings, patches, training));
+        NDArray cls =
+                value(parameterStore, clsToken, patches, training)
+                        .broadcast(new Shape(batch, 1, config.hiddenSize()));
+        NDArray tokens =
+                NDArrays.concat(new NDList(cls, patches), 1)
+                        .add(value(parameterStore, positionEmbeddings, patches, training));
         if (training && config.hiddenDropoutProb() > 0) {
             tokens = Dropout.dropout(tokens, config.hiddenDropoutProb(), true).head();
         }

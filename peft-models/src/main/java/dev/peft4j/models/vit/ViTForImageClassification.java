@@ -37,8 +37,11 @@ public final class ViTForImageClassification extends HfModule {
             throw new IllegalArgumentException("numLabels must be positive, got " + numLabels);
         }
         this.numLabels = numLabels;
-        vit = register("vit", new ViTModel(config, false),
-                new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
+        vit =
+                register(
+                        "vit",
+                        new ViTModel(config, false),
+                        new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
         classifier = linear("classifier", config.hiddenSize(), numLabels, true);
         setInitializer(new NormalInitializer(config.initializerRange()), Parameter.Type.WEIGHT);
     }

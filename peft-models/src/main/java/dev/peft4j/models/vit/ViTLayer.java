@@ -35,8 +35,11 @@ public final class ViTLayer extends HfModule {
         Shape hidden = new Shape(1, 1, h);
         attention = register("attention", new ViTAttention(config), hidden);
         intermediate = register("intermediate", new Intermediate(h, i, config.hiddenAct()), hidden);
-        output = register("output", new DenseResidual(i, h, config.hiddenDropoutProb(), null),
-                new Shape(1, 1, i));
+        output =
+                register(
+                        "output",
+                        new DenseResidual(i, h, config.hiddenDropoutProb(), null),
+                        new Shape(1, 1, i));
         layernormBefore =
                 register("layernorm_before", new LayerNorm(h, config.layerNormEps()), hidden);
         layernormAfter =
@@ -53,8 +56,13 @@ public final class ViTLayer extends HfModule {
         NDArray x = inputs.head();
         NDArray normed = call(layernormBefore, parameterStore, training, params, x);
         NDArray h = x.add(call(attention, parameterStore, training, params, normed));
-        NDArray up = call(intermediate, parameterStore, training, params,
-                call(layernormAfter, parameterStore, training, params, h));
+        NDArray up =
+                call(
+                        intermediate,
+                        parameterStore,
+                        training,
+                        params,
+                        call(layernormAfter, parameterStore, training, params, h));
         return new NDList(call(output, parameterStore, training, params, up, h));
     }
 

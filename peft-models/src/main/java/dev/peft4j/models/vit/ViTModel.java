@@ -10,8 +10,8 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 import dev.peft4j.models.nn.Encoder;
 import dev.peft4j.models.nn.HfModule;
-import dev.peft4j.models.nn.ModuleList;
 import dev.peft4j.models.nn.LayerNorm;
+import dev.peft4j.models.nn.ModuleList;
 import dev.peft4j.models.nn.Pooler;
 import java.util.List;
 
@@ -41,8 +41,11 @@ public final class ViTModel extends HfModule {
         this.config = config;
         long h = config.hiddenSize();
         Shape hidden = new Shape(1, 1, h);
-        embeddings = register("embeddings", new ViTEmbeddings(config),
-                new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
+        embeddings =
+                register(
+                        "embeddings",
+                        new ViTEmbeddings(config),
+                        new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
         List<Block> layers =
                 ModuleList.repeat(config.numHiddenLayers(), () -> new ViTLayer(config));
         encoder = register("encoder", new Encoder(layers, h), hidden);

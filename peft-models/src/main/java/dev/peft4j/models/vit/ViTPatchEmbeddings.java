@@ -27,13 +27,17 @@ public final class ViTPatchEmbeddings extends HfModule {
     public ViTPatchEmbeddings(ViTConfig config) {
         this.config = config;
         Shape patch = new Shape(config.patchSize(), config.patchSize());
-        Conv2d conv = Conv2d.builder()
-                .setKernelShape(patch)
-                .optStride(patch)
-                .setFilters(config.hiddenSize())
-                .build();
-        projection = register("projection", conv,
-                new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
+        Conv2d conv =
+                Conv2d.builder()
+                        .setKernelShape(patch)
+                        .optStride(patch)
+                        .setFilters(config.hiddenSize())
+                        .build();
+        projection =
+                register(
+                        "projection",
+                        conv,
+                        new Shape(1, config.numChannels(), config.imageSize(), config.imageSize()));
     }
 
     /** {@inheritDoc} */
@@ -45,8 +49,8 @@ public final class ViTPatchEmbeddings extends HfModule {
             PairList<String, Object> params) {
         NDArray pixels = inputs.head();
         Shape s = pixels.getShape();
-        Shape expected = new Shape(s.get(0), config.numChannels(), config.imageSize(),
-                config.imageSize());
+        Shape expected =
+                new Shape(s.get(0), config.numChannels(), config.imageSize(), config.imageSize());
         if (!s.equals(expected)) {
             throw new IllegalArgumentException(
                     "pixel_values has shape " + s + ", expected " + expected);

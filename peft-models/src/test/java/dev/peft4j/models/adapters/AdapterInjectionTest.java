@@ -40,9 +40,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AdapterInjectionTest {
 
-    private static final BertConfig BERT = BertConfig.parse("{\"vocab_size\": 30,"
-            + " \"hidden_size\": 8, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,"
-            + " \"intermediate_size\": 12, \"max_position_embeddings\": 8}");
+    private static final BertConfig BERT =
+            BertConfig.parse(
+                    "{\"vocab_size\": 30, \"hidden_size\": 8, \"num_hidden_layers\": 2,"
+                            + " \"num_attention_heads\": 2, \"intermediate_size\": 12,"
+                            + " \"max_position_embeddings\": 8}");
 
     @Test
     void loraOnBertUsesHfPathsAndPeftKeys(@TempDir Path dir) throws Exception {
@@ -52,16 +54,24 @@ class AdapterInjectionTest {
             Shape ids = new Shape(2, 5);
             TestWeights.randomize(model, manager, 41, ids, ids, ids);
             Set<String> names = HfStateDict.of(model).keySet();
-            NDList in = new NDList(manager.randomInteger(1, 30, ids,
-                    ai.djl.ndarray.types.DataType.INT64));
+            NDList in =
+                    new NDList(
+                            manager.randomInteger(1, 30, ids, ai.djl.ndarray.types.DataType.INT64));
             NDArray base = forward(model, manager, in);
 
-            PeftModel pm = PeftModel.create(model, LoraConfig.builder().setRank(2)
-                    .setTargetModules("query", "value").build());
-            assertEquals(List.of("bert.encoder.layer.0.attention.self.query",
-                    "bert.encoder.layer.0.attention.self.value",
-                    "bert.encoder.layer.1.attention.self.query",
-                    "bert.encoder.layer.1.attention.self.value"),
+            PeftModel pm =
+                    PeftModel.create(
+                            model,
+                            LoraConfig.builder()
+                                    .setRank(2)
+                                    .setTargetModules("query", "value")
+                                    .build());
+            assertEquals(
+                    List.of(
+                            "bert.encoder.layer.0.attention.self.query",
+                            "bert.encoder.layer.0.attention.self.value",
+                            "bert.encoder.layer.1.attention.self.query",
+                            "bert.encoder.layer.1.attention.self.value"),
                     new ArrayList<>(pm.adaptedLayers().keySet()));
             // LoRA starts with B = 0: the adapted model computes the base function
             assertAlmostEquals(forward(model, manager, in), base, 1e-6, 1e-6);
@@ -70,15 +80,17 @@ class AdapterInjectionTest {
             AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 42);
             NDArray adapted = forward(model, manager, in);
             assertTrue(adapted.sub(base).abs().max().getFloat() > 1e-3, "adapters change outputs");
-            assertThrows(IllegalStateException.class,
+            assertThrows(
+                    IllegalStateException.class,
                     () -> HfWeights.save(model, dir.resolve("refused.safetensors")));
 
             pm.save(dir.resolve("adapter"));
             try (SafetensorsReader saved =
                     SafetensorsReader.open(dir.resolve("adapter/adapter_model.safetensors"))) {
                 String q = "base_model.model.bert.encoder.layer.0.attention.self.query.";
-                assertTrue(saved.keys().containsAll(List.of(q + "lora_A.weight",
-                        q + "lora_B.weight")), saved.keys().toString());
+                assertTrue(
+                        saved.keys().containsAll(List.of(q + "lora_A.weight", q + "lora_B.weight")),
+                        saved.keys().toString());
                 assertEquals(new Shape(2, 8), saved.info(q + "lora_A.weight").shape());
             }
 
@@ -94,19 +106,31 @@ class AdapterInjectionTest {
 
     @Test
     void loraOnLlamaAndVitProjections() {
-        LlamaConfig llamaConfig = LlamaConfig.parse("{\"vocab_size\": 20, \"hidden_size\": 8,"
-                + " \"intermediate_size\": 12, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
-                + " \"num_key_value_heads\": 1}");
-        ViTConfig vitConfig = ViTConfig.parse("{\"hidden_size\": 8, \"num_hidden_layers\": 1,"
-                + " \"num_attention_heads\": 2, \"intermediate_size\": 12, \"image_size\": 4,"
-                + " \"patch_size\": 2, \"num_channels\": 1}");
+        LlamaConfig llamaConfig =
+                LlamaConfig.parse(
+                        "{\"vocab_size\": 20, \"hidden_size\": 8, \"intermediate_size\": 12,"
+                                + " \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+                                + " \"num_key_value_heads\": 1}");
+        ViTConfig vitConfig =
+                ViTConfig.parse(
+                        "{\"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+                            + " \"intermediate_size\": 12, \"image_size\": 4, \"patch_size\": 2,"
+                            + " \"num_channels\": 1}");
         try (NDManager manager = NDManager.newBaseManager()) {
             LlamaForCausalLM llama = new LlamaForCausalLM(llamaConfig);
             TestWeights.randomize(llama, manager, 43, new Shape(1, 4));
-            PeftModel pl = PeftModel.create(llama, LoraConfig.builder().setRank(2)
-                    .setTargetModules("q_proj", "v_proj", "down_proj").build());
-            assertEquals(List.of("model.layers.0.self_attn.q_proj",
-                    "model.layers.0.self_attn.v_proj", "model.layers.0.mlp.down_proj"),
+            PeftModel pl =
+                    PeftModel.create(
+                            llama,
+                            LoraConfig.builder()
+                                    .setRank(2)
+                                    .setTargetModules("q_proj", "v_proj", "down_proj")
+                                    .build());
+            assertEquals(
+                    List.of(
+                            "model.layers.0.self_attn.q_proj",
+                            "model.layers.0.self_attn.v_proj",
+                            "model.layers.0.mlp.down_proj"),
                     new ArrayList<>(pl.adaptedLayers().keySet()));
             AdapterChecks.randomizeAdapters(pl, PeftModel.DEFAULT, 44);
             NDList ids = new NDList(manager.create(new long[][] {{1, 5, 7, 2}}));
@@ -114,15 +138,23 @@ class AdapterInjectionTest {
 
             ViTForImageClassification vit = new ViTForImageClassification(vitConfig, 3);
             TestWeights.randomize(vit, manager, 45, new Shape(1, 1, 4, 4));
-            PeftModel pv = PeftModel.create(vit, LoraConfig.builder().setRank(2)
-                    .setTargetModules("query", "dense").build());
-            assertEquals(List.of("vit.encoder.layer.0.attention.attention.query",
-                    "vit.encoder.layer.0.attention.output.dense",
-                    "vit.encoder.layer.0.intermediate.dense",
-                    "vit.encoder.layer.0.output.dense"),
+            PeftModel pv =
+                    PeftModel.create(
+                            vit,
+                            LoraConfig.builder()
+                                    .setRank(2)
+                                    .setTargetModules("query", "dense")
+                                    .build());
+            assertEquals(
+                    List.of(
+                            "vit.encoder.layer.0.attention.attention.query",
+                            "vit.encoder.layer.0.attention.output.dense",
+                            "vit.encoder.layer.0.intermediate.dense",
+                            "vit.encoder.layer.0.output.dense"),
                     new ArrayList<>(pv.adaptedLayers().keySet()));
             // the patch embedding is the Conv2d that convolution adapters (FLoRA) target
-            assertEquals(BaseLayer.Kind.CONV2D,
+            assertEquals(
+                    BaseLayer.Kind.CONV2D,
                     pv.baseLayer("vit.embeddings.patch_embeddings.projection").kind());
             NDList pixels = new NDList(manager.randomNormal(new Shape(2, 1, 4, 4)));
             NDArray before = forward(vit, manager, pixels);

@@ -1,7 +1,6 @@
 package dev.peft4j.models.bert;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,10 +33,11 @@ class BertReferenceTest {
     private static final double TOL = 1e-4;
     private static final int LABELS = 3;
 
-    static final String CONFIG = "{\"vocab_size\": 50, \"hidden_size\": 16,"
-            + " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 32,"
-            + " \"max_position_embeddings\": 16, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-6,"
-            + " \"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.1}";
+    static final String CONFIG =
+            "{\"vocab_size\": 50, \"hidden_size\": 16, \"num_hidden_layers\": 2,"
+                + " \"num_attention_heads\": 4, \"intermediate_size\": 32,"
+                + " \"max_position_embeddings\": 16, \"type_vocab_size\": 2, \"layer_norm_eps\":"
+                + " 1e-6, \"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.1}";
 
     // right padding in row 1; a second segment (token type 1) in row 0
     private static final long[][] IDS = {{2, 14, 7, 3, 9, 33, 3}, {2, 41, 18, 3, 0, 0, 0}};
@@ -51,21 +51,28 @@ class BertReferenceTest {
             BertForSequenceClassification model =
                     new BertForSequenceClassification(config, LABELS, Pooling.POOLER);
             MapTensorSource w = TestWeights.randomize(model, manager, 31, ids(), ids(), ids());
-            assertTrue(HfStateDict.of(model).keySet().containsAll(List.of(
-                    "bert.embeddings.word_embeddings.weight",
-                    "bert.embeddings.LayerNorm.weight",
-                    "bert.encoder.layer.1.attention.self.query.weight",
-                    "bert.encoder.layer.1.attention.output.LayerNorm.bias",
-                    "bert.encoder.layer.1.intermediate.dense.weight",
-                    "bert.encoder.layer.1.output.dense.weight",
-                    "bert.pooler.dense.weight",
-                    "classifier.weight")));
-            NDArray logits = model.forward(new ParameterStore(manager, false), inputs(manager),
-                    false).head();
+            assertTrue(
+                    HfStateDict.of(model)
+                            .keySet()
+                            .containsAll(
+                                    List.of(
+                                            "bert.embeddings.word_embeddings.weight",
+                                            "bert.embeddings.LayerNorm.weight",
+                                            "bert.encoder.layer.1.attention.self.query.weight",
+                                            "bert.encoder.layer.1.attention.output.LayerNorm.bias",
+                                            "bert.encoder.layer.1.intermediate.dense.weight",
+                                            "bert.encoder.layer.1.output.dense.weight",
+                                            "bert.pooler.dense.weight",
+                                            "classifier.weight")));
+            NDArray logits =
+                    model.forward(new ParameterStore(manager, false), inputs(manager), false)
+                            .head();
             for (int b = 0; b < IDS.length; b++) {
-                assertAlmostEquals(logits.get(b).toFloatArray(),
+                assertAlmostEquals(
+                        logits.get(b).toFloatArray(),
                         Dense.flatten(reference(config, w, IDS[b], MASK[b], TYPES[b]), 1),
-                        TOL, TOL);
+                        TOL,
+                        TOL);
             }
         }
     }
@@ -107,7 +114,8 @@ class BertReferenceTest {
             NDArray eval2 = model.forward(ps, inputs(manager), false).head();
             NDArray train = model.forward(ps, inputs(manager), true).head();
             assertAlmostEquals(eval2, eval1, 0, 0);
-            assertTrue(train.sub(eval1).abs().max().getFloat() > 1e-3,
+            assertTrue(
+                    train.sub(eval1).abs().max().getFloat() > 1e-3,
                     "training pass must apply dropout");
         }
     }
@@ -120,9 +128,12 @@ class BertReferenceTest {
             BertForSequenceClassification block =
                     new BertForSequenceClassification(config, LABELS, Pooling.MEAN);
             djl.setBlock(block);
-            DefaultTrainingConfig training = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-2f))
-                            .build());
+            DefaultTrainingConfig training =
+                    new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(1e-2f))
+                                            .build());
             try (Trainer trainer = djl.newTrainer(training)) {
                 trainer.initialize(ids(), ids(), ids());
                 NDManager manager = trainer.getManager();
@@ -140,14 +151,22 @@ class BertReferenceTest {
 
     @Test
     void invalidConfigsAreNamed() {
-        IllegalArgumentException heads = assertThrows(IllegalArgumentException.class,
-                () -> BertConfig.parse("{\"hidden_size\": 10, \"num_attention_heads\": 4}"));
+        IllegalArgumentException heads =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () ->
+                                BertConfig.parse(
+                                        "{\"hidden_size\": 10, \"num_attention_heads\": 4}"));
         assertTrue(heads.getMessage().contains("num_attention_heads"), heads.getMessage());
-        IllegalArgumentException act = assertThrows(IllegalArgumentException.class,
-                () -> BertConfig.parse("{\"hidden_act\": \"swiglu\"}"));
+        IllegalArgumentException act =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> BertConfig.parse("{\"hidden_act\": \"swiglu\"}"));
         assertTrue(act.getMessage().contains("hidden_act"), act.getMessage());
-        IllegalArgumentException pos = assertThrows(IllegalArgumentException.class,
-                () -> BertConfig.parse("{\"position_embedding_type\": \"relative_key\"}"));
+        IllegalArgumentException pos =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> BertConfig.parse("{\"position_embedding_type\": \"relative_key\"}"));
         assertTrue(pos.getMessage().contains("position_embedding_type"), pos.getMessage());
     }
 
@@ -172,17 +191,20 @@ class BertReferenceTest {
     }
 
     /** The logits of one sequence: pooler on token 0, then the classifier. */
-    static double[][] reference(BertConfig c, MapTensorSource w, long[] ids, long[] mask,
-            long[] types) {
+    static double[][] reference(
+            BertConfig c, MapTensorSource w, long[] ids, long[] mask, long[] types) {
         double[][] states = encode(c, new Prefixed(w, "bert."), ids, mask, types);
-        double[][] pooled = Dense.linear(new double[][] {states[0]},
-                w.values("bert.pooler.dense.weight"), w.values("bert.pooler.dense.bias"),
-                c.hiddenSize());
+        double[][] pooled =
+                Dense.linear(
+                        new double[][] {states[0]},
+                        w.values("bert.pooler.dense.weight"),
+                        w.values("bert.pooler.dense.bias"),
+                        c.hiddenSize());
         for (int i = 0; i < pooled[0].length; i++) {
             pooled[0][i] = Math.tanh(pooled[0][i]);
         }
-        return Dense.linear(pooled, w.values("classifier.weight"), w.values("classifier.bias"),
-                LABELS);
+        return Dense.linear(
+                pooled, w.values("classifier.weight"), w.values("classifier.bias"), LABELS);
     }
 
     /** Names tensors under a prefix ("bert." inside the classifier, "" in a bare encoder). */
@@ -193,8 +215,8 @@ class BertReferenceTest {
     }
 
     /** The last hidden state of one sequence, BERT post-norm layers written out. */
-    private static double[][] encode(BertConfig c, Prefixed w, long[] ids, long[] mask,
-            long[] types) {
+    private static double[][] encode(
+            BertConfig c, Prefixed w, long[] ids, long[] mask, long[] types) {
         int h = c.hiddenSize();
         double eps = c.layerNormEps();
         float[] word = w.get("embeddings.word_embeddings.weight");
@@ -203,12 +225,18 @@ class BertReferenceTest {
         double[][] x = new double[ids.length][h];
         for (int t = 0; t < ids.length; t++) {
             for (int i = 0; i < h; i++) {
-                x[t][i] = word[(int) ids[t] * h + i] + position[t * h + i]
-                        + type[(int) types[t] * h + i];
+                x[t][i] =
+                        word[(int) ids[t] * h + i]
+                                + position[t * h + i]
+                                + type[(int) types[t] * h + i];
             }
         }
-        x = Dense.layerNorm(x, w.get("embeddings.LayerNorm.weight"),
-                w.get("embeddings.LayerNorm.bias"), eps);
+        x =
+                Dense.layerNorm(
+                        x,
+                        w.get("embeddings.LayerNorm.weight"),
+                        w.get("embeddings.LayerNorm.bias"),
+                        eps);
         boolean[][] allowed = new boolean[ids.length][ids.length];
         for (int t = 0; t < ids.length; t++) {
             for (int s = 0; s < ids.length; s++) {
@@ -217,21 +245,32 @@ class BertReferenceTest {
         }
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             String p = "encoder.layer." + l + ".";
-            double[][] a = Dense.attention(proj(x, w, p + "attention.self.query", h),
-                    proj(x, w, p + "attention.self.key", h),
-                    proj(x, w, p + "attention.self.value", h),
-                    c.numAttentionHeads(), c.numAttentionHeads(), allowed);
-            x = Dense.layerNorm(Dense.add(x, proj(a, w, p + "attention.output.dense", h)),
-                    w.get(p + "attention.output.LayerNorm.weight"),
-                    w.get(p + "attention.output.LayerNorm.bias"), eps);
+            double[][] a =
+                    Dense.attention(
+                            proj(x, w, p + "attention.self.query", h),
+                            proj(x, w, p + "attention.self.key", h),
+                            proj(x, w, p + "attention.self.value", h),
+                            c.numAttentionHeads(),
+                            c.numAttentionHeads(),
+                            allowed);
+            x =
+                    Dense.layerNorm(
+                            Dense.add(x, proj(a, w, p + "attention.output.dense", h)),
+                            w.get(p + "attention.output.LayerNorm.weight"),
+                            w.get(p + "attention.output.LayerNorm.bias"),
+                            eps);
             double[][] u = proj(x, w, p + "intermediate.dense", c.intermediateSize());
             for (double[] row : u) {
                 for (int i = 0; i < row.length; i++) {
                     row[i] = Dense.gelu(row[i]);
                 }
             }
-            x = Dense.layerNorm(Dense.add(x, proj(u, w, p + "output.dense", h)),
-                    w.get(p + "output.LayerNorm.weight"), w.get(p + "output.LayerNorm.bias"), eps);
+            x =
+                    Dense.layerNorm(
+                            Dense.add(x, proj(u, w, p + "output.dense", h)),
+                            w.get(p + "output.LayerNorm.weight"),
+                            w.get(p + "output.LayerNorm.bias"),
+                            eps);
         }
         return x;
     }

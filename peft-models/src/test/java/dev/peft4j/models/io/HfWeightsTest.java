@@ -29,9 +29,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** Loading by HF name: every mismatch is named, nothing loads on error, prefixes and heads. */
 class HfWeightsTest {
 
-    private static final BertConfig CONFIG = BertConfig.parse("{\"vocab_size\": 20,"
-            + " \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
-            + " \"intermediate_size\": 12, \"max_position_embeddings\": 8}");
+    private static final BertConfig CONFIG =
+            BertConfig.parse(
+                    "{\"vocab_size\": 20, \"hidden_size\": 8, \"num_hidden_layers\": 1,"
+                            + " \"num_attention_heads\": 2, \"intermediate_size\": 12,"
+                            + " \"max_position_embeddings\": 8}");
     private static final Shape IDS = new Shape(1, 4);
     private static final String QUERY = "encoder.layer.0.attention.self.query.weight";
 
@@ -71,8 +73,11 @@ class HfWeightsTest {
             assertTrue(message.contains("unexpected tensor '" + extra + "'"), message);
             assertUnchanged(model, good);
             // the same key is accepted when the options ignore it
-            HfWeights.LoadResult result = HfWeights.load(model, bad,
-                    LoadOptions.builder().optIgnoreUnexpected("encoder.layer.7.").build());
+            HfWeights.LoadResult result =
+                    HfWeights.load(
+                            model,
+                            bad,
+                            LoadOptions.builder().optIgnoreUnexpected("encoder.layer.7.").build());
             assertEquals(List.of(extra), result.ignored());
         }
     }
@@ -87,11 +92,20 @@ class HfWeightsTest {
             classifier.initialize(manager, DataType.FLOAT32, IDS, IDS, IDS);
             String message = loadError(classifier, weights, LoadOptions.strict());
             assertTrue(message.contains("unexpected tensor '" + QUERY + "'"), message);
-            HfWeights.LoadResult result = HfWeights.load(classifier, weights, LoadOptions.builder()
-                    .optAddPrefix("bert.").optAllowMissing("classifier.").build());
+            HfWeights.LoadResult result =
+                    HfWeights.load(
+                            classifier,
+                            weights,
+                            LoadOptions.builder()
+                                    .optAddPrefix("bert.")
+                                    .optAllowMissing("classifier.")
+                                    .build());
             assertEquals(List.of("classifier.weight", "classifier.bias"), result.missing());
-            assertAlmostEquals(HfStateDict.of(classifier).get("bert." + QUERY).getArray()
-                    .toFloatArray(), weights.values(QUERY), 0, 0);
+            assertAlmostEquals(
+                    HfStateDict.of(classifier).get("bert." + QUERY).getArray().toFloatArray(),
+                    weights.values(QUERY),
+                    0,
+                    0);
         }
     }
 
@@ -113,8 +127,10 @@ class HfWeightsTest {
             Path broken = dir.resolve("broken.safetensors");
             byte[] bytes = Files.readAllBytes(file);
             Files.write(broken, java.util.Arrays.copyOf(bytes, bytes.length - 16));
-            CheckpointFormatException e = assertThrows(CheckpointFormatException.class,
-                    () -> HfWeights.load(model, broken, LoadOptions.strict()));
+            CheckpointFormatException e =
+                    assertThrows(
+                            CheckpointFormatException.class,
+                            () -> HfWeights.load(model, broken, LoadOptions.strict()));
             assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());
         }
     }
@@ -135,10 +151,12 @@ class HfWeightsTest {
         }
     }
 
-    private static String loadError(ai.djl.nn.Block model, dev.peft4j.core.io.TensorSource source,
-            LoadOptions options) {
-        return assertThrows(IllegalArgumentException.class,
-                () -> HfWeights.load(model, source, options)).getMessage();
+    private static String loadError(
+            ai.djl.nn.Block model, dev.peft4j.core.io.TensorSource source, LoadOptions options) {
+        return assertThrows(
+                        IllegalArgumentException.class,
+                        () -> HfWeights.load(model, source, options))
+                .getMessage();
     }
 
     /** A copy of the checkpoint with every value changed, so a partial load would show. */
@@ -155,7 +173,10 @@ class HfWeightsTest {
     }
 
     private static void assertUnchanged(ai.djl.nn.Block model, MapTensorSource loaded) {
-        HfStateDict.of(model).forEach((k, p) ->
-                assertAlmostEquals(p.getArray().toFloatArray(), loaded.values(k), 0, 0));
+        HfStateDict.of(model)
+                .forEach(
+                        (k, p) ->
+                                assertAlmostEquals(
+                                        p.getArray().toFloatArray(), loaded.values(k), 0, 0));
     }
 }

@@ -10,9 +10,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.io.HfWeights;
-import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.testing.Dense;
 import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
@@ -28,14 +28,17 @@ class LlamaReferenceTest {
     private static final double TOL = 1e-4;
 
     /** Grouped-query attention (4 query heads share 2 key/value heads), untied lm_head. */
-    static final String GQA = "{\"vocab_size\": 40, \"hidden_size\": 16, \"intermediate_size\": 24,"
-            + " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
-            + " \"rms_norm_eps\": 1e-6, \"rope_theta\": 500.0, \"tie_word_embeddings\": false}";
+    static final String GQA =
+            "{\"vocab_size\": 40, \"hidden_size\": 16, \"intermediate_size\": 24,"
+                + " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\":"
+                + " 2, \"rms_norm_eps\": 1e-6, \"rope_theta\": 500.0, \"tie_word_embeddings\":"
+                + " false}";
 
     /** Multi-head attention with biases and an lm_head tied to the embeddings. */
-    static final String TIED = "{\"vocab_size\": 32, \"hidden_size\": 12, \"intermediate_size\": 20,"
-            + " \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"rms_norm_eps\": 1e-5,"
-            + " \"attention_bias\": true, \"tie_word_embeddings\": true}";
+    static final String TIED =
+            "{\"vocab_size\": 32, \"hidden_size\": 12, \"intermediate_size\": 20,"
+                + " \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"rms_norm_eps\": 1e-5,"
+                + " \"attention_bias\": true, \"tie_word_embeddings\": true}";
 
     // left padding: row 1 starts with two pad tokens; positions count real tokens only
     private static final long[][] IDS = {{3, 17, 5, 9, 22, 1}, {0, 0, 8, 31, 2, 14}};
@@ -53,8 +56,11 @@ class LlamaReferenceTest {
                 double[][] expected = reference(config, w, IDS[b], MASK[b], POSITIONS[b]);
                 for (int t = 0; t < IDS[b].length; t++) {
                     if (MASK[b][t] == 1) {
-                        assertAlmostEquals(logits.get(b, t).toFloatArray(),
-                                Dense.flatten(new double[][] {expected[t]}, 1), TOL, TOL);
+                        assertAlmostEquals(
+                                logits.get(b, t).toFloatArray(),
+                                Dense.flatten(new double[][] {expected[t]}, 1),
+                                TOL,
+                                TOL);
                     }
                 }
             }
@@ -72,8 +78,11 @@ class LlamaReferenceTest {
             for (int b = 0; b < IDS.length; b++) {
                 double[][] expected =
                         reference(config, w, IDS[b], new long[] {1, 1, 1, 1, 1, 1}, POSITIONS[0]);
-                assertAlmostEquals(logits.get(b).toFloatArray(),
-                        Dense.flatten(expected, expected.length), TOL, TOL);
+                assertAlmostEquals(
+                        logits.get(b).toFloatArray(),
+                        Dense.flatten(expected, expected.length),
+                        TOL,
+                        TOL);
             }
         }
     }
@@ -87,19 +96,22 @@ class LlamaReferenceTest {
             TestWeights.randomize(model, manager, 13, new Shape(2, 6));
             List<String> names = new ArrayList<>(HfStateDict.of(model).keySet());
             // LlamaForCausalLM.state_dict() keys of HF transformers, layer 0 and the ends
-            assertTrue(names.containsAll(List.of(
-                    "model.embed_tokens.weight",
-                    "model.layers.0.self_attn.q_proj.weight",
-                    "model.layers.0.self_attn.k_proj.weight",
-                    "model.layers.0.self_attn.v_proj.weight",
-                    "model.layers.0.self_attn.o_proj.weight",
-                    "model.layers.0.mlp.gate_proj.weight",
-                    "model.layers.0.mlp.up_proj.weight",
-                    "model.layers.0.mlp.down_proj.weight",
-                    "model.layers.0.input_layernorm.weight",
-                    "model.layers.0.post_attention_layernorm.weight",
-                    "model.norm.weight",
-                    "lm_head.weight")), names.toString());
+            assertTrue(
+                    names.containsAll(
+                            List.of(
+                                    "model.embed_tokens.weight",
+                                    "model.layers.0.self_attn.q_proj.weight",
+                                    "model.layers.0.self_attn.k_proj.weight",
+                                    "model.layers.0.self_attn.v_proj.weight",
+                                    "model.layers.0.self_attn.o_proj.weight",
+                                    "model.layers.0.mlp.gate_proj.weight",
+                                    "model.layers.0.mlp.up_proj.weight",
+                                    "model.layers.0.mlp.down_proj.weight",
+                                    "model.layers.0.input_layernorm.weight",
+                                    "model.layers.0.post_attention_layernorm.weight",
+                                    "model.norm.weight",
+                                    "lm_head.weight")),
+                    names.toString());
             assertEquals(2 + 2 * 9 + 1, names.size(), names.toString());
             HfWeights.save(model, file);
             NDArray before = forward(model, manager, true);
@@ -108,9 +120,11 @@ class LlamaReferenceTest {
             reloaded.initialize(manager, ai.djl.ndarray.types.DataType.FLOAT32, new Shape(2, 6));
             try (SafetensorsReader source = SafetensorsReader.open(file)) {
                 assertEquals(names, new ArrayList<>(source.keys()));
-                assertEquals(new Shape(16, 16),
+                assertEquals(
+                        new Shape(16, 16),
                         source.info("model.layers.0.self_attn.q_proj.weight").shape());
-                assertEquals(new Shape(8, 16),
+                assertEquals(
+                        new Shape(8, 16),
                         source.info("model.layers.0.self_attn.k_proj.weight").shape());
                 HfWeights.load(reloaded, source, reloaded.loadOptions());
             }
@@ -119,15 +133,19 @@ class LlamaReferenceTest {
     }
 
     private static NDArray forward(LlamaForCausalLM model, NDManager manager, boolean masked) {
-        NDList inputs = masked
-                ? new NDList(manager.create(IDS), manager.create(MASK), manager.create(POSITIONS))
-                : new NDList(manager.create(IDS));
+        NDList inputs =
+                masked
+                        ? new NDList(
+                                manager.create(IDS),
+                                manager.create(MASK),
+                                manager.create(POSITIONS))
+                        : new NDList(manager.create(IDS));
         return model.forward(new ParameterStore(manager, false), inputs, false).head();
     }
 
     /** The logits of one sequence, computed step by step in double precision. */
-    static double[][] reference(LlamaConfig c, MapTensorSource w, long[] ids, long[] mask,
-            long[] positions) {
+    static double[][] reference(
+            LlamaConfig c, MapTensorSource w, long[] ids, long[] mask, long[] positions) {
         int h = c.hiddenSize();
         int heads = c.numAttentionHeads();
         int kvHeads = c.numKeyValueHeads();
@@ -170,10 +188,10 @@ class LlamaReferenceTest {
         return Dense.linear(x, head, null, c.vocabSize());
     }
 
-    private static double[][] proj(double[][] x, MapTensorSource w, String name, int out,
-            boolean bias) {
-        return Dense.linear(x, w.values(name + ".weight"), bias ? w.values(name + ".bias") : null,
-                out);
+    private static double[][] proj(
+            double[][] x, MapTensorSource w, String name, int out, boolean bias) {
+        return Dense.linear(
+                x, w.values(name + ".weight"), bias ? w.values(name + ".bias") : null, out);
     }
 
     /** RoPE written out: pair (i, i + D/2) of each head rotates by pos * theta^(-2i/D). */

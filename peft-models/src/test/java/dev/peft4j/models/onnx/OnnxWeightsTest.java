@@ -22,42 +22,53 @@ class OnnxWeightsTest {
 
     @Test
     void namesMatMulWeightsThroughTheGraphAndTransposes() throws Exception {
-        byte[] model = model(
-                List.of(tensorRaw("onnx::MatMul_7", new long[] {2, 3}, M),
-                        tensorPacked("lin.bias", new long[] {3}, BIAS),
-                        tensorUnpacked("norm.weight", new long[] {2}, new float[] {7, 8})),
-                List.of(node("MatMul", List.of("x", "onnx::MatMul_7"), "mm"),
-                        node("Add", List.of("lin.bias", "mm"), "y")));
+        byte[] model =
+                model(
+                        List.of(
+                                tensorRaw("onnx::MatMul_7", new long[] {2, 3}, M),
+                                tensorPacked("lin.bias", new long[] {3}, BIAS),
+                                tensorUnpacked("norm.weight", new long[] {2}, new float[] {7, 8})),
+                        List.of(
+                                node("MatMul", List.of("x", "onnx::MatMul_7"), "mm"),
+                                node("Add", List.of("lin.bias", "mm"), "y")));
         OnnxWeights weights = OnnxWeights.of(ByteBuffer.wrap(model), "tiny");
         assertEquals(List.of("lin.weight", "lin.bias", "norm.weight"), weights.keys());
         assertEquals(new Shape(3, 2), weights.info("lin.weight").shape());
         try (NDManager manager = NDManager.newBaseManager()) {
             // HF weight [out, in] is the transpose of the ONNX MatMul operand [in, out]
-            assertAlmostEquals(weights.load("lin.weight", manager).toFloatArray(),
-                    new float[] {1, 4, 2, 5, 3, 6}, 0, 0);
+            assertAlmostEquals(
+                    weights.load("lin.weight", manager).toFloatArray(),
+                    new float[] {1, 4, 2, 5, 3, 6},
+                    0,
+                    0);
             assertAlmostEquals(weights.load("lin.bias", manager).toFloatArray(), BIAS, 0, 0);
-            assertAlmostEquals(weights.load("norm.weight", manager).toFloatArray(),
-                    new float[] {7, 8}, 0, 0);
+            assertAlmostEquals(
+                    weights.load("norm.weight", manager).toFloatArray(), new float[] {7, 8}, 0, 0);
         }
     }
 
     @Test
     void unmappedMatMulWeightIsNamed() {
-        byte[] model = model(
-                List.of(tensorRaw("onnx::MatMul_9", new long[] {2, 3}, M)),
-                List.of(node("MatMul", List.of("x", "onnx::MatMul_9"), "mm"),
-                        node("Relu", List.of("mm"), "y")));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> OnnxWeights.of(ByteBuffer.wrap(model), "tiny"));
+        byte[] model =
+                model(
+                        List.of(tensorRaw("onnx::MatMul_9", new long[] {2, 3}, M)),
+                        List.of(
+                                node("MatMul", List.of("x", "onnx::MatMul_9"), "mm"),
+                                node("Relu", List.of("mm"), "y")));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> OnnxWeights.of(ByteBuffer.wrap(model), "tiny"));
         assertTrue(e.getMessage().contains("onnx::MatMul_9"), e.getMessage());
     }
 
     @Test
     void truncatedTensorDataIsNamed() {
-        byte[] model = model(
-                List.of(tensorRaw("lin.bias", new long[] {4}, BIAS)), List.of());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> OnnxWeights.of(ByteBuffer.wrap(model), "tiny"));
+        byte[] model = model(List.of(tensorRaw("lin.bias", new long[] {4}, BIAS)), List.of());
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> OnnxWeights.of(ByteBuffer.wrap(model), "tiny"));
         assertTrue(e.getMessage().contains("lin.bias"), e.getMessage());
     }
 
@@ -139,8 +150,8 @@ class OnnxWeightsTest {
 
         void fixed32(int field, float v) {
             raw(((long) field << 3) | 5);
-            out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(v)
-                    .array());
+            out.writeBytes(
+                    ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(v).array());
         }
 
         private void raw(long v) {

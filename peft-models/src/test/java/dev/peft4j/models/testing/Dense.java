@@ -96,8 +96,8 @@ public final class Dense {
      * @param allowed {@code allowed[t][s]}: may query t attend key s
      * @return the concatenated head outputs {@code [T][heads * D]}
      */
-    public static double[][] attention(double[][] q, double[][] k, double[][] v, int heads,
-            int kvHeads, boolean[][] allowed) {
+    public static double[][] attention(
+            double[][] q, double[][] k, double[][] v, int heads, int kvHeads, boolean[][] allowed) {
         int d = q[0].length / heads;
         int group = heads / kvHeads;
         double[][] out = new double[q.length][heads * d];

@@ -33,10 +33,11 @@ public final class TestWeights {
         MapTensorSource source = new MapTensorSource();
         for (Map.Entry<String, Parameter> e : HfStateDict.of(model).entrySet()) {
             Shape shape = e.getValue().getArray().getShape();
-            boolean norm = e.getKey().endsWith("norm.weight")
-                    || e.getKey().endsWith("LayerNorm.weight")
-                    || e.getKey().endsWith("layernorm_before.weight")
-                    || e.getKey().endsWith("layernorm_after.weight");
+            boolean norm =
+                    e.getKey().endsWith("norm.weight")
+                            || e.getKey().endsWith("LayerNorm.weight")
+                            || e.getKey().endsWith("layernorm_before.weight")
+                            || e.getKey().endsWith("layernorm_after.weight");
             float[] v = new float[Math.toIntExact(shape.size())];
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) ((norm ? 1 : 0) + 0.3 * random.nextGaussian());

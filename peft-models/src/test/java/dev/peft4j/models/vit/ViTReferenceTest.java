@@ -10,10 +10,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
-import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.testing.Dense;
 import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
@@ -30,9 +30,10 @@ class ViTReferenceTest {
     private static final double TOL = 1e-4;
     private static final int LABELS = 5;
 
-    static final String CONFIG = "{\"hidden_size\": 16, \"num_hidden_layers\": 2,"
-            + " \"num_attention_heads\": 4, \"intermediate_size\": 32, \"image_size\": 8,"
-            + " \"patch_size\": 4, \"num_channels\": 3, \"layer_norm_eps\": 1e-6}";
+    static final String CONFIG =
+            "{\"hidden_size\": 16, \"num_hidden_layers\": 2,"
+                    + " \"num_attention_heads\": 4, \"intermediate_size\": 32, \"image_size\": 8,"
+                    + " \"patch_size\": 4, \"num_channels\": 3, \"layer_norm_eps\": 1e-6}";
 
     @Test
     void classifierMatchesReference() {
@@ -48,8 +49,8 @@ class ViTReferenceTest {
                 float[] one = new float[image];
                 System.arraycopy(pixels, b * image, one, 0, image);
                 double[][] expected = reference(config, w, one);
-                assertAlmostEquals(logits.get(b).toFloatArray(),
-                        Dense.flatten(expected, 1), TOL, TOL);
+                assertAlmostEquals(
+                        logits.get(b).toFloatArray(), Dense.flatten(expected, 1), TOL, TOL);
             }
         }
     }
@@ -65,22 +66,25 @@ class ViTReferenceTest {
             List<String> names = new ArrayList<>(HfStateDict.of(model).keySet());
             // ViTForImageClassification.state_dict() keys of HF transformers (layer 0 and ends)
             String l0 = "vit.encoder.layer.0.";
-            assertTrue(names.containsAll(List.of(
-                    "vit.embeddings.cls_token",
-                    "vit.embeddings.position_embeddings",
-                    "vit.embeddings.patch_embeddings.projection.weight",
-                    "vit.embeddings.patch_embeddings.projection.bias",
-                    l0 + "attention.attention.query.weight",
-                    l0 + "attention.attention.key.bias",
-                    l0 + "attention.attention.value.weight",
-                    l0 + "attention.output.dense.weight",
-                    l0 + "intermediate.dense.weight",
-                    l0 + "output.dense.bias",
-                    l0 + "layernorm_before.weight",
-                    l0 + "layernorm_after.bias",
-                    "vit.layernorm.weight",
-                    "classifier.weight",
-                    "classifier.bias")), names.toString());
+            assertTrue(
+                    names.containsAll(
+                            List.of(
+                                    "vit.embeddings.cls_token",
+                                    "vit.embeddings.position_embeddings",
+                                    "vit.embeddings.patch_embeddings.projection.weight",
+                                    "vit.embeddings.patch_embeddings.projection.bias",
+                                    l0 + "attention.attention.query.weight",
+                                    l0 + "attention.attention.key.bias",
+                                    l0 + "attention.attention.value.weight",
+                                    l0 + "attention.output.dense.weight",
+                                    l0 + "intermediate.dense.weight",
+                                    l0 + "output.dense.bias",
+                                    l0 + "layernorm_before.weight",
+                                    l0 + "layernorm_after.bias",
+                                    "vit.layernorm.weight",
+                                    "classifier.weight",
+                                    "classifier.bias")),
+                    names.toString());
             assertEquals(4 + 2 * 16 + 2 + 2, names.size(), names.toString());
             HfWeights.save(model, file);
             NDArray before = forward(model, manager, pixels);
@@ -88,7 +92,8 @@ class ViTReferenceTest {
             ViTForImageClassification reloaded = new ViTForImageClassification(config, LABELS);
             reloaded.initialize(manager, DataType.FLOAT32, new Shape(2, 3, 8, 8));
             try (SafetensorsReader source = SafetensorsReader.open(file)) {
-                assertEquals(new Shape(16, 3, 4, 4),
+                assertEquals(
+                        new Shape(16, 3, 4, 4),
                         source.info("vit.embeddings.patch_embeddings.projection.weight").shape());
                 HfWeights.load(reloaded, source, LoadOptions.strict());
             }
@@ -96,16 +101,16 @@ class ViTReferenceTest {
         }
     }
 
-    private static NDArray forward(ViTForImageClassification model, NDManager manager,
-            float[] pixels) {
+    private static NDArray forward(
+            ViTForImageClassification model, NDManager manager, float[] pixels) {
         NDArray x = manager.create(pixels, new Shape(pixels.length / (3 * 64), 3, 8, 8));
         return model.forward(new ParameterStore(manager, false), new NDList(x), false).head();
     }
 
     private static float[] pixels(int batch, ViTConfig config, long seed) {
         Random random = new Random(seed);
-        float[] p = new float[batch * config.numChannels() * config.imageSize()
-                * config.imageSize()];
+        float[] p =
+                new float[batch * config.numChannels() * config.imageSize() * config.imageSize()];
         for (int i = 0; i < p.length; i++) {
             p[i] = (float) random.nextGaussian();
         }
@@ -119,8 +124,12 @@ class ViTReferenceTest {
         double[][] x = embed(c, w, image);
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             String p = "vit.encoder.layer." + l + ".";
-            double[][] n = Dense.layerNorm(x, w.values(p + "layernorm_before.weight"),
-                    w.values(p + "layernorm_before.bias"), eps);
+            double[][] n =
+                    Dense.layerNorm(
+                            x,
+                            w.values(p + "layernorm_before.weight"),
+                            w.values(p + "layernorm_before.bias"),
+                            eps);
             double[][] q = proj(n, w, p + "attention.attention.query", h);
             double[][] k = proj(n, w, p + "attention.attention.key", h);
             double[][] v = proj(n, w, p + "attention.attention.value", h);
@@ -128,11 +137,15 @@ class ViTReferenceTest {
             for (boolean[] row : all) {
                 java.util.Arrays.fill(row, true);
             }
-            double[][] a = Dense.attention(q, k, v, c.numAttentionHeads(),
-                    c.numAttentionHeads(), all);
+            double[][] a =
+                    Dense.attention(q, k, v, c.numAttentionHeads(), c.numAttentionHeads(), all);
             x = Dense.add(x, proj(a, w, p + "attention.output.dense", h));
-            n = Dense.layerNorm(x, w.values(p + "layernorm_after.weight"),
-                    w.values(p + "layernorm_after.bias"), eps);
+            n =
+                    Dense.layerNorm(
+                            x,
+                            w.values(p + "layernorm_after.weight"),
+                            w.values(p + "layernorm_after.bias"),
+                            eps);
             double[][] u = proj(n, w, p + "intermediate.dense", c.intermediateSize());
             for (double[] row : u) {
                 for (int i = 0; i < row.length; i++) {
@@ -141,8 +154,9 @@ class ViTReferenceTest {
             }
             x = Dense.add(x, proj(u, w, p + "output.dense", h));
         }
-        x = Dense.layerNorm(x, w.values("vit.layernorm.weight"), w.values("vit.layernorm.bias"),
-                eps);
+        x =
+                Dense.layerNorm(
+                        x, w.values("vit.layernorm.weight"), w.values("vit.layernorm.bias"), eps);
         return proj(new double[][] {x[0]}, w, "classifier", LABELS);
     }
 
@@ -169,8 +183,9 @@ class ViTReferenceTest {
                     for (int ch = 0; ch < channels; ch++) {
                         for (int ky = 0; ky < p; ky++) {
                             for (int kx = 0; kx < p; kx++) {
-                                sum += kernel[((o * channels + ch) * p + ky) * p + kx]
-                                        * image[(ch * s + py * p + ky) * s + px * p + kx];
+                                sum +=
+                                        kernel[((o * channels + ch) * p + ky) * p + kx]
+                                                * image[(ch * s + py * p + ky) * s + px * p + kx];
                             }
                         }
                     }

@@ -12,9 +12,8 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
-import dev.peft4j.train.TrainLoop;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-
+import dev.peft4j.train.TrainLoop;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,8 +28,14 @@ import java.util.Locale;
 public final class FineTuneRun {
 
     /** Training settings. */
-    public record Settings(int batchSize, int epochs, int maxSteps, float learningRate, long seed, int logEvery,
-                           boolean progress) {
+    public record Settings(
+            int batchSize,
+            int epochs,
+            int maxSteps,
+            float learningRate,
+            long seed,
+            int logEvery,
+            boolean progress) {
 
         /** These settings with another learning rate. */
         public Settings withLearningRate(float lr) {
@@ -39,13 +44,21 @@ public final class FineTuneRun {
 
         /** These settings with another number of epochs and step cap. */
         public Settings withSteps(int epochs, int maxSteps) {
-            return new Settings(batchSize, epochs, maxSteps, learningRate, seed, logEvery, progress);
+            return new Settings(
+                    batchSize, epochs, maxSteps, learningRate, seed, logEvery, progress);
         }
     }
 
     /** What a run measured. */
-    public record Result(String name, long trainable, List<Float> losses, List<Double> validation,
-                         double test, double testShift, double seconds, Path adapter) {
+    public record Result(
+            String name,
+            long trainable,
+            List<Float> losses,
+            List<Double> validation,
+            double test,
+            double testShift,
+            double seconds,
+            Path adapter) {
 
         /** The mean loss of the 10 steps ending at {@code step} (1-based), NaN past the end. */
         public double lossAt(int step) {
@@ -55,7 +68,8 @@ public final class FineTuneRun {
             double sum = 0;
             int n = 0;
             for (int i = Math.max(0, step - 10); i < step; i++) {
-                if (Float.isFinite(losses.get(i))) { // a skipped step (non-finite loss) does not count
+                if (Float.isFinite(
+                        losses.get(i))) { // a skipped step (non-finite loss) does not count
                     sum += losses.get(i);
                     n++;
                 }
@@ -79,7 +93,8 @@ public final class FineTuneRun {
     @FunctionalInterface
     public interface Setup {
         /** Returns the PeftModel to train. */
-        PeftModel apply(BertForSequenceClassification model, TextBatcher train, NDManager manager) throws IOException;
+        PeftModel apply(BertForSequenceClassification model, TextBatcher train, NDManager manager)
+                throws IOException;
     }
 
     private FineTuneRun() {}
@@ -93,59 +108,106 @@ public final class FineTuneRun {
         return (model, train, manager) -> {
             long start = System.nanoTime();
             PeftModel pm = PeftModel.create(model, config);
-            pm.initializeFromData(PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss());
-            System.out.printf(Locale.ROOT, "[init] adapter created and initialized in %.1f s%n",
+            pm.initializeFromData(
+                    PeftModel.DEFAULT, train.getData(manager), Loss.softmaxCrossEntropyLoss());
+            System.out.printf(
+                    Locale.ROOT,
+                    "[init] adapter created and initialized in %.1f s%n",
                     (System.nanoTime() - start) / 1e9);
             return pm;
         };
     }
 
     /** Runs one fine-tuning; the best adapter goes to {@code out/best-adapter}. */
-    public static Result run(String name, ModelFactory factory, TextSplits splits, HuggingFaceTokenizer tokenizer,
-                             Setup setup, Settings s, Path out) throws IOException {
+    public static Result run(
+            String name,
+            ModelFactory factory,
+            TextSplits splits,
+            HuggingFaceTokenizer tokenizer,
+            Setup setup,
+            Settings s,
+            Path out)
+            throws IOException {
         Engine.getInstance().setRandomSeed((int) s.seed());
         int labels = splits.labelNames().size();
-        TextBatcher train = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
+        TextBatcher train =
+                TextClassifiers.batches(
+                        splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(), true, s.seed());
         TextBatcher validation = evaluationBatches(splits, TextSplits.VALIDATION, tokenizer, s);
         Path best = out.resolve("best-adapter");
         long start = System.nanoTime();
         List<Float> losses;
         List<Double> accuracies = new ArrayList<>();
         long trainable;
-        try (NDManager manager = NDManager.newBaseManager(); Model djl = Model.newInstance(name)) {
+        try (NDManager manager = NDManager.newBaseManager();
+                Model djl = Model.newInstance(name)) {
             BertForSequenceClassification model = factory.load(manager, labels);
             djl.setBlock(model);
-            TextBatcher initData = TextClassifiers.batches(splits.split(TextSplits.TRAIN), tokenizer, s.batchSize(),
-                    true, s.seed());
+            TextBatcher initData =
+                    TextClassifiers.batches(
+                            splits.split(TextSplits.TRAIN),
+                            tokenizer,
+                            s.batchSize(),
+                            true,
+                            s.seed());
             PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
-            DefaultTrainingConfig cfg = new DefaultTrainingConfig(pm.trainingLoss(Loss.softmaxCrossEntropyLoss()))
-                    .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(s.learningRate())).build());
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(pm.trainingLoss(Loss.softmaxCrossEntropyLoss()))
+                            .optOptimizer(
+                                    Optimizer.adam()
+                                            .optLearningRateTracker(Tracker.fixed(s.learningRate()))
+                                            .build());
             double[] bestAccuracy = {-1};
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
-                TrainLoop loop = TrainLoop.builder().setTrainer(trainer).setTrainData(train).optEpochs(s.epochs())
-                        .optMaxSteps(s.maxSteps()).optProgress(s.progress())
-                        .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
-                        .optOnStep((step, epoch, loss) -> {
-                            if (step % s.logEvery() == 0) {
-                                System.out.printf(Locale.ROOT, "\r[%s] step %4d  loss %.4f%30s%n", name, step, loss, "");
-                            }
-                        })
-                        .optOnEpoch((epoch, epochLosses) -> {
-                            double acc = TextClassifiers.accuracy(model, validation, manager);
-                            accuracies.add(acc);
-                            System.out.printf(Locale.ROOT, "[%s] epoch %d  mean loss %.4f  validation accuracy %.2f%%%n",
-                                    name, epoch, mean(epochLosses), 100 * acc);
-                            if (acc > bestAccuracy[0]) {
-                                bestAccuracy[0] = acc;
-                                save(pm, best);
-                            }
-                        })
-                        .build();
+                TrainLoop loop =
+                        TrainLoop.builder()
+                                .setTrainer(trainer)
+                                .setTrainData(train)
+                                .optEpochs(s.epochs())
+                                .optMaxSteps(s.maxSteps())
+                                .optProgress(s.progress())
+                                .optStepsPerEpoch(
+                                        (train.size() + s.batchSize() - 1) / s.batchSize())
+                                .optOnStep(
+                                        (step, epoch, loss) -> {
+                                            if (step % s.logEvery() == 0) {
+                                                System.out.printf(
+                                                        Locale.ROOT,
+                                                        "\r[%s] step %4d  loss %.4f%30s%n",
+                                                        name,
+                                                        step,
+                                                        loss,
+                                                        "");
+                                            }
+                                        })
+                                .optOnEpoch(
+                                        (epoch, epochLosses) -> {
+                                            double acc =
+                                                    TextClassifiers.accuracy(
+                                                            model, validation, manager);
+                                            accuracies.add(acc);
+                                            System.out.printf(
+                                                    Locale.ROOT,
+                                                    "[%s] epoch %d  mean loss %.4f  validation"
+                                                            + " accuracy %.2f%%%n",
+                                                    name,
+                                                    epoch,
+                                                    mean(epochLosses),
+                                                    100 * acc);
+                                            if (acc > bestAccuracy[0]) {
+                                                bestAccuracy[0] = acc;
+                                                save(pm, best);
+                                            }
+                                        })
+                                .build();
                 losses = loop.run();
                 if (loop.skippedSteps() > 0) {
-                    System.out.printf(Locale.ROOT, "[%s] %d step(s) skipped: their loss was not finite%n", name,
+                    System.out.printf(
+                            Locale.ROOT,
+                            "[%s] %d step(s) skipped: their loss was not finite%n",
+                            name,
                             loop.skippedSteps());
                 }
             }
@@ -156,20 +218,34 @@ public final class FineTuneRun {
     }
 
     /** Test and shifted-test accuracy of a saved adapter reloaded onto a freshly loaded model. */
-    public static double[] evaluateSaved(ModelFactory factory, Path adapter, TextSplits splits,
-                                         HuggingFaceTokenizer tokenizer, Settings s) throws IOException {
+    public static double[] evaluateSaved(
+            ModelFactory factory,
+            Path adapter,
+            TextSplits splits,
+            HuggingFaceTokenizer tokenizer,
+            Settings s)
+            throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertForSequenceClassification fresh = factory.load(manager, splits.labelNames().size());
             PeftModel reloaded = PeftModel.load(fresh, adapter);
-            double test = TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST, tokenizer, s), manager);
-            double shift = splits.splits().containsKey(TextSplits.TEST_SHIFT)
-                    ? TextClassifiers.accuracy(reloaded.root(), evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s), manager)
-                    : Double.NaN;
+            double test =
+                    TextClassifiers.accuracy(
+                            reloaded.root(),
+                            evaluationBatches(splits, TextSplits.TEST, tokenizer, s),
+                            manager);
+            double shift =
+                    splits.splits().containsKey(TextSplits.TEST_SHIFT)
+                            ? TextClassifiers.accuracy(
+                                    reloaded.root(),
+                                    evaluationBatches(splits, TextSplits.TEST_SHIFT, tokenizer, s),
+                                    manager)
+                            : Double.NaN;
             return new double[] {test, shift};
         }
     }
 
-    static TextBatcher evaluationBatches(TextSplits splits, String split, HuggingFaceTokenizer tokenizer, Settings s) {
+    static TextBatcher evaluationBatches(
+            TextSplits splits, String split, HuggingFaceTokenizer tokenizer, Settings s) {
         return TextClassifiers.batches(splits.split(split), tokenizer, 32, false, s.seed());
     }
 

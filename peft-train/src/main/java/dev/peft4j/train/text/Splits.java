@@ -79,7 +79,9 @@ public final class Splits {
         if (validationFraction < 0 || testFraction < 0 || validationFraction + testFraction >= 1) {
             throw new IllegalArgumentException(
                     "need 0 <= validation, test and validation + test < 1, got "
-                            + validationFraction + ", " + testFraction);
+                            + validationFraction
+                            + ", "
+                            + testFraction);
         }
         Map<Integer, List<T>> byClass = new TreeMap<>();
         for (T item : items) {

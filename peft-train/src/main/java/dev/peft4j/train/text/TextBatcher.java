@@ -12,7 +12,6 @@ import ai.djl.training.dataset.Record;
 import ai.djl.training.dataset.Sampler;
 import ai.djl.translate.Batchifier;
 import ai.djl.util.Progress;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -49,8 +48,8 @@ public final class TextBatcher extends RandomAccessDataset {
         for (int from = 0; from < n; from += TOKENIZE_CHUNK) {
             List<TextExample> chunk =
                     builder.examples.subList(from, Math.min(n, from + TOKENIZE_CHUNK));
-            Encoding[] encodings = builder.tokenizer.batchEncode(
-                    chunk.stream().map(TextExample::text).toList());
+            Encoding[] encodings =
+                    builder.tokenizer.batchEncode(chunk.stream().map(TextExample::text).toList());
             for (int i = 0; i < encodings.length; i++) {
                 inputIds[from + i] = encodings[i].getIds();
                 typeIds[from + i] = encodings[i].getTypeIds();
@@ -75,8 +74,11 @@ public final class TextBatcher extends RandomAccessDataset {
         int i = Math.toIntExact(index);
         long[] mask = new long[inputIds[i].length];
         Arrays.fill(mask, 1L);
-        NDList data = new NDList(
-                manager.create(inputIds[i]), manager.create(mask), manager.create(typeIds[i]));
+        NDList data =
+                new NDList(
+                        manager.create(inputIds[i]),
+                        manager.create(mask),
+                        manager.create(typeIds[i]));
         return new Record(data, new NDList(manager.create(labels[i])));
     }
 
@@ -104,13 +106,22 @@ public final class TextBatcher extends RandomAccessDataset {
         }
         NDManager manager = device == null ? parent.newSubManager() : parent.newSubManager(device);
         Shape shape = new Shape(b, t);
-        NDList data = new NDList(
-                named(manager.create(ids, shape), "input_ids"),
-                named(manager.create(mask, shape), "attention_mask"),
-                named(manager.create(types, shape), "token_type_ids"));
+        NDList data =
+                new NDList(
+                        named(manager.create(ids, shape), "input_ids"),
+                        named(manager.create(mask, shape), "attention_mask"),
+                        named(manager.create(types, shape), "token_type_ids"));
         NDList target = new NDList(named(manager.create(y), "labels"));
-        return new Batch(manager, data, target, b, Batchifier.STACK, Batchifier.STACK,
-                progress, size(), indices);
+        return new Batch(
+                manager,
+                data,
+                target,
+                b,
+                Batchifier.STACK,
+                Batchifier.STACK,
+                progress,
+                size(),
+                indices);
     }
 
     private static NDArray named(NDArray array, String name) {

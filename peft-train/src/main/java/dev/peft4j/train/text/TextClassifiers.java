@@ -7,9 +7,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
-import dev.peft4j.train.text.TextBatcher;
-import dev.peft4j.train.text.TextExample;
-
 import java.util.List;
 
 /** Batching labelled texts and measuring a text classifier's accuracy. */
@@ -18,10 +15,17 @@ public final class TextClassifiers {
     private TextClassifiers() {}
 
     /** Batches of examples, shuffled per epoch from {@code seed} when {@code shuffle}. */
-    public static TextBatcher batches(List<TextExample> examples, HuggingFaceTokenizer tokenizer, int batchSize,
-                                      boolean shuffle, long seed) {
-        return TextBatcher.builder().setExamples(examples).setTokenizer(tokenizer)
-                .setBatching(batchSize, shuffle, seed).build();
+    public static TextBatcher batches(
+            List<TextExample> examples,
+            HuggingFaceTokenizer tokenizer,
+            int batchSize,
+            boolean shuffle,
+            long seed) {
+        return TextBatcher.builder()
+                .setExamples(examples)
+                .setTokenizer(tokenizer)
+                .setBatching(batchSize, shuffle, seed)
+                .build();
     }
 
     /** Accuracy of {@code model} (logits output) on every batch of {@code data}, in inference mode. */
@@ -41,13 +45,17 @@ public final class TextClassifiers {
     }
 
     /** Forward outputs of {@code block} for every batch, concatenated (e.g. pooled embeddings). */
-    public static NDArray collect(Block block, TextBatcher data, NDManager manager,
-                                  java.util.function.BiFunction<NDList, NDList, NDArray> pick) {
+    public static NDArray collect(
+            Block block,
+            TextBatcher data,
+            NDManager manager,
+            java.util.function.BiFunction<NDList, NDList, NDArray> pick) {
         NDList parts = new NDList();
         ParameterStore ps = new ParameterStore(manager, false);
         for (Batch batch : data.getData(manager)) {
             try (batch) {
-                NDArray out = pick.apply(block.forward(ps, batch.getData(), false), batch.getData());
+                NDArray out =
+                        pick.apply(block.forward(ps, batch.getData(), false), batch.getData());
                 out.attach(manager);
                 parts.add(out);
             }

@@ -35,8 +35,13 @@ public record TextSplits(
             for (TextExample example : e.getValue()) {
                 if (example.label() >= labelNames.size()) {
                     throw new IllegalArgumentException(
-                            task + "/" + e.getKey() + ": label " + example.label()
-                                    + " out of range for " + labelNames);
+                            task
+                                    + "/"
+                                    + e.getKey()
+                                    + ": label "
+                                    + example.label()
+                                    + " out of range for "
+                                    + labelNames);
                 }
             }
             copy.put(e.getKey(), List.copyOf(e.getValue()));

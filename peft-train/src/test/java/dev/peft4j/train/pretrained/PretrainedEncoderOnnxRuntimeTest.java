@@ -13,9 +13,9 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.peft4j.models.bert.BertModel;
-import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.onnx.OnnxWeights;
+import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.TokenBatch;
 import java.io.InputStream;
 import java.util.HashSet;
@@ -35,50 +35,55 @@ class PretrainedEncoderOnnxRuntimeTest {
     private static final double ATOL = 1e-4;
 
     // real sentences from 1 to about 60 word pieces, padded together in one batch
-    static final List<String> SENTENCES = List.of(
-            "Thanks",
-            "Good morning.",
-            "The cat sat on the mat.",
-            "Where is the nearest train station?",
-            "She sold her old bicycle to a neighbour last week.",
-            "Interest rates rose for the third consecutive quarter.",
-            "Photosynthesis converts light energy into chemical energy stored in glucose.",
-            "I can't believe it's already December; the year went by so fast!",
-            "The committee postponed its decision until more evidence could be gathered.",
-            "Please remember to water the tomatoes before you leave for the airport tomorrow.",
-            "Mount Everest, at 8,849 metres, is the highest mountain above sea level on Earth.",
-            "He opened the fridge, found nothing but mustard, and ordered a pizza instead.",
-            "The library extends its opening hours during the examination period in June.",
-            "Researchers reported that the new vaccine reduced hospital admissions by sixty percent.",
-            "Although the forecast promised sunshine, a heavy thunderstorm flooded the village"
-                    + " square by noon.",
-            "Quantum computers exploit superposition and entanglement to solve certain problems"
-                    + " faster than classical machines.",
-            "Our quarterly revenue exceeded expectations, driven mainly by strong demand for"
-                    + " cloud services in Europe and Asia.",
-            "The novel follows three generations of a fishing family whose lives are shaped by"
-                    + " the changing fortunes of a small coastal town.",
-            "After years of negotiations, the two countries signed a treaty that settled the"
-                    + " border dispute and opened new trade routes across the mountains.",
-            "To reset your password, open the settings page, choose the security tab, enter"
-                    + " your current password, and follow the instructions sent to your email.",
-            "Volunteers planted more than two thousand native trees along the riverbank this"
-                    + " spring, hoping to reduce erosion, shade the water, and bring back the birds"
-                    + " and insects that once lived there in great numbers.",
-            "The orchestra rehearsed the symphony for weeks, yet on opening night the conductor"
-                    + " surprised everyone by taking the final movement at a much slower tempo,"
-                    + " which critics later praised as bold and deeply moving.",
-            "When the old lighthouse keeper finally retired, the town held a small ceremony on"
-                    + " the pier, where children read poems, fishermen told stories about storms he"
-                    + " had guided them through, and the mayor unveiled a bronze plaque that"
-                    + " thanked him for forty years of patient, lonely and faithful service.");
+    static final List<String> SENTENCES =
+            List.of(
+                    "Thanks",
+                    "Good morning.",
+                    "The cat sat on the mat.",
+                    "Where is the nearest train station?",
+                    "She sold her old bicycle to a neighbour last week.",
+                    "Interest rates rose for the third consecutive quarter.",
+                    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+                    "I can't believe it's already December; the year went by so fast!",
+                    "The committee postponed its decision until more evidence could be gathered.",
+                    "Please remember to water the tomatoes before you leave for the airport"
+                            + " tomorrow.",
+                    "Mount Everest, at 8,849 metres, is the highest mountain above sea level on"
+                            + " Earth.",
+                    "He opened the fridge, found nothing but mustard, and ordered a pizza instead.",
+                    "The library extends its opening hours during the examination period in June.",
+                    "Researchers reported that the new vaccine reduced hospital admissions by sixty"
+                            + " percent.",
+                    "Although the forecast promised sunshine, a heavy thunderstorm flooded the"
+                            + " village square by noon.",
+                    "Quantum computers exploit superposition and entanglement to solve certain"
+                            + " problems faster than classical machines.",
+                    "Our quarterly revenue exceeded expectations, driven mainly by strong demand"
+                            + " for cloud services in Europe and Asia.",
+                    "The novel follows three generations of a fishing family whose lives are shaped"
+                            + " by the changing fortunes of a small coastal town.",
+                    "After years of negotiations, the two countries signed a treaty that settled"
+                        + " the border dispute and opened new trade routes across the mountains.",
+                    "To reset your password, open the settings page, choose the security tab, enter"
+                        + " your current password, and follow the instructions sent to your email.",
+                    "Volunteers planted more than two thousand native trees along the riverbank"
+                        + " this spring, hoping to reduce erosion, shade the water, and bring back"
+                        + " the birds and insects that once lived there in great numbers.",
+                    "The orchestra rehearsed the symphony for weeks, yet on opening night the"
+                        + " conductor surprised everyone by taking the final movement at a much"
+                        + " slower tempo, which critics later praised as bold and deeply moving.",
+                    "When the old lighthouse keeper finally retired, the town held a small ceremony"
+                        + " on the pier, where children read poems, fishermen told stories about"
+                        + " storms he had guided them through, and the mayor unveiled a bronze"
+                        + " plaque that thanked him for forty years of patient, lonely and faithful"
+                        + " service.");
 
     @ParameterizedTest
     @EnumSource(PretrainedEncoder.class)
     void lastHiddenStateAndPoolingMatchOnnxRuntime(PretrainedEncoder model) throws Exception {
         byte[] onnx;
-        try (InputStream in = getClass().getClassLoader()
-                .getResourceAsStream(model.onnxResource())) {
+        try (InputStream in =
+                getClass().getClassLoader().getResourceAsStream(model.onnxResource())) {
             onnx = in.readAllBytes();
         }
         TokenBatch batch;
@@ -95,7 +100,8 @@ class PretrainedEncoderOnnxRuntimeTest {
             BertModel bert = model.load(manager, weights);
             NDList inputs = batch.toNDList(manager);
             NDArray hidden = bert.forward(new ParameterStore(manager, false), inputs, false).head();
-            assertEquals(new ai.djl.ndarray.types.Shape(batch.size(), batch.length(), 384),
+            assertEquals(
+                    new ai.djl.ndarray.types.Shape(batch.size(), batch.length(), 384),
                     hidden.getShape());
             for (int b = 0; b < batch.size(); b++) {
                 int real = batch.tokens(b);
@@ -103,8 +109,8 @@ class PretrainedEncoderOnnxRuntimeTest {
                 assertAlmostEquals(ours, flatten(expected[b], real), 0, ATOL);
             }
             float[] pooled = model.pooling().pool(hidden, inputs.get(1)).toFloatArray();
-            float[] reference = model.pooling() == Pooling.MEAN
-                    ? meanPool(expected, batch) : clsPool(expected);
+            float[] reference =
+                    model.pooling() == Pooling.MEAN ? meanPool(expected, batch) : clsPool(expected);
             assertAlmostEquals(pooled, reference, 0, ATOL);
         }
     }
@@ -128,8 +134,15 @@ class PretrainedEncoderOnnxRuntimeTest {
                     OnnxTensor ids = OnnxTensor.createTensor(env, batch.inputIds());
                     OnnxTensor mask = OnnxTensor.createTensor(env, batch.attentionMask());
                     OnnxTensor types = OnnxTensor.createTensor(env, batch.tokenTypeIds());
-                    OrtSession.Result result = session.run(Map.of(
-                            "input_ids", ids, "attention_mask", mask, "token_type_ids", types))) {
+                    OrtSession.Result result =
+                            session.run(
+                                    Map.of(
+                                            "input_ids",
+                                            ids,
+                                            "attention_mask",
+                                            mask,
+                                            "token_type_ids",
+                                            types))) {
                 return (float[][][]) result.get("last_hidden_state").orElseThrow().getValue();
             }
         }

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -15,6 +13,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
 
 class SplitsTest {
 
@@ -55,17 +54,18 @@ class SplitsTest {
 
     @Test
     void smallClassesStillGetOneValidationAndTestItem() {
-        List<TextExample> three = List.of(
-                new TextExample("a", 0), new TextExample("b", 0), new TextExample("c", 0));
+        List<TextExample> three =
+                List.of(new TextExample("a", 0), new TextExample("b", 0), new TextExample("c", 0));
         Splits.Partition<TextExample> p = Splits.stratified(three, TextExample::label, 0.1, 0.1, 3);
-        assertEquals(List.of(1, 1, 1),
+        assertEquals(
+                List.of(1, 1, 1),
                 List.of(p.train().size(), p.validation().size(), p.test().size()));
     }
 
     @Test
     void rejectsFractionsThatLeaveNoTrainingData() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> split(0.5, 0.5, 0));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> split(0.5, 0.5, 0));
         assertTrue(e.getMessage().contains("validation + test < 1"), e.getMessage());
     }
 
@@ -74,7 +74,8 @@ class SplitsTest {
         int[] p = Splits.permutation(50, new Random(5));
         assertArrayEquals(IntStream.range(0, 50).toArray(), IntStream.of(p).sorted().toArray());
         assertArrayEquals(p, Splits.permutation(50, new Random(5)));
-        assertNotEquals(IntStream.of(p).boxed().toList(),
+        assertNotEquals(
+                IntStream.of(p).boxed().toList(),
                 IntStream.of(Splits.permutation(50, new Random(6))).boxed().toList());
     }
 

@@ -15,24 +15,25 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Record;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 class TextBatcherTest {
 
     private static final long CLS = 101;
     private static final long SEP = 102;
-    private static final List<TextExample> EXAMPLES = List.of(
-            new TextExample("Hello world.", 0),
-            new TextExample("The quick brown fox jumps over the lazy dog near the river bank.", 1),
-            new TextExample("Spam!", 1),
-            new TextExample("word ".repeat(200), 0),
-            new TextExample("Parameter-efficient fine-tuning trains few weights.", 1));
+    private static final List<TextExample> EXAMPLES =
+            List.of(
+                    new TextExample("Hello world.", 0),
+                    new TextExample(
+                            "The quick brown fox jumps over the lazy dog near the river bank.", 1),
+                    new TextExample("Spam!", 1),
+                    new TextExample("word ".repeat(200), 0),
+                    new TextExample("Parameter-efficient fine-tuning trains few weights.", 1));
 
     private static HuggingFaceTokenizer tokenizer;
 
@@ -46,10 +47,17 @@ class TextBatcherTest {
         tokenizer.close();
     }
 
-    private static TextBatcher batcher(List<TextExample> examples, int batchSize, boolean shuffle,
-            long seed, HuggingFaceTokenizer tok) {
-        return TextBatcher.builder().setExamples(examples).setTokenizer(tok)
-                .setBatching(batchSize, shuffle, seed).build();
+    private static TextBatcher batcher(
+            List<TextExample> examples,
+            int batchSize,
+            boolean shuffle,
+            long seed,
+            HuggingFaceTokenizer tok) {
+        return TextBatcher.builder()
+                .setExamples(examples)
+                .setTokenizer(tok)
+                .setBatching(batchSize, shuffle, seed)
+                .build();
     }
 
     @Test
@@ -93,8 +101,8 @@ class TextBatcherTest {
         }
         NDArray labels = batch.getLabels().singletonOrThrow();
         assertEquals(new Shape(expected.size()), labels.getShape());
-        assertArrayEquals(expected.stream().mapToLong(TextExample::label).toArray(),
-                labels.toLongArray());
+        assertArrayEquals(
+                expected.stream().mapToLong(TextExample::label).toArray(), labels.toLongArray());
     }
 
     @Test
@@ -117,10 +125,11 @@ class TextBatcherTest {
 
     @Test
     void decodeOfEncodeIsTheLowercasedWhitespaceNormalizedText() {
-        List<String> sentences = List.of(
-                "Hello   World, this is a TEST.",
-                "The Quick brown fox\tjumps over the lazy dog!",
-                "  PEFT adapters train\n fast?");
+        List<String> sentences =
+                List.of(
+                        "Hello   World, this is a TEST.",
+                        "The Quick brown fox\tjumps over the lazy dog!",
+                        "  PEFT adapters train\n fast?");
         for (String s : sentences) {
             long[] ids = tokenizer.encode(s).getIds();
             String normalized = s.strip().replaceAll("\\s+", " ").toLowerCase();
@@ -143,8 +152,10 @@ class TextBatcherTest {
             assertEquals(a1, epoch(b, manager), "same seed, same second epoch");
             assertNotEquals(a0, a1, "epochs are reshuffled");
             for (List<Long> order : List.of(a0, a1)) {
-                assertEquals(IntStream.range(0, 23).boxed().map(Long::valueOf).toList(),
-                        order.stream().sorted().toList(), "an epoch visits every example once");
+                assertEquals(
+                        IntStream.range(0, 23).boxed().map(Long::valueOf).toList(),
+                        order.stream().sorted().toList(),
+                        "an epoch visits every example once");
             }
             assertNotEquals(a0, epoch(batcher(many, 5, true, 12, tokenizer), manager));
         }
@@ -193,8 +204,14 @@ class TextBatcherTest {
 
     @Test
     void incompleteBuilderIsRejected() {
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> TextBatcher.builder().setExamples(EXAMPLES).setTokenizer(tokenizer).build());
+        IllegalStateException e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () ->
+                                TextBatcher.builder()
+                                        .setExamples(EXAMPLES)
+                                        .setTokenizer(tokenizer)
+                                        .build());
         assertTrue(e.getMessage().contains("setBatching"), e.getMessage());
     }
 }

@@ -21,10 +21,9 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /** Plugs a {@link TextBatcher} into DJL's own training loop, the way the examples use it. */
 class TextBatcherTrainingTest {
@@ -43,18 +42,24 @@ class TextBatcherTrainingTest {
         }
         try (HuggingFaceTokenizer tokenizer = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(32);
                 Model model = Model.newInstance("bag-of-words")) {
-            TextBatcher data = TextBatcher.builder().setExamples(examples).setTokenizer(tokenizer)
-                    .setBatching(3, true, 5).build();
-            model.setBlock(new SequentialBlock()
-                    .add(new LambdaBlock(DataBatchToBagOfWords::apply))
-                    // a hidden layer: a softmax head's own gradients sum to exactly zero, which
-                    // DJL's first-step check would take for missing gradients
-                    .add(Linear.builder().setUnits(8).build())
-                    .add(Activation::relu)
-                    .add(Linear.builder().setUnits(2).build()));
+            TextBatcher data =
+                    TextBatcher.builder()
+                            .setExamples(examples)
+                            .setTokenizer(tokenizer)
+                            .setBatching(3, true, 5)
+                            .build();
+            model.setBlock(
+                    new SequentialBlock()
+                            .add(new LambdaBlock(DataBatchToBagOfWords::apply))
+                            // a hidden layer: a softmax head's own gradients sum to exactly zero,
+                            // which
+                            // DJL's first-step check would take for missing gradients
+                            .add(Linear.builder().setUnits(8).build())
+                            .add(Activation::relu)
+                            .add(Linear.builder().setUnits(2).build()));
             Optimizer adam = Optimizer.adam().optLearningRateTracker(Tracker.fixed(0.05f)).build();
-            DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optOptimizer(adam);
+            DefaultTrainingConfig config =
+                    new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss()).optOptimizer(adam);
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(3, 8), new Shape(3, 8), new Shape(3, 8));
                 EasyTrain.fit(trainer, 30, data, null);
@@ -66,7 +71,9 @@ class TextBatcherTrainingTest {
                         correct += (int) predicted.eq(labels).sum().getLong();
                     }
                 }
-                assertEquals(examples.size(), correct,
+                assertEquals(
+                        examples.size(),
+                        correct,
                         "the padded int64 batches train a classifier through EasyTrain");
             }
         }
