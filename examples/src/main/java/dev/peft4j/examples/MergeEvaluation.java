@@ -43,10 +43,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -293,7 +295,7 @@ public final class MergeEvaluation implements Callable<Integer> {
             forward.add(i);
         }
         List<Integer> reverse = new ArrayList<>(forward);
-        java.util.Collections.reverse(reverse);
+        Collections.reverse(reverse);
         List<Integer> rotated = new ArrayList<>(forward.subList(1, forward.size()));
         rotated.add(forward.get(0));
         return tasks.size() > 2 ? List.of(forward, reverse, rotated) : List.of(forward, reverse);
@@ -383,7 +385,7 @@ public final class MergeEvaluation implements Callable<Integer> {
             BertForSequenceClassification clf = classifier(base, heads.get(t), manager);
             List<TextExample> examples = splits.get(t).split(TextSplits.VALIDATION);
             examples =
-                    Splits.shuffled(examples, new java.util.Random(training.seed()))
+                    Splits.shuffled(examples, new Random(training.seed()))
                             .subList(0, Math.min(proxy, examples.size()));
             List<NDList> inputs = new ArrayList<>();
             List<NDList> labels = new ArrayList<>();

@@ -1,6 +1,7 @@
 package dev.peft4j.examples;
 
 import ai.djl.Model;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -48,7 +49,7 @@ public final class Quickstart {
 
     /** Runs the quickstart writing the adapter under {@code out}. */
     public static void run(Path out) throws Exception {
-        ai.djl.engine.Engine.getInstance().setRandomSeed(42); // weight init and batch shuffling
+        Engine.getInstance().setRandomSeed(42); // weight init and batch shuffling
         try (NDManager manager = NDManager.newBaseManager();
                 Model model = Model.newInstance("mlp")) {
             float[][] freq = fourierFrequencies(new SplittableRandom(7));

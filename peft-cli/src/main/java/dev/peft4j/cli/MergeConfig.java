@@ -1,6 +1,7 @@
 package dev.peft4j.cli;
 
 import ai.djl.ndarray.types.DataType;
+import dev.peft4j.core.io.ShardedCheckpointWriter;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -17,6 +18,7 @@ import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
 
 /**
  * A merge described in one file (YAML, or JSON which is YAML too). Relative paths are resolved
@@ -68,7 +70,7 @@ final class MergeConfig {
     Map<String, Double> options = new LinkedHashMap<>();
     Path output;
     String format = "model";
-    long maxShardBytes = dev.peft4j.core.io.ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES;
+    long maxShardBytes = ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES;
     DataType dtype;
     Integer rank;
     boolean emitEach;
@@ -80,7 +82,7 @@ final class MergeConfig {
         Object root;
         try (Reader r = Files.newBufferedReader(file)) {
             root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
-        } catch (org.yaml.snakeyaml.error.YAMLException e) {
+        } catch (YAMLException e) {
             throw new IllegalArgumentException(
                     file + ": not valid YAML or JSON: " + firstLine(e.getMessage()));
         }

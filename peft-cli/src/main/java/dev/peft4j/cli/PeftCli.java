@@ -1,5 +1,6 @@
 package dev.peft4j.cli;
 
+import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -48,8 +49,8 @@ public final class PeftCli implements Runnable {
 
     private static String message(Throwable ex) {
         String m = ex.getMessage();
-        if (ex instanceof java.nio.file.NoSuchFileException) {
-            java.nio.file.NoSuchFileException n = (java.nio.file.NoSuchFileException) ex;
+        if (ex instanceof NoSuchFileException) {
+            NoSuchFileException n = (NoSuchFileException) ex;
             return n.getFile() + (n.getReason() == null ? ": no such file" : ": " + n.getReason());
         }
         return m == null ? ex.getClass().getSimpleName() : m;

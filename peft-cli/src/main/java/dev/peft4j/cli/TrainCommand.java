@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -116,8 +117,7 @@ public final class TrainCommand implements Callable<Integer> {
             splits.put(TextSplits.TRAIN, trainSet);
             splits.put(TextSplits.VALIDATION, readJsonl(validation, labels, false));
         } else {
-            List<TextExample> shuffled =
-                    Splits.shuffled(trainSet, new java.util.Random(training.seed()));
+            List<TextExample> shuffled = Splits.shuffled(trainSet, new Random(training.seed()));
             int cut = Math.max(1, shuffled.size() / 10);
             splits.put(TextSplits.TRAIN, shuffled.subList(cut, shuffled.size()));
             splits.put(TextSplits.VALIDATION, shuffled.subList(0, cut));

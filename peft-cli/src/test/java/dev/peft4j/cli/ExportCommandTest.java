@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
@@ -66,7 +67,7 @@ class ExportCommandTest {
         }
     }
 
-    private static NDArray logits(ai.djl.nn.Block model, NDManager m) {
+    private static NDArray logits(Block model, NDManager m) {
         long[] ids = {101, 7592, 2088, 102, 101, 2054, 1037, 2204};
         NDArray x = m.create(ids, new Shape(2, 4));
         NDList in =

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MemoryOutput;
 import dev.peft4j.merge.MemoryTensors;
@@ -185,7 +187,7 @@ class MergeCommandTest {
             for (String key : base.keys()) {
                 NDArray theta0 = b.load(key, scope);
                 if (theta0.getDataType().isFloating()) {
-                    dev.peft4j.core.testing.NdAssert.assertAlmostEquals(
+                    NdAssert.assertAlmostEquals(
                             merged.weights(key, theta0, scope), expected.get(key), 1e-5, 1e-6);
                 }
             }
@@ -338,7 +340,7 @@ class MergeCommandTest {
     void nanOrInfNamesTheCandidateAndTensorAndPublishesNothing() throws IOException {
         MemoryTensors t = MergeFixtures.fineTuned(manager, base, 5, 0.1);
         NDArray w = t.get("layers.1.query.bias").duplicate();
-        w.set(new ai.djl.ndarray.index.NDIndex("3"), Float.POSITIVE_INFINITY);
+        w.set(new NDIndex("3"), Float.POSITIVE_INFINITY);
         t.put("layers.1.query.bias", w.toType(DataType.FLOAT32, false));
         brokenCandidateFails(
                 t, "candidate 'broken'", "tensor 'layers.1.query.bias' contains NaN or Inf");

@@ -2,6 +2,7 @@ package dev.peft4j.core;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import com.google.gson.JsonObject;
@@ -313,7 +314,7 @@ public final class AdapterCheckpoint {
                 (p, v) ->
                         p.getArray()
                                 .set(
-                                        new ai.djl.ndarray.index.NDIndex("..."),
+                                        new NDIndex("..."),
                                         v.toType(p.getArray().getDataType(), false)));
     }
 

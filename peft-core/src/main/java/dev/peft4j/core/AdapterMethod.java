@@ -2,6 +2,7 @@ package dev.peft4j.core;
 
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
+import java.util.Locale;
 
 /**
  * A registered adapter method: its {@code peft_type} and how to read its config. Implementations
@@ -21,6 +22,6 @@ public interface AdapterMethod {
      * {@code ...query.lora_A.weight}), which separates the module path from the tensor name.
      */
     default String tensorPrefix() {
-        return peftType().toLowerCase(java.util.Locale.ROOT) + "_";
+        return peftType().toLowerCase(Locale.ROOT) + "_";
     }
 }

@@ -13,10 +13,13 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.tree.BaseLayer;
 import dev.peft4j.core.tree.ModuleTree;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.ServiceLoader;
 
@@ -365,7 +368,7 @@ public final class PeftModel {
         long t = trainableParameterCount();
         long all = totalParameterCount();
         return String.format(
-                java.util.Locale.ROOT,
+                Locale.ROOT,
                 "trainable params: %,d || all params: %,d || trainable%%: %.4f",
                 t,
                 all,
@@ -419,24 +422,23 @@ public final class PeftModel {
      * Saves every adapter PEFT-style: {@code default} in {@code dir}, others in {@code dir/<name>};
      * {@link SaveOption#FOR_ORIGINAL_BASE} converts adapters that changed the base weights.
      */
-    public void save(java.nio.file.Path dir, SaveOption... options) throws java.io.IOException {
+    public void save(Path dir, SaveOption... options) throws IOException {
         AdapterCheckpoint.saveAll(this, dir, options);
     }
 
     /** Saves one adapter as an adapter folder (options as for {@link #save(java.nio.file.Path, SaveOption...)}). */
-    public void save(String name, java.nio.file.Path dir, SaveOption... options)
-            throws java.io.IOException {
+    public void save(String name, Path dir, SaveOption... options) throws IOException {
         AdapterCheckpoint.save(this, name, dir, options);
     }
 
     /** Loads an adapter folder under a new name (inactive unless it is the first adapter). */
-    public PeftModel loadAdapter(java.nio.file.Path dir, String name) throws java.io.IOException {
+    public PeftModel loadAdapter(Path dir, String name) throws IOException {
         AdapterCheckpoint.load(this, dir, name);
         return this;
     }
 
     /** Wraps {@code root} and loads an adapter folder as {@code default} (PEFT's {@code from_pretrained}). */
-    public static PeftModel load(Block root, java.nio.file.Path dir) throws java.io.IOException {
+    public static PeftModel load(Block root, Path dir) throws IOException {
         return AdapterCheckpoint.load(root, dir);
     }
 

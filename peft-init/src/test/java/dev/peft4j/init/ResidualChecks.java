@@ -23,6 +23,7 @@ import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.init.convert.BaseFingerprint;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.function.Supplier;
 
 /**
@@ -89,7 +90,7 @@ public final class ResidualChecks {
         assertEquals(2 * trained.trainableParameterCount(), onOriginal.trainableParameterCount());
     }
 
-    private static java.util.Map<String, String> metadata(Path folder) throws IOException {
+    private static Map<String, String> metadata(Path folder) throws IOException {
         try (SafetensorsReader reader =
                 SafetensorsReader.open(folder.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
             return reader.metadata();

@@ -16,6 +16,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -36,16 +37,13 @@ public final class AdapterFolderOutput implements MergeOutput {
     private final Path dir;
     private final Integer rank;
     private final String baseModel;
-    private final java.util.function.Function<String, String> moduleOf;
+    private final Function<String, String> moduleOf;
     private final NDManager manager = NDManager.newBaseManager();
     private final Map<String, NDArray[]> modules = new LinkedHashMap<>();
     private long bytes;
 
     private AdapterFolderOutput(
-            Path dir,
-            Integer rank,
-            String baseModel,
-            java.util.function.Function<String, String> moduleOf) {
+            Path dir, Integer rank, String baseModel, Function<String, String> moduleOf) {
         this.dir = dir;
         this.rank = rank;
         this.baseModel = baseModel;
@@ -85,7 +83,7 @@ public final class AdapterFolderOutput implements MergeOutput {
                 key ->
                         adapters.stream()
                                 .map(a -> a.moduleOf(key))
-                                .filter(java.util.Objects::nonNull)
+                                .filter(Objects::nonNull)
                                 .findFirst()
                                 .orElse(key.substring(0, key.length() - ".weight".length())));
     }

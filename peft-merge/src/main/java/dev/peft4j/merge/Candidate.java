@@ -2,6 +2,7 @@ package dev.peft4j.merge;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.TensorSource;
 import java.io.IOException;
@@ -62,7 +63,7 @@ public interface Candidate extends AutoCloseable {
      * {@code base}, or a Hugging Face model folder.
      */
     static Candidate open(Path path, String name, TensorSource base) throws IOException {
-        if (Files.isRegularFile(path.resolve(dev.peft4j.core.AdapterCheckpoint.CONFIG_FILE))) {
+        if (Files.isRegularFile(path.resolve(AdapterCheckpoint.CONFIG_FILE))) {
             return AdapterCandidate.open(path, name, base);
         }
         return new ModelCandidate(name, CheckpointReader.open(path), path.toString());

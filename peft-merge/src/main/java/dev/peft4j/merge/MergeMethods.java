@@ -5,6 +5,7 @@ import dev.peft4j.merge.ta.TaskArithmetic;
 import dev.peft4j.merge.ties.Ties;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -33,7 +34,7 @@ public final class MergeMethods {
      * listing the known ones.
      */
     public static MergeMethod create(String name, Map<String, ? extends Number> options) {
-        String n = name.toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+        String n = name.toLowerCase(Locale.ROOT).replace('-', '_');
         if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
             throw new IllegalArgumentException(
                     "method '"

@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,7 +74,7 @@ class CandidateTest {
         TinyModels.TinyModel tiny = TinyModels.transformer(manager, 3);
         MemoryTensors base = tensorsOf(tiny.block());
         PeftModel pm = PeftModel.create(tiny.block(), config);
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(8);
+        SplittableRandom rnd = new SplittableRandom(8);
         for (var adapter : pm.adapters(PeftModel.DEFAULT).values()) {
             for (NDArray a : adapter.stateDict().values()) {
                 a.addi(

@@ -11,12 +11,14 @@ import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
 import dev.peft4j.core.io.TensorSource;
+import dev.peft4j.core.testing.NdAssert;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * Tiny seeded models with Hugging Face-like tensor names for the merge tests: an embedding, square,
@@ -193,11 +195,10 @@ public final class MergeFixtures {
     public static void assertSameModel(
             TensorSource actual, TensorSource expected, double rtol, double atol)
             throws IOException {
-        org.junit.jupiter.api.Assertions.assertEquals(
-                expected.keys().size(), actual.keys().size(), "tensor count");
+        Assertions.assertEquals(expected.keys().size(), actual.keys().size(), "tensor count");
         try (NDManager scope = NDManager.newBaseManager()) {
             for (String key : expected.keys()) {
-                dev.peft4j.core.testing.NdAssert.assertAlmostEquals(
+                NdAssert.assertAlmostEquals(
                         actual.load(key, scope), expected.load(key, scope), rtol, atol);
             }
         }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.TensorSource;
@@ -164,7 +165,7 @@ public abstract class MergeMethodContract {
         List<Candidate> cs = fineTunes(1, 0.05);
         MemoryTensors bad = MergeFixtures.fineTuned(manager, base, 99, 0.05);
         NDArray w = bad.get("layers.1.fc1.weight").duplicate();
-        w.set(new ai.djl.ndarray.index.NDIndex("2, 3"), Float.NaN);
+        w.set(new NDIndex("2, 3"), Float.NaN);
         bad.put("layers.1.fc1.weight", w);
         cs.add(new ModelCandidate("broken", bad, "memory"));
         Path out = tmp.resolve("out");

@@ -1,14 +1,17 @@
 package dev.peft4j.examples.text;
 
 import ai.djl.Model;
+import ai.djl.engine.Engine;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.loss.Loss;
@@ -19,6 +22,7 @@ import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.train.TrainLoop;
 import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.TextClassifiers;
+import dev.peft4j.train.text.TextExample;
 import dev.peft4j.train.text.TextSplits;
 import java.io.IOException;
 import java.util.List;
@@ -36,7 +40,7 @@ public final class LinearProbe {
     public static double[] run(
             TextSplits splits, HuggingFaceTokenizer tokenizer, FineTuneRun.Settings s)
             throws IOException {
-        ai.djl.engine.Engine.getInstance().setRandomSeed((int) s.seed());
+        Engine.getInstance().setRandomSeed((int) s.seed());
         int labels = splits.labelNames().size();
         try (NDManager manager = NDManager.newBaseManager();
                 Model djl = Model.newInstance("probe")) {
@@ -90,7 +94,7 @@ public final class LinearProbe {
     private static NDArray embed(
             Block bert,
             BertForSequenceClassification clf,
-            List<dev.peft4j.train.text.TextExample> ex,
+            List<TextExample> ex,
             HuggingFaceTokenizer tokenizer,
             NDManager manager,
             FineTuneRun.Settings s) {
@@ -101,7 +105,7 @@ public final class LinearProbe {
                 (out, data) -> clf.pooling().pool(out.head(), data.get(1)));
     }
 
-    private static NDArray labels(List<dev.peft4j.train.text.TextExample> ex, NDManager manager) {
+    private static NDArray labels(List<TextExample> ex, NDManager manager) {
         long[] y = new long[ex.size()];
         for (int i = 0; i < y.length; i++) {
             y[i] = ex.get(i).label();
@@ -113,16 +117,13 @@ public final class LinearProbe {
             Block head,
             Block bert,
             BertForSequenceClassification clf,
-            List<dev.peft4j.train.text.TextExample> ex,
+            List<TextExample> ex,
             HuggingFaceTokenizer tokenizer,
             NDManager manager,
             FineTuneRun.Settings s) {
         NDArray x = embed(bert, clf, ex, tokenizer, manager, s);
         NDArray logits =
-                head.forward(
-                                new ai.djl.training.ParameterStore(manager, false),
-                                new ai.djl.ndarray.NDList(x),
-                                false)
+                head.forward(new ParameterStore(manager, false), new NDList(x), false)
                         .singletonOrThrow();
         return logits.argMax(1).eq(labels(ex, manager)).sum().getLong() / (double) ex.size();
     }

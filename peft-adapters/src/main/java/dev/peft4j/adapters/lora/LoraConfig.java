@@ -9,6 +9,7 @@ import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.PatternMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * LoRA (Hu et al. 2021): {@code y = W x + b + s * B (A dropout(x))}, {@code A [r, in]},
@@ -269,13 +270,13 @@ public final class LoraConfig extends AdapterConfig {
         }
 
         /** Per-module ranks: regex of the module path's end to rank. */
-        public Builder optRankPattern(java.util.Map<String, Integer> pattern) {
+        public Builder optRankPattern(Map<String, Integer> pattern) {
             this.rankPattern = new PatternMap(pattern);
             return this;
         }
 
         /** Per-module alphas: regex of the module path's end to alpha. */
-        public Builder optAlphaPattern(java.util.Map<String, ? extends Number> pattern) {
+        public Builder optAlphaPattern(Map<String, ? extends Number> pattern) {
             this.alphaPattern = new PatternMap(pattern);
             return this;
         }

@@ -13,6 +13,7 @@ import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * A NOLA adapter on one Linear layer: {@code delta(x) = s B_eff (A_eff x)} with
@@ -197,7 +198,7 @@ public final class NolaAdapter extends Adapter {
     @Override
     public String toString() {
         return String.format(
-                java.util.Locale.ROOT,
+                Locale.ROOT,
                 "NOLA(%s: W [%d, %d], r %d, nola_alpha [%d], nola_beta [%d], bases %s, layer seed"
                         + " %d)",
                 modulePath,

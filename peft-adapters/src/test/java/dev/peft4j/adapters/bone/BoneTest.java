@@ -10,7 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.DenseRef;
@@ -27,10 +31,12 @@ import dev.peft4j.core.tree.BaseLayer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,7 +100,7 @@ class BoneTest {
         double[][] expected = DenseRef.linear(rows(x), DenseRef.plus(w, dw), DenseRef.bias(base));
         NDArray y = DenseRef.layerForward(pm, path, x, false);
         assertAlmostEquals(
-                y.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray(),
+                y.toType(DataType.FLOAT64, false).toDoubleArray(),
                 DenseRef.flat(expected),
                 1e-5,
                 1e-6);
@@ -169,7 +175,7 @@ class BoneTest {
                         .block()
                         .getArray()
                         .toFloatArray();
-        assertFalse(java.util.Arrays.equals(first, java.util.Arrays.copyOf(second, first.length)));
+        assertFalse(Arrays.equals(first, Arrays.copyOf(second, first.length)));
     }
 
     @Test
@@ -186,9 +192,7 @@ class BoneTest {
         NDArray x = TinyModels.input(manager, new Shape(64, 8), 1);
         float[] eval = DenseRef.layerForward(pm, "0", x, false).toFloatArray();
         assertArrayEquals(eval, DenseRef.layerForward(pm, "0", x, false).toFloatArray());
-        assertFalse(
-                java.util.Arrays.equals(
-                        eval, DenseRef.layerForward(pm, "0", x, true).toFloatArray()));
+        assertFalse(Arrays.equals(eval, DenseRef.layerForward(pm, "0", x, true).toFloatArray()));
     }
 
     @Test
@@ -240,9 +244,9 @@ class BoneTest {
                                 .setTargetModules("query", "key", "value", "dense", "fc1", "fc2")
                                 .build());
         fillBlocks(pm, 0.3, 17);
-        Map<String, BaseLayer> layers = new java.util.LinkedHashMap<>();
+        Map<String, BaseLayer> layers = new LinkedHashMap<>();
         pm.adapters(PeftModel.DEFAULT).forEach((path, a) -> layers.put(path, a.base()));
-        Map<String, float[]> before = new java.util.LinkedHashMap<>();
+        Map<String, float[]> before = new LinkedHashMap<>();
         layers.forEach((path, l) -> before.put(path, l.weight().getArray().toFloatArray()));
         assertEquals(12, before.size()); // six modules in each of the two layers
         pm.merge();
@@ -275,7 +279,7 @@ class BoneTest {
         // b_1 = -I makes I + b_1 zero: the merged block W'_1j = W_1j (I + b_1) + b_1 = -I forgets
         // W_1j
         NDArray b = bat.block().getArray();
-        b.set(new ai.djl.ndarray.index.NDIndex("1"), manager.eye(4).neg());
+        b.set(new NDIndex("1"), manager.eye(4).neg());
         pm.merge();
         float[] merged = bat.base().weight().getArray().toFloatArray();
         IllegalStateException e = assertThrows(IllegalStateException.class, pm::unmerge);
@@ -425,7 +429,7 @@ class BoneTest {
         bad.forEach(
                 (key, value) -> {
                     JsonObject o = JsonParser.parseString(PEFT_MISS).getAsJsonObject();
-                    o.add(key, new com.google.gson.Gson().toJsonTree(value));
+                    o.add(key, new Gson().toJsonTree(value));
                     IllegalArgumentException e =
                             assertThrows(
                                     IllegalArgumentException.class,
@@ -467,7 +471,7 @@ class BoneTest {
             AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 3);
             Path dir = tmp.resolve(v.name());
             pm.save(dir);
-            Map<String, Shape> shapes = new java.util.TreeMap<>();
+            Map<String, Shape> shapes = new TreeMap<>();
             try (SafetensorsReader reader =
                     SafetensorsReader.open(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
                 reader.keys().forEach(k -> shapes.put(k, reader.info(k).shape()));
@@ -485,7 +489,7 @@ class BoneTest {
                                     new Shape(4, 4, 4),
                                     "base_model.model.2.miss_block",
                                     new Shape(3, 4, 4));
-            assertEquals(new java.util.TreeMap<>(expected), shapes);
+            assertEquals(new TreeMap<>(expected), shapes);
             JsonObject json = JsonIO.readObject(dir.resolve(AdapterCheckpoint.CONFIG_FILE));
             assertEquals("MISS", json.get("peft_type").getAsString());
             assertEquals(
@@ -498,7 +502,7 @@ class BoneTest {
     void aMissFolderAsPeftWritesItLoadsAndGivesTheDenseBatForward() throws IOException {
         JsonObject config = JsonParser.parseString(PEFT_MISS).getAsJsonObject();
         config.addProperty("r", 4);
-        com.google.gson.JsonArray targets = new com.google.gson.JsonArray();
+        JsonArray targets = new JsonArray();
         targets.add("2");
         config.add("target_modules", targets);
         Path dir = Files.createDirectories(tmp.resolve("peft_bat"));

@@ -32,6 +32,7 @@ import dev.peft4j.core.testing.TinyModels.TinyModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
@@ -165,7 +166,7 @@ class FloraAdapterTest {
                 concat(
                         NdAssert.toDoubles(a.factor(0).getArray()),
                         NdAssert.toDoubles(a.factor(1).getArray()));
-        double std = Math.sqrt(java.util.Arrays.stream(p).map(v -> v * v).sum() / p.length);
+        double std = Math.sqrt(Arrays.stream(p).map(v -> v * v).sum() / p.length);
         // 448 draws: the estimate's relative error is about 1 / sqrt(2 * 448) = 3.3%
         assertAlmostEquals(std, 1 / Math.sqrt(2 * 4), 0.12, 0);
 
@@ -180,7 +181,7 @@ class FloraAdapterTest {
                         .factor(0)
                         .getArray()
                         .toFloatArray();
-        assertFalse(java.util.Arrays.equals(again, other), "another seed, other factors");
+        assertFalse(Arrays.equals(again, other), "another seed, other factors");
     }
 
     @Test
@@ -380,7 +381,7 @@ class FloraAdapterTest {
     }
 
     private static double[] concat(double[] a, double[] b) {
-        double[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        double[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }

@@ -15,7 +15,9 @@ import com.google.gson.JsonParser;
 import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.testing.AdapterChecks;
+import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.ModuleTree;
 import java.io.IOException;
@@ -24,6 +26,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -183,10 +186,7 @@ class AdapterFolderTest {
         NDArray x = TinyModels.input(manager, mlp.inputShape(), 2);
         double[] expected = denseMlp(base, a, b, 5.0 / 2, x.toFloatArray(), 5);
         assertAlmostEquals(
-                dev.peft4j.core.testing.NdAssert.toDoubles(TinyModels.forward(pm.root(), x)),
-                expected,
-                1e-5,
-                1e-6);
+                NdAssert.toDoubles(TinyModels.forward(pm.root(), x)), expected, 1e-5, 1e-6);
     }
 
     @Test
@@ -263,7 +263,7 @@ class AdapterFolderTest {
         LinkedHashMap<String, NDArray> t = AdapterCheckpoint.tensors(pm, "default");
         LinkedHashMap<String, NDArray> renamed = new LinkedHashMap<>();
         t.forEach((k, v) -> renamed.put(k.replace("model.4.", "model.4.modules_to_save."), v));
-        dev.peft4j.core.io.SafetensorsWriter.write(
+        SafetensorsWriter.write(
                 dir.resolve("adapter_model.safetensors"), renamed, Map.of("format", "pt"));
         assertAlmostEquals(
                 TinyModels.forward(
@@ -372,9 +372,9 @@ class AdapterFolderTest {
         Path dir = savedFolder();
         Path weights = dir.resolve("adapter_model.safetensors");
         byte[] good = Files.readAllBytes(weights);
-        Files.write(weights, java.util.Arrays.copyOf(good, good.length - 10));
+        Files.write(weights, Arrays.copyOf(good, good.length - 10));
         assertLoadFails(dir, "adapter_model.safetensors");
-        Files.write(weights, java.util.Arrays.copyOf(good, 20));
+        Files.write(weights, Arrays.copyOf(good, 20));
         assertLoadFails(dir, "adapter_model.safetensors");
         byte[] bad = good.clone();
         bad[9] = '#';

@@ -11,7 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
@@ -22,8 +24,11 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.testing.AdapterChecks;
+import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.ModuleTree;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -116,13 +121,13 @@ class LoraTest {
         for (int i = 0; i < 5; i++) {
             System.arraycopy(expected[i], 0, flat, i * 16, 16);
         }
-        assertAlmostEquals(dev.peft4j.core.testing.NdAssert.toDoubles(y), flat, 1e-5, 1e-6);
+        assertAlmostEquals(NdAssert.toDoubles(y), flat, 1e-5, 1e-6);
     }
 
     /** Shape helper to keep lines short. */
     private record Shape2(long a, long b) {
-        ai.djl.ndarray.types.Shape shape() {
-            return new ai.djl.ndarray.types.Shape(a, b);
+        Shape shape() {
+            return new Shape(a, b);
         }
     }
 
@@ -153,8 +158,8 @@ class LoraTest {
 
     @Test
     void gaussianInitHasStdOneOverR() {
-        Block big = new ai.djl.nn.SequentialBlock().add(Linear.builder().setUnits(64).build());
-        TinyModels.init(big, manager, new ai.djl.ndarray.types.Shape(1, 256), 1);
+        Block big = new SequentialBlock().add(Linear.builder().setUnits(64).build());
+        TinyModels.init(big, manager, new Shape(1, 256), 1);
         PeftModel pm =
                 PeftModel.create(
                         big,
@@ -193,7 +198,7 @@ class LoraTest {
                         .getArray()
                         .toFloatArray());
         assertFalse(
-                java.util.Arrays.equals(
+                Arrays.equals(
                         a1,
                         ((LoraAdapter) again.adapters("default").get("2"))
                                 .loraA()
@@ -214,13 +219,13 @@ class LoraTest {
                                 .build());
         AdapterChecks.randomizeAdapters(pm, "default", 2);
         Block layer = ModuleTree.get(pm.root(), "0");
-        NDArray x = TinyModels.input(manager, new ai.djl.ndarray.types.Shape(64, 8), 1);
+        NDArray x = TinyModels.input(manager, new Shape(64, 8), 1);
         ParameterStore ps = new ParameterStore(manager, false);
         NDArray eval1 = layer.forward(ps, new NDList(x), false).singletonOrThrow();
         NDArray eval2 = layer.forward(ps, new NDList(x), false).singletonOrThrow();
         NDArray train = layer.forward(ps, new NDList(x), true).singletonOrThrow();
         assertArrayEquals(eval1.toFloatArray(), eval2.toFloatArray());
-        assertFalse(java.util.Arrays.equals(eval1.toFloatArray(), train.toFloatArray()));
+        assertFalse(Arrays.equals(eval1.toFloatArray(), train.toFloatArray()));
     }
 
     @Test
@@ -233,7 +238,7 @@ class LoraTest {
         pm.addAdapter("other", LoraConfig.builder().setRank(3).setTargetModules("0", "4").build());
         AdapterChecks.randomizeAdapters(pm, "default", 1);
         AdapterChecks.randomizeAdapters(pm, "other", 2);
-        assertEquals(java.util.List.of("default"), pm.activeAdapters());
+        assertEquals(List.of("default"), pm.activeAdapters());
         pm.disableAdapters();
         NDArray base = TinyModels.forward(pm.root(), x);
         pm.enableAdapters();
@@ -244,7 +249,7 @@ class LoraTest {
         assertEquals(3L * (16 + 8) + 3L * (4 + 12), pm.trainableParameterCount());
         pm.setActiveAdapters("default", "other");
         NDArray both = TinyModels.forward(pm.root(), x);
-        assertFalse(java.util.Arrays.equals(onlyDefault.toFloatArray(), onlyOther.toFloatArray()));
+        assertFalse(Arrays.equals(onlyDefault.toFloatArray(), onlyOther.toFloatArray()));
         // layer "0" gets both deltas; "4" only the other's: checked through merge equivalence and
         // removal
         pm.merge();

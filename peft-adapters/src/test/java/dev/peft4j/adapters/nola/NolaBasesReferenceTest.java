@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.AdapterContext;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,7 +53,7 @@ class NolaBasesReferenceTest {
             assertBits(A5, bases.basesA(manager, 5, 1).toFloatArray(), "A_5");
             // B_7 read from a chunk that starts elsewhere: chunking must not change values
             float[] b67 = bases.basesB(manager, 6, 2).toFloatArray();
-            assertBits(B7, java.util.Arrays.copyOfRange(b67, 36, 72), "B_7");
+            assertBits(B7, Arrays.copyOfRange(b67, 36, 72), "B_7");
         }
     }
 }

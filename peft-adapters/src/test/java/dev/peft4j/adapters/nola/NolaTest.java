@@ -33,11 +33,15 @@ import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.BaseLayer;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -231,7 +235,7 @@ class NolaTest {
         resident.forEach(
                 (k, v) -> {
                     assertTrue(
-                            java.util.Arrays.stream(toDoubles(v)).anyMatch(d -> d != 0),
+                            Arrays.stream(toDoubles(v)).anyMatch(d -> d != 0),
                             k + " must not be all zero");
                     assertAlmostEquals(regenerated.get(k), v, 1e-6, 1e-6);
                 });
@@ -250,10 +254,10 @@ class NolaTest {
         NolaBases bases = new NolaBases(123, 2, 5, 7, 9, 4);
         float[] all = bases.basesA(manager, 0, 9).toFloatArray();
         float[] middle = bases.basesA(manager, 3, 4).toFloatArray();
-        assertArrayEquals(java.util.Arrays.copyOfRange(all, 3 * 14, 7 * 14), middle);
+        assertArrayEquals(Arrays.copyOfRange(all, 3 * 14, 7 * 14), middle);
         assertArrayEquals(
                 bases.basesB(manager, 1, 2).toFloatArray(),
-                java.util.Arrays.copyOfRange(
+                Arrays.copyOfRange(
                         new NolaBases(123, 2, 5, 7, 9, 4).basesB(manager, 0, 4).toFloatArray(),
                         10,
                         30));
@@ -294,8 +298,7 @@ class NolaTest {
             expectedKeys.put("base_model.model." + path + ".nola_alpha", new Shape(10));
             expectedKeys.put("base_model.model." + path + ".nola_beta", new Shape(6));
         }
-        assertEquals(
-                new java.util.TreeMap<>(expectedKeys), new java.util.TreeMap<>(savedShapes(dir)));
+        assertEquals(new TreeMap<>(expectedKeys), new TreeMap<>(savedShapes(dir)));
         JsonObject json = JsonIO.readObject(dir.resolve(AdapterCheckpoint.CONFIG_FILE));
         assertEquals("NOLA", json.get("peft_type").getAsString());
         assertEquals(42, json.get("nola_seed").getAsLong());
@@ -311,7 +314,7 @@ class NolaTest {
         JsonIO.writeSorted(dir.resolve(AdapterCheckpoint.CONFIG_FILE), resident);
         PeftModel reseeded = PeftModel.load(TinyModels.transformer(manager, 5).block(), dir);
         assertFalse(
-                java.util.Arrays.equals(
+                Arrays.equals(
                         expected.toFloatArray(),
                         TinyModels.forward(reseeded.root(), x).toFloatArray()));
     }
@@ -321,10 +324,7 @@ class NolaTest {
         Path dir = tmp.resolve(name);
         pm.save(dir);
         byte[] file = Files.readAllBytes(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE));
-        long header =
-                java.nio.ByteBuffer.wrap(file, 0, 8)
-                        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                        .getLong();
+        long header = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         return new long[] {file.length, file.length - 8 - header};
     }
 

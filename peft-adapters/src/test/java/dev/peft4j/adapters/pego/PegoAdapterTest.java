@@ -27,6 +27,7 @@ import dev.peft4j.core.testing.TinyModels.TinyModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -113,7 +114,7 @@ class PegoAdapterTest {
             assertEquals(0.0, a.loraB(i).getArray().abs().sum().getFloat(), "B_" + i + " = 0");
             as.add(ai);
         }
-        assertFalse(java.util.Arrays.equals(as.get(0), as.get(1)), "each module draws its own A");
+        assertFalse(Arrays.equals(as.get(0), as.get(1)), "each module draws its own A");
         float[] again =
                 adapter(onLinear(64, 48, config().optNumLoras(3).build()))
                         .loraA(2)

@@ -32,6 +32,7 @@ import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -228,8 +229,7 @@ class PegoRegularizerTest {
     }
 
     /** Plain gradient descent on the adapter's parameters, step 0.01. */
-    private void sgd(
-            PeftModel pm, java.util.function.Function<NDManager, NDArray> objective, int steps) {
+    private void sgd(PeftModel pm, Function<NDManager, NDArray> objective, int steps) {
         for (int step = 0; step < steps; step++) {
             try (NDManager scope = manager.newSubManager();
                     GradientCollector gc = manager.getEngine().newGradientCollector()) {

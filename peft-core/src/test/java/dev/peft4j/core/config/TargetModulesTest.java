@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonParser;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -74,7 +75,7 @@ class TargetModulesTest {
 
     @Test
     void patternMapTakesTheFirstPatternMatchingThePathEnd() {
-        Map<String, Integer> m = new java.util.LinkedHashMap<>();
+        Map<String, Integer> m = new LinkedHashMap<>();
         m.put("layer\\.0\\..*query", 16);
         m.put("query", 4);
         PatternMap p = new PatternMap(m);

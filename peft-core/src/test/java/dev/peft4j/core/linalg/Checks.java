@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * Invariants shared by the decomposition contracts, checked in Java double on copies of the results
@@ -136,6 +137,6 @@ final class Checks {
 
     /** Exact shape check. */
     static void assertShape(NDArray x, long... shape) {
-        assertEquals(new ai.djl.ndarray.types.Shape(shape), x.getShape());
+        assertEquals(new Shape(shape), x.getShape());
     }
 }

@@ -12,6 +12,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.testing.ManagedTest;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /** Ownership, data types and input validation of the {@link Linalg} facade. */
@@ -112,7 +113,7 @@ class LinalgApiTest extends ManagedTest {
     void hugeFiniteValuesAreNotMistakenForInfinity() {
         // the float32 sum overflows, the entries do not: the detailed check must accept them
         float[] big = new float[16];
-        java.util.Arrays.fill(big, 3e38f);
+        Arrays.fill(big, 3e38f);
         big[3] = -1e38f;
         try (QrResult q = Linalg.qr(manager.create(big, new Shape(4, 4)))) {
             Checks.assertOrthonormalColumns("Q", q.q());

@@ -30,12 +30,15 @@ import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.core.tree.BaseLayer;
 import dev.peft4j.core.tree.ModuleTree;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The checks every adapter method must pass on every tiny model (PEFT's test matrix). A method
@@ -225,7 +228,7 @@ public final class AdapterChecks {
         }
         Map<String, float[]> after = snapshot(pm.root());
         for (Map.Entry<String, float[]> e : before.entrySet()) {
-            boolean changed = !java.util.Arrays.equals(e.getValue(), after.get(e.getKey()));
+            boolean changed = !Arrays.equals(e.getValue(), after.get(e.getKey()));
             assertEquals(adapterParams.contains(e.getKey()), changed, "parameter " + e.getKey());
         }
     }
@@ -235,11 +238,7 @@ public final class AdapterChecks {
      * and the same config.
      */
     public static void saveLoadRoundTrip(
-            java.util.function.Supplier<TinyModel> fresh,
-            MethodRow row,
-            NDManager m,
-            java.nio.file.Path dir)
-            throws java.io.IOException {
+            Supplier<TinyModel> fresh, MethodRow row, NDManager m, Path dir) throws IOException {
         TinyModel model = fresh.get();
         PeftModel pm = adapted(model, row, 15);
         NDArray x = TinyModels.input(m, model.inputShape(), 8);

@@ -13,6 +13,7 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.AdapterSlots;
 import dev.peft4j.core.PeftModel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -182,7 +183,7 @@ final class EvaFit {
         for (LayerGroup g : groups) {
             double[] all = g.pca.explainedVarianceRatio();
             for (String m : g.members) {
-                out.put(m, java.util.Arrays.copyOf(all, components(m)));
+                out.put(m, Arrays.copyOf(all, components(m)));
             }
         }
         return out;

@@ -14,6 +14,7 @@ import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
+import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
@@ -24,6 +25,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -137,7 +139,7 @@ class EvaTest extends ManagedTest {
         PeftModel pm = PeftModel.create(model.block(), config);
         Iterable<Batch> data =
                 () ->
-                        java.util.stream.IntStream.range(0, 6)
+                        IntStream.range(0, 6)
                                 .mapToObj(
                                         i -> {
                                             var m = manager.newSubManager();
@@ -178,7 +180,7 @@ class EvaTest extends ManagedTest {
         EvaConfig eva = new EvaConfig(1.5, 0.98, true, -100, false, true);
         PeftModel pm = towers(eva);
         prepare(pm, 10);
-        dev.peft4j.core.testing.AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 4);
+        AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 4);
         NDArray x = Towers.batch(manager, 98).getData().head();
         NDArray expected = TinyModels.forward(pm.root(), x);
         pm.save(dir);

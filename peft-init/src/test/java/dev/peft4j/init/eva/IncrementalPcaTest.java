@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
 import dev.peft4j.core.testing.ManagedTest;
@@ -64,10 +65,7 @@ class IncrementalPcaTest extends ManagedTest {
                 assertAlmostEquals(c.matMul(v).abs(), manager.eye(K), 1e-4, 1e-4);
                 double total = centred.square().sum().getFloat();
                 double[] expected = new double[K];
-                double[] s =
-                        ref.s()
-                                .toType(ai.djl.ndarray.types.DataType.FLOAT64, false)
-                                .toDoubleArray();
+                double[] s = ref.s().toType(DataType.FLOAT64, false).toDoubleArray();
                 for (int i = 0; i < K; i++) {
                     expected[i] = s[i] * s[i] / total;
                 }

@@ -27,6 +27,7 @@ import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.init.InitOptions;
 import dev.peft4j.init.LoraInitialization;
 import dev.peft4j.init.Planted;
+import dev.peft4j.init.ResidualChecks;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -272,7 +273,7 @@ class LoraGaTest extends ManagedTest {
         PeftModel pm = model("lora_ga", null);
         prepare(pm, List.of(batch(1)));
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 3);
-        dev.peft4j.init.ResidualChecks.roundTrips(
+        ResidualChecks.roundTrips(
                 pm, () -> Planted.linear(manager, W), new Shape(3, N), manager, dir);
     }
 }

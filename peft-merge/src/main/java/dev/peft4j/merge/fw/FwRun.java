@@ -15,6 +15,7 @@ import dev.peft4j.merge.ta.TaskArithmetic;
 import dev.peft4j.merge.ties.Ties;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -314,7 +315,7 @@ final class FwRun implements AutoCloseable {
                     sums[c] += row[c];
                 }
             }
-            java.util.Arrays.fill(pick, argmin(sums));
+            Arrays.fill(pick, argmin(sums));
         }
         return pick;
     }
@@ -426,7 +427,7 @@ final class FwRun implements AutoCloseable {
             m2 = new double[sets.length][];
             for (int p = 0; p < sets.length; p++) {
                 w[p] = new double[sets[p].length];
-                java.util.Arrays.fill(w[p], lambda / sets[p].length);
+                Arrays.fill(w[p], lambda / sets[p].length);
                 m1[p] = new double[sets[p].length];
                 m2[p] = new double[sets[p].length];
             }

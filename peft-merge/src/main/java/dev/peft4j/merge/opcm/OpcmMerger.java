@@ -2,6 +2,7 @@ package dev.peft4j.merge.opcm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.core.io.TensorInfo;
 import dev.peft4j.core.io.TensorSource;
@@ -253,9 +254,7 @@ public final class OpcmMerger implements AutoCloseable {
                         base.load(
                                 key,
                                 scope,
-                                info.dtype().isFloating()
-                                        ? ai.djl.ndarray.types.DataType.FLOAT32
-                                        : info.dtype());
+                                info.dtype().isFloating() ? DataType.FLOAT32 : info.dtype());
                 NDArray merged =
                         info.dtype().isFloating() ? read(key, scope).addTo(theta0) : theta0;
                 merged.attach(manager);

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.Delta;
 import dev.peft4j.merge.MemoryTensors;
 import dev.peft4j.merge.MergeContext;
 import dev.peft4j.merge.MergeFixtures;
@@ -166,8 +167,7 @@ class OpcmTest extends MergeMethodContract {
             assertTrue(p.split > 0, "a non-trivial leading block");
             NDArray c = p.u.transpose().matMul(t).matMul(p.v);
             NDArray projected =
-                    p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
-                            .toDense(scope, t.getShape());
+                    p.project(Delta.dense(t), t.getShape(), scope).toDense(scope, t.getShape());
             NDArray c2 = p.u.transpose().matMul(projected).matMul(p.v);
             float[] before = c.toFloatArray();
             float[] after = c2.toFloatArray();
@@ -194,7 +194,7 @@ class OpcmTest extends MergeMethodContract {
             assertEquals(2, p.rank());
             NDArray change =
                     t.sub(
-                            p.project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
+                            p.project(Delta.dense(t), t.getShape(), scope)
                                     .toDense(scope, t.getShape()));
             // what was removed lies in span(U_2) x span(V_2): nothing along the arbitrary
             // null-space basis
@@ -208,7 +208,7 @@ class OpcmTest extends MergeMethodContract {
             assertTrue(change.abs().max().getFloat() > 1e-2, "something was projected");
             NDArray zero =
                     Projection.ofDense(d.zerosLike(), 0.5, scope)
-                            .project(dev.peft4j.merge.Delta.dense(t), t.getShape(), scope)
+                            .project(Delta.dense(t), t.getShape(), scope)
                             .toDense(scope, t.getShape());
             assertAlmostEquals(zero, t, 0, 0);
         }
@@ -226,7 +226,7 @@ class OpcmTest extends MergeMethodContract {
             assertEquals(dense.rank(), factored.rank());
             assertAlmostEquals(factored.s, dense.s, 1e-5, 1e-6);
             assertEquals(dense.split, factored.split);
-            var td = dev.peft4j.merge.Delta.dense(t);
+            var td = Delta.dense(t);
             assertAlmostEquals(
                     factored.project(td, t.getShape(), scope).toDense(scope, t.getShape()),
                     dense.project(td, t.getShape(), scope).toDense(scope, t.getShape()),

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
@@ -54,9 +55,7 @@ class AdapterInjectionTest {
             Shape ids = new Shape(2, 5);
             TestWeights.randomize(model, manager, 41, ids, ids, ids);
             Set<String> names = HfStateDict.of(model).keySet();
-            NDList in =
-                    new NDList(
-                            manager.randomInteger(1, 30, ids, ai.djl.ndarray.types.DataType.INT64));
+            NDList in = new NDList(manager.randomInteger(1, 30, ids, DataType.INT64));
             NDArray base = forward(model, manager, in);
 
             PeftModel pm =

@@ -21,6 +21,7 @@ import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.testing.Dense;
 import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -89,7 +90,7 @@ class BertReferenceTest {
             NDArray cls = Pooling.CLS.pool(hidden, in.get(1));
             for (int b = 0; b < IDS.length; b++) {
                 double[][] states = encode(config, new Prefixed(w, ""), IDS[b], MASK[b], TYPES[b]);
-                int real = (int) java.util.Arrays.stream(MASK[b]).sum();
+                int real = (int) Arrays.stream(MASK[b]).sum();
                 double[][] avg = new double[1][config.hiddenSize()];
                 for (int t = 0; t < real; t++) {
                     for (int i = 0; i < avg[0].length; i++) {

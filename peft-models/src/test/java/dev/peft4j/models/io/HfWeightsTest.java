@@ -9,9 +9,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import dev.peft4j.core.io.CheckpointFormatException;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.io.SafetensorsWriter;
+import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.bert.BertModel;
@@ -20,6 +22,7 @@ import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -126,7 +129,7 @@ class HfWeightsTest {
             }
             Path broken = dir.resolve("broken.safetensors");
             byte[] bytes = Files.readAllBytes(file);
-            Files.write(broken, java.util.Arrays.copyOf(bytes, bytes.length - 16));
+            Files.write(broken, Arrays.copyOf(bytes, bytes.length - 16));
             CheckpointFormatException e =
                     assertThrows(
                             CheckpointFormatException.class,
@@ -151,8 +154,7 @@ class HfWeightsTest {
         }
     }
 
-    private static String loadError(
-            ai.djl.nn.Block model, dev.peft4j.core.io.TensorSource source, LoadOptions options) {
+    private static String loadError(Block model, TensorSource source, LoadOptions options) {
         return assertThrows(
                         IllegalArgumentException.class,
                         () -> HfWeights.load(model, source, options))
@@ -172,7 +174,7 @@ class HfWeightsTest {
         return out;
     }
 
-    private static void assertUnchanged(ai.djl.nn.Block model, MapTensorSource loaded) {
+    private static void assertUnchanged(Block model, MapTensorSource loaded) {
         HfStateDict.of(model)
                 .forEach(
                         (k, p) ->

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import dev.peft4j.core.io.SafetensorsReader;
@@ -117,7 +118,7 @@ class LlamaReferenceTest {
             NDArray before = forward(model, manager, true);
 
             LlamaForCausalLM reloaded = new LlamaForCausalLM(config);
-            reloaded.initialize(manager, ai.djl.ndarray.types.DataType.FLOAT32, new Shape(2, 6));
+            reloaded.initialize(manager, DataType.FLOAT32, new Shape(2, 6));
             try (SafetensorsReader source = SafetensorsReader.open(file)) {
                 assertEquals(names, new ArrayList<>(source.keys()));
                 assertEquals(

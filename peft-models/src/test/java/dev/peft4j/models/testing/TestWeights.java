@@ -8,6 +8,8 @@ import ai.djl.nn.Parameter;
 import dev.peft4j.models.io.HfStateDict;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.Random;
 
@@ -46,8 +48,8 @@ public final class TestWeights {
         }
         try {
             HfWeights.load(model, source, LoadOptions.strict());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         return source;
     }

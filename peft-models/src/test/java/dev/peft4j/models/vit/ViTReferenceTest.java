@@ -19,6 +19,7 @@ import dev.peft4j.models.testing.MapTensorSource;
 import dev.peft4j.models.testing.TestWeights;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -135,7 +136,7 @@ class ViTReferenceTest {
             double[][] v = proj(n, w, p + "attention.attention.value", h);
             boolean[][] all = new boolean[x.length][x.length];
             for (boolean[] row : all) {
-                java.util.Arrays.fill(row, true);
+                Arrays.fill(row, true);
             }
             double[][] a =
                     Dense.attention(q, k, v, c.numAttentionHeads(), c.numAttentionHeads(), all);

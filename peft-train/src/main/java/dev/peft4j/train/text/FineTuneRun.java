@@ -15,6 +15,7 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.train.TrainLoop;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -254,7 +255,7 @@ public final class FineTuneRun {
         try {
             pm.save(dir, SaveOption.FOR_ORIGINAL_BASE);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -2,12 +2,14 @@ package dev.peft4j.train.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /** Batching labelled texts and measuring a text classifier's accuracy. */
 public final class TextClassifiers {
@@ -49,7 +51,7 @@ public final class TextClassifiers {
             Block block,
             TextBatcher data,
             NDManager manager,
-            java.util.function.BiFunction<NDList, NDList, NDArray> pick) {
+            BiFunction<NDList, NDList, NDArray> pick) {
         NDList parts = new NDList();
         ParameterStore ps = new ParameterStore(manager, false);
         for (Batch batch : data.getData(manager)) {
@@ -60,6 +62,6 @@ public final class TextClassifiers {
                 parts.add(out);
             }
         }
-        return ai.djl.ndarray.NDArrays.concat(parts);
+        return NDArrays.concat(parts);
     }
 }

@@ -8,6 +8,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
@@ -18,6 +19,7 @@ import dev.peft4j.models.onnx.OnnxWeights;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.TokenBatch;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -94,15 +96,13 @@ class PretrainedEncoderOnnxRuntimeTest {
         float[][][] expected = runOnnxRuntime(onnx, batch);
 
         try (NDManager manager = NDManager.newBaseManager()) {
-            OnnxWeights weights = OnnxWeights.of(java.nio.ByteBuffer.wrap(onnx), "test model");
+            OnnxWeights weights = OnnxWeights.of(ByteBuffer.wrap(onnx), "test model");
             int layers = model.config().numHiddenLayers();
             assertEquals(6 * layers, weights.transposedKeys().size(), "6 matrices per layer");
             BertModel bert = model.load(manager, weights);
             NDList inputs = batch.toNDList(manager);
             NDArray hidden = bert.forward(new ParameterStore(manager, false), inputs, false).head();
-            assertEquals(
-                    new ai.djl.ndarray.types.Shape(batch.size(), batch.length(), 384),
-                    hidden.getShape());
+            assertEquals(new Shape(batch.size(), batch.length(), 384), hidden.getShape());
             for (int b = 0; b < batch.size(); b++) {
                 int real = batch.tokens(b);
                 float[] ours = hidden.get(b).get(":" + real).toFloatArray();
