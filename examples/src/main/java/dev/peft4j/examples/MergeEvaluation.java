@@ -202,7 +202,7 @@ public final class MergeEvaluation implements Callable<Integer> {
             for (int i = 0; i < tasks.size(); i++) {
                 try (Candidate c = Candidate.open(paths.get(i), tasks.get(i), base);
                         MemoryOutput merged = new MemoryOutput(manager)) {
-                    TaskArithmetic.withLambda(1).merge(base, List.of(c), merged);
+                    TaskArithmetic.builder().optLambda(1).build().merge(base, List.of(c), merged);
                     own.add(score(merged.tensors(), tasks.get(i), heads.get(tasks.get(i))));
                 }
             }
@@ -211,7 +211,7 @@ public final class MergeEvaluation implements Callable<Integer> {
                     table,
                     family,
                     "task arithmetic (lambda 0.3)",
-                    TaskArithmetic.withDefaults(),
+                    TaskArithmetic.builder().build(),
                     base,
                     paths,
                     heads,
@@ -220,7 +220,7 @@ public final class MergeEvaluation implements Callable<Integer> {
                     table,
                     family,
                     "TIES (k 20%, lambda 1)",
-                    Ties.withDefaults(),
+                    Ties.builder().build(),
                     base,
                     paths,
                     heads,
@@ -271,7 +271,7 @@ public final class MergeEvaluation implements Callable<Integer> {
             throws IOException {
         List<Candidate> candidates = open(paths, base);
         List<String> names = new ArrayList<>();
-        try (OpcmMerger merger = Opcm.withDefaults().start(base, MergeContext.defaults());
+        try (OpcmMerger merger = Opcm.builder().build().start(base, MergeContext.defaults());
                 MemoryOutput merged = new MemoryOutput(manager)) {
             for (int i : order) {
                 merger.add(candidates.get(i));

@@ -76,7 +76,7 @@ public final class Quickstart {
                     PeftModel.create(
                             block,
                             LoraConfig.builder()
-                                    .setRank(8)
+                                    .optRank(8)
                                     .optAlpha(16)
                                     .setTargetModules("0", "2", "4")
                                     .build());

@@ -27,7 +27,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "lora",
                         t ->
                                 LoraConfig.builder()
-                                        .setRank(4)
+                                        .optRank(4)
                                         .optAlpha(8)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),
@@ -37,7 +37,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "lora-rslora-patterns",
                         t ->
                                 LoraConfig.builder()
-                                        .setRank(2)
+                                        .optRank(2)
                                         .optAlpha(4)
                                         .optUseRslora(true)
                                         .optDropout(0.1)
@@ -55,7 +55,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "bone",
                         t ->
                                 BoneConfig.builder()
-                                        .setRank(5)
+                                        .optRank(5)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),
                         (path, base) -> 5L * base.outFeatures()));
@@ -64,7 +64,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "bat",
                         t ->
                                 BoneConfig.builder()
-                                        .setRank(4)
+                                        .optRank(4)
                                         .optVariant(BoneConfig.Variant.BAT)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),
@@ -75,9 +75,9 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "nola",
                         t ->
                                 NolaConfig.builder()
-                                        .setRank(3)
+                                        .optRank(3)
                                         .optAlpha(6)
-                                        .setNumBases(12, 7)
+                                        .optNumBases(12, 7)
                                         .optSeed(3)
                                         .optBasisChunk(5)
                                         .setTargetModules(TargetModules.names(t))
@@ -88,7 +88,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "flora",
                         t ->
                                 FloraConfig.builder()
-                                        .setRank(3)
+                                        .optRank(3)
                                         .optScale(2)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),
@@ -98,7 +98,7 @@ class AdapterMatrixTest extends AdapterMatrix {
                         "pego",
                         t ->
                                 PegoConfig.builder()
-                                        .setRank(2)
+                                        .optRank(2)
                                         .optNumLoras(3)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),

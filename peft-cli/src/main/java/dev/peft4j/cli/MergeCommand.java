@@ -220,9 +220,23 @@ public final class MergeCommand implements Callable<Integer> {
 
     private static MergeOutput open(Path dir, MergeConfig c, List<Candidate> cs)
             throws IOException {
-        return c.format.equals("adapter")
-                ? AdapterFolderOutput.open(dir, c.rank, c.base.toString(), cs)
-                : ModelFolderOutput.open(dir, c.maxShardBytes, c.base, c.dtype);
+        if (c.format.equals("adapter")) {
+            AdapterFolderOutput.Builder b =
+                    AdapterFolderOutput.builder()
+                            .setDirectory(dir)
+                            .optBaseModel(c.base.toString())
+                            .optModuleNamesFrom(cs);
+            if (c.rank != null) {
+                b.optRank(c.rank);
+            }
+            return b.build();
+        }
+        return ModelFolderOutput.builder()
+                .setDirectory(dir)
+                .optMaxShardBytes(c.maxShardBytes)
+                .optCopyFilesFrom(c.base)
+                .optDtype(c.dtype)
+                .build();
     }
 
     private static MergeReport mergeOnce(

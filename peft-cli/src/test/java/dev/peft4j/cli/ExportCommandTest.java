@@ -38,7 +38,7 @@ class ExportCommandTest {
                     PeftModel.create(
                             clf,
                             LoraConfig.builder()
-                                    .setRank(4)
+                                    .optRank(4)
                                     .setTargetModules("query", "value")
                                     .optModulesToSave("classifier")
                                     .build());

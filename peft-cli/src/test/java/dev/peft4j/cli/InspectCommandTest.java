@@ -31,7 +31,7 @@ class InspectCommandTest {
                     PeftModel.create(
                             t.block(),
                             LoraConfig.builder()
-                                    .setRank(4)
+                                    .optRank(4)
                                     .optAlpha(8)
                                     .setTargetModules("query", "value")
                                     .optModulesToSave("head")

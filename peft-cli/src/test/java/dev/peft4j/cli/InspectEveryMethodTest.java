@@ -29,17 +29,17 @@ class InspectEveryMethodTest {
     static Stream<Supplier<AdapterConfig>> configs() {
         String[] t = {"query", "value"};
         return Stream.of(
-                () -> LoraConfig.builder().setRank(2).setTargetModules(t).build(),
-                () -> NolaConfig.builder().setRank(2).setNumBases(5, 3).setTargetModules(t).build(),
-                () -> BoneConfig.builder().setRank(4).setTargetModules(t).build(),
+                () -> LoraConfig.builder().optRank(2).setTargetModules(t).build(),
+                () -> NolaConfig.builder().optRank(2).optNumBases(5, 3).setTargetModules(t).build(),
+                () -> BoneConfig.builder().optRank(4).setTargetModules(t).build(),
                 () ->
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules(t)
                                 .build(),
-                () -> FloraConfig.builder().setRank(2).setTargetModules(t).build(),
-                () -> PegoConfig.builder().setRank(2).setTargetModules(t).build());
+                () -> FloraConfig.builder().optRank(2).setTargetModules(t).build(),
+                () -> PegoConfig.builder().optRank(2).setTargetModules(t).build());
     }
 
     @ParameterizedTest

@@ -124,7 +124,7 @@ class MergeCommandTest {
                                 "[1/" + base.keys().size() + "] embeddings.word_embeddings.weight"),
                 r.progress());
         Path out = tmp.resolve("out/merged");
-        assertFolderEquals(out, library(Ties.of(0.3, 0.9), tuned));
+        assertFolderEquals(out, library(Ties.builder().optK(0.3).optLambda(0.9).build(), tuned));
         assertTrue(Files.exists(out.resolve(CheckpointReader.INDEX_FILE)), "sharded with an index");
         assertEquals("{\"model_type\": \"tiny\"}", Files.readString(out.resolve("config.json")));
         assertTrue(Files.exists(out.resolve("tokenizer.json")));
@@ -158,7 +158,9 @@ class MergeCommandTest {
                 "", r.progress().lines().filter(l -> l.startsWith("  [")).findAny().orElse(""));
         assertFolderEquals(
                 other,
-                library(TaskArithmetic.withLambda(0.7), List.of(tuned.get(2), tuned.get(0))));
+                library(
+                        TaskArithmetic.builder().optLambda(0.7).build(),
+                        List.of(tuned.get(2), tuned.get(0))));
         assertFalse(Files.exists(tmp.resolve("out/ties")));
     }
 
@@ -180,7 +182,7 @@ class MergeCommandTest {
         CliRun r = CliRun.of("merge", "--config", config.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("LoRA adapter folder"), r.out());
-        MemoryTensors expected = library(TaskArithmetic.withDefaults(), adapters);
+        MemoryTensors expected = library(TaskArithmetic.builder().build(), adapters);
         try (CheckpointReader b = CheckpointReader.open(baseDir);
                 Candidate merged = Candidate.open(tmp.resolve("merged"), "merged", b);
                 NDManager scope = manager.newSubManager()) {
@@ -218,7 +220,7 @@ class MergeCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.progress().contains("model 2 'b': ||tau||"), r.progress());
         try (CheckpointReader b = CheckpointReader.open(baseDir);
-                OpcmMerger merger = Opcm.withDefaults().start(b, MergeContext.defaults())) {
+                OpcmMerger merger = Opcm.builder().build().start(b, MergeContext.defaults())) {
             for (int i = 0; i < 3; i++) {
                 try (Candidate c = Candidate.open(tuned.get(i), "m" + i, b)) {
                     merger.add(c);

@@ -53,7 +53,7 @@ class MergeMiniLmTest {
                         PeftModel.create(
                                 clf,
                                 LoraConfig.builder()
-                                        .setRank(4)
+                                        .optRank(4)
                                         .setTargetModules("query", "value")
                                         .optModulesToSave("classifier")
                                         .build());

@@ -208,8 +208,19 @@ public final class PeftModel {
         return disabled;
     }
 
-    /** Disables adapters until the returned handle is closed (PEFT's {@code with disable_adapter()}). */
-    public AutoCloseable withAdaptersDisabled() {
+    /** The scope of {@link #withAdaptersDisabled()}: closing it throws nothing. */
+    public interface AdaptersDisabled extends AutoCloseable {
+        /** Restores the adapters' state from before the scope. */
+        @Override
+        void close();
+    }
+
+    /**
+     * Disables adapters until the returned scope is closed (PEFT's {@code with disable_adapter()}):
+     * {@code try (var off = peft.withAdaptersDisabled()) { ... }}. Scopes nest: closing an inner
+     * one leaves the adapters disabled if they were before it opened.
+     */
+    public AdaptersDisabled withAdaptersDisabled() {
         boolean before = disabled;
         disableAdapters();
         return () -> {

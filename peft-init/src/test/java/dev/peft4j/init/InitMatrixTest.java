@@ -62,7 +62,7 @@ class InitMatrixTest extends AdapterMatrix {
                         t ->
                                 EvaConfig.defaults()
                                         .loraBuilder()
-                                        .setRank(3)
+                                        .optRank(3)
                                         .setTargetModules(TargetModules.names(t))
                                         .build(),
                         (path, base) -> 3L * (base.outFeatures() + base.inFeatures())));
@@ -71,7 +71,7 @@ class InitMatrixTest extends AdapterMatrix {
 
     private static LoraConfig.Builder lora(List<String> targets, String init) {
         return LoraConfig.builder()
-                .setRank(4)
+                .optRank(4)
                 .optAlpha(8)
                 .optInitLoraWeights(init)
                 .optInitSeed(5)

@@ -50,42 +50,9 @@ public final class AdapterFolderOutput implements MergeOutput {
         this.moduleOf = moduleOf;
     }
 
-    /**
-     * Starts an adapter output.
-     *
-     * @param rank null for the exact factors, or the rank to truncate each module to
-     * @param baseModel the {@code base_model_name_or_path} to record, or null
-     */
-    public static AdapterFolderOutput open(Path dir, Integer rank, String baseModel) {
-        return open(dir, rank, baseModel, List.of());
-    }
-
-    /**
-     * Starts an adapter output whose module paths are those of the adapter candidates (an adapter
-     * saved for {@code encoder.layer.0...} merged into a base named {@code bert.encoder.layer.0...}
-     * keeps its own names); tensors no adapter names get their base name minus {@code .weight}.
-     */
-    public static AdapterFolderOutput open(
-            Path dir, Integer rank, String baseModel, List<? extends Candidate> namesFrom) {
-        if (rank != null && rank < 1) {
-            throw new IllegalArgumentException(
-                    "adapter output: rank must be at least 1, got " + rank);
-        }
-        List<AdapterCandidate> adapters =
-                namesFrom.stream()
-                        .filter(AdapterCandidate.class::isInstance)
-                        .map(AdapterCandidate.class::cast)
-                        .toList();
-        return new AdapterFolderOutput(
-                dir,
-                rank,
-                baseModel,
-                key ->
-                        adapters.stream()
-                                .map(a -> a.moduleOf(key))
-                                .filter(Objects::nonNull)
-                                .findFirst()
-                                .orElse(key.substring(0, key.length() - ".weight".length())));
+    /** A builder: {@code setDirectory} is required. */
+    public static Builder builder() {
+        return new Builder();
     }
 
     @Override
@@ -158,7 +125,7 @@ public final class AdapterFolderOutput implements MergeOutput {
                 });
         LoraConfig.Builder b =
                 LoraConfig.builder()
-                        .setRank(common)
+                        .optRank(common)
                         .optAlpha(common)
                         .optRankPattern(pattern)
                         .optAlphaPattern(pattern)
@@ -201,5 +168,69 @@ public final class AdapterFolderOutput implements MergeOutput {
     @Override
     public void close() {
         manager.close();
+    }
+
+    /** Builds (opens) an {@link AdapterFolderOutput}. */
+    public static final class Builder {
+        private Path dir;
+        private Integer rank;
+        private String baseModel;
+        private List<? extends Candidate> namesFrom = List.of();
+
+        private Builder() {}
+
+        /** The folder to publish (required). */
+        public Builder setDirectory(Path dir) {
+            this.dir = dir;
+            return this;
+        }
+
+        /** The rank to truncate each module's merged change to (by SVD); by default the exact factors. */
+        public Builder optRank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        /** The {@code base_model_name_or_path} to record; none by default. */
+        public Builder optBaseModel(String baseModel) {
+            this.baseModel = baseModel;
+            return this;
+        }
+
+        /**
+         * Module paths from these adapter candidates (an adapter saved for {@code
+         * encoder.layer.0...} merged into a base named {@code bert.encoder.layer.0...} keeps its own
+         * names); tensors no adapter names get their base name minus {@code .weight}.
+         */
+        public Builder optModuleNamesFrom(List<? extends Candidate> candidates) {
+            this.namesFrom = List.copyOf(candidates);
+            return this;
+        }
+
+        /** Starts the output. */
+        public AdapterFolderOutput build() {
+            if (dir == null) {
+                throw new IllegalArgumentException("AdapterFolderOutput needs setDirectory");
+            }
+            if (rank != null && rank < 1) {
+                throw new IllegalArgumentException(
+                        "adapter output: rank must be at least 1, got " + rank);
+            }
+            List<AdapterCandidate> adapters =
+                    namesFrom.stream()
+                            .filter(AdapterCandidate.class::isInstance)
+                            .map(AdapterCandidate.class::cast)
+                            .toList();
+            return new AdapterFolderOutput(
+                    dir,
+                    rank,
+                    baseModel,
+                    key ->
+                            adapters.stream()
+                                    .map(a -> a.moduleOf(key))
+                                    .filter(Objects::nonNull)
+                                    .findFirst()
+                                    .orElse(key.substring(0, key.length() - ".weight".length())));
+        }
     }
 }

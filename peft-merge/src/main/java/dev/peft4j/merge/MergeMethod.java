@@ -12,7 +12,7 @@ import java.util.Map;
  * <pre>{@code
  * try (CheckpointReader base = CheckpointReader.open(baseDir);
  *      Candidate a = Candidate.open(dirA, "a", base); Candidate b = Candidate.open(dirB, "b", base);
- *      ModelFolderOutput out = ModelFolderOutput.open(outDir, ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, baseDir, null)) {
+ *      ModelFolderOutput out = ModelFolderOutput.builder().setDirectory(outDir).optCopyFilesFrom(baseDir).build()) {
  *     MergeReport report = Ties.builder().optK(0.2).build().merge(base, List.of(a, b), out);
  * }
  * }</pre>

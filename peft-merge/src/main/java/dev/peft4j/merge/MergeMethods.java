@@ -63,14 +63,16 @@ public final class MergeMethods {
                 });
         switch (n) {
             case "task_arithmetic":
-                return TaskArithmetic.withLambda(
-                        o.getOrDefault("lambda", TaskArithmetic.DEFAULT_LAMBDA));
+                return TaskArithmetic.builder()
+                        .optLambda(o.getOrDefault("lambda", TaskArithmetic.DEFAULT_LAMBDA))
+                        .build();
             case "average":
-                return TaskArithmetic.average();
+                return TaskArithmetic.builder().optAverage(true).build();
             case "ties":
-                return Ties.of(
-                        o.getOrDefault("k", Ties.DEFAULT_K),
-                        o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA));
+                return Ties.builder()
+                        .optK(o.getOrDefault("k", Ties.DEFAULT_K))
+                        .optLambda(o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA))
+                        .build();
             default:
                 return Opcm.builder().optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA)).build();
         }

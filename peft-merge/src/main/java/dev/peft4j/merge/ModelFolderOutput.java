@@ -50,22 +50,9 @@ public final class ModelFolderOutput implements MergeOutput {
         this.dtype = dtype;
     }
 
-    /**
-     * Starts writing the folder {@code dir}.
-     *
-     * @param maxShardBytes the shard size limit ({@link ShardedCheckpointWriter#DEFAULT_MAX_SHARD_BYTES})
-     * @param copyFrom the base model folder whose non-weight files are copied, or null
-     * @param dtype the stored dtype of floating-point tensors, or null to keep the base's
-     */
-    public static ModelFolderOutput open(
-            Path dir, long maxShardBytes, Path copyFrom, DataType dtype) throws IOException {
-        ShardedCheckpointWriter writer =
-                ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"));
-        return new ModelFolderOutput(
-                dir,
-                writer,
-                copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
-                dtype);
+    /** A builder: {@code setDirectory} is required. */
+    public static Builder builder() {
+        return new Builder();
     }
 
     @Override
@@ -117,5 +104,53 @@ public final class ModelFolderOutput implements MergeOutput {
     @Override
     public void close() throws IOException {
         writer.close();
+    }
+
+    /** Builds (opens) a {@link ModelFolderOutput}. */
+    public static final class Builder {
+        private Path dir;
+        private long maxShardBytes = ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES;
+        private Path copyFrom;
+        private DataType dtype;
+
+        private Builder() {}
+
+        /** The folder to publish (required); nothing appears under this name before {@code commit}. */
+        public Builder setDirectory(Path dir) {
+            this.dir = dir;
+            return this;
+        }
+
+        /** The shard size limit in bytes (default {@link ShardedCheckpointWriter#DEFAULT_MAX_SHARD_BYTES}). */
+        public Builder optMaxShardBytes(long maxShardBytes) {
+            this.maxShardBytes = maxShardBytes;
+            return this;
+        }
+
+        /** The base model folder whose non-weight files (config, tokenizer) are copied; none by default. */
+        public Builder optCopyFilesFrom(Path baseFolder) {
+            this.copyFrom = baseFolder;
+            return this;
+        }
+
+        /** The stored dtype of floating-point tensors; by default each keeps the base's. */
+        public Builder optDtype(DataType dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        /** Starts writing the folder. */
+        public ModelFolderOutput build() throws IOException {
+            if (dir == null) {
+                throw new IllegalArgumentException("ModelFolderOutput needs setDirectory");
+            }
+            ShardedCheckpointWriter writer =
+                    ShardedCheckpointWriter.open(dir, maxShardBytes, Map.of("format", "pt"));
+            return new ModelFolderOutput(
+                    dir,
+                    writer,
+                    copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
+                    dtype);
+        }
     }
 }

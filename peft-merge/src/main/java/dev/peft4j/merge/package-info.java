@@ -27,8 +27,8 @@
  * try (CheckpointReader base = CheckpointReader.open(baseDir);
  *      Candidate a = Candidate.open(adapterA, "a", base);
  *      Candidate b = Candidate.open(adapterB, "b", base);
- *      MergeOutput out = ModelFolderOutput.open(outDir, ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES, baseDir, null)) {
- *     MergeReport r = Ties.withDefaults().merge(base, List.of(a, b), out);
+ *      MergeOutput out = ModelFolderOutput.builder().setDirectory(outDir).optCopyFilesFrom(baseDir).build()) {
+ *     MergeReport r = Ties.builder().build().merge(base, List.of(a, b), out);
  *     r.summaryLines().forEach(System.out::println);
  * }
  * }</pre>

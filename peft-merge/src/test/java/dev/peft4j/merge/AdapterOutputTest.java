@@ -87,26 +87,31 @@ class AdapterOutputTest {
     void taskArithmeticOfAdaptersIsAnExactConcatenation() throws IOException {
         List<Candidate> cs = adapters(3, MergeFixtures.LINEAR_MODULES, 2);
         Path out = tmp.resolve("merged");
-        try (AdapterFolderOutput o = AdapterFolderOutput.open(out, null, "tiny-base")) {
-            TaskArithmetic.withLambda(0.3).merge(base, cs, o);
+        try (AdapterFolderOutput o =
+                AdapterFolderOutput.builder().setDirectory(out).optBaseModel("tiny-base").build()) {
+            TaskArithmetic.builder().optLambda(0.3).build().merge(base, cs, o);
         }
         LoraConfig config = (LoraConfig) AdapterCheckpoint.readConfig(out);
         assertEquals(6, config.r());
         assertEquals(6.0, config.alpha());
         assertEquals("tiny-base", config.baseModelNameOrPath());
         MergeFixtures.assertSameModel(
-                applied(out), mergeToMemory(TaskArithmetic.withLambda(0.3), cs), 1e-5, 1e-6);
+                applied(out),
+                mergeToMemory(TaskArithmetic.builder().optLambda(0.3).build(), cs),
+                1e-5,
+                1e-6);
     }
 
     @Test
     void truncationKeepsTheBestRankRApproximationOfEachChange() throws IOException {
         List<Candidate> cs = adapters(3, List.of("layers.0.fc1", "layers.0.fc2"), 2);
         Path out = tmp.resolve("merged");
-        try (AdapterFolderOutput o = AdapterFolderOutput.open(out, 3, null)) {
-            TaskArithmetic.withLambda(0.5).merge(base, cs, o);
+        try (AdapterFolderOutput o =
+                AdapterFolderOutput.builder().setDirectory(out).optRank(3).build()) {
+            TaskArithmetic.builder().optLambda(0.5).build().merge(base, cs, o);
         }
         assertEquals(3, ((LoraConfig) AdapterCheckpoint.readConfig(out)).r());
-        MemoryTensors exact = mergeToMemory(TaskArithmetic.withLambda(0.5), cs);
+        MemoryTensors exact = mergeToMemory(TaskArithmetic.builder().optLambda(0.5).build(), cs);
         MemoryTensors truncated = applied(out);
         for (String key : List.of("layers.0.fc1.weight", "layers.0.fc2.weight")) {
             double[] d = MergeFixtures.values(exact.get(key).sub(base.get(key)));
@@ -154,7 +159,7 @@ class AdapterOutputTest {
                     PeftModel.create(
                             fresh,
                             LoraConfig.builder()
-                                    .setRank(2 + i)
+                                    .optRank(2 + i)
                                     .optAlpha(4)
                                     .optInitLoraWeights("false")
                                     .setTargetModules(targets[i])
@@ -163,14 +168,14 @@ class AdapterOutputTest {
             cs.add(Candidate.open(tmp.resolve("lora" + i), "lora" + i, blockBase));
         }
         Path out = tmp.resolve("merged");
-        try (AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null)) {
-            TaskArithmetic.withLambda(0.7).merge(blockBase, cs, o);
+        try (AdapterFolderOutput o = AdapterFolderOutput.builder().setDirectory(out).build()) {
+            TaskArithmetic.builder().optLambda(0.7).build().merge(blockBase, cs, o);
         }
         LoraConfig config = (LoraConfig) AdapterCheckpoint.readConfig(out);
         assertEquals(5, config.rankFor("layers.0.query"));
         assertEquals(2, config.rankFor("layers.1.fc1"));
         MemoryOutput expected = new MemoryOutput(manager);
-        TaskArithmetic.withLambda(0.7).merge(blockBase, cs, expected);
+        TaskArithmetic.builder().optLambda(0.7).build().merge(blockBase, cs, expected);
         Block merged = PeftModel.load(tiny.block(), out).mergeAndUnload();
         ModuleTree.modules(merged)
                 .forEach(
@@ -194,11 +199,11 @@ class AdapterOutputTest {
     void opcmOfAdaptersCanBeWrittenAsAnAdapter() throws IOException {
         List<Candidate> cs = adapters(3, List.of("layers.0.fc1", "layers.1.query"), 1);
         Path out = tmp.resolve("merged");
-        try (AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null)) {
-            Opcm.withDefaults().merge(base, cs, o);
+        try (AdapterFolderOutput o = AdapterFolderOutput.builder().setDirectory(out).build()) {
+            Opcm.builder().build().merge(base, cs, o);
         }
         MergeFixtures.assertSameModel(
-                applied(out), mergeToMemory(Opcm.withDefaults(), cs), 1e-5, 1e-6);
+                applied(out), mergeToMemory(Opcm.builder().build(), cs), 1e-5, 1e-6);
     }
 
     @Test
@@ -210,8 +215,12 @@ class AdapterOutputTest {
         try (Candidate c =
                         Candidate.open(
                                 MergeFixtures.writeLora(tmp.resolve("in"), f, 2, 4), prefixed);
-                AdapterFolderOutput o = AdapterFolderOutput.open(out, null, null, List.of(c))) {
-            TaskArithmetic.withLambda(1).merge(prefixed, List.of(c), o);
+                AdapterFolderOutput o =
+                        AdapterFolderOutput.builder()
+                                .setDirectory(out)
+                                .optModuleNamesFrom(List.of(c))
+                                .build()) {
+            TaskArithmetic.builder().optLambda(1).build().merge(prefixed, List.of(c), o);
         }
         LoraConfig config = (LoraConfig) AdapterCheckpoint.readConfig(out);
         assertEquals(List.of("layers.0.fc1"), config.targetModules().names());
@@ -228,8 +237,8 @@ class AdapterOutputTest {
                         IllegalArgumentException.class,
                         () -> {
                             try (AdapterFolderOutput o =
-                                    AdapterFolderOutput.open(out, null, null)) {
-                                Ties.withDefaults().merge(base, cs, o);
+                                    AdapterFolderOutput.builder().setDirectory(out).build()) {
+                                Ties.builder().build().merge(base, cs, o);
                             }
                         });
         assertTrue(

@@ -104,21 +104,21 @@ class CandidateTest {
                 Arguments.of(
                         "lora",
                         LoraConfig.builder()
-                                .setRank(3)
+                                .optRank(3)
                                 .optAlpha(6)
                                 .setTargetModules("query", "fc1")
                                 .build(),
                         Delta.LowRank.class),
                 Arguments.of(
                         "bone",
-                        BoneConfig.builder().setRank(4).setTargetModules("query", "fc1").build(),
+                        BoneConfig.builder().optRank(4).setTargetModules("query", "fc1").build(),
                         Delta.Dense.class),
                 // Bat's change depends on the base weight: the candidate rebuilds it on the base
                 // tensor
                 Arguments.of(
                         "bat",
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("query", "fc1")
                                 .build(),
@@ -127,9 +127,9 @@ class CandidateTest {
                 Arguments.of(
                         "nola",
                         NolaConfig.builder()
-                                .setRank(3)
+                                .optRank(3)
                                 .optAlpha(6)
-                                .setNumBases(12, 7)
+                                .optNumBases(12, 7)
                                 .optSeed(3)
                                 .setTargetModules("query", "fc1")
                                 .build(),
@@ -137,7 +137,7 @@ class CandidateTest {
                 Arguments.of(
                         "flora",
                         FloraConfig.builder()
-                                .setRank(3)
+                                .optRank(3)
                                 .optScale(2)
                                 .setTargetModules("query", "fc1")
                                 .build(),
@@ -145,7 +145,7 @@ class CandidateTest {
                 Arguments.of(
                         "pego",
                         PegoConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .optNumLoras(3)
                                 .setTargetModules("query", "fc1")
                                 .build(),
@@ -167,7 +167,7 @@ class CandidateTest {
                 PeftModel.create(
                         tiny.block(),
                         LoraConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .setTargetModules("query")
                                 .optModulesToSave("head")
                                 .build());

@@ -152,7 +152,7 @@ public final class MergeFixtures {
             throws IOException {
         LoraConfig config =
                 LoraConfig.builder()
-                        .setRank(r)
+                        .optRank(r)
                         .optAlpha(alpha)
                         .setTargetModules(factors.keySet().toArray(new String[0]))
                         .build();

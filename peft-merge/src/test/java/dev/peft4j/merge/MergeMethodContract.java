@@ -120,7 +120,12 @@ public abstract class MergeMethodContract {
         Files.writeString(baseDir.resolve("config.json"), "{\"hidden_size\": 6}");
         Path out = tmp.resolve("out");
         try (CheckpointReader b = CheckpointReader.open(baseDir);
-                ModelFolderOutput o = ModelFolderOutput.open(out, 400, baseDir, null)) {
+                ModelFolderOutput o =
+                        ModelFolderOutput.builder()
+                                .setDirectory(out)
+                                .optMaxShardBytes(400)
+                                .optCopyFilesFrom(baseDir)
+                                .build()) {
             MergeReport report = method().merge(b, cs, o);
             assertEquals(base.keys().size(), report.tensors());
         }
@@ -174,7 +179,10 @@ public abstract class MergeMethodContract {
                         IllegalArgumentException.class,
                         () -> {
                             try (ModelFolderOutput o =
-                                    ModelFolderOutput.open(out, 1 << 20, null, null)) {
+                                    ModelFolderOutput.builder()
+                                            .setDirectory(out)
+                                            .optMaxShardBytes(1 << 20)
+                                            .build()) {
                                 method().merge(base, cs, o);
                             }
                         });

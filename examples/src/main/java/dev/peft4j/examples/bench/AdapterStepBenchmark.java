@@ -83,23 +83,23 @@ public final class AdapterStepBenchmark {
         return List.of(
                 new Method(
                         "LoRA r 8",
-                        t -> LoraConfig.builder().setRank(8).setTargetModules(t).build()),
+                        t -> LoraConfig.builder().optRank(8).setTargetModules(t).build()),
                 new Method(
                         "NOLA r 8, k 1024 + 1024",
                         t ->
                                 NolaConfig.builder()
-                                        .setRank(8)
-                                        .setNumBases(1024, 1024)
+                                        .optRank(8)
+                                        .optNumBases(1024, 1024)
                                         .setTargetModules(t)
                                         .build()),
                 new Method(
                         "Bone r 16",
-                        t -> BoneConfig.builder().setRank(16).setTargetModules(t).build()),
+                        t -> BoneConfig.builder().optRank(16).setTargetModules(t).build()),
                 new Method(
                         "Bat r 16",
                         t ->
                                 BoneConfig.builder()
-                                        .setRank(16)
+                                        .optRank(16)
                                         .optVariant(BoneConfig.Variant.BAT)
                                         .setTargetModules(t)
                                         .build(),
@@ -107,7 +107,7 @@ public final class AdapterStepBenchmark {
                         true),
                 new Method(
                         "FLoRA r 8",
-                        t -> FloraConfig.builder().setRank(8).setTargetModules(t).build()),
+                        t -> FloraConfig.builder().optRank(8).setTargetModules(t).build()),
                 new Method(
                         "PEGO r 4, N 2, with regularizer",
                         t -> PegoConfig.builder().setTargetModules(t).build()),

@@ -74,7 +74,7 @@ public final class InitBenchmark {
     private static double createMillis(String init, int repeats) throws Exception {
         LoraConfig config =
                 LoraConfig.builder()
-                        .setRank(PISSA_RANK)
+                        .optRank(PISSA_RANK)
                         .optAlpha(PISSA_RANK)
                         .optInitLoraWeights(init)
                         .setTargetModules(TargetModules.allLinear())

@@ -113,7 +113,7 @@ public final class LoraBenchmark {
         return PeftModel.create(
                 stack(m),
                 LoraConfig.builder()
-                        .setRank(8)
+                        .optRank(8)
                         .optAlpha(16)
                         .optInitLoraWeights("false")
                         .setTargetModules(TargetModules.allLinear())
@@ -137,7 +137,7 @@ public final class LoraBenchmark {
                         PeftModel.create(
                                 block,
                                 LoraConfig.builder()
-                                        .setRank(8)
+                                        .optRank(8)
                                         .optAlpha(16)
                                         .setTargetModules(TargetModules.allLinear())
                                         .build());

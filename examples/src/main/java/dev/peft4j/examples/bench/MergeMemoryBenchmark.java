@@ -2,7 +2,6 @@ package dev.peft4j.examples.bench;
 
 import ai.djl.engine.Engine;
 import dev.peft4j.core.io.CheckpointReader;
-import dev.peft4j.core.io.ShardedCheckpointWriter;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeMethods;
@@ -145,11 +144,7 @@ public final class MergeMemoryBenchmark {
                 cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
             }
             try (ModelFolderOutput o =
-                    ModelFolderOutput.open(
-                            out.resolve("merged"),
-                            ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
-                            null,
-                            null)) {
+                    ModelFolderOutput.builder().setDirectory(out.resolve("merged")).build()) {
                 m.merge(base, cs, o);
             }
         } finally {

@@ -1,7 +1,6 @@
 package dev.peft4j.examples.bench;
 
 import dev.peft4j.core.io.CheckpointReader;
-import dev.peft4j.core.io.ShardedCheckpointWriter;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.merge.ta.TaskArithmetic;
@@ -95,12 +94,8 @@ public final class MergeThroughputBenchmark {
                 cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
             }
             try (ModelFolderOutput o =
-                    ModelFolderOutput.open(
-                            out.resolve("merged"),
-                            ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES,
-                            null,
-                            null)) {
-                TaskArithmetic.withDefaults().merge(base, cs, o);
+                    ModelFolderOutput.builder().setDirectory(out.resolve("merged")).build()) {
+                TaskArithmetic.builder().build().merge(base, cs, o);
             }
         } finally {
             for (Candidate c : cs) {

@@ -134,7 +134,7 @@ public final class MiniLmFiles {
             }
             LoraConfig config =
                     LoraConfig.builder()
-                            .setRank(r)
+                            .optRank(r)
                             .optAlpha(2 * r)
                             .setTargetModules(modules.toArray(new String[0]))
                             .build();
@@ -175,11 +175,6 @@ public final class MiniLmFiles {
     /** Peak resident memory of this process in MiB ({@code VmHWM} of /proc/self/status), or -1. */
     public static double peakRssMiB() throws IOException {
         return statusKiB("VmHWM") / 1024.0;
-    }
-
-    /** Current resident memory of this process in MiB ({@code VmRSS}), or -1. */
-    public static double rssMiB() throws IOException {
-        return rssKiB() / 1024.0;
     }
 
     /** Current resident memory of this process in KiB ({@code VmRSS}), or -1024. */

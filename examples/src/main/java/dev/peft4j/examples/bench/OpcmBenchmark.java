@@ -68,7 +68,7 @@ public final class OpcmBenchmark {
         double sum = 0;
         double max = 0;
         try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"));
-                OpcmMerger merger = Opcm.withDefaults().start(base, MergeContext.defaults())) {
+                OpcmMerger merger = Opcm.builder().build().start(base, MergeContext.defaults())) {
             for (int i = 0; i < n; i++) {
                 try (Candidate c = Candidate.open(dir.resolve(prefix + i), prefix + i, base)) {
                     double s = merger.add(c).seconds();

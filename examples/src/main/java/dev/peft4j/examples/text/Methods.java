@@ -44,16 +44,16 @@ public final class Methods {
         add(
                 m,
                 "nola",
-                () -> common(NolaConfig.builder().setRank(8).optAlpha(16).setNumBases(1024, 1024)),
+                () -> common(NolaConfig.builder().optRank(8).optAlpha(16).optNumBases(1024, 1024)),
                 5e-3f);
-        add(m, "bone", () -> common(BoneConfig.builder().setRank(16)), 1e-3f);
+        add(m, "bone", () -> common(BoneConfig.builder().optRank(16)), 1e-3f);
         add(
                 m,
                 "bat",
-                () -> common(BoneConfig.builder().setRank(16).optVariant(BoneConfig.Variant.BAT)),
+                () -> common(BoneConfig.builder().optRank(16).optVariant(BoneConfig.Variant.BAT)),
                 1e-3f);
-        add(m, "flora", () -> common(FloraConfig.builder().setRank(8)), 1e-3f);
-        add(m, "pego", () -> common(PegoConfig.builder().setRank(4).optNumLoras(2)), 5e-4f);
+        add(m, "flora", () -> common(FloraConfig.builder().optRank(8)), 1e-3f);
+        add(m, "pego", () -> common(PegoConfig.builder().optRank(4).optNumLoras(2)), 5e-4f);
         // initializers of the same LoRA: only init_lora_weights differs, so LoRA's learning rate
         // PiSSA: dropout 0 as in the paper (dropout on the principal part perturbs the pre-trained
         // function)
@@ -100,7 +100,7 @@ public final class Methods {
     public static LoraConfig.Builder loraBuilder(String init) {
         return shared(
                 LoraConfig.builder()
-                        .setRank(8)
+                        .optRank(8)
                         .optAlpha(16)
                         .optDropout(0.05)
                         .optInitLoraWeights(init));

@@ -27,6 +27,12 @@ public final class BoneConfig extends AdapterConfig {
     /** PEFT's {@code peft_type} for Bone, Bat and MiSS. */
     public static final String PEFT_TYPE = "MISS";
 
+    /**
+     * Adam 1e-3, for Bone and Bat: twice LoRA's, since the block starts at zero with no {@code alpha
+     * / r} scaling in front of it (the rate of the method table in the README).
+     */
+    public static final float RECOMMENDED_LEARNING_RATE = 1e-3f;
+
     /** The two variants, told apart by PEFT's {@code init_weights}. */
     public enum Variant {
         /** Block-shared: one {@code [r, out]} block for all input blocks. */
@@ -58,6 +64,11 @@ public final class BoneConfig extends AdapterConfig {
     @Override
     public String peftType() {
         return PEFT_TYPE;
+    }
+
+    @Override
+    public float recommendedLearningRate() {
+        return RECOMMENDED_LEARNING_RATE;
     }
 
     /** The block size r. */
@@ -163,7 +174,7 @@ public final class BoneConfig extends AdapterConfig {
         }
 
         /** The block size r (default 64, as PEFT); Bat needs it to divide both weight dimensions. */
-        public Builder setRank(int r) {
+        public Builder optRank(int r) {
             this.r = r;
             return this;
         }

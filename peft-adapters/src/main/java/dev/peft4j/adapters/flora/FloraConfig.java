@@ -28,6 +28,12 @@ public final class FloraConfig extends AdapterConfig {
     /** This project's {@code peft_type} for FLoRA (PEFT has no FLoRA). */
     public static final String PEFT_TYPE = "FLORA";
 
+    /**
+     * Adam 1e-3: twice LoRA's, since the Tucker core starts at zero and the change is {@code scale}
+     * 1 times a product of four small factors (the rate of the method table in the README).
+     */
+    public static final float RECOMMENDED_LEARNING_RATE = 1e-3f;
+
     private final int r;
     private final Integer kernelR;
     private final double scale;
@@ -49,6 +55,11 @@ public final class FloraConfig extends AdapterConfig {
     @Override
     public String peftType() {
         return PEFT_TYPE;
+    }
+
+    @Override
+    public float recommendedLearningRate() {
+        return RECOMMENDED_LEARNING_RATE;
     }
 
     /** The rank of the in and out modes. */
@@ -131,7 +142,7 @@ public final class FloraConfig extends AdapterConfig {
         }
 
         /** The rank of the in and out modes (default 8). */
-        public Builder setRank(int r) {
+        public Builder optRank(int r) {
             this.r = r;
             return this;
         }

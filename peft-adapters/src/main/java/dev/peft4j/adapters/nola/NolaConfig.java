@@ -22,6 +22,13 @@ public final class NolaConfig extends AdapterConfig {
     /** The {@code peft_type} of NOLA adapters (PEFT has no NOLA; the name is ours). */
     public static final String PEFT_TYPE = "NOLA";
 
+    /**
+     * Adam 5e-3, ten times LoRA's: NOLA trains only the mixing coefficients of frozen random bases,
+     * which start at zero and move the weights through sums of about 1,000 bases, so it needs a
+     * larger step (the rate of the method table in the README).
+     */
+    public static final float RECOMMENDED_LEARNING_RATE = 5e-3f;
+
     private final int r;
     private final double alpha;
     private final int numBasisA;
@@ -49,6 +56,11 @@ public final class NolaConfig extends AdapterConfig {
     @Override
     public String peftType() {
         return PEFT_TYPE;
+    }
+
+    @Override
+    public float recommendedLearningRate() {
+        return RECOMMENDED_LEARNING_RATE;
     }
 
     /** The rank r of the rebuilt factors. */
@@ -99,7 +111,7 @@ public final class NolaConfig extends AdapterConfig {
     @Override
     protected void writeFields(JsonObject o) {
         o.addProperty("r", r);
-        o.addProperty("lora_alpha", alpha == Math.rint(alpha) ? (Number) (long) alpha : alpha);
+        o.addProperty("lora_alpha", ConfigJson.jsonNumber(alpha));
         o.addProperty("num_basis_a", numBasisA);
         o.addProperty("num_basis_b", numBasisB);
         o.addProperty("nola_seed", seed);
@@ -142,7 +154,7 @@ public final class NolaConfig extends AdapterConfig {
         }
 
         /** The rank r of the rebuilt factors (default 8). */
-        public Builder setRank(int r) {
+        public Builder optRank(int r) {
             this.r = r;
             return this;
         }
@@ -154,7 +166,7 @@ public final class NolaConfig extends AdapterConfig {
         }
 
         /** Numbers of A and B bases, {@code k_A} and {@code k_B} (default 1024 each). */
-        public Builder setNumBases(int numBasisA, int numBasisB) {
+        public Builder optNumBases(int numBasisA, int numBasisB) {
             this.numBasisA = numBasisA;
             this.numBasisB = numBasisB;
             return this;

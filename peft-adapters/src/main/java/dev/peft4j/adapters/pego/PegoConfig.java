@@ -1,8 +1,6 @@
 package dev.peft4j.adapters.pego;
 
 import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
 import com.google.gson.JsonObject;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
@@ -48,16 +46,14 @@ public final class PegoConfig extends AdapterConfig {
         return new Builder();
     }
 
-    /** Adam at {@link #RECOMMENDED_LEARNING_RATE}, the recommended training setting. */
-    public static Optimizer recommendedOptimizer() {
-        return Optimizer.adam()
-                .optLearningRateTracker(Tracker.fixed(RECOMMENDED_LEARNING_RATE))
-                .build();
-    }
-
     @Override
     public String peftType() {
         return PEFT_TYPE;
+    }
+
+    @Override
+    public float recommendedLearningRate() {
+        return RECOMMENDED_LEARNING_RATE;
     }
 
     /** The rank r of each LoRA module. */
@@ -128,7 +124,7 @@ public final class PegoConfig extends AdapterConfig {
         }
 
         /** The rank of each LoRA module (default 4). */
-        public Builder setRank(int r) {
+        public Builder optRank(int r) {
             this.r = r;
             return this;
         }

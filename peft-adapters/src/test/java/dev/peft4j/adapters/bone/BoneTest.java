@@ -121,7 +121,7 @@ class BoneTest {
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
                         BoneConfig.builder()
-                                .setRank(r)
+                                .optRank(r)
                                 .optDropout(0.3)
                                 .setTargetModules("0")
                                 .build());
@@ -140,7 +140,7 @@ class BoneTest {
         PeftModel pm =
                 PeftModel.create(
                         t.block(),
-                        BoneConfig.builder().setRank(5).setTargetModules("query", "fc1").build());
+                        BoneConfig.builder().optRank(5).setTargetModules("query", "fc1").build());
         assertArrayEquals(before, TinyModels.forward(pm.root(), x).toFloatArray());
     }
 
@@ -148,7 +148,7 @@ class BoneTest {
     void boneRandomInitIsKaimingUniformAndSeededPerModule() {
         BoneConfig cfg =
                 BoneConfig.builder()
-                        .setRank(4)
+                        .optRank(4)
                         .optRandomInit(true)
                         .optInitSeed(5)
                         .setTargetModules("0", "2")
@@ -184,7 +184,7 @@ class BoneTest {
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
                         BoneConfig.builder()
-                                .setRank(3)
+                                .optRank(3)
                                 .optDropout(0.5)
                                 .setTargetModules("0")
                                 .build());
@@ -201,7 +201,7 @@ class BoneTest {
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("0", "2")
                                 .build());
@@ -239,7 +239,7 @@ class BoneTest {
                 PeftModel.create(
                         t.block(),
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("query", "key", "value", "dense", "fc1", "fc2")
                                 .build());
@@ -271,7 +271,7 @@ class BoneTest {
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("2")
                                 .build());
@@ -303,7 +303,7 @@ class BoneTest {
                                 PeftModel.create(
                                         TinyModels.mlp(manager, 3).block(),
                                         BoneConfig.builder()
-                                                .setRank(3)
+                                                .optRank(3)
                                                 .optVariant(BoneConfig.Variant.BAT)
                                                 .setTargetModules("0")
                                                 .build()));
@@ -321,7 +321,7 @@ class BoneTest {
                                 PeftModel.create(
                                         mlp.block(),
                                         BoneConfig.builder()
-                                                .setRank(6)
+                                                .optRank(6)
                                                 .optVariant(BoneConfig.Variant.BAT)
                                                 .setTargetModules("2")
                                                 .build()));
@@ -333,7 +333,7 @@ class BoneTest {
         // Bone pads instead: the same r is fine
         PeftModel bone =
                 PeftModel.create(
-                        mlp.block(), BoneConfig.builder().setRank(6).setTargetModules("2").build());
+                        mlp.block(), BoneConfig.builder().optRank(6).setTargetModules("2").build());
         assertEquals(6L * 12, bone.trainableParameterCount());
     }
 
@@ -342,18 +342,18 @@ class BoneTest {
         List<BoneConfig> configs =
                 List.of(
                         BoneConfig.builder()
-                                .setRank(16)
+                                .optRank(16)
                                 .optDropout(0.05)
                                 .setTargetModules("q_proj", "v_proj")
                                 .build(),
                         BoneConfig.builder()
-                                .setRank(8)
+                                .optRank(8)
                                 .optRandomInit(true)
                                 .setTargetModules("fc1")
                                 .optTaskType("SEQ_CLS")
                                 .build(),
                         BoneConfig.builder()
-                                .setRank(32)
+                                .optRank(32)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("q")
                                 .optModulesToSave("classifier")
@@ -443,7 +443,7 @@ class BoneTest {
                 });
         assertThrows(
                 IllegalArgumentException.class,
-                () -> BoneConfig.builder().setRank(0).setTargetModules("q").build());
+                () -> BoneConfig.builder().optRank(0).setTargetModules("q").build());
         assertThrows(
                 IllegalArgumentException.class,
                 () -> BoneConfig.builder().optDropout(1).setTargetModules("q").build());
@@ -464,7 +464,7 @@ class BoneTest {
                     PeftModel.create(
                             TinyModels.mlp(manager, 3).block(),
                             BoneConfig.builder()
-                                    .setRank(4)
+                                    .optRank(4)
                                     .optVariant(v)
                                     .setTargetModules("0", "2")
                                     .build());
@@ -535,7 +535,7 @@ class BoneTest {
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
                         BoneConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optVariant(BoneConfig.Variant.BAT)
                                 .setTargetModules("2")
                                 .build());
@@ -545,7 +545,7 @@ class BoneTest {
         pm =
                 PeftModel.create(
                         TinyModels.mlp(manager, 3).block(),
-                        BoneConfig.builder().setRank(5).setTargetModules("0").build());
+                        BoneConfig.builder().optRank(5).setTargetModules("0").build());
         assertEquals(
                 "Bone(0: W [16, 8], r 5, miss_block [5, 16])",
                 pm.adapters(PeftModel.DEFAULT).get("0").toString());

@@ -93,7 +93,7 @@ class FloraAdapterTest {
     void conv4dDeltaWeightEqualsElementwiseTuckerSum() {
         PeftModel pm =
                 PeftModel.create(
-                        convModel(), config().setRank(3).optKernelRank(2).optScale(1.5).build());
+                        convModel(), config().optRank(3).optKernelRank(2).optScale(1.5).build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 21);
         FloraAdapter a = adapter(pm);
         assertArrayEquals(
@@ -110,7 +110,7 @@ class FloraAdapterTest {
         Conv2d conv = (Conv2d) model.getChildren().valueAt(0);
         double[] w = NdAssert.toDoubles(conv.getParameters().get("weight").getArray());
         double[] bias = NdAssert.toDoubles(conv.getParameters().get("bias").getArray());
-        PeftModel pm = PeftModel.create(model, config().setRank(2).optScale(0.8).build());
+        PeftModel pm = PeftModel.create(model, config().optRank(2).optScale(0.8).build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 22);
         double[] dw = tuckerSum(adapter(pm), 0.8);
         for (int i = 0; i < w.length; i++) {
@@ -135,7 +135,7 @@ class FloraAdapterTest {
         Linear linear = (Linear) model.getChildren().valueAt(0);
         double[][] w = DenseRef.matrix(linear.getParameters().get("weight").getArray());
         double[] bias = NdAssert.toDoubles(linear.getParameters().get("bias").getArray());
-        PeftModel pm = PeftModel.create(model, config().setRank(3).optScale(0.7).build());
+        PeftModel pm = PeftModel.create(model, config().optRank(3).optScale(0.7).build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 23);
         FloraAdapter a = adapter(pm);
         double[][] g = DenseRef.matrix(a.core().getArray());
@@ -158,7 +158,7 @@ class FloraAdapterTest {
 
     @Test
     void initHasZeroCoreAndSeededFactorsWithVariance1Over2r() {
-        PeftModel pm = onLinear(64, 48, config().setRank(4).build());
+        PeftModel pm = onLinear(64, 48, config().optRank(4).build());
         FloraAdapter a = adapter(pm);
         assertEquals(0.0, a.core().getArray().abs().sum().getFloat());
         assertEquals(0.0, a.deltaWeight(manager).abs().sum().getFloat(), "dW = 0 at init");
@@ -171,13 +171,13 @@ class FloraAdapterTest {
         assertAlmostEquals(std, 1 / Math.sqrt(2 * 4), 0.12, 0);
 
         float[] again =
-                adapter(onLinear(64, 48, config().setRank(4).build()))
+                adapter(onLinear(64, 48, config().optRank(4).build()))
                         .factor(0)
                         .getArray()
                         .toFloatArray();
         assertArrayEquals(a.factor(0).getArray().toFloatArray(), again, "same seed, same factors");
         float[] other =
-                adapter(onLinear(64, 48, config().setRank(4).optInitSeed(1).build()))
+                adapter(onLinear(64, 48, config().optRank(4).optInitSeed(1).build()))
                         .factor(0)
                         .getArray()
                         .toFloatArray();
@@ -186,7 +186,7 @@ class FloraAdapterTest {
 
     @Test
     void kernelModesDefaultToFullRank() {
-        FloraAdapter a = adapter(PeftModel.create(convModel(), config().setRank(5).build()));
+        FloraAdapter a = adapter(PeftModel.create(convModel(), config().optRank(5).build()));
         assertArrayEquals(new int[] {5, 5, 3, 2}, a.ranks());
         assertEquals(new Shape(3, 3), a.factor(2).getArray().getShape());
         assertEquals(new Shape(5, 5, 3, 2), a.core().getArray().getShape());
@@ -194,10 +194,10 @@ class FloraAdapterTest {
 
     @Test
     void trainingStepsLeaveTheModelManagerFlat() {
-        PeftModel conv = PeftModel.create(convModel(), config().setRank(2).build());
+        PeftModel conv = PeftModel.create(convModel(), config().optRank(2).build());
         AdapterTestSupport.assertStepLeavesManagerFlat(
                 conv.root(), TinyModels.input(manager, CONV_INPUT, 1), manager);
-        PeftModel linear = onLinear(7, 5, config().setRank(2).build());
+        PeftModel linear = onLinear(7, 5, config().optRank(2).build());
         NDArray x = TinyModels.input(manager, new Shape(3, 7), 2);
         AdapterTestSupport.assertStepLeavesManagerFlat(linear.root(), x, manager);
         int before = manager.getManagedArrays().size();
@@ -216,7 +216,7 @@ class FloraAdapterTest {
         PeftModel pm =
                 PeftModel.create(
                         cnn.block(),
-                        FloraConfig.builder().setRank(2).setTargetModules("0", "2", "5").build());
+                        FloraConfig.builder().optRank(2).setTargetModules("0", "2", "5").build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 24);
         NDArray x = TinyModels.input(manager, cnn.inputShape(), 11);
         Map<String, Shape> saved =
@@ -250,7 +250,7 @@ class FloraAdapterTest {
         for (FloraConfig c :
                 new FloraConfig[] {
                     config().build(),
-                    config().setRank(3).optKernelRank(2).optScale(0.25).optInitSeed(7).build()
+                    config().optRank(3).optKernelRank(2).optScale(0.25).optInitSeed(7).build()
                 }) {
             JsonObject json = c.toJson();
             assertEquals("FLORA", json.get("peft_type").getAsString());
@@ -268,7 +268,7 @@ class FloraAdapterTest {
     @Test
     void invalidOptionsAreRejectedWithTheirName() {
         assertTrue(
-                assertThrows(IllegalArgumentException.class, () -> config().setRank(0).build())
+                assertThrows(IllegalArgumentException.class, () -> config().optRank(0).build())
                         .getMessage()
                         .contains("rank r"));
         assertTrue(

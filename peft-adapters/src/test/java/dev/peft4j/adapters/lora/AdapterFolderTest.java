@@ -196,7 +196,7 @@ class AdapterFolderTest {
                 PeftModel.create(
                         mlp.block(),
                         LoraConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .optAlpha(4)
                                 .setTargetModules("0", "4")
                                 .optModulesToSave("2")
@@ -241,7 +241,7 @@ class AdapterFolderTest {
                 PeftModel.create(
                         mlp.block(),
                         LoraConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .setTargetModules("0")
                                 .optModulesToSave("4")
                                 .build());
@@ -278,8 +278,8 @@ class AdapterFolderTest {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 21);
         PeftModel pm =
                 PeftModel.create(
-                        mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("0").build());
-        pm.addAdapter("second", LoraConfig.builder().setRank(3).setTargetModules("2").build());
+                        mlp.block(), LoraConfig.builder().optRank(2).setTargetModules("0").build());
+        pm.addAdapter("second", LoraConfig.builder().optRank(3).setTargetModules("2").build());
         AdapterChecks.randomizeAdapters(pm, "second", 3);
         pm.setActiveAdapters("second");
         NDArray x = TinyModels.input(manager, mlp.inputShape(), 2);
@@ -299,7 +299,7 @@ class AdapterFolderTest {
         PeftModel pm =
                 PeftModel.create(
                         mlp.block(),
-                        LoraConfig.builder().setRank(2).setTargetModules("0", "2").build());
+                        LoraConfig.builder().optRank(2).setTargetModules("0", "2").build());
         AdapterChecks.randomizeAdapters(pm, "default", 1);
         Path dir = tmp.resolve("saved");
         pm.save(dir);
@@ -398,7 +398,7 @@ class AdapterFolderTest {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 21);
         PeftModel pm =
                 PeftModel.create(
-                        mlp.block(), LoraConfig.builder().setRank(4).setTargetModules("0").build());
+                        mlp.block(), LoraConfig.builder().optRank(4).setTargetModules("0").build());
         float[] nan = new float[64];
         nan[0] = Float.POSITIVE_INFINITY;
         ((LoraAdapter) pm.adapters("default").get("0")).loraB().getArray().set(nan);

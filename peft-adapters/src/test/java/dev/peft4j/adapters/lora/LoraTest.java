@@ -80,7 +80,7 @@ class LoraTest {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
         LoraConfig cfg =
                 LoraConfig.builder()
-                        .setRank(2)
+                        .optRank(2)
                         .optAlpha(6)
                         .optUseRslora(true)
                         .optRankPattern(Map.of("2", 5))
@@ -139,7 +139,7 @@ class LoraTest {
         PeftModel pm =
                 PeftModel.create(
                         t.block(),
-                        LoraConfig.builder().setRank(8).setTargetModules("query", "fc1").build());
+                        LoraConfig.builder().optRank(8).setTargetModules("query", "fc1").build());
         assertArrayEquals(before, TinyModels.forward(pm.root(), x).toFloatArray());
         for (var e : pm.adapters("default").entrySet()) {
             LoraAdapter a = (LoraAdapter) e.getValue();
@@ -164,7 +164,7 @@ class LoraTest {
                 PeftModel.create(
                         big,
                         LoraConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optInitLoraWeights("gaussian")
                                 .setTargetModules("0")
                                 .build());
@@ -181,7 +181,7 @@ class LoraTest {
     @Test
     void initialisationIsSeededPerModule() {
         LoraConfig cfg =
-                LoraConfig.builder().setRank(4).optInitSeed(7).setTargetModules("0", "2").build();
+                LoraConfig.builder().optRank(4).optInitSeed(7).setTargetModules("0", "2").build();
         float[] a1 =
                 ((LoraAdapter)
                                 PeftModel.create(TinyModels.mlp(manager, 1).block(), cfg)
@@ -213,7 +213,7 @@ class LoraTest {
                 PeftModel.create(
                         mlp.block(),
                         LoraConfig.builder()
-                                .setRank(4)
+                                .optRank(4)
                                 .optDropout(0.5)
                                 .setTargetModules("0")
                                 .build());
@@ -229,13 +229,36 @@ class LoraTest {
     }
 
     @Test
+    void adaptersDisabledScopeGivesTheBaseAndNestsWithoutACheckedClose() {
+        TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
+        NDArray x = TinyModels.input(manager, mlp.inputShape(), 1);
+        float[] base = TinyModels.forward(mlp.block(), x).toFloatArray();
+        PeftModel pm =
+                PeftModel.create(
+                        mlp.block(), LoraConfig.builder().optRank(2).setTargetModules("0").build());
+        AdapterChecks.randomizeAdapters(pm, "default", 1);
+        float[] adapted = TinyModels.forward(pm.root(), x).toFloatArray();
+        assertFalse(Arrays.equals(base, adapted));
+        // no catch clause: close() declares no exception
+        try (PeftModel.AdaptersDisabled outer = pm.withAdaptersDisabled()) {
+            assertArrayEquals(base, TinyModels.forward(pm.root(), x).toFloatArray());
+            try (PeftModel.AdaptersDisabled inner = pm.withAdaptersDisabled()) {
+                assertTrue(pm.adaptersDisabled());
+            }
+            assertTrue(pm.adaptersDisabled(), "closing the inner scope keeps the outer one");
+        }
+        assertFalse(pm.adaptersDisabled());
+        assertArrayEquals(adapted, TinyModels.forward(pm.root(), x).toFloatArray());
+    }
+
+    @Test
     void severalAdaptersAddAndCanBeActivatedAndDeleted() {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
         NDArray x = TinyModels.input(manager, mlp.inputShape(), 1);
         PeftModel pm =
                 PeftModel.create(
-                        mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("0").build());
-        pm.addAdapter("other", LoraConfig.builder().setRank(3).setTargetModules("0", "4").build());
+                        mlp.block(), LoraConfig.builder().optRank(2).setTargetModules("0").build());
+        pm.addAdapter("other", LoraConfig.builder().optRank(3).setTargetModules("0", "4").build());
         AdapterChecks.randomizeAdapters(pm, "default", 1);
         AdapterChecks.randomizeAdapters(pm, "other", 2);
         assertEquals(List.of("default"), pm.activeAdapters());
@@ -272,7 +295,7 @@ class LoraTest {
         PeftModel pm =
                 PeftModel.create(
                         t.block(),
-                        LoraConfig.builder().setRank(4).setTargetModules("query", "value").build());
+                        LoraConfig.builder().optRank(4).setTargetModules("query", "value").build());
         AdapterChecks.randomizeAdapters(pm, "default", 5);
         NDArray adapted = TinyModels.forward(pm.root(), x);
         Block plain = pm.mergeAndUnload();
@@ -320,7 +343,7 @@ class LoraTest {
         TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
         PeftModel pm =
                 PeftModel.create(
-                        mlp.block(), LoraConfig.builder().setRank(2).setTargetModules("2").build());
+                        mlp.block(), LoraConfig.builder().optRank(2).setTargetModules("2").build());
         LoraAdapter a = (LoraAdapter) pm.adapters("default").get("2");
         float[] nan = new float[(int) a.loraB().getArray().size()];
         nan[3] = Float.NaN;
@@ -347,7 +370,7 @@ class LoraTest {
     void configRoundTripsThroughPeftJson() {
         LoraConfig cfg =
                 LoraConfig.builder()
-                        .setRank(16)
+                        .optRank(16)
                         .optAlpha(32)
                         .optDropout(0.05)
                         .optUseRslora(true)
@@ -407,13 +430,13 @@ class LoraTest {
         assertTrue(e.getMessage().contains("FOO") && e.getMessage().contains("LORA"));
         assertThrows(
                 IllegalArgumentException.class,
-                () -> LoraConfig.builder().setRank(0).setTargetModules("q").build());
-        assertThrows(IllegalArgumentException.class, () -> LoraConfig.builder().setRank(2).build());
+                () -> LoraConfig.builder().optRank(0).setTargetModules("q").build());
+        assertThrows(IllegalArgumentException.class, () -> LoraConfig.builder().optRank(2).build());
         assertThrows(
                 IllegalArgumentException.class,
                 () ->
                         LoraConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .optDropout(1.0)
                                 .setTargetModules(TargetModules.names("q"))
                                 .build());

@@ -60,9 +60,9 @@ class NolaTest {
 
     private static NolaConfig.Builder config(boolean regenerate, String... targets) {
         return NolaConfig.builder()
-                .setRank(3)
+                .optRank(3)
                 .optAlpha(6)
-                .setNumBases(10, 6)
+                .optNumBases(10, 6)
                 .optSeed(42)
                 .optBasisChunk(4)
                 .optRegenerateBases(regenerate)
@@ -182,8 +182,8 @@ class NolaTest {
                     PeftModel.create(
                             TinyModels.mlp(manager, 3).block(),
                             NolaConfig.builder()
-                                    .setRank(r)
-                                    .setNumBases(20, 9)
+                                    .optRank(r)
+                                    .optNumBases(20, 9)
                                     .setTargetModules("0", "2", "4")
                                     .build());
             assertEquals(3L * (20 + 9), pm.trainableParameterCount(), "r = " + r);
@@ -340,8 +340,8 @@ class NolaTest {
                     PeftModel.create(
                             TinyModels.transformer(manager, 1).block(),
                             NolaConfig.builder()
-                                    .setRank(ranks[i])
-                                    .setNumBases(16, 16)
+                                    .optRank(ranks[i])
+                                    .optNumBases(16, 16)
                                     .setTargetModules(everyLinear)
                                     .build());
             assertEquals(14, pm.adapters(PeftModel.DEFAULT).size());
@@ -350,7 +350,7 @@ class NolaTest {
         PeftModel lora =
                 PeftModel.create(
                         TinyModels.transformer(manager, 1).block(),
-                        LoraConfig.builder().setRank(8).setTargetModules(everyLinear).build());
+                        LoraConfig.builder().optRank(8).setTargetModules(everyLinear).build());
         long[] loraBytes = savedWeightsBytes(lora, "lora");
         assertArrayEquals(nola[0], nola[1]);
         assertEquals(14L * 32 * 4, nola[0][1]); // 14 layers x (16 + 16) float32 coefficients
@@ -364,9 +364,9 @@ class NolaTest {
     void configRoundTripsThroughJsonAndTheBaseKeysAreRequired() {
         NolaConfig cfg =
                 NolaConfig.builder()
-                        .setRank(4)
+                        .optRank(4)
                         .optAlpha(2.5)
-                        .setNumBases(300, 200)
+                        .optNumBases(300, 200)
                         .optSeed(-8_070_450_532_247_928_832L)
                         .optRegenerateBases(true)
                         .optBasisChunk(32)
@@ -396,10 +396,10 @@ class NolaTest {
         }
         assertThrows(
                 IllegalArgumentException.class,
-                () -> NolaConfig.builder().setNumBases(0, 3).setTargetModules("q").build());
+                () -> NolaConfig.builder().optNumBases(0, 3).setTargetModules("q").build());
         assertThrows(
                 IllegalArgumentException.class,
-                () -> NolaConfig.builder().setRank(0).setTargetModules("q").build());
+                () -> NolaConfig.builder().optRank(0).setTargetModules("q").build());
         assertThrows(
                 IllegalArgumentException.class,
                 () -> NolaConfig.builder().optBasisChunk(0).setTargetModules("q").build());

@@ -69,7 +69,7 @@ class PegoAdapterTest {
         Linear linear = (Linear) model.getChildren().valueAt(0);
         double[][] w = DenseRef.matrix(linear.getParameters().get("weight").getArray());
         double[] bias = NdAssert.toDoubles(linear.getParameters().get("bias").getArray());
-        PeftModel pm = PeftModel.create(model, config().setRank(2).optNumLoras(3).build());
+        PeftModel pm = PeftModel.create(model, config().optRank(2).optNumLoras(3).build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 31);
         PegoAdapter a = adapter(pm);
         double[][] dw = new double[5][7];
@@ -125,7 +125,7 @@ class PegoAdapterTest {
 
     @Test
     void checkpointKeysNameEachModule() {
-        PegoAdapter a = adapter(onLinear(7, 5, config().setRank(2).optNumLoras(2).build()));
+        PegoAdapter a = adapter(onLinear(7, 5, config().optRank(2).optNumLoras(2).build()));
         Map<String, NDArray> state = a.stateDict();
         assertEquals(
                 List.of("pego_A.0.weight", "pego_A.1.weight", "pego_B.0.weight", "pego_B.1.weight"),
@@ -140,7 +140,7 @@ class PegoAdapterTest {
         PeftModel pm =
                 PeftModel.create(
                         mlp.block(),
-                        config().setRank(3).optNumLoras(2).setTargetModules("0", "2").build());
+                        config().optRank(3).optNumLoras(2).setTargetModules("0", "2").build());
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 32);
         NDArray x = TinyModels.input(manager, mlp.inputShape(), 12);
         Map<String, Shape> saved =
@@ -177,7 +177,7 @@ class PegoAdapterTest {
         for (PegoConfig c :
                 new PegoConfig[] {
                     config().build(),
-                    config().setRank(3).optNumLoras(4).optRegLambda(0.5).optInitSeed(9).build()
+                    config().optRank(3).optNumLoras(4).optRegLambda(0.5).optInitSeed(9).build()
                 }) {
             JsonObject json = c.toJson();
             assertEquals("PEGO", json.get("peft_type").getAsString());
@@ -194,7 +194,7 @@ class PegoAdapterTest {
     @Test
     void invalidOptionsAreRejectedWithTheirName() {
         assertTrue(
-                assertThrows(IllegalArgumentException.class, () -> config().setRank(0).build())
+                assertThrows(IllegalArgumentException.class, () -> config().optRank(0).build())
                         .getMessage()
                         .contains("rank r"));
         assertTrue(

@@ -60,7 +60,7 @@ class PegoRegularizerTest {
         return PeftModel.create(
                 model.block(),
                 PegoConfig.builder()
-                        .setRank(r)
+                        .optRank(r)
                         .optNumLoras(n)
                         .optRegLambda(lambda)
                         .setTargetModules(model.targets().toArray(new String[0]))
@@ -85,7 +85,7 @@ class PegoRegularizerTest {
         PeftModel lora =
                 PeftModel.create(
                         TinyModels.mlp(manager, 4).block(),
-                        LoraConfig.builder().setRank(2).setTargetModules("0").build());
+                        LoraConfig.builder().optRank(2).setTargetModules("0").build());
         Loss l2 = Loss.l2Loss();
         assertSame(l2, lora.trainingLoss(l2));
     }
@@ -156,7 +156,7 @@ class PegoRegularizerTest {
                 PeftModel.create(
                         model.block(),
                         PegoConfig.builder()
-                                .setRank(2)
+                                .optRank(2)
                                 .optNumLoras(2)
                                 .optRegLambda(1)
                                 .setTargetModules("4")

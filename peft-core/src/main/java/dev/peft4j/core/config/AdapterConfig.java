@@ -1,6 +1,8 @@
 package dev.peft4j.core.config;
 
 import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
@@ -40,6 +42,19 @@ public abstract class AdapterConfig {
 
     /** The {@code peft_type} this config saves as ({@code "LORA"}). */
     public abstract String peftType();
+
+    /**
+     * The Adam learning rate this method trains at when none is given: {@code peft train --lr},
+     * the examples and the benchmarks read it here. Each method states the rate's source.
+     */
+    public abstract float recommendedLearningRate();
+
+    /** Adam at {@link #recommendedLearningRate()}. */
+    public Optimizer recommendedOptimizer() {
+        return Optimizer.adam()
+                .optLearningRateTracker(Tracker.fixed(recommendedLearningRate()))
+                .build();
+    }
 
     /** Builds this method's adapter for one matched layer. */
     public abstract Adapter createAdapter(AdapterContext context);

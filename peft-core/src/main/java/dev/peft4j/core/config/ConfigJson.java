@@ -60,18 +60,30 @@ public final class ConfigJson {
         if (e == null) {
             return defaultValue;
         }
-        try {
-            double d = e.getAsDouble();
-            if (d != Math.rint(d)) {
-                throw error("'" + key + "' must be an integer, got " + e);
-            }
-            return (int) d;
-        } catch (RuntimeException ex) {
-            if (ex instanceof IllegalArgumentException && ex.getMessage().startsWith(source)) {
-                throw ex;
-            }
+        double d = number(e, key, "an integer");
+        if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
             throw error("'" + key + "' must be an integer, got " + e);
         }
+        return (int) d;
+    }
+
+    /** The element as a number; an error naming the key and what was expected otherwise. */
+    private double number(JsonElement e, String key, String expected) {
+        try {
+            return e.getAsDouble();
+        } catch (RuntimeException notANumber) {
+            throw error("'" + key + "' must be " + expected + ", got " + e);
+        }
+    }
+
+    /**
+     * A number as it is written to JSON: an integral value as an integer ({@code 16}, as PEFT
+     * writes {@code lora_alpha}), any other as a double ({@code 0.5}).
+     */
+    public static Number jsonNumber(double value) {
+        return value == Math.rint(value) && Math.abs(value) < 0x1p53
+                ? (Number) (long) value
+                : value;
     }
 
     /** A long, or the default when absent. */
@@ -87,11 +99,7 @@ public final class ConfigJson {
     /** A number, or the default when absent. */
     public double getDouble(String key, double defaultValue) {
         JsonElement e = get(key);
-        try {
-            return e == null ? defaultValue : e.getAsDouble();
-        } catch (RuntimeException ex) {
-            throw error("'" + key + "' must be a number, got " + e);
-        }
+        return e == null ? defaultValue : number(e, key, "a number");
     }
 
     /** A boolean, or the default when absent. */

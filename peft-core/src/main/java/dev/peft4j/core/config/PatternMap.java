@@ -55,14 +55,7 @@ public final class PatternMap {
     /** The JSON object form; integral values are written as integers. */
     public JsonObject toJson() {
         JsonObject o = new JsonObject();
-        values.forEach(
-                (k, v) -> {
-                    if (v == Math.rint(v)) {
-                        o.addProperty(k, v.longValue());
-                    } else {
-                        o.addProperty(k, v);
-                    }
-                });
+        values.forEach((k, v) -> o.addProperty(k, ConfigJson.jsonNumber(v)));
         return o;
     }
 

@@ -5,7 +5,6 @@ import ai.djl.nn.Block;
 import ai.djl.nn.BlockList;
 import ai.djl.nn.ParallelBlock;
 import ai.djl.nn.SequentialBlock;
-import ai.djl.util.Pair;
 import dev.peft4j.core.AdaptedLayer;
 import java.lang.reflect.Array;
 import java.lang.reflect.Field;
@@ -146,65 +145,68 @@ public final class ModuleTree {
                 if (Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
                     continue;
                 }
+                Object value;
                 try {
                     f.setAccessible(true);
-                    replaceInField(parent, f, old, replacement, path);
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    if (e instanceof IllegalArgumentException
-                            && e.getMessage() != null
-                            && e.getMessage().startsWith("Field ")) {
-                        throw (IllegalArgumentException) e;
+                    value = f.get(parent);
+                } catch (IllegalAccessException | RuntimeException inaccessible) {
+                    continue; // fields of JDK or sealed classes we cannot open hold no blocks of
+                    // ours
+                }
+                if (value == old) {
+                    replaceField(parent, f, replacement, path);
+                } else if (value instanceof List) {
+                    replaceInList(value, old, replacement);
+                } else if (value != null
+                        && value.getClass().isArray()
+                        && !value.getClass().getComponentType().isPrimitive()) {
+                    for (int i = 0; i < Array.getLength(value); i++) {
+                        if (Array.get(value, i) == old
+                                && value.getClass().getComponentType().isInstance(replacement)) {
+                            Array.set(value, i, replacement);
+                        }
                     }
-                    // fields of JDK or sealed classes we cannot open hold no blocks of ours
                 }
             }
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private static void replaceInField(
-            Object owner, Field f, Block old, Block replacement, String path)
-            throws IllegalAccessException {
-        Object value = f.get(owner);
-        if (value == old) {
-            if (!f.getType().isInstance(replacement)) {
-                throw new IllegalArgumentException(
-                        "Field "
-                                + f.getDeclaringClass().getSimpleName()
-                                + "."
-                                + f.getName()
-                                + " of type "
-                                + f.getType().getSimpleName()
-                                + " cannot hold the "
-                                + replacement.getClass().getSimpleName()
-                                + " injected at '"
-                                + path
-                                + "'; declare it as "
-                                + Block.class.getName());
-            }
+    /** Points a field that held the replaced layer at its replacement; an error if its type cannot hold it. */
+    private static void replaceField(Object owner, Field f, Block replacement, String path) {
+        if (!f.getType().isInstance(replacement)) {
+            throw new IllegalArgumentException(
+                    "Field "
+                            + f.getDeclaringClass().getSimpleName()
+                            + "."
+                            + f.getName()
+                            + " of type "
+                            + f.getType().getSimpleName()
+                            + " cannot hold the "
+                            + replacement.getClass().getSimpleName()
+                            + " injected at '"
+                            + path
+                            + "'; declare it as "
+                            + Block.class.getName());
+        }
+        try {
             f.set(owner, replacement);
-        } else if (value instanceof List) {
-            ListIterator<Object> it = ((List<Object>) value).listIterator();
-            while (it.hasNext()) {
-                if (it.next() == old) {
-                    it.set(replacement);
-                }
-            }
-        } else if (value != null
-                && value.getClass().isArray()
-                && !value.getClass().getComponentType().isPrimitive()) {
-            for (int i = 0; i < Array.getLength(value); i++) {
-                if (Array.get(value, i) == old) {
-                    Array.set(value, i, replacement);
-                }
-            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("Field " + f + " was opened but cannot be set", e);
         }
     }
 
-    /** Direct children as (name, block) pairs; convenience for callers that need the order. */
-    public static List<Pair<String, Block>> children(Block block) {
-        List<Pair<String, Block>> out = new ArrayList<>();
-        namedChildren(block).forEach((k, v) -> out.add(new Pair<>(k, v)));
-        return out;
+    /** Replaces the layer in a list field's elements; an unmodifiable list holds none of ours. */
+    @SuppressWarnings("unchecked")
+    private static void replaceInList(Object list, Block old, Block replacement) {
+        ListIterator<Object> it = ((List<Object>) list).listIterator();
+        while (it.hasNext()) {
+            if (it.next() == old) {
+                try {
+                    it.set(replacement);
+                } catch (UnsupportedOperationException unmodifiable) {
+                    return;
+                }
+            }
+        }
     }
 }

@@ -192,9 +192,7 @@ public final class AdapterChecks {
                             }
                         });
         Map<String, float[]> before = snapshot(pm.root());
-        NDArray x =
-                TinyModels.input(
-                        m, model.inputShape().slice(0, 1).addAll(model.inputShape().slice(1)), 7);
+        NDArray x = TinyModels.input(m, model.inputShape(), 7);
         NDArray y;
         try (Model djl = Model.newInstance("tiny")) {
             djl.setBlock(pm.root());

@@ -91,11 +91,6 @@ public final class TinyModels {
         return new TinyModel("cnn", b, in, List.of("0", "2", "5"));
     }
 
-    /** The three models. */
-    public static List<TinyModel> all(NDManager manager, long seed) {
-        return List.of(mlp(manager, seed), transformer(manager, seed), cnn(manager, seed));
-    }
-
     /** Initializes a block and overwrites every parameter with seeded uniform values. */
     public static void init(Block block, NDManager manager, Shape input, long seed) {
         block.initialize(manager, DataType.FLOAT32, input);

@@ -26,7 +26,7 @@ public final class PlainLoraConversion {
         c.alphaPattern().values().forEach((k, v) -> alphas.put(k, f * v));
         LoraConfig.Builder b =
                 c.toBuilder()
-                        .setRank(2 * c.r())
+                        .optRank(2 * c.r())
                         .optAlpha(f * c.alpha())
                         .optRankPattern(ranks)
                         .optAlphaPattern(alphas)

@@ -71,7 +71,7 @@ public record EvaConfig(
     /** A LoRA builder with EVA's defaults: r 16, alpha 1, {@code init_lora_weights} "eva", these options. */
     public LoraConfig.Builder loraBuilder() {
         return LoraConfig.builder()
-                .setRank(DEFAULT_R)
+                .optRank(DEFAULT_R)
                 .optAlpha(DEFAULT_ALPHA)
                 .optInitLoraWeights(EvaInitializer.NAME)
                 .optInitConfig(KEY, toJson());

@@ -74,9 +74,7 @@ public record LoraGaConfig(String direction, String scale, double stableGamma) {
         JsonObject o = new JsonObject();
         o.addProperty("direction", direction);
         o.addProperty("scale", scale);
-        o.addProperty(
-                "stable_gamma",
-                stableGamma == Math.rint(stableGamma) ? (Number) (long) stableGamma : stableGamma);
+        o.addProperty("stable_gamma", ConfigJson.jsonNumber(stableGamma));
         return o;
     }
 

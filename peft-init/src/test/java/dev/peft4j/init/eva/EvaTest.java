@@ -37,7 +37,7 @@ class EvaTest extends ManagedTest {
     private PeftModel towers(EvaConfig eva) {
         LoraConfig config =
                 eva.loraBuilder()
-                        .setRank(R)
+                        .optRank(R)
                         .optAlpha(8)
                         .setTargetModules("left", "mid", "right")
                         .build();
@@ -132,7 +132,7 @@ class EvaTest extends ManagedTest {
         LoraConfig config =
                 EvaConfig.defaults()
                         .loraBuilder()
-                        .setRank(2)
+                        .optRank(2)
                         .setTargetModules(
                                 TargetModules.names(List.of("query", "key", "value", "fc1")))
                         .build();

@@ -100,7 +100,7 @@ class LoraGaTest extends ManagedTest {
     private PeftModel model(String init, String direction) {
         LoraConfig.Builder b =
                 LoraConfig.builder()
-                        .setRank(R)
+                        .optRank(R)
                         .optAlpha(4)
                         .optUseRslora(true)
                         .optInitLoraWeights(init)
@@ -237,7 +237,7 @@ class LoraGaTest extends ManagedTest {
                                 PeftModel.create(
                                         Planted.linear(manager, W),
                                         LoraConfig.builder()
-                                                .setRank(R)
+                                                .optRank(R)
                                                 .optInitLoraWeights("lora_ga")
                                                 .setTargetModules("0")
                                                 .build()));
@@ -251,7 +251,7 @@ class LoraGaTest extends ManagedTest {
                                 PeftModel.create(
                                         Planted.linear(manager, W),
                                         LoraConfig.builder()
-                                                .setRank(R)
+                                                .optRank(R)
                                                 .optUseRslora(true)
                                                 .optInitLoraWeights("lora_ga")
                                                 .optInitConfig(LoraGaConfig.KEY, random)

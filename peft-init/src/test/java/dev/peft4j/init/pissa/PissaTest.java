@@ -34,7 +34,7 @@ class PissaTest extends ManagedTest {
         SequentialBlock block = Planted.linear(manager, Planted.product(U, S, V, N));
         LoraConfig config =
                 LoraConfig.builder()
-                        .setRank(R)
+                        .optRank(R)
                         .optAlpha(alpha)
                         .optUseRslora(rslora)
                         .optInitLoraWeights(init)
@@ -71,7 +71,7 @@ class PissaTest extends ManagedTest {
                 PeftModel.create(
                         block,
                         LoraConfig.builder()
-                                .setRank(R)
+                                .optRank(R)
                                 .optAlpha(3)
                                 .optInitLoraWeights("pissa")
                                 .setTargetModules("0")
@@ -123,7 +123,7 @@ class PissaTest extends ManagedTest {
                                 PeftModel.create(
                                         block,
                                         LoraConfig.builder()
-                                                .setRank(N + 1)
+                                                .optRank(N + 1)
                                                 .optInitLoraWeights("pissa")
                                                 .setTargetModules("0")
                                                 .build()));

@@ -142,7 +142,7 @@ public final class FwMerge implements MergeMethod {
 
     /** The task-arithmetic start point. */
     TaskArithmetic start() {
-        return TaskArithmetic.withLambda(lambda);
+        return TaskArithmetic.builder().optLambda(lambda).build();
     }
 
     @Override

@@ -44,11 +44,6 @@ public final class Opcm implements MergeMethod {
         return new Builder();
     }
 
-    /** OPCM with alpha 0.5 and the default choice of projected tensors. */
-    public static Opcm withDefaults() {
-        return builder().build();
-    }
-
     /** The split threshold on the cumulative singular value mass. */
     public double alpha() {
         return alpha;

@@ -29,28 +29,14 @@ public final class TaskArithmetic extends TensorwiseMethod {
     private final double lambda;
     private final boolean average;
 
-    private TaskArithmetic(double lambda, boolean average) {
-        this.lambda = lambda;
-        this.average = average;
+    private TaskArithmetic(Builder b) {
+        this.lambda = b.lambda;
+        this.average = b.average;
     }
 
-    /** Task arithmetic with {@code lambda} (finite, any sign: negative lambdas subtract tasks). */
-    public static TaskArithmetic withLambda(double lambda) {
-        if (!Double.isFinite(lambda)) {
-            throw new IllegalArgumentException(
-                    "task_arithmetic: lambda must be finite, got " + lambda);
-        }
-        return new TaskArithmetic(lambda, false);
-    }
-
-    /** Task arithmetic with the default lambda 0.3. */
-    public static TaskArithmetic withDefaults() {
-        return withLambda(DEFAULT_LAMBDA);
-    }
-
-    /** The simple average of the fine-tuned weights. */
-    public static TaskArithmetic average() {
-        return new TaskArithmetic(Double.NaN, true);
+    /** A builder: task arithmetic with lambda 0.3 unless told otherwise. */
+    public static Builder builder() {
+        return new Builder();
     }
 
     @Override
@@ -114,5 +100,40 @@ public final class TaskArithmetic extends TensorwiseMethod {
             return tau;
         }
         return sum.addi(tau);
+    }
+
+    /** Builds {@link TaskArithmetic}. */
+    public static final class Builder {
+        private double lambda = DEFAULT_LAMBDA;
+        private boolean lambdaSet;
+        private boolean average;
+
+        private Builder() {}
+
+        /** The factor of the summed task vectors (default 0.3; finite, negative subtracts tasks). */
+        public Builder optLambda(double lambda) {
+            if (!Double.isFinite(lambda)) {
+                throw new IllegalArgumentException(
+                        "task_arithmetic: lambda must be finite, got " + lambda);
+            }
+            this.lambda = lambda;
+            this.lambdaSet = true;
+            return this;
+        }
+
+        /** The simple average of the fine-tuned weights instead ({@code lambda = 1/N}); the method is then named {@code average}. */
+        public Builder optAverage(boolean average) {
+            this.average = average;
+            return this;
+        }
+
+        /** The method. */
+        public TaskArithmetic build() {
+            if (average && lambdaSet) {
+                throw new IllegalArgumentException(
+                        "average: lambda is 1/N by definition; do not set optLambda as well");
+            }
+            return new TaskArithmetic(this);
+        }
     }
 }

@@ -40,26 +40,14 @@ public final class Ties extends TensorwiseMethod {
     private final double k;
     private final double lambda;
 
-    private Ties(double k, double lambda) {
-        if (!(k > 0 && k <= 1)) {
-            throw new IllegalArgumentException(
-                    "ties: k (the fraction of magnitudes kept) must be in (0, 1], got " + k);
-        }
-        if (!Double.isFinite(lambda)) {
-            throw new IllegalArgumentException("ties: lambda must be finite, got " + lambda);
-        }
-        this.k = k;
-        this.lambda = lambda;
+    private Ties(Builder b) {
+        this.k = b.k;
+        this.lambda = b.lambda;
     }
 
-    /** TIES with a kept fraction {@code k} in (0, 1] and scaling {@code lambda}. */
-    public static Ties of(double k, double lambda) {
-        return new Ties(k, lambda);
-    }
-
-    /** TIES with k = 0.2 and lambda = 1. */
-    public static Ties withDefaults() {
-        return new Ties(DEFAULT_K, DEFAULT_LAMBDA);
+    /** A builder: k 0.2 and lambda 1 unless told otherwise. */
+    public static Builder builder() {
+        return new Builder();
     }
 
     @Override
@@ -172,6 +160,38 @@ public final class Ties extends TensorwiseMethod {
         @Override
         public void close() {
             manager.close();
+        }
+    }
+
+    /** Builds {@link Ties}. */
+    public static final class Builder {
+        private double k = DEFAULT_K;
+        private double lambda = DEFAULT_LAMBDA;
+
+        private Builder() {}
+
+        /** The fraction of magnitudes kept per tensor, in (0, 1] (default 0.2). */
+        public Builder optK(double k) {
+            if (!(k > 0 && k <= 1)) {
+                throw new IllegalArgumentException(
+                        "ties: k (the fraction of magnitudes kept) must be in (0, 1], got " + k);
+            }
+            this.k = k;
+            return this;
+        }
+
+        /** The scaling of the merged task vector (default 1, finite). */
+        public Builder optLambda(double lambda) {
+            if (!Double.isFinite(lambda)) {
+                throw new IllegalArgumentException("ties: lambda must be finite, got " + lambda);
+            }
+            this.lambda = lambda;
+            return this;
+        }
+
+        /** The method. */
+        public Ties build() {
+            return new Ties(this);
         }
     }
 }

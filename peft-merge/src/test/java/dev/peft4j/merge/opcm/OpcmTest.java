@@ -32,7 +32,7 @@ class OpcmTest extends MergeMethodContract {
 
     @Override
     protected MergeMethod method() {
-        return Opcm.withDefaults();
+        return Opcm.builder().build();
     }
 
     private Map<String, OpcmReference.Tensor> referenceBase() {
@@ -75,7 +75,7 @@ class OpcmTest extends MergeMethodContract {
         List<MemoryTensors> tuned = tunes(4);
         Map<String, OpcmReference.Tensor> keys = referenceBase();
         OpcmReference reference = new OpcmReference(keys, Opcm.DEFAULT_ALPHA);
-        try (OpcmMerger merger = Opcm.withDefaults().start(base, context)) {
+        try (OpcmMerger merger = Opcm.builder().build().start(base, context)) {
             for (int t = 0; t < tuned.size(); t++) {
                 merger.add(new ModelCandidate("t" + t, tuned.get(t), "memory"));
                 reference.add(valuesOf(tuned.get(t), keys));
@@ -141,7 +141,7 @@ class OpcmTest extends MergeMethodContract {
                                 "l" + i,
                                 base));
             }
-            try (OpcmMerger merger = Opcm.withDefaults().start(base, MergeContext.defaults())) {
+            try (OpcmMerger merger = Opcm.builder().build().start(base, MergeContext.defaults())) {
                 assertEquals(0, merger.add(cs.get(0)).projectedTensors());
                 // merged rank 1 + new rank 1 < 6 on both adapted tensors, then 2 + 1 < 6
                 OpcmMerger.Step second = merger.add(cs.get(1));

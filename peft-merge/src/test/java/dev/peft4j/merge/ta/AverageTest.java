@@ -16,7 +16,7 @@ class AverageTest extends MergeMethodContract {
 
     @Override
     protected MergeMethod method() {
-        return TaskArithmetic.average();
+        return TaskArithmetic.builder().optAverage(true).build();
     }
 
     @Test

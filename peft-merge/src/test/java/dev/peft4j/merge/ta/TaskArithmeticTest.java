@@ -21,7 +21,7 @@ class TaskArithmeticTest extends MergeMethodContract {
 
     @Override
     protected MergeMethod method() {
-        return TaskArithmetic.withLambda(LAMBDA);
+        return TaskArithmetic.builder().optLambda(LAMBDA).build();
     }
 
     /** {@code theta0 + w sum_t (theta_t - theta0)} in double, element by element. */

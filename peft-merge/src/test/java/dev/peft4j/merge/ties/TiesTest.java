@@ -24,7 +24,7 @@ public class TiesTest extends MergeMethodContract {
 
     @Override
     protected MergeMethod method() {
-        return Ties.of(K, LAMBDA);
+        return Ties.builder().optK(K).optLambda(LAMBDA).build();
     }
 
     /** Keeps the ceil(k n) largest magnitudes and their ties. */

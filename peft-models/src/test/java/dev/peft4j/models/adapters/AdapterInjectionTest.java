@@ -62,7 +62,7 @@ class AdapterInjectionTest {
                     PeftModel.create(
                             model,
                             LoraConfig.builder()
-                                    .setRank(2)
+                                    .optRank(2)
                                     .setTargetModules("query", "value")
                                     .build());
             assertEquals(
@@ -122,7 +122,7 @@ class AdapterInjectionTest {
                     PeftModel.create(
                             llama,
                             LoraConfig.builder()
-                                    .setRank(2)
+                                    .optRank(2)
                                     .setTargetModules("q_proj", "v_proj", "down_proj")
                                     .build());
             assertEquals(
@@ -141,7 +141,7 @@ class AdapterInjectionTest {
                     PeftModel.create(
                             vit,
                             LoraConfig.builder()
-                                    .setRank(2)
+                                    .optRank(2)
                                     .setTargetModules("query", "dense")
                                     .build());
             assertEquals(
