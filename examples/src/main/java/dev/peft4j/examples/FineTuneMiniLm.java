@@ -67,10 +67,7 @@ public final class FineTuneMiniLm implements Callable<Integer> {
                         : "",
                 splits.labelNames());
         Methods.Method m = Methods.byName(method);
-        FineTuneRun.Settings s =
-                training.learningRateGiven()
-                        ? training.settings()
-                        : training.settings().withLearningRate(m.learningRate());
+        FineTuneRun.Settings s = training.settings(m.learningRate());
         FineTuneRun.Result r =
                 FineTuneRun.run(
                         method,

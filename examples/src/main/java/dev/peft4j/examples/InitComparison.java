@@ -64,7 +64,7 @@ public final class InitComparison implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TextSplits splits = TextTasks.load(task, training.seed());
-        FineTuneRun.Settings base = training.settings();
+        FineTuneRun.Settings base = training.settings(Methods.byName("lora").learningRate());
         FineTuneRun.Settings s =
                 new FineTuneRun.Settings(
                         base.batchSize(),

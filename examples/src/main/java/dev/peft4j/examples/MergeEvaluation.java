@@ -117,7 +117,7 @@ public final class MergeEvaluation implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FineTuneRun.Settings s = training.settings();
+        FineTuneRun.Settings s = training.settings(Methods.byName("lora").learningRate());
         for (String t : tasks) {
             TextSplits all = TextTasks.load(t, training.seed());
             // the shifted test split is not used here; validation and test are capped to bound the
@@ -166,7 +166,7 @@ public final class MergeEvaluation implements Callable<Integer> {
                         MiniLm.CLASSIFIER,
                         splits.get(task),
                         tokenizer,
-                        FineTuneRun.inject(Methods.lora("true")),
+                        FineTuneRun.inject(Methods.byName("lora").config().get()),
                         s,
                         dir);
             }

@@ -52,6 +52,9 @@ public final class MethodTable implements Callable<Integer> {
     public Integer call() throws Exception {
         TextSplits splits = TextTasks.load(task, training.seed());
         List<String> names = methods != null ? methods : new ArrayList<>(Methods.all().keySet());
+        // the head alone trains at LoRA's rate, as it does beside every LoRA adapter
+        FineTuneRun.Settings probeSettings =
+                training.settings(Methods.byName("lora").learningRate());
         StringBuilder table =
                 new StringBuilder(
                         String.format(
@@ -59,10 +62,10 @@ public final class MethodTable implements Callable<Integer> {
                                 "| model (%s, %d epoch(s), batch %d) | trainable | test acc |"
                                         + " shifted test acc | time |%n|---|---|---|---|---|%n",
                                 task,
-                                training.settings().epochs(),
-                                training.settings().batchSize()));
+                                probeSettings.epochs(),
+                                probeSettings.batchSize()));
         try (HuggingFaceTokenizer tokenizer = MiniLm.tokenizer()) {
-            double[] probe = LinearProbe.run(splits, tokenizer, training.settings());
+            double[] probe = LinearProbe.run(splits, tokenizer, probeSettings);
             table.append(
                     row(
                             "frozen MiniLM + head",
@@ -72,10 +75,7 @@ public final class MethodTable implements Callable<Integer> {
                             Double.NaN));
             for (String name : names) {
                 Methods.Method m = Methods.byName(name);
-                FineTuneRun.Settings s =
-                        training.learningRateGiven()
-                                ? training.settings()
-                                : training.settings().withLearningRate(m.learningRate());
+                FineTuneRun.Settings s = training.settings(m.learningRate());
                 FineTuneRun.Result r =
                         FineTuneRun.run(
                                 name,

@@ -3,10 +3,14 @@ package dev.peft4j.cli;
 import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code peft} command. Each capability is one subcommand class registered in
- * {@link #SUBCOMMANDS}; errors are printed as one clear line (no stack trace unless {@code -v}).
+ * {@link #SUBCOMMANDS}; errors are printed as one clear line and exit with code 2 (with the stack
+ * trace after it when {@code -v} / {@code --verbose} is given, before or after the subcommand).
  */
 @Command(
         name = "peft",
@@ -22,6 +26,12 @@ public final class PeftCli implements Runnable {
     };
 
     @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
+
+    @Option(
+            names = {"-v", "--verbose"},
+            scope = ScopeType.INHERIT,
+            description = "print the stack trace after an error's one-line message")
+    boolean verbose;
 
     @Override
     public void run() {
@@ -39,12 +49,22 @@ public final class PeftCli implements Runnable {
                     commandLine
                             .getErr()
                             .println("peft " + commandLine.getCommandName() + ": " + message(ex));
-                    if (Boolean.getBoolean("peft.verbose")) {
+                    if (verbose(parseResult)) {
                         ex.printStackTrace(commandLine.getErr());
                     }
                     return 2;
                 });
         return cl;
+    }
+
+    /** Whether {@code -v} was given at any level of the command line. */
+    private static boolean verbose(ParseResult result) {
+        for (ParseResult r = result; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String message(Throwable ex) {

@@ -26,7 +26,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -135,7 +134,7 @@ public final class TrainCommand implements Callable<Integer> {
                 data.split(TextSplits.VALIDATION).size(),
                 data.split(TextSplits.TEST).size(),
                 labels);
-        FineTuneRun.Settings s = training.settings();
+        FineTuneRun.Settings s = training.settings(adapter.recommendedLearningRate());
         FineTuneRun.ModelFactory factory =
                 (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n);
         try (HuggingFaceTokenizer tokenizer = encoder.tokenizer(maxLength)) {
@@ -148,7 +147,7 @@ public final class TrainCommand implements Callable<Integer> {
                             FineTuneRun.inject(adapter),
                             s,
                             out);
-            writeSummary(r, labels);
+            writeSummary(r, labels, s);
             System.out.printf(
                     Locale.ROOT,
                     "best adapter: %s  (validation %s, test %.2f%%, %,d trainable parameters)%n",
@@ -227,12 +226,14 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * Reads {@code {"text", "label"}} lines; string labels are mapped to indices in sorted order of
-     * the training file (added to {@code labels} when {@code define}), integer labels are used as is.
+     * Reads {@code {"text", "label"}} lines. Labels (strings or numbers, compared as their JSON
+     * text) are mapped to class indices in order of first appearance in the training file (added to
+     * {@code labels} when {@code define}); a label the training file lacks is an error naming the
+     * file and line.
      */
     static List<TextExample> readJsonl(Path file, List<String> labels, boolean define)
             throws IOException {
-        List<JsonObject> rows = new ArrayList<>();
+        List<TextExample> out = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int n = 0;
@@ -254,35 +255,33 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException(
                             file + ":" + n + ": expected an object with \"text\" and \"label\"");
                 }
-                rows.add(e.getAsJsonObject());
+                JsonObject o = e.getAsJsonObject();
+                String label = o.get("label").getAsString();
+                if (define && !labels.contains(label)) {
+                    labels.add(label);
+                }
+                int index = labels.indexOf(label);
+                if (index < 0) {
+                    throw new IllegalArgumentException(
+                            file
+                                    + ":"
+                                    + n
+                                    + ": label '"
+                                    + label
+                                    + "' does not occur in the training data "
+                                    + labels);
+                }
+                out.add(new TextExample(o.get("text").getAsString(), index));
             }
         }
-        if (rows.isEmpty()) {
+        if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no examples");
-        }
-        if (define) {
-            TreeSet<String> names = new TreeSet<>();
-            rows.forEach(o -> names.add(o.get("label").getAsString()));
-            labels.addAll(names);
-        }
-        List<TextExample> out = new ArrayList<>();
-        for (JsonObject o : rows) {
-            String label = o.get("label").getAsString();
-            int index = labels.indexOf(label);
-            if (index < 0) {
-                throw new IllegalArgumentException(
-                        file
-                                + ": label '"
-                                + label
-                                + "' does not occur in the training data "
-                                + labels);
-            }
-            out.add(new TextExample(o.get("text").getAsString(), index));
         }
         return out;
     }
 
-    private void writeSummary(FineTuneRun.Result r, List<String> labels) throws IOException {
+    private void writeSummary(FineTuneRun.Result r, List<String> labels, FineTuneRun.Settings s)
+            throws IOException {
         JsonObject o = new JsonObject();
         o.add("labels", strings(labels));
         o.addProperty("model", model);
@@ -292,6 +291,7 @@ public final class TrainCommand implements Callable<Integer> {
         o.add("validation_accuracy", v);
         o.addProperty("test_accuracy", r.test());
         o.addProperty("steps", r.losses().size());
+        o.addProperty("learning_rate", s.learningRate());
         o.addProperty("seconds", r.seconds());
         JsonIO.writeSorted(out.resolve("metrics.json"), o);
     }

@@ -1,5 +1,6 @@
 package dev.peft4j.cli;
 
+import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.train.text.FineTuneRun;
 import picocli.CommandLine.Option;
 
@@ -26,7 +27,9 @@ public final class TrainingOptions {
 
     @Option(
             names = "--lr",
-            description = "Adam learning rate (default: the method's recommended rate, else 5e-4)")
+            description =
+                    "Adam learning rate (default: the method's recommended rate, listed in"
+                            + " docs/methods.md)")
     Float lr;
 
     @Option(
@@ -45,9 +48,13 @@ public final class TrainingOptions {
         return lr != null;
     }
 
-    /** The settings of a run, with a log line every 25 steps and a progress bar. */
-    public FineTuneRun.Settings settings() {
+    /**
+     * The settings of a run, with a log line every 25 steps and a progress bar: {@code --lr}, or
+     * {@code recommendedRate} (the method's {@link AdapterConfig#recommendedLearningRate()}) when
+     * it was not given.
+     */
+    public FineTuneRun.Settings settings(float recommendedRate) {
         return new FineTuneRun.Settings(
-                batch, epochs, maxSteps, lr == null ? 5e-4f : lr, seed, 25, true);
+                batch, epochs, maxSteps, lr == null ? recommendedRate : lr, seed, 25, true);
     }
 }

@@ -10,6 +10,7 @@ import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.testing.TinyModels;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -71,5 +72,22 @@ class InspectCommandTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("nope") && r.err().contains("adapter_config.json"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void verboseAddsTheStackTraceBeforeOrAfterTheSubcommand() {
+        String missing = tmp.resolve("nope").toString();
+        for (String[] args :
+                new String[][] {{"-v", "inspect", missing}, {"inspect", missing, "--verbose"}}) {
+            CliRun r = run(args);
+            assertEquals(2, r.code());
+            List<String> lines = r.err().strip().lines().toList();
+            assertTrue(
+                    lines.get(0).startsWith("peft inspect: ") && lines.get(0).contains("nope"),
+                    r.err());
+            assertTrue(lines.size() > 2 && lines.get(1).contains("Exception"), r.err());
+            assertTrue(
+                    lines.stream().anyMatch(l -> l.strip().startsWith("at dev.peft4j.")), r.err());
+        }
     }
 }

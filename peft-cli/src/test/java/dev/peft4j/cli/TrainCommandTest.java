@@ -1,12 +1,15 @@
 package dev.peft4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.TextClassifiers;
@@ -187,6 +190,74 @@ class TrainCommandTest {
             return TextClassifiers.accuracy(
                     pm.root(), TextClassifiers.batches(examples, tok, 4, false, 1), m);
         }
+    }
+
+    /**
+     * Labels get class indices in order of first appearance in the training file, numbers too (a
+     * sorted order would give {@code ["10", "9", "apple", "zebra"]}: numbers sort as strings); the
+     * other files use the training file's indices, and a label it lacks names the file and line.
+     */
+    @Test
+    void labelsAreNumberedInOrderOfFirstAppearance() throws Exception {
+        Path train = tmp.resolve("labels.jsonl");
+        Files.writeString(
+                train,
+                "{\"text\": \"a\", \"label\": \"zebra\"}\n"
+                        + "{\"text\": \"b\", \"label\": 10}\n"
+                        + "\n"
+                        + "{\"text\": \"c\", \"label\": \"apple\"}\n"
+                        + "{\"text\": \"d\", \"label\": 9}\n"
+                        + "{\"text\": \"e\", \"label\": \"zebra\"}\n");
+        List<String> labels = new ArrayList<>();
+        List<TextExample> rows = TrainCommand.readJsonl(train, labels, true);
+        assertEquals(List.of("zebra", "10", "apple", "9"), labels);
+        assertEquals(List.of(0, 1, 2, 3, 0), rows.stream().map(TextExample::label).toList());
+        Path test = tmp.resolve("labels-test.jsonl");
+        Files.writeString(
+                test, "{\"text\": \"f\", \"label\": 9}\n{\"text\": \"g\", \"label\": \"kiwi\"}\n");
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> TrainCommand.readJsonl(test, labels, false));
+        assertTrue(
+                e.getMessage().contains("labels-test.jsonl:2") && e.getMessage().contains("'kiwi'"),
+                e.getMessage());
+        assertEquals(List.of("zebra", "10", "apple", "9"), labels, "a test file adds no label");
+    }
+
+    /** Without {@code --lr} a method trains at its own recommended rate (NOLA's is not LoRA's). */
+    @Test
+    void withoutLrTheMethodsRecommendedRateIsUsed() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 4);
+        Path out = tmp.resolve("nola");
+        StringWriter err = new StringWriter();
+        int code =
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--method",
+                        "nola",
+                        "--set",
+                        "num_basis_a=8",
+                        "--set",
+                        "num_basis_b=8",
+                        "--set",
+                        "nola_seed=1",
+                        "--epochs",
+                        "1",
+                        "--max-steps",
+                        "1",
+                        "-o",
+                        out.toString());
+        assertEquals(0, code, err.toString());
+        JsonObject metrics =
+                JsonParser.parseString(Files.readString(out.resolve("metrics.json")))
+                        .getAsJsonObject();
+        assertEquals(
+                NolaConfig.RECOMMENDED_LEARNING_RATE, metrics.get("learning_rate").getAsFloat());
+        assertTrue(NolaConfig.RECOMMENDED_LEARNING_RATE != LoraConfig.RECOMMENDED_LEARNING_RATE);
     }
 
     @Test

@@ -17,7 +17,7 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.AdapterChecks;
-import dev.peft4j.core.testing.AdapterChecks.MethodRow;
+import dev.peft4j.core.testing.MethodCatalogue.Entry;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.init.convert.BaseFingerprint;
@@ -39,10 +39,10 @@ public final class ResidualChecks {
     private ResidualChecks() {}
 
     /** Creates the row's adapter on a fresh model, moves its weights as training would, and checks both bases. */
-    public static void roundTrips(Supplier<TinyModel> fresh, MethodRow row, NDManager m, Path dir)
+    public static void roundTrips(Supplier<TinyModel> fresh, Entry row, NDManager m, Path dir)
             throws IOException {
         TinyModel model = fresh.get();
-        PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
+        PeftModel pm = PeftModel.create(model.block(), row.tinyConfig(model.targets()));
         AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 21);
         roundTrips(pm, () -> fresh.get().block(), model.inputShape(), m, dir);
     }

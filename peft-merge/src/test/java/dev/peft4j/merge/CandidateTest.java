@@ -11,13 +11,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import dev.peft4j.adapters.bone.BoneConfig;
-import dev.peft4j.adapters.flora.FloraConfig;
 import dev.peft4j.adapters.lora.LoraConfig;
-import dev.peft4j.adapters.nola.NolaConfig;
-import dev.peft4j.adapters.pego.PegoConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.testing.MethodCatalogue;
+import dev.peft4j.core.testing.MethodCatalogue.Entry;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.ModuleTree;
 import java.io.IOException;
@@ -31,7 +29,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Candidates: task vectors of adapter folders against the adapters' own merge, and every input error. */
@@ -98,65 +95,21 @@ class CandidateTest {
         }
     }
 
-    /** Every registered method on the tiny transformer's query and fc1 layers. */
-    static Stream<Arguments> methods() {
-        return Stream.of(
-                Arguments.of(
-                        "lora",
-                        LoraConfig.builder()
-                                .optRank(3)
-                                .optAlpha(6)
-                                .setTargetModules("query", "fc1")
-                                .build(),
-                        Delta.LowRank.class),
-                Arguments.of(
-                        "bone",
-                        BoneConfig.builder().optRank(4).setTargetModules("query", "fc1").build(),
-                        Delta.Dense.class),
-                // Bat's change depends on the base weight: the candidate rebuilds it on the base
-                // tensor
-                Arguments.of(
-                        "bat",
-                        BoneConfig.builder()
-                                .optRank(4)
-                                .optVariant(BoneConfig.Variant.BAT)
-                                .setTargetModules("query", "fc1")
-                                .build(),
-                        Delta.Dense.class),
-                // NOLA's checkpoint holds seeds and coefficients, not its bases
-                Arguments.of(
-                        "nola",
-                        NolaConfig.builder()
-                                .optRank(3)
-                                .optAlpha(6)
-                                .optNumBases(12, 7)
-                                .optSeed(3)
-                                .setTargetModules("query", "fc1")
-                                .build(),
-                        Delta.Dense.class),
-                Arguments.of(
-                        "flora",
-                        FloraConfig.builder()
-                                .optRank(3)
-                                .optScale(2)
-                                .setTargetModules("query", "fc1")
-                                .build(),
-                        Delta.Dense.class),
-                Arguments.of(
-                        "pego",
-                        PegoConfig.builder()
-                                .optRank(2)
-                                .optNumLoras(3)
-                                .setTargetModules("query", "fc1")
-                                .build(),
-                        Delta.Dense.class));
+    /**
+     * Every catalogue row of peft-adapters on the tiny transformer's query and fc1 layers. LoRA's
+     * change stays factored; NOLA's checkpoint holds seeds and coefficients, not its bases; Bat's
+     * change depends on the base weight, so the candidate rebuilds it on the base tensor.
+     */
+    static Stream<Entry> methods() {
+        return MethodCatalogue.tinyRows(MethodCatalogue.Module.ADAPTERS).stream();
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("methods")
-    void taskVectorsOfEveryMethodEqualItsOwnMerge(
-            String name, AdapterConfig config, Class<? extends Delta> form) throws IOException {
-        candidateWeightsEqualTheAdaptersOwnMerge(config, form);
+    void taskVectorsOfEveryMethodEqualItsOwnMerge(Entry row) throws IOException {
+        Class<? extends Delta> form =
+                row.peftType().equals("LORA") ? Delta.LowRank.class : Delta.Dense.class;
+        candidateWeightsEqualTheAdaptersOwnMerge(row.tinyConfig(List.of("query", "fc1")), form);
     }
 
     @Test

@@ -88,7 +88,8 @@ public final class MiniLmTrainBenchmark {
                                             .build());
             Trainer trainer =
                     lora
-                            ? PeftModel.create(clf, Methods.lora("true")).newTrainer(model, cfg)
+                            ? PeftModel.create(clf, Methods.byName("lora").config().get())
+                                    .newTrainer(model, cfg)
                             : model.newTrainer(cfg);
             try (trainer) {
                 for (int i = 0; i < 3; i++) {

@@ -26,6 +26,7 @@ import ai.djl.translate.TranslateException;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.testing.MethodCatalogue.Entry;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import dev.peft4j.core.tree.BaseLayer;
 import dev.peft4j.core.tree.ModuleTree;
@@ -37,12 +38,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * The checks every adapter method must pass on every tiny model (PEFT's test matrix). A method
- * joins by adding one {@link MethodRow}; see {@code AdapterMatrixTest} in peft-adapters.
+ * joins by adding one row to {@link MethodCatalogue}.
  */
 public final class AdapterChecks {
 
@@ -57,31 +57,12 @@ public final class AdapterChecks {
 
     private AdapterChecks() {}
 
-    /** Trainable parameters of one adapted layer, as the method's paper or methods.md states it. */
-    @FunctionalInterface
-    public interface LayerCount {
-        /** Trainable elements of the adapter on the layer at {@code path}. */
-        long count(String path, BaseLayer base);
-    }
-
-    /**
-     * One method of the matrix: how to configure it for a model's target names, and its
-     * trainable-parameter formula.
-     */
-    public record MethodRow(
-            String name, Function<List<String>, AdapterConfig> config, LayerCount count) {
-        @Override
-        public String toString() {
-            return name;
-        }
-    }
-
     /**
      * Whether the row's method can adapt every layer its config selects on the model (LoRA adapts
      * Linear layers only, so the matrix skips it on the CNN).
      */
-    public static boolean supports(MethodRow row, TinyModel model) {
-        AdapterConfig config = row.config().apply(model.targets());
+    public static boolean supports(Entry row, TinyModel model) {
+        AdapterConfig config = row.tinyConfig(model.targets());
         for (Map.Entry<String, Block> e : ModuleTree.modules(model.block()).entrySet()) {
             Block b = e.getValue();
             boolean layer = b instanceof Linear || b instanceof Conv2d;
@@ -120,14 +101,14 @@ public final class AdapterChecks {
     }
 
     /** Builds a model with the row's adapter on it, randomized. */
-    public static PeftModel adapted(TinyModel model, MethodRow row, long seed) {
-        PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
+    public static PeftModel adapted(TinyModel model, Entry row, long seed) {
+        PeftModel pm = PeftModel.create(model.block(), row.tinyConfig(model.targets()));
         randomizeAdapters(pm, PeftModel.DEFAULT, seed);
         return pm;
     }
 
     /** Merging the adapter into the weights leaves the output unchanged. */
-    public static void mergedEqualsUnmerged(TinyModel model, MethodRow row, NDManager m) {
+    public static void mergedEqualsUnmerged(TinyModel model, Entry row, NDManager m) {
         PeftModel pm = adapted(model, row, 11);
         NDArray x = TinyModels.input(m, model.inputShape(), 5);
         NDArray unmerged = TinyModels.forward(pm.root(), x);
@@ -140,7 +121,7 @@ public final class AdapterChecks {
     }
 
     /** Unmerging restores the base weights. */
-    public static void unmergeRestoresBase(TinyModel model, MethodRow row, NDManager m) {
+    public static void unmergeRestoresBase(TinyModel model, Entry row, NDManager m) {
         Map<String, float[]> before = snapshot(model.block());
         PeftModel pm = adapted(model, row, 12);
         pm.merge();
@@ -152,7 +133,7 @@ public final class AdapterChecks {
     }
 
     /** Disabling the adapter gives the base model's output bit for bit. */
-    public static void disabledGivesBase(TinyModel model, MethodRow row, NDManager m) {
+    public static void disabledGivesBase(TinyModel model, Entry row, NDManager m) {
         NDArray x = TinyModels.input(m, model.inputShape(), 6);
         float[] base = TinyModels.forward(model.block(), x).toFloatArray();
         PeftModel pm = adapted(model, row, 13);
@@ -163,11 +144,11 @@ public final class AdapterChecks {
     }
 
     /** The trainable count equals the method's formula summed over adapted layers. */
-    public static void trainableCountMatchesFormula(TinyModel model, MethodRow row) {
-        PeftModel pm = PeftModel.create(model.block(), row.config().apply(model.targets()));
+    public static void trainableCountMatchesFormula(TinyModel model, Entry row) {
+        PeftModel pm = PeftModel.create(model.block(), row.tinyConfig(model.targets()));
         long expected = 0;
         for (Map.Entry<String, Adapter> e : pm.adapters(PeftModel.DEFAULT).entrySet()) {
-            expected += row.count().count(e.getKey(), e.getValue().base());
+            expected += row.tinyCount(model.targets(), e.getKey(), e.getValue().base());
         }
         assertTrue(expected > 0);
         assertEquals(expected, pm.trainableParameterCount());
@@ -179,7 +160,7 @@ public final class AdapterChecks {
     }
 
     /** After training steps only adapter parameters changed, and every one of them did. */
-    public static void onlyAdapterParametersTrain(TinyModel model, MethodRow row, NDManager m)
+    public static void onlyAdapterParametersTrain(TinyModel model, Entry row, NDManager m)
             throws IOException, TranslateException {
         PeftModel pm = adapted(model, row, 14);
         List<String> adapterParams = new ArrayList<>();
@@ -236,7 +217,7 @@ public final class AdapterChecks {
      * and the same config.
      */
     public static void saveLoadRoundTrip(
-            Supplier<TinyModel> fresh, MethodRow row, NDManager m, Path dir) throws IOException {
+            Supplier<TinyModel> fresh, Entry row, NDManager m, Path dir) throws IOException {
         TinyModel model = fresh.get();
         PeftModel pm = adapted(model, row, 15);
         NDArray x = TinyModels.input(m, model.inputShape(), 8);

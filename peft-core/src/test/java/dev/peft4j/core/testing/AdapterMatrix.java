@@ -1,7 +1,7 @@
 package dev.peft4j.core.testing;
 
 import ai.djl.ndarray.NDManager;
-import dev.peft4j.core.testing.AdapterChecks.MethodRow;
+import dev.peft4j.core.testing.MethodCatalogue.Entry;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,10 +19,10 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The generic test matrix: every row of {@link #methodRows()} on every tiny model, through the
- * checks of {@link AdapterChecks}. A module's matrix test extends this class and lists its rows.
- * Rows whose initialization rewrites the base weight (PiSSA) override {@link #keepsBase} to skip
- * the checks that compare against the original base; such a module checks them against its
+ * The generic test matrix: every {@link MethodCatalogue} row of one module on every tiny model,
+ * through the checks of {@link AdapterChecks}. A module's matrix test extends this class and names
+ * its module. Rows whose initialization rewrites the base weight (PiSSA: {@code keepsBase} false)
+ * skip the checks that compare against the original base; such a module checks them against its
  * residual base itself.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -37,12 +37,12 @@ public abstract class AdapterMatrix extends ManagedTest {
         MODELS.put("cnn", TinyModels::cnn);
     }
 
-    /** The rows of this matrix. */
-    protected abstract List<MethodRow> methodRows();
+    /** The module whose catalogue rows this matrix runs. */
+    protected abstract MethodCatalogue.Module module();
 
-    /** Whether the row leaves the base weights as they were when the adapter is created (default true). */
-    protected boolean keepsBase(MethodRow row) {
-        return true;
+    /** The rows of this matrix: the module's rows that have a tiny-model config. */
+    protected List<Entry> methodRows() {
+        return MethodCatalogue.tinyRows(module());
     }
 
     /** Every row on every tiny model it supports. */
@@ -52,14 +52,14 @@ public abstract class AdapterMatrix extends ManagedTest {
 
     /** The rows that keep the base, on every tiny model they support. */
     protected Stream<Arguments> baseKeepingCases() {
-        return cases(this::keepsBase);
+        return cases(Entry::keepsBase);
     }
 
     /** The selected rows on every tiny model whose targeted layers the row's method supports. */
-    protected Stream<Arguments> cases(Predicate<MethodRow> which) {
+    protected Stream<Arguments> cases(Predicate<Entry> which) {
         List<Arguments> out = new ArrayList<>();
         try (NDManager probe = NDManager.newBaseManager()) {
-            for (MethodRow row : methodRows()) {
+            for (Entry row : methodRows()) {
                 for (String model : MODELS.keySet()) {
                     if (which.test(row)
                             && AdapterChecks.supports(row, MODELS.get(model).apply(probe, 42L))) {
@@ -78,37 +78,37 @@ public abstract class AdapterMatrix extends ManagedTest {
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
-    void mergedForwardEqualsUnmerged(MethodRow row, String model) {
+    void mergedForwardEqualsUnmerged(Entry row, String model) {
         AdapterChecks.mergedEqualsUnmerged(model(model), row, manager);
     }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("baseKeepingCases")
-    void unmergeRestoresBase(MethodRow row, String model) {
+    void unmergeRestoresBase(Entry row, String model) {
         AdapterChecks.unmergeRestoresBase(model(model), row, manager);
     }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("baseKeepingCases")
-    void disabledAdapterGivesBaseExactly(MethodRow row, String model) {
+    void disabledAdapterGivesBaseExactly(Entry row, String model) {
         AdapterChecks.disabledGivesBase(model(model), row, manager);
     }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
-    void trainableCountMatchesFormula(MethodRow row, String model) {
+    void trainableCountMatchesFormula(Entry row, String model) {
         AdapterChecks.trainableCountMatchesFormula(model(model), row);
     }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("baseKeepingCases")
-    void saveLoadRoundTrip(MethodRow row, String model, @TempDir Path dir) throws IOException {
+    void saveLoadRoundTrip(Entry row, String model, @TempDir Path dir) throws IOException {
         AdapterChecks.saveLoadRoundTrip(() -> model(model), row, manager, dir.resolve("adapter"));
     }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
-    void onlyAdapterParametersTrain(MethodRow row, String model) throws Exception {
+    void onlyAdapterParametersTrain(Entry row, String model) throws Exception {
         AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
     }
 }
