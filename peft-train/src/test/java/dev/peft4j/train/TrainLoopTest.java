@@ -13,8 +13,13 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
+import ai.djl.training.listener.EvaluatorTrainingListener;
+import ai.djl.training.listener.TrainingListener;
+import ai.djl.training.listener.TrainingListener.BatchData;
+import ai.djl.training.listener.TrainingListenerAdapter;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.loss.SimpleCompositeLoss;
 import ai.djl.training.optimizer.Optimizer;
@@ -22,7 +27,9 @@ import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.testing.ManagedTest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -123,5 +130,95 @@ class TrainLoopTest extends ManagedTest {
                 e.getMessage().contains("step 4") && e.getMessage().contains("3 steps in a row"),
                 e.getMessage());
         assertTrue(e.getMessage().contains("last finite loss"), e.getMessage());
+    }
+
+    /**
+     * The loop notifies DJL's listeners as {@code EasyTrain.fit} does: the same events in the same
+     * order, the same evaluator results (DJL's {@code EvaluatorTrainingListener} with the loss and
+     * an L1 evaluator, on training and validation data) and the same weights.
+     */
+    @Test
+    void listenersAndEvaluatorsSeeWhatEasyTrainFitShows() throws Exception {
+        List<String> loopEvents = new ArrayList<>();
+        Map<String, Float> loopResult = new TreeMap<>();
+        float[] loop = trainWithListeners(loopEvents, loopResult, true);
+        List<String> fitEvents = new ArrayList<>();
+        Map<String, Float> fitResult = new TreeMap<>();
+        float[] fit = trainWithListeners(fitEvents, fitResult, false);
+        assertEquals(fitEvents, loopEvents);
+        assertEquals(fitResult, loopResult);
+        assertArrayEquals(fit, loop, 0f);
+        // 3 training batches and 2 validation batches per epoch, 2 epochs, begin and end
+        assertEquals(1 + 2 * (3 + 2 + 1) + 1, loopEvents.size(), loopEvents.toString());
+        assertTrue(
+                loopResult.containsKey("validate_L1Loss") && loopResult.containsKey("train_loss"),
+                loopResult.toString());
+    }
+
+    private float[] trainWithListeners(
+            List<String> events, Map<String, Float> result, boolean withTrainLoop)
+            throws Exception {
+        Block block = Linear.builder().setUnits(1).build();
+        block.initialize(manager, DataType.FLOAT32, new Shape(BATCH, 3));
+        block.getParameters().get("weight").getArray().set(new float[] {0.3f, -0.2f, 0.1f});
+        block.getParameters().get("bias").getArray().set(new float[] {0.05f});
+        TrainingListener recorder =
+                new TrainingListenerAdapter() {
+                    @Override
+                    public void onTrainingBegin(Trainer trainer) {
+                        events.add("begin");
+                    }
+
+                    @Override
+                    public void onTrainingBatch(Trainer trainer, BatchData batchData) {
+                        events.add("train " + batchData.getBatch().getSize());
+                    }
+
+                    @Override
+                    public void onValidationBatch(Trainer trainer, BatchData batchData) {
+                        events.add("validate " + batchData.getBatch().getSize());
+                    }
+
+                    @Override
+                    public void onEpoch(Trainer trainer) {
+                        events.add("epoch");
+                    }
+
+                    @Override
+                    public void onTrainingEnd(Trainer trainer) {
+                        events.add("end");
+                    }
+                };
+        try (Model model = Model.newInstance("listeners")) {
+            model.setBlock(block);
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(Loss.l2Loss())
+                            .addEvaluator(Loss.l1Loss())
+                            .addTrainingListeners(new EvaluatorTrainingListener(), recorder)
+                            .optOptimizer(
+                                    Optimizer.sgd()
+                                            .setLearningRateTracker(Tracker.fixed(0.1f))
+                                            .build());
+            ArrayDataset train = data(0, 1, 2);
+            ArrayDataset validation = data(5, 6);
+            try (Trainer trainer = model.newTrainer(cfg)) {
+                if (withTrainLoop) {
+                    TrainLoop.builder()
+                            .setTrainer(trainer)
+                            .setTrainData(train)
+                            .optValidationData(validation)
+                            .optEpochs(2)
+                            .optProgress(false)
+                            .build()
+                            .run();
+                } else {
+                    EasyTrain.fit(trainer, 2, train, validation);
+                }
+                result.putAll(trainer.getTrainingResult().getEvaluations());
+            }
+        }
+        float[] w = block.getParameters().get("weight").getArray().toFloatArray();
+        float[] b = block.getParameters().get("bias").getArray().toFloatArray();
+        return new float[] {w[0], w[1], w[2], b[0]};
     }
 }
