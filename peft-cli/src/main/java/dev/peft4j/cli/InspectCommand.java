@@ -75,32 +75,17 @@ public final class InspectCommand implements Callable<Integer> {
                         key.startsWith(AdapterCheckpoint.PREFIX)
                                 ? key.substring(AdapterCheckpoint.PREFIX.length())
                                 : key;
-                int at = split(rel, method.tensorPrefix());
-                if (at < 0) {
+                AdapterCheckpoint.ModuleTensor split =
+                        AdapterCheckpoint.splitKey(rel, method.tensorPrefix());
+                if (split == null) {
                     full.put(rel, info);
                 } else {
-                    modules.computeIfAbsent(rel.substring(0, at - 1), k -> new LinkedHashMap<>())
-                            .put(rel.substring(at), info);
+                    modules.computeIfAbsent(split.module(), k -> new LinkedHashMap<>())
+                            .put(split.tensor(), info);
                 }
             }
         }
         return new Summary(config, modules, full, params, Files.size(weights));
-    }
-
-    /** Index of the first dotted segment starting with the method's tensor prefix, or -1. */
-    private static int split(String key, String prefix) {
-        int start = 0;
-        while (start < key.length()) {
-            if (key.startsWith(prefix, start) && start > 0) {
-                return start;
-            }
-            int dot = key.indexOf('.', start);
-            if (dot < 0) {
-                return -1;
-            }
-            start = dot + 1;
-        }
-        return -1;
     }
 
     private static void print(Summary s, PrintStream out) {

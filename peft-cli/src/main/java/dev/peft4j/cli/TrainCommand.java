@@ -187,14 +187,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         settings.forEach((k, v) -> json.add(k, parseValue(v)));
         String source = config != null ? config.toString() : "peft train options";
-        ConfigJson reader = new ConfigJson(json, source);
-        String type = reader.getString("peft_type", null);
-        if (type == null) {
-            throw reader.error("missing required key 'peft_type'");
-        }
-        AdapterConfig parsed = AdapterMethods.forType(type, source).fromJson(reader);
-        reader.warnUnknownKeys();
-        return parsed;
+        return AdapterMethods.parse(new ConfigJson(json, source));
     }
 
     private static JsonElement parseValue(String v) {

@@ -110,8 +110,7 @@ public abstract class Adapter extends AbstractBlock {
                             + ", expected "
                             + target.getShape());
         }
-        if (value.getDataType().isFloating()
-                && !value.isInfinite().logicalOr(value.isNaN()).none().getBoolean()) {
+        if (!Finiteness.isFinite(value)) {
             throw new IllegalArgumentException(
                     source
                             + ": tensor '"
@@ -183,7 +182,7 @@ public abstract class Adapter extends AbstractBlock {
 
     /** Throws when an array holds NaN or Inf, naming this adapter's module. */
     protected final void requireFinite(NDArray array, String what) {
-        if (!array.isInfinite().logicalOr(array.isNaN()).none().getBoolean()) {
+        if (!Finiteness.isFinite(array)) {
             throw new IllegalStateException(
                     "Refusing to "
                             + what

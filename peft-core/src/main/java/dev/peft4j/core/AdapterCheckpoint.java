@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import com.google.gson.JsonObject;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.io.AtomicFiles;
@@ -174,8 +173,7 @@ public final class AdapterCheckpoint {
     private static void requireFinite(Map<String, NDArray> tensors, String name, Path dir) {
         tensors.forEach(
                 (key, a) -> {
-                    if (a.getDataType().isFloating()
-                            && !a.isInfinite().logicalOr(a.isNaN()).none().getBoolean()) {
+                    if (!Finiteness.isFinite(a)) {
                         throw new IllegalStateException(
                                 "Refusing to save adapter '"
                                         + name
@@ -188,6 +186,26 @@ public final class AdapterCheckpoint {
                 });
     }
 
+    /**
+     * A checkpoint key (without {@link #PREFIX}) split into the adapted module's path and the
+     * method's tensor name: {@code encoder.layer.0.query.lora_A.weight} with prefix {@code "lora_"}
+     * is {@code encoder.layer.0.query} and {@code lora_A.weight}.
+     */
+    public record ModuleTensor(String module, String tensor) {}
+
+    /**
+     * Splits {@code key} at its first dotted segment after the first that starts with the method's
+     * {@code tensorPrefix}; null when there is none (a full tensor of {@code modules_to_save}).
+     */
+    public static ModuleTensor splitKey(String key, String tensorPrefix) {
+        for (int start = key.indexOf('.') + 1; start > 0; start = key.indexOf('.', start) + 1) {
+            if (key.startsWith(tensorPrefix, start)) {
+                return new ModuleTensor(key.substring(0, start - 1), key.substring(start));
+            }
+        }
+        return null;
+    }
+
     /** Reads and parses a folder's {@code adapter_config.json} with the registered method. */
     public static AdapterConfig readConfig(Path dir) throws IOException {
         Path file = dir.resolve(CONFIG_FILE);
@@ -195,15 +213,7 @@ public final class AdapterCheckpoint {
             throw new NoSuchFileException(
                     file.toString(), null, "not an adapter folder: no " + CONFIG_FILE);
         }
-        JsonObject json = JsonIO.readObject(file);
-        ConfigJson reader = new ConfigJson(json, file.toString());
-        String type = reader.getString("peft_type", null);
-        if (type == null) {
-            throw reader.error("missing required key 'peft_type'");
-        }
-        AdapterConfig config = AdapterMethods.forType(type, file.toString()).fromJson(reader);
-        reader.warnUnknownKeys();
-        return config;
+        return AdapterMethods.parse(new ConfigJson(JsonIO.readObject(file), file.toString()));
     }
 
     /** Loads the adapter folder {@code dir} onto {@code model} under {@code name}. */

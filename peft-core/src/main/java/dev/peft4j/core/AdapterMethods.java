@@ -1,5 +1,9 @@
 package dev.peft4j.core;
 
+import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.config.ConfigJson;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
@@ -47,5 +51,25 @@ public final class AdapterMethods {
                             + all.keySet());
         }
         return m;
+    }
+
+    /**
+     * Parses a config object with the method its {@code peft_type} names; an error naming the
+     * source when the key is missing or unknown. Keys no reader asked for are returned in {@code
+     * unknownKeys} (and logged as a warning: PEFT writes many keys we do not use).
+     */
+    public static AdapterConfig parse(ConfigJson json, List<String> unknownKeys) {
+        String type = json.getString("peft_type", null);
+        if (type == null) {
+            throw json.error("missing required key 'peft_type'");
+        }
+        AdapterConfig config = forType(type, json.source()).fromJson(json);
+        unknownKeys.addAll(json.warnUnknownKeys());
+        return config;
+    }
+
+    /** {@link #parse(ConfigJson, List)}, unknown keys only logged. */
+    public static AdapterConfig parse(ConfigJson json) {
+        return parse(json, new ArrayList<>());
     }
 }

@@ -94,8 +94,8 @@ public final class AdapterCandidate implements Candidate {
                                 + "' (not a PEFT adapter file)");
             }
             String rel = key.substring(AdapterCheckpoint.PREFIX.length());
-            int at = methodSegment(rel, tensorPrefix);
-            if (at < 0) {
+            AdapterCheckpoint.ModuleTensor split = AdapterCheckpoint.splitKey(rel, tensorPrefix);
+            if (split == null) {
                 String plain = rel.replace(".modules_to_save.", ".");
                 String baseKey = TensorNames.match(plain, base);
                 if (baseKey == null) {
@@ -105,10 +105,9 @@ public final class AdapterCandidate implements Candidate {
                 }
                 continue;
             }
-            String module = rel.substring(0, at - 1);
             moduleTensors
-                    .computeIfAbsent(module, m -> new LinkedHashMap<>())
-                    .put(rel.substring(at), key);
+                    .computeIfAbsent(split.module(), m -> new LinkedHashMap<>())
+                    .put(split.tensor(), key);
         }
         for (String module : moduleTensors.keySet()) {
             String baseKey = TensorNames.match(module + ".weight", base);
@@ -129,18 +128,6 @@ public final class AdapterCandidate implements Candidate {
             }
             moduleOfKey.put(baseKey, module);
         }
-    }
-
-    /** Index of the first dotted segment (not the first) that starts with the method's tensor prefix, or -1. */
-    static int methodSegment(String key, String prefix) {
-        int start = key.indexOf('.') + 1;
-        while (start > 0 && start < key.length()) {
-            if (key.startsWith(prefix, start)) {
-                return start;
-            }
-            start = key.indexOf('.', start) + 1;
-        }
-        return -1;
     }
 
     @Override

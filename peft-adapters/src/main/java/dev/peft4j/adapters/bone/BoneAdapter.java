@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
@@ -34,11 +35,7 @@ public final class BoneAdapter extends Adapter {
         if (config.randomInit() && !ctx.forLoading()) {
             // PEFT's kaiming_uniform_(a = sqrt(5)) on an [r, out] tensor: bound 1 / sqrt(out)
             SplittableRandom rnd = new SplittableRandom(ctx.layerSeed(config.initSeed()));
-            float[] v = new float[r * m];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) ((rnd.nextDouble() * 2 - 1) / Math.sqrt(m));
-            }
-            block.getArray().set(v);
+            SeededFill.uniform(block.getArray(), rnd, 1 / Math.sqrt(m));
         }
     }
 

@@ -98,9 +98,8 @@ public final class MethodCatalogue {
             targets.forEach(t::add);
             json.add("target_modules", t);
             String source = "catalogue row " + name;
-            ConfigJson reader = new ConfigJson(json, source);
-            AdapterConfig config = AdapterMethods.forType(peftType, source).fromJson(reader);
-            List<String> unknown = reader.warnUnknownKeys();
+            List<String> unknown = new ArrayList<>();
+            AdapterConfig config = AdapterMethods.parse(new ConfigJson(json, source), unknown);
             if (!unknown.isEmpty()) {
                 throw new IllegalStateException(
                         source + ": keys its method does not read: " + unknown);

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import dev.peft4j.core.Finiteness;
 import dev.peft4j.core.io.AtomicFiles;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.SafetensorsReader;
@@ -41,14 +42,17 @@ public final class HfWeights {
 
     /**
      * Copies every tensor of {@code source} into the parameter of {@code root} with the same HF
-     * name, converting the dtype to the parameter's. Nothing is loaded unless every check passes.
+     * name, converting the dtype to the parameter's. Every tensor is checked first (a model
+     * parameter of that name, the same shape, finite values: each tensor is read once for the check
+     * and once to copy, one at a time), and nothing is loaded unless every check passes.
      *
      * @param root an initialized model
      * @param source the checkpoint
      * @param options key mapping and tolerated differences
      * @return what was loaded, left missing and ignored
      * @throws IOException if a tensor cannot be read
-     * @throws IllegalArgumentException naming every unknown, missing or mis-shaped tensor
+     * @throws IllegalArgumentException naming every unknown, missing, mis-shaped or non-finite
+     *     tensor
      * @throws IllegalStateException if a parameter of {@code root} is not initialized
      */
     public static LoadResult load(Block root, TensorSource source, LoadOptions options)
@@ -86,6 +90,12 @@ public final class HfWeights {
                                 + name
                                 + "' has shape "
                                 + expected);
+                planned.add(name); // present, so not also reported missing
+                continue;
+            }
+            if (!finite(source, key, param)) {
+                problems.add("tensor '" + key + "' contains NaN or Inf");
+                planned.add(name);
                 continue;
             }
             plan.put(key, name);
@@ -205,6 +215,15 @@ public final class HfWeights {
                             + " before loading weights");
         }
         return param.getArray().getShape();
+    }
+
+    /** Whether a checkpoint tensor is finite, read into a scratch scope freed at once. */
+    private static boolean finite(TensorSource source, String key, Parameter param)
+            throws IOException {
+        NDArray like = param.getArray();
+        try (NDManager scratch = like.getManager().newSubManager(like.getDevice())) {
+            return Finiteness.isFinite(source.load(key, scratch, like.getDataType()));
+        }
     }
 
     private static void assign(Parameter param, TensorSource source, String key)

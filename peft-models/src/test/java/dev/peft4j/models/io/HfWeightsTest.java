@@ -66,6 +66,28 @@ class HfWeightsTest {
     }
 
     @Test
+    void nonFiniteTensorIsNamedAndNothingLoads() throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            BertModel model = new BertModel(CONFIG, false);
+            MapTensorSource good = TestWeights.randomize(model, manager, 3, IDS);
+            float[] poisoned = new float[64];
+            poisoned[17] = Float.NaN;
+            float[] infinite = new float[8];
+            infinite[3] = Float.NEGATIVE_INFINITY;
+            String bias = "encoder.layer.0.attention.self.query.bias";
+            MapTensorSource bad =
+                    shifted(good)
+                            .put(QUERY, new Shape(8, 8), poisoned)
+                            .put(bias, new Shape(8), infinite);
+            String message = loadError(model, bad, LoadOptions.strict());
+            assertTrue(message.contains("'" + QUERY + "' contains NaN or Inf"), message);
+            assertTrue(message.contains("'" + bias + "' contains NaN or Inf"), message);
+            assertTrue(message.contains("2 problem(s)"), message);
+            assertUnchanged(model, good);
+        }
+    }
+
+    @Test
     void unknownTensorIsNamed() throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             BertModel model = new BertModel(CONFIG, false);
