@@ -29,7 +29,7 @@ public final class BoneConfig extends AdapterConfig {
 
     /**
      * Adam 1e-3, for Bone and Bat: twice LoRA's, since the block starts at zero with no {@code alpha
-     * / r} scaling in front of it (the rate of the method table in the README).
+     * / r} scaling in front of it (the rate of the method table in docs/benchmarks.md).
      */
     public static final float RECOMMENDED_LEARNING_RATE = 1e-3f;
 

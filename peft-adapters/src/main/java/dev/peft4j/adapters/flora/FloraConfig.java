@@ -30,7 +30,7 @@ public final class FloraConfig extends AdapterConfig {
 
     /**
      * Adam 1e-3: twice LoRA's, since the Tucker core starts at zero and the change is {@code scale}
-     * 1 times a product of four small factors (the rate of the method table in the README).
+     * 1 times a product of four small factors (the rate of the method table in docs/benchmarks.md).
      */
     public static final float RECOMMENDED_LEARNING_RATE = 1e-3f;
 

@@ -22,9 +22,9 @@ public final class LoraConfig extends AdapterConfig {
     public static final String PEFT_TYPE = "LORA";
 
     /**
-     * Adam 5e-4: the rate the examples train LoRA r 8 on MiniLM with (every task of the README at
-     * 98-100% in one epoch); PiSSA, LoRA-GA and EVA, which change only the initialization, share it.
-     * At 1e-3 one spam run diverged to NaN.
+     * Adam 5e-4: the rate the examples train LoRA r 8 on MiniLM with (spam at 98-100% in one
+     * epoch, docs/benchmarks.md); PiSSA, LoRA-GA and EVA, which change only the initialization,
+     * share it. At 1e-3 one spam run diverged to NaN.
      */
     public static final float RECOMMENDED_LEARNING_RATE = 5e-4f;
 

@@ -25,7 +25,7 @@ public final class NolaConfig extends AdapterConfig {
     /**
      * Adam 5e-3, ten times LoRA's: NOLA trains only the mixing coefficients of frozen random bases,
      * which start at zero and move the weights through sums of about 1,000 bases, so it needs a
-     * larger step (the rate of the method table in the README).
+     * larger step (the rate of the method table in docs/benchmarks.md).
      */
     public static final float RECOMMENDED_LEARNING_RATE = 5e-3f;
 
