@@ -119,6 +119,17 @@ public final class AdapterCheckpoint {
     }
 
     /**
+     * Publishes an adapter folder made of a config and its tensors (keys with {@link #PREFIX}),
+     * atomically, metadata {@code {"format": "pt"}}: for adapters built outside a {@link
+     * PeftModel} (a merge's output, a benchmark's fixture).
+     */
+    public static void writeFolder(Path dir, AdapterConfig config, Map<String, NDArray> tensors)
+            throws IOException {
+        Export export = new Export(config, new LinkedHashMap<>(tensors), Map.of("format", "pt"));
+        AtomicFiles.publishDirectory(dir, export::write);
+    }
+
+    /**
      * Writes every adapter the way PEFT's {@code save_pretrained} does: {@code default} in
      * {@code dir}, every other adapter in {@code dir/<name>}; the folder is published atomically.
      */

@@ -6,9 +6,6 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.AdapterCheckpoint;
-import dev.peft4j.core.io.AtomicFiles;
-import dev.peft4j.core.io.JsonIO;
-import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.linalg.SvdResult;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -140,16 +137,7 @@ public final class AdapterFolderOutput implements MergeOutput {
                     tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_A.weight", ba[1]);
                     tensors.put(AdapterCheckpoint.PREFIX + m + ".lora_B.weight", ba[0]);
                 });
-        AtomicFiles.publishDirectory(
-                dir,
-                staging -> {
-                    JsonIO.writeSorted(
-                            staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-                    SafetensorsWriter.write(
-                            staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
-                            tensors,
-                            Map.of("format", "pt"));
-                });
+        AdapterCheckpoint.writeFolder(dir, config, tensors);
     }
 
     @Override

@@ -6,9 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.AdapterCheckpoint;
-import dev.peft4j.core.io.AtomicFiles;
-import dev.peft4j.core.io.JsonIO;
-import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
 import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.core.testing.NdAssert;
@@ -162,16 +159,7 @@ public final class MergeFixtures {
                     tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_A.weight", f.a());
                     tensors.put(AdapterCheckpoint.PREFIX + module + ".lora_B.weight", f.b());
                 });
-        AtomicFiles.publishDirectory(
-                dir,
-                staging -> {
-                    JsonIO.writeSorted(
-                            staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-                    SafetensorsWriter.write(
-                            staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
-                            tensors,
-                            Map.of("format", "pt"));
-                });
+        AdapterCheckpoint.writeFolder(dir, config, tensors);
         return dir;
     }
 

@@ -5,9 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.AdapterCheckpoint;
-import dev.peft4j.core.io.AtomicFiles;
-import dev.peft4j.core.io.JsonIO;
-import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -138,16 +135,7 @@ public final class MiniLmFiles {
                             .optAlpha(2 * r)
                             .setTargetModules(modules.toArray(new String[0]))
                             .build();
-            AtomicFiles.publishDirectory(
-                    dir,
-                    staging -> {
-                        JsonIO.writeSorted(
-                                staging.resolve(AdapterCheckpoint.CONFIG_FILE), config.toJson());
-                        SafetensorsWriter.write(
-                                staging.resolve(AdapterCheckpoint.WEIGHTS_FILE),
-                                tensors,
-                                Map.of("format", "pt"));
-                    });
+            AdapterCheckpoint.writeFolder(dir, config, tensors);
         }
         return dir;
     }

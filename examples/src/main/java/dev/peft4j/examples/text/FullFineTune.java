@@ -19,7 +19,6 @@ import dev.peft4j.train.text.TextSplits;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 
 /**
  * Full fine-tuning of MiniLM (every parameter trains) on one task, saved as a Hugging Face
@@ -65,18 +64,7 @@ public final class FullFineTune {
                         .optMaxSteps(s.maxSteps())
                         .optProgress(s.progress())
                         .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
-                        .optOnStep(
-                                (step, epoch, loss) -> {
-                                    if (step % s.logEvery() == 0) {
-                                        System.out.printf(
-                                                Locale.ROOT,
-                                                "\r[%s full] step %4d  loss %.4f%30s%n",
-                                                name,
-                                                step,
-                                                loss,
-                                                "");
-                                    }
-                                })
+                        .optOnStep(FineTuneRun.logLoss(name + " full", s))
                         .build()
                         .run();
             }

@@ -13,11 +13,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.EasyTrain;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
-import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.loss.SimpleCompositeLoss;
 import ai.djl.training.optimizer.Optimizer;
@@ -318,18 +316,17 @@ class PegoRegularizerTest {
                                 .setSampling(5, false)
                                 .build();
                 losses = new ArrayList<>();
-                for (int epoch = 0; epoch < 8; epoch++) {
-                    for (Batch batch : trainer.iterateDataset(data)) {
-                        losses.add(
-                                combined.evaluate(
-                                                batch.getLabels(),
-                                                trainer.evaluate(batch.getData()))
-                                        .getFloat());
-                        EasyTrain.trainBatch(trainer, batch);
-                        trainer.step();
-                        batch.close();
-                    }
-                }
+                List<Float> seen = losses;
+                AdapterChecks.easyTrain(
+                        trainer,
+                        data,
+                        8,
+                        batch ->
+                                seen.add(
+                                        combined.evaluate(
+                                                        batch.getLabels(),
+                                                        trainer.evaluate(batch.getData()))
+                                                .getFloat()));
             }
         }
         assertAlmostEquals(losses.get(0), task + 0.05 * (terms[0] + terms[1]), 1e-5, 0);

@@ -19,6 +19,7 @@ import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
@@ -38,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -192,15 +194,7 @@ public final class AdapterChecks {
                                 .setSampling((int) model.inputShape().get(0), false)
                                 .build();
                 float first = loss(trainer, x, y);
-                for (int epoch = 0;
-                        epoch < 6;
-                        epoch++) { // DJL's own loop: no peft4j training code involved
-                    for (Batch batch : trainer.iterateDataset(data)) {
-                        EasyTrain.trainBatch(trainer, batch);
-                        trainer.step();
-                        batch.close();
-                    }
-                }
+                easyTrain(trainer, data, 6, batch -> {});
                 float last = loss(trainer, x, y);
                 assertTrue(last < first, "loss must fall: " + first + " -> " + last);
             }
@@ -228,6 +222,24 @@ public final class AdapterChecks {
                 pm.config(PeftModel.DEFAULT).toJson(), loaded.config(PeftModel.DEFAULT).toJson());
         assertAlmostEquals(TinyModels.forward(loaded.root(), x), expected, ROUND_TRIP_RTOL, 1e-7);
         assertEquals(pm.trainableParameterCount(), loaded.trainableParameterCount());
+    }
+
+    /**
+     * Trains with DJL's own loop ({@code EasyTrain.trainBatch}, then {@code trainer.step()}), so
+     * that no peft4j training code is involved; {@code beforeStep} sees each batch first.
+     */
+    public static void easyTrain(
+            Trainer trainer, Dataset data, int epochs, Consumer<Batch> beforeStep)
+            throws IOException, TranslateException {
+        for (int epoch = 0; epoch < epochs; epoch++) {
+            for (Batch batch : trainer.iterateDataset(data)) {
+                try (batch) {
+                    beforeStep.accept(batch);
+                    EasyTrain.trainBatch(trainer, batch);
+                    trainer.step();
+                }
+            }
+        }
     }
 
     private static float loss(Trainer trainer, NDArray x, NDArray y) {

@@ -171,18 +171,7 @@ public final class FineTuneRun {
                                 .optProgress(s.progress())
                                 .optStepsPerEpoch(
                                         (train.size() + s.batchSize() - 1) / s.batchSize())
-                                .optOnStep(
-                                        (step, epoch, loss) -> {
-                                            if (step % s.logEvery() == 0) {
-                                                System.out.printf(
-                                                        Locale.ROOT,
-                                                        "\r[%s] step %4d  loss %.4f%30s%n",
-                                                        name,
-                                                        step,
-                                                        loss,
-                                                        "");
-                                            }
-                                        })
+                                .optOnStep(logLoss(name, s))
                                 .optOnEpoch(
                                         (epoch, epochLosses) -> {
                                             double acc =
@@ -216,6 +205,16 @@ public final class FineTuneRun {
         double[] tests = evaluateSaved(factory, best, splits, tokenizer, s);
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(name, trainable, losses, accuracies, tests[0], tests[1], seconds, best);
+    }
+
+    /** A step listener that prints {@code [name] step N  loss L} every {@code s.logEvery()} steps. */
+    public static TrainLoop.StepListener logLoss(String name, Settings s) {
+        return (step, epoch, loss) -> {
+            if (step % s.logEvery() == 0) {
+                System.out.printf(
+                        Locale.ROOT, "\r[%s] step %4d  loss %.4f%30s%n", name, step, loss, "");
+            }
+        };
     }
 
     /** Test and shifted-test accuracy of a saved adapter reloaded onto a freshly loaded model. */
