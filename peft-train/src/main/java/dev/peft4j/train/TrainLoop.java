@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * <p>A step whose loss is NaN or infinite is not applied: its gradients are zeroed, the optimizer
  * does not step, a warning names the step, and training goes on with the next batch (as a mixed
  * precision loss scaler skips overflowing steps). More than {@code optMaxSkippedSteps} (default 3)
- * such steps in a row stop the run with an error, so a diverged run fails instead of looping.
+ * such steps in a row stop the run with an error, so a diverged run fails instead of looping. This
+ * guards against training that really diverges; a NaN that comes and goes between runs of one
+ * seed is a bug, which the diagnostic mode ({@link Diagnostics}, {@code -Dpeft4j.diagnostics=true})
+ * makes show at once.
  */
 public final class TrainLoop {
 
@@ -179,12 +182,18 @@ public final class TrainLoop {
             NDList labels = batch.getLabels();
             NDList preds = trainer.forward(batch.getData(), labels);
             NDArray loss = trainer.getLoss().evaluate(labels, preds);
+            if (Diagnostics.enabled()) {
+                Diagnostics.freeUnreachableBuffers();
+            }
             gc.backward(loss);
             value = loss.getFloat();
             batchData.getLabels().put(labels.head().getDevice(), labels);
             batchData.getPredictions().put(preds.head().getDevice(), preds);
         }
         trainer.notifyListeners(listener -> listener.onTrainingBatch(trainer, batchData));
+        if (Diagnostics.enabled()) {
+            Diagnostics.requireFiniteGradients(trainer.getModel().getBlock(), value);
+        }
         if (Float.isFinite(value)) {
             trainer.step();
         } else {

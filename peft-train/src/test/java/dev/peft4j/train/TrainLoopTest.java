@@ -25,6 +25,7 @@ import ai.djl.training.loss.SimpleCompositeLoss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.core.testing.ManagedTest;
+import dev.peft4j.core.testing.SafeL2Loss;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -81,7 +82,7 @@ class TrainLoopTest extends ManagedTest {
             DefaultTrainingConfig cfg =
                     new DefaultTrainingConfig(
                                     new SimpleCompositeLoss()
-                                            .addLoss(Loss.l2Loss())
+                                            .addLoss(new SafeL2Loss())
                                             .addLoss(poison))
                             .optOptimizer(
                                     Optimizer.sgd()
@@ -192,7 +193,7 @@ class TrainLoopTest extends ManagedTest {
         try (Model model = Model.newInstance("listeners")) {
             model.setBlock(block);
             DefaultTrainingConfig cfg =
-                    new DefaultTrainingConfig(Loss.l2Loss())
+                    new DefaultTrainingConfig(new SafeL2Loss())
                             .addEvaluator(Loss.l1Loss())
                             .addTrainingListeners(new EvaluatorTrainingListener(), recorder)
                             .optOptimizer(

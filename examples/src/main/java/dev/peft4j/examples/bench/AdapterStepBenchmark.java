@@ -20,6 +20,7 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.testing.MethodCatalogue;
 import dev.peft4j.core.testing.MethodCatalogue.Entry;
+import dev.peft4j.core.testing.SafeL2Loss;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertModel;
 import java.lang.management.ManagementFactory;
@@ -93,7 +94,7 @@ public final class AdapterStepBenchmark {
             Block bert = new BertModel(CONFIG, false);
             bert.initialize(m, DataType.FLOAT32, new Shape(1, 8));
             PeftModel pm = PeftModel.create(bert, config);
-            Loss task = Loss.l2Loss();
+            Loss task = new SafeL2Loss();
             return pm.trainingLoss(task) != task;
         }
     }
@@ -213,7 +214,7 @@ public final class AdapterStepBenchmark {
             this.trainable = pm.trainableParameterCount();
             this.model = Model.newInstance(method.name());
             model.setBlock(bert);
-            Loss loss = method.regularized() ? pm.trainingLoss(Loss.l2Loss()) : Loss.l2Loss();
+            Loss loss = method.regularized() ? pm.trainingLoss(new SafeL2Loss()) : new SafeL2Loss();
             DefaultTrainingConfig cfg =
                     new DefaultTrainingConfig(loss)
                             .optOptimizer(

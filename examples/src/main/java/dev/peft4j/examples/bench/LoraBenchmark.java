@@ -15,12 +15,12 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
-import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.TargetModules;
+import dev.peft4j.core.testing.SafeL2Loss;
 import java.util.Locale;
 
 /**
@@ -126,7 +126,7 @@ public final class LoraBenchmark {
         try (Model model = Model.newInstance(lora ? "lora" : "full")) {
             model.setBlock(block);
             DefaultTrainingConfig cfg =
-                    new DefaultTrainingConfig(Loss.l2Loss())
+                    new DefaultTrainingConfig(new SafeL2Loss())
                             .optOptimizer(
                                     Optimizer.adam()
                                             .optLearningRateTracker(Tracker.fixed(1e-4f))

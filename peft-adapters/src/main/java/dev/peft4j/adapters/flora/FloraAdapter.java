@@ -11,6 +11,7 @@ import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.Scalars;
 import dev.peft4j.core.tree.BaseLayer;
 import java.util.SplittableRandom;
 
@@ -88,9 +89,10 @@ public final class FloraAdapter extends Adapter {
      */
     private NDArray linearDelta(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray h =
-                x.matMul(ps.getValue(factors[0], x.getDevice(), training))
-                        .matMul(ps.getValue(core, x.getDevice(), training))
-                        .mul(scale);
+                Scalars.mul(
+                        x.matMul(ps.getValue(factors[0], x.getDevice(), training))
+                                .matMul(ps.getValue(core, x.getDevice(), training)),
+                        scale);
         return Linear.linear(h, ps.getValue(factors[1], x.getDevice(), training), y)
                 .singletonOrThrow();
     }
@@ -119,7 +121,7 @@ public final class FloraAdapter extends Adapter {
                             .matMul(p[i].transpose())
                             .reshape(rest.add(dims[i]));
         }
-        return t.swapAxes(0, 1).mul(scale);
+        return Scalars.mul(t.swapAxes(0, 1), scale);
     }
 
     /** The core {@code G [r_0, r_1, ...]} ({@code flora_G}). */

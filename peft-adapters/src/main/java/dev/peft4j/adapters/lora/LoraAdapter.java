@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.Scalars;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -93,9 +94,9 @@ public final class LoraAdapter extends Adapter {
     private NDArray scaledDown(ParameterStore ps, NDArray x, boolean training) {
         NDArray in =
                 training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        return Linear.linear(in, ps.getValue(a, x.getDevice(), training))
-                .singletonOrThrow()
-                .mul(scaling);
+        return Scalars.mul(
+                Linear.linear(in, ps.getValue(a, x.getDevice(), training)).singletonOrThrow(),
+                scaling);
     }
 
     @Override
@@ -104,7 +105,7 @@ public final class LoraAdapter extends Adapter {
         NDArray bv = b.getArray();
         NDArray product = bv.matMul(av);
         product.attach(manager); // not left on the model's manager
-        NDArray dw = product.mul(scaling);
+        NDArray dw = Scalars.mul(product, scaling);
         dw.attach(manager);
         return dw;
     }

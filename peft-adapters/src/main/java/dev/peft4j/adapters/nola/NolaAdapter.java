@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
+import dev.peft4j.core.Scalars;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -144,7 +145,9 @@ public final class NolaAdapter extends Adapter {
         return Temporaries.compute(
                 x.getManager(),
                 () -> {
-                    NDArray h = Linear.linear(x, effectiveA(a)).singletonOrThrow().mul(scaling);
+                    NDArray h =
+                            Scalars.mul(
+                                    Linear.linear(x, effectiveA(a)).singletonOrThrow(), scaling);
                     return Linear.linear(h, effectiveB(b), y)
                             .singletonOrThrow(); // a null y is no bias
                 });
@@ -155,9 +158,9 @@ public final class NolaAdapter extends Adapter {
         return Temporaries.compute(
                 manager,
                 () ->
-                        effectiveB(beta.getArray())
-                                .matMul(effectiveA(alpha.getArray()))
-                                .mul(scaling));
+                        Scalars.mul(
+                                effectiveB(beta.getArray()).matMul(effectiveA(alpha.getArray())),
+                                scaling));
     }
 
     /** {@code A_eff [r, n]} for the current coefficients; attached to {@code manager}. */

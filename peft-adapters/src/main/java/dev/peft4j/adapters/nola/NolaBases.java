@@ -3,6 +3,7 @@ package dev.peft4j.adapters.nola;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.peft4j.core.NativeArrays;
 import dev.peft4j.core.random.CounterRandom;
 
 /**
@@ -63,7 +64,8 @@ public final class NolaBases {
 
     /** {@code A0 [r, n]}. */
     public NDArray a0(NDManager manager) {
-        return manager.create(values(STREAM_A0, 0, r * n, 1 / Math.sqrt(n)), new Shape(r, n));
+        return NativeArrays.create(
+                manager, values(STREAM_A0, 0, r * n, 1 / Math.sqrt(n)), new Shape(r, n));
     }
 
     /** A bases {@code from .. from + count - 1} as rows {@code [count, r n]}. */
@@ -87,7 +89,7 @@ public final class NolaBases {
                         from * size,
                         Math.multiplyExact(count, Math.toIntExact(size)),
                         1 / Math.sqrt(k));
-        return manager.create(v, new Shape(count, size));
+        return NativeArrays.create(manager, v, new Shape(count, size));
     }
 
     private float[] values(long stream, long offset, long length, double bound) {

@@ -8,6 +8,7 @@ import dev.peft4j.adapters.Temporaries;
 import dev.peft4j.core.AdaptedLayer;
 import dev.peft4j.core.AdapterSlots;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.Scalars;
 import dev.peft4j.core.config.AdapterConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,7 +70,9 @@ public final class PegoRegularizer extends Loss {
     public NDArray loss(NDManager manager) {
         return Temporaries.compute(
                 manager,
-                () -> sum(a -> a.preserveTerm().add(a.diversifyTerm())).mul((float) lambda));
+                () ->
+                        Scalars.mul(
+                                sum(a -> a.preserveTerm().add(a.diversifyTerm())), (float) lambda));
     }
 
     /** {@code L_preserve} summed over layers (without lambda), a scalar owned by {@code manager}. */

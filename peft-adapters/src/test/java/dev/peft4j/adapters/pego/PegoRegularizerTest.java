@@ -26,6 +26,7 @@ import dev.peft4j.core.Adapter;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
+import dev.peft4j.core.testing.SafeL2Loss;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.testing.TinyModels.TinyModel;
 import java.util.ArrayList;
@@ -78,13 +79,13 @@ class PegoRegularizerTest {
         double task = (0.5 * 1 + 0.5 * 4) / 2;
         assertEquals(
                 task + expected,
-                pm.trainingLoss(Loss.l2Loss()).evaluate(labels, preds).getFloat(),
+                pm.trainingLoss(new SafeL2Loss()).evaluate(labels, preds).getFloat(),
                 1e-6 * (task + expected));
         PeftModel lora =
                 PeftModel.create(
                         TinyModels.mlp(manager, 4).block(),
                         LoraConfig.builder().optRank(2).setTargetModules("0").build());
-        Loss l2 = Loss.l2Loss();
+        Loss l2 = new SafeL2Loss();
         assertSame(l2, lora.trainingLoss(l2));
     }
 
@@ -290,7 +291,7 @@ class PegoRegularizerTest {
         NDArray y = TinyModels.input(manager, new Shape(5, 4), 7);
         double[] terms = denseTerms(pm);
         float task =
-                Loss.l2Loss()
+                new SafeL2Loss()
                         .evaluate(new NDList(y), new NDList(TinyModels.forward(pm.root(), x)))
                         .getFloat();
         List<Float> losses;
@@ -300,7 +301,7 @@ class PegoRegularizerTest {
             // involved
             Loss combined =
                     new SimpleCompositeLoss()
-                            .addLoss(Loss.l2Loss())
+                            .addLoss(new SafeL2Loss())
                             .addLoss(PegoRegularizer.of(pm, PeftModel.DEFAULT));
             DefaultTrainingConfig cfg =
                     new DefaultTrainingConfig(combined)

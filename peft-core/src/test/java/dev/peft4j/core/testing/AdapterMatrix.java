@@ -108,6 +108,12 @@ public abstract class AdapterMatrix extends ManagedTest {
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
+    void trainingDoesNotDependOnTheGarbageCollector(Entry row, String model) {
+        AdapterChecks.trainingDoesNotDependOnTheGarbageCollector(() -> model(model), row);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
     void onlyAdapterParametersTrain(Entry row, String model) throws Exception {
         AdapterChecks.onlyAdapterParametersTrain(model(model), row, manager);
     }

@@ -162,6 +162,23 @@ public final class MethodCatalogue {
                                 o.get("num_basis_a").getAsLong() + o.get("num_basis_b").getAsLong(),
                         true,
                         1.5));
+        // NOLA regenerating its bases chunk by chunk: each chunk is freed after use, while
+        // autograd still holds it for backward
+        rows.add(
+                new Entry(
+                        "nola-regenerate",
+                        Module.ADAPTERS,
+                        "NOLA",
+                        t ->
+                                json(
+                                        "{r: 3, lora_alpha: 6, num_basis_a: 12, num_basis_b: 7,"
+                                                + " nola_seed: 3, basis_chunk: 5,"
+                                                + " regenerate_bases: true}"),
+                        null,
+                        (o, path, base) ->
+                                o.get("num_basis_a").getAsLong() + o.get("num_basis_b").getAsLong(),
+                        true,
+                        null));
         // Bone: r = 5 divides no input width of the tiny models, so every layer has a zero-padded
         // tail block
         rows.add(

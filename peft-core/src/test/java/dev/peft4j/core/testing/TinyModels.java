@@ -16,6 +16,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.peft4j.core.Scalars;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -178,7 +179,8 @@ public final class TinyModels {
             NDArray q = query.forward(ps, new NDList(x), training).singletonOrThrow();
             NDArray k = key.forward(ps, new NDList(x), training).singletonOrThrow();
             NDArray v = value.forward(ps, new NDList(x), training).singletonOrThrow();
-            NDArray att = q.matMul(k.transpose(0, 2, 1)).div(Math.sqrt(d)).softmax(-1).matMul(v);
+            NDArray att =
+                    Scalars.div(q.matMul(k.transpose(0, 2, 1)), Math.sqrt(d)).softmax(-1).matMul(v);
             NDArray h = x.add(dense.forward(ps, new NDList(att), training).singletonOrThrow());
             h = norm.forward(ps, new NDList(h), training).singletonOrThrow();
             NDArray f = fc1.forward(ps, new NDList(h), training).singletonOrThrow();

@@ -10,6 +10,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
+import dev.peft4j.core.Scalars;
 import dev.peft4j.core.tree.ModuleTree;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -177,7 +178,7 @@ public abstract class BlockObjective implements ProxyObjective {
                     predictions.attach(batchScope);
                     l.attach(batchScope);
                     total += l.toType(DataType.FLOAT64, false).getDouble();
-                    gc.backward(l.div(batches.size()));
+                    gc.backward(Scalars.div(l, batches.size()));
                 }
             }
             for (Map.Entry<String, Parameter> e : parameters.entrySet()) {

@@ -2,6 +2,7 @@ package dev.peft4j.models.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
+import dev.peft4j.core.Scalars;
 import java.util.List;
 import java.util.Locale;
 
@@ -58,7 +59,9 @@ public final class Activations {
 
     private static NDArray geluTanh(NDArray x) {
         // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        NDArray inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-        return x.mul(0.5).mul(inner.tanh().add(1));
+        NDArray inner =
+                Scalars.mul(
+                        x.add(Scalars.mul(Scalars.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+        return Scalars.mul(x, 0.5).mul(inner.tanh().add(1));
     }
 }

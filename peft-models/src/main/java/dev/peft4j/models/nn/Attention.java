@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.norm.Dropout;
+import dev.peft4j.core.Scalars;
 
 /** Multi-head scaled dot-product attention as the HF eager implementation computes it. */
 public final class Attention {
@@ -47,7 +48,7 @@ public final class Attention {
     public static NDArray scaledDotProduct(
             NDArray q, NDArray k, NDArray v, NDArray bias, float dropout, boolean training) {
         double scale = 1.0 / Math.sqrt(q.getShape().get(3));
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale);
+        NDArray scores = Scalars.mul(q.matMul(k.transpose(0, 1, 3, 2)), scale);
         if (bias != null) {
             scores = scores.add(bias);
         }
