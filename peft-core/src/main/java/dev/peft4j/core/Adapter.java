@@ -180,6 +180,19 @@ public abstract class Adapter extends AbstractBlock {
         return p;
     }
 
+    /**
+     * Frees every array this adapter allocated: its parameters and, through {@link
+     * #releaseResources()}, whatever else it holds (frozen bases, initialization state). Called
+     * when the adapter is deleted or the model unloaded; the adapter is unusable afterwards.
+     */
+    public final void release() {
+        getDirectParameters().values().forEach(Parameter::close);
+        releaseResources();
+    }
+
+    /** Frees the arrays this adapter holds besides its parameters; the default holds none. */
+    protected void releaseResources() {}
+
     /** Throws when an array holds NaN or Inf, naming this adapter's module. */
     protected final void requireFinite(NDArray array, String what) {
         if (!Finiteness.isFinite(array)) {

@@ -85,7 +85,7 @@ public final class AdapterSlots {
         merged.remove(name);
         children.remove(name);
         if (adapter != null) {
-            adapter.getDirectParameters().values().forEach(p -> p.close());
+            adapter.release();
         }
     }
 

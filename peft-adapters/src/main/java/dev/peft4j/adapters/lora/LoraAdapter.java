@@ -137,7 +137,19 @@ public final class LoraAdapter extends Adapter {
         return type.isInstance(initState) ? type.cast(initState) : null;
     }
 
-    /** Sets the initializer's state (see {@link #initState}). */
+    /** Closes the initializer's state when it holds arrays (it is {@link AutoCloseable}). */
+    @Override
+    protected void releaseResources() {
+        if (initState instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("Cannot release the state of " + modulePath, e);
+            }
+        }
+    }
+
+    /** Sets the initializer's state (see {@link #initState}); an {@link AutoCloseable} one is closed on release. */
     public void setInitState(Object state) {
         this.initState = state;
     }

@@ -43,6 +43,10 @@ public final class NolaAdapter extends Adapter {
     private final int chunkA;
     private final int chunkB;
     private final NolaBases bases;
+
+    /** The frozen bases' own manager, closed when the adapter is released. */
+    private final NDManager frozen;
+
     private final NDArray a0;
     private final List<NDArray> residentA = new ArrayList<>();
     private final List<NDArray> residentB = new ArrayList<>();
@@ -61,7 +65,7 @@ public final class NolaAdapter extends Adapter {
         this.bases = new NolaBases(ctx.layerSeed(config.seed()), r, m, n, numBasisA, numBasisB);
         this.chunkA = chunkSize(config.basisChunk(), (long) r * n);
         this.chunkB = chunkSize(config.basisChunk(), m * r);
-        NDManager frozen = ctx.manager().newSubManager();
+        this.frozen = ctx.manager().newSubManager();
         DataType type = base.weight().getArray().getDataType();
         this.a0 = bases.a0(frozen).toType(type, false);
         if (!regenerate) {
@@ -181,6 +185,11 @@ public final class NolaAdapter extends Adapter {
     /** The coefficients of the B bases, {@code nola_beta [k_B]}. */
     public Parameter coefficientsB() {
         return beta;
+    }
+
+    @Override
+    protected void releaseResources() {
+        frozen.close();
     }
 
     /** This layer's bases. */

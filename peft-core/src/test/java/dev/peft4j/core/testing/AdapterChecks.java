@@ -209,6 +209,24 @@ public final class AdapterChecks {
     }
 
     /**
+     * Deleting an adapter frees every array it allocated (a second adapter added and deleted
+     * leaves the model's managers with exactly the arrays they had), and unloading frees every
+     * adapter array (the managers hold only the base model's arrays again).
+     */
+    public static void deleteAndUnloadFreeWhatTheAdapterAllocated(
+            TinyModel model, Entry row, NDManager m) {
+        int base = m.getManagedArrays().size();
+        PeftModel pm = PeftModel.create(model.block(), row.tinyConfig(model.targets()));
+        int one = m.getManagedArrays().size();
+        pm.addAdapter("extra", row.tinyConfig(model.targets()));
+        assertTrue(m.getManagedArrays().size() > one, "the second adapter allocated arrays");
+        pm.deleteAdapter("extra");
+        assertEquals(one, m.getManagedArrays().size(), "arrays left by the deleted adapter");
+        pm.unload();
+        assertEquals(base, m.getManagedArrays().size(), "arrays left after unloading");
+    }
+
+    /**
      * Training does not depend on when the garbage collector runs: four Adam steps give the same
      * weights bit for bit whether or not every direct buffer that became unreachable is freed right
      * before each backward pass (what a collection at an unlucky moment does). It fails when

@@ -107,6 +107,12 @@ public abstract class AdapterMatrix extends ManagedTest {
     }
 
     @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("baseKeepingCases")
+    void deleteAndUnloadFreeWhatTheAdapterAllocated(Entry row, String model) {
+        AdapterChecks.deleteAndUnloadFreeWhatTheAdapterAllocated(model(model), row, manager);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
     void trainingDoesNotDependOnTheGarbageCollector(Entry row, String model) {
         AdapterChecks.trainingDoesNotDependOnTheGarbageCollector(() -> model(model), row);
