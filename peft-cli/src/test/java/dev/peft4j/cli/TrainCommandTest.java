@@ -332,6 +332,29 @@ class TrainCommandTest {
                         "-o",
                         tmp.resolve("x").toString()));
         assertTrue(err.toString().contains("rank"), err.toString());
+        assertTrue(err.toString().contains("peft train options: "), err.toString());
+        assertTrue(Files.notExists(tmp.resolve("x")));
+
+        // a method's own validation names the config file it came from, in one line
+        Path config = tmp.resolve("adapter_config.json");
+        Files.writeString(
+                config, "{\"peft_type\": \"LORA\", \"r\": 0, \"target_modules\": [\"query\"]}");
+        err = new StringWriter();
+        assertEquals(
+                2,
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--config",
+                        config.toString(),
+                        "-o",
+                        tmp.resolve("x").toString()));
+        assertTrue(
+                err.toString().contains(config + ": ") && err.toString().contains("rank"),
+                err.toString());
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
         assertTrue(Files.notExists(tmp.resolve("x")));
     }
 }

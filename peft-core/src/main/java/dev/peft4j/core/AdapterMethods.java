@@ -1,6 +1,7 @@
 package dev.peft4j.core;
 
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.config.ConfigException;
 import dev.peft4j.core.config.ConfigJson;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,8 +55,8 @@ public final class AdapterMethods {
     }
 
     /**
-     * Parses a config object with the method its {@code peft_type} names; an error naming the
-     * source when the key is missing or unknown. Keys no reader asked for are returned in {@code
+     * Parses a config object with the method its {@code peft_type} names; every error, the
+     * method's own validation included, is a {@link ConfigException} naming the source. Keys no reader asked for are returned in {@code
      * unknownKeys} (and logged as a warning: PEFT writes many keys we do not use).
      */
     public static AdapterConfig parse(ConfigJson json, List<String> unknownKeys) {
@@ -63,7 +64,15 @@ public final class AdapterMethods {
         if (type == null) {
             throw json.error("missing required key 'peft_type'");
         }
-        AdapterConfig config = forType(type, json.source()).fromJson(json);
+        AdapterConfig config;
+        try {
+            config = forType(type, json.source()).fromJson(json);
+        } catch (ConfigException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            // a builder's validation ("r must be positive") knows no file: name it here
+            throw new ConfigException(json.source(), e.getMessage(), e);
+        }
         unknownKeys.addAll(json.warnUnknownKeys());
         return config;
     }

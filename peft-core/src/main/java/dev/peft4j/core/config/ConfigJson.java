@@ -136,8 +136,8 @@ public final class ConfigJson {
     }
 
     /** An exception naming the source file. */
-    public IllegalArgumentException error(String message) {
-        return new IllegalArgumentException(source + ": " + message);
+    public ConfigException error(String message) {
+        return new ConfigException(source, message, null);
     }
 
     /** Logs a warning listing keys that no reader asked for; returns them. */
