@@ -13,6 +13,8 @@ import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.listener.TrainingListener.BatchData;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
+import ai.djl.util.Pair;
+import dev.peft4j.core.Finiteness;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -196,11 +198,34 @@ public final class TrainLoop {
         }
         if (Float.isFinite(value)) {
             trainer.step();
+            requireFiniteParameters(value);
         } else {
             skippedSteps++;
             zeroGradients();
         }
         return value;
+    }
+
+    /**
+     * After an optimizer step from a finite loss, every trainable parameter must still be finite
+     * (an overflowing update would otherwise poison the next step): an error names each one that
+     * is not.
+     */
+    private void requireFiniteParameters(float loss) {
+        List<String> bad = new ArrayList<>();
+        for (Pair<String, Parameter> p : trainer.getModel().getBlock().getParameters()) {
+            if (p.getValue().requiresGradient() && !Finiteness.isFinite(p.getValue().getArray())) {
+                bad.add(p.getKey());
+            }
+        }
+        if (!bad.isEmpty()) {
+            throw new IllegalStateException(
+                    "The optimizer step from a finite loss ("
+                            + loss
+                            + ") left NaN or Inf in "
+                            + bad
+                            + ": lower the learning rate or check the data");
+        }
     }
 
     /** Sets every trainable gradient to zero (NaN - NaN and 0 * NaN are NaN, so by assignment). */

@@ -133,6 +133,43 @@ class TrainLoopTest extends ManagedTest {
         assertTrue(e.getMessage().contains("last finite loss"), e.getMessage());
     }
 
+    /** An update that overflows a weight from a finite loss is an error naming the weight. */
+    @Test
+    void anOverflowingUpdateIsAnErrorNamingTheParameter() {
+        Block block = Linear.builder().setUnits(1).build();
+        block.initialize(manager, DataType.FLOAT32, new Shape(BATCH, 3));
+        block.getParameters().get("weight").getArray().set(new float[] {0.3f, -0.2f, 0.1f});
+        block.getParameters().get("bias").getArray().set(new float[] {0.05f});
+        try (Model model = Model.newInstance("overflow")) {
+            model.setBlock(block);
+            DefaultTrainingConfig cfg =
+                    new DefaultTrainingConfig(new SafeL2Loss())
+                            .optOptimizer(
+                                    Optimizer.sgd()
+                                            .setLearningRateTracker(Tracker.fixed(1e36f))
+                                            .build());
+            try (Trainer trainer = model.newTrainer(cfg)) {
+                TrainLoop loop =
+                        TrainLoop.builder()
+                                .setTrainer(trainer)
+                                .setTrainData(
+                                        new ArrayDataset.Builder()
+                                                .setData(manager.full(new Shape(BATCH, 3), 10f))
+                                                .optLabels(manager.full(new Shape(BATCH, 1), 1e3f))
+                                                .setSampling(BATCH, false)
+                                                .build())
+                                .optProgress(false)
+                                .build();
+                // the loss, 0.5 (1e3 - w.x)^2, is finite; the gradient, about 1e4, times 1e36 is
+                // not
+                IllegalStateException e = assertThrows(IllegalStateException.class, loop::run);
+                assertTrue(
+                        e.getMessage().contains("weight") && e.getMessage().contains("NaN or Inf"),
+                        e.getMessage());
+            }
+        }
+    }
+
     /**
      * The loop notifies DJL's listeners as {@code EasyTrain.fit} does: the same events in the same
      * order, the same evaluator results (DJL's {@code EvaluatorTrainingListener} with the loss and
