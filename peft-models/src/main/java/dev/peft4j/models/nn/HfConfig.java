@@ -70,7 +70,8 @@ public abstract class HfConfig {
         C config;
         try {
             config = GSON.fromJson(reader, type);
-        } catch (JsonParseException e) {
+        } catch (JsonParseException | NumberFormatException | IllegalStateException e) {
+            // Gson reports a number it cannot convert with a bare NumberFormatException
             throw new IllegalArgumentException("Invalid " + origin + ": " + e.getMessage(), e);
         }
         if (config == null) {

@@ -14,6 +14,7 @@ import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -91,7 +92,13 @@ public final class OnnxWeights implements TensorSource {
      *     the same name, or an initializer has an unsupported dtype or inconsistent size
      */
     public static OnnxWeights of(ByteBuffer model, String origin) {
-        OnnxGraph graph = OnnxGraph.parse(model);
+        OnnxGraph graph;
+        try {
+            graph = OnnxGraph.parse(model);
+        } catch (IllegalArgumentException e) {
+            // the wire-format reader knows bytes, not files: name the model here
+            throw new IllegalArgumentException(origin + ": " + e.getMessage(), e);
+        }
         Map<String, String> matmulNames = nameMatMulWeights(graph);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (OnnxGraph.Initializer init : graph.initializers()) {
@@ -131,6 +138,7 @@ public final class OnnxWeights implements TensorSource {
         for (OnnxGraph.Node node : graph.nodes()) {
             if (!node.opType().equals("MatMul")
                     || node.inputs().size() != 2
+                    || node.outputs().isEmpty()
                     || !initializerNames.contains(node.inputs().get(1))) {
                 continue;
             }
@@ -163,8 +171,20 @@ public final class OnnxWeights implements TensorSource {
                             + init.dataType());
         }
         long[] dims = init.dims();
+        long elements = 1;
+        for (long d : dims) {
+            if (d < 0 || (d > 0 && elements > Long.MAX_VALUE / 16 / d)) {
+                throw new IllegalArgumentException(
+                        origin
+                                + ": initializer '"
+                                + init.name()
+                                + "' has impossible dims "
+                                + Arrays.toString(dims));
+            }
+            elements *= d;
+        }
         Shape shape = new Shape(dims);
-        if (init.data().remaining() != shape.size() * dtype.getNumOfBytes()) {
+        if (init.data().remaining() != elements * dtype.getNumOfBytes()) {
             throw new IllegalArgumentException(
                     origin
                             + ": initializer '"

@@ -53,6 +53,7 @@ final class ProtoReader {
     long varint() {
         long result = 0;
         for (int shift = 0; shift < 64; shift += 7) {
+            require(1);
             byte b = buf.get();
             result |= (long) (b & 0x7F) << shift;
             if (b >= 0) {
@@ -64,7 +65,7 @@ final class ProtoReader {
 
     /** Reads a length-delimited field value as a slice (a sub-message, bytes or packed values). */
     ByteBuffer bytes() {
-        int length = Math.toIntExact(varint());
+        long length = varint();
         if (length < 0 || length > buf.remaining()) {
             throw new IllegalArgumentException(
                     "protobuf field of "
@@ -73,8 +74,8 @@ final class ProtoReader {
                             + buf.position());
         }
         sliceOffset = base + buf.position();
-        ByteBuffer slice = buf.slice().limit(length).order(ByteOrder.LITTLE_ENDIAN);
-        buf.position(buf.position() + length);
+        ByteBuffer slice = buf.slice().limit((int) length).order(ByteOrder.LITTLE_ENDIAN);
+        buf.position(buf.position() + (int) length);
         return slice;
     }
 
@@ -98,7 +99,20 @@ final class ProtoReader {
 
     /** Reads a 4-byte little-endian field value as a float. */
     float fixed32Float() {
+        require(4);
         return buf.getFloat();
+    }
+
+    /** Throws unless {@code bytes} more bytes remain in this message. */
+    private void require(int bytes) {
+        if (buf.remaining() < bytes) {
+            throw new IllegalArgumentException(
+                    "protobuf message ends at byte "
+                            + buf.position()
+                            + " inside a value of "
+                            + bytes
+                            + " more byte(s)");
+        }
     }
 
     /** Skips the value of the field just read. */
@@ -108,12 +122,14 @@ final class ProtoReader {
                 varint();
                 break;
             case FIXED64:
+                require(8);
                 buf.position(buf.position() + 8);
                 break;
             case LENGTH_DELIMITED:
                 bytes();
                 break;
             case FIXED32:
+                require(4);
                 buf.position(buf.position() + 4);
                 break;
             default:
