@@ -117,26 +117,27 @@ final class MergeConfig {
             Map<String, Object> o = map(out, src + ": output");
             checkKeys(o, OUTPUT, src + ": output");
             output = path(o.get("path"), dir, src + ": output.path");
+            // a key with no value (format:) counts as absent, as in the rest of the file
             format =
-                    o.containsKey("format")
+                    o.get("format") != null
                             ? format(string(o.get("format"), src + ": output.format"), src)
                             : format;
-            if (o.containsKey("max_shard_size")) {
+            if (o.get("max_shard_size") != null) {
                 maxShardBytes =
                         size(
                                 String.valueOf(o.get("max_shard_size")),
                                 src + ": output.max_shard_size");
             }
             dtype =
-                    o.containsKey("dtype")
+                    o.get("dtype") != null
                             ? dtype(string(o.get("dtype"), src), src + ": output.dtype")
                             : null;
             rank =
-                    o.containsKey("rank")
+                    o.get("rank") != null
                             ? (int) number(o.get("rank"), src + ": output.rank")
                             : null;
         }
-        if (m.containsKey("emit_each")) {
+        if (m.get("emit_each") != null) {
             if (!(m.get("emit_each") instanceof Boolean b)) {
                 throw new IllegalArgumentException(
                         src + ": emit_each must be true or false, got " + m.get("emit_each"));
