@@ -219,6 +219,7 @@ public final class AdapterCheckpoint {
 
     /** Reads and parses a folder's {@code adapter_config.json} with the registered method. */
     public static AdapterConfig readConfig(Path dir) throws IOException {
+        AtomicFiles.recover(dir); // a folder a killed save was replacing
         Path file = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(

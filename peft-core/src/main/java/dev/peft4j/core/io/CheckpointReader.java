@@ -69,6 +69,7 @@ public final class CheckpointReader implements TensorSource {
             throw new IllegalArgumentException(
                     "maxOpenShards must be at least 1, got " + maxOpenShards);
         }
+        AtomicFiles.recover(location); // a folder a killed merge or export was replacing
         Path resolved = resolve(location);
         CheckpointReader reader;
         if (resolved.getFileName().toString().endsWith(".json")) {

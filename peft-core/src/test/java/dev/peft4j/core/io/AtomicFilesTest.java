@@ -55,6 +55,38 @@ class AtomicFilesTest {
         assertArrayEquals(new String[] {"weights.bin"}, TestFiles.list(dir));
     }
 
+    /**
+     * What a writer killed between the two renames of a directory replacement leaves (the old
+     * folder renamed aside, the new one still in staging, no folder under the name) is repaired
+     * by recover and by the next write: the old folder is back, the staging gone.
+     */
+    @Test
+    void recoverRestoresAFolderKilledBetweenTheRenamesAndCleansStaging() throws IOException {
+        Path target = dir.resolve("adapter");
+        Path aside = dir.resolve("adapter.old-5f3a");
+        Files.createDirectories(aside);
+        Files.writeString(aside.resolve("adapter_config.json"), "version 1");
+        Path staging = dir.resolve("adapter.tmp-77c0");
+        Files.createDirectories(staging);
+        Files.writeString(staging.resolve("adapter_config.json"), "version 2, half");
+        Files.writeString(dir.resolve("other.tmp-1"), "not ours");
+        AtomicFiles.recover(target);
+        assertEquals("version 1", Files.readString(target.resolve("adapter_config.json")));
+        assertArrayEquals(new String[] {"adapter", "other.tmp-1"}, TestFiles.list(dir));
+
+        // an old copy beside a published folder is only garbage: the folder stays as it is
+        Files.createDirectories(aside);
+        Files.writeString(aside.resolve("adapter_config.json"), "version 0");
+        Path file = dir.resolve("config.json");
+        Files.writeString(dir.resolve("config.json.tmp-9"), "half");
+        AtomicFiles.publishDirectory(
+                target, s -> Files.writeString(s.resolve("adapter_config.json"), "version 2"));
+        AtomicFiles.writeBytes(file, "new".getBytes(StandardCharsets.UTF_8));
+        assertEquals("version 2", Files.readString(target.resolve("adapter_config.json")));
+        assertArrayEquals(
+                new String[] {"adapter", "config.json", "other.tmp-1"}, TestFiles.list(dir));
+    }
+
     @Test
     void writingOverADirectoryIsRefused() throws IOException {
         Path target = Files.createDirectory(dir.resolve("taken"));

@@ -13,7 +13,6 @@ import dev.peft4j.core.io.SafetensorsWriter;
 import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.models.nn.HfConfig;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -179,7 +178,8 @@ public final class HfWeights {
 
     /**
      * Writes a model folder in the HF {@code save_pretrained} layout: {@code config.json} and
-     * {@code model.safetensors}, each written atomically.
+     * {@code model.safetensors}, the folder published atomically (a previous folder of that name is
+     * replaced whole, never mixed with the new files).
      *
      * @param root the model, without injected adapters
      * @param config its config
@@ -187,10 +187,12 @@ public final class HfWeights {
      * @throws IOException if a file cannot be written
      */
     public static void savePretrained(Block root, HfConfig config, Path dir) throws IOException {
-        Files.createDirectories(dir);
-        save(root, dir.resolve(CheckpointReader.SINGLE_FILE));
-        AtomicFiles.writeBytes(
-                dir.resolve("config.json"), config.toJson().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.publishDirectory(
+                dir,
+                staging -> {
+                    save(root, staging.resolve(CheckpointReader.SINGLE_FILE));
+                    Files.writeString(staging.resolve("config.json"), config.toJson());
+                });
     }
 
     private static String describe(TensorSource source) {
