@@ -43,6 +43,19 @@ public final class TrainingOptions {
         return seed;
     }
 
+    @Option(
+            names = "--checkpoint-every",
+            defaultValue = "0",
+            description =
+                    "write a resumable checkpoint to OUT/checkpoints every N steps (default: none)")
+    int checkpointEvery;
+
+    @Option(
+            names = "--resume",
+            description =
+                    "start from the newest checkpoint in OUT/checkpoints (with --checkpoint-every)")
+    boolean resume;
+
     /** Whether {@code --lr} was given. */
     public boolean learningRateGiven() {
         return lr != null;
@@ -54,7 +67,18 @@ public final class TrainingOptions {
      * it was not given.
      */
     public FineTuneRun.Settings settings(float recommendedRate) {
+        if (resume && checkpointEvery <= 0) {
+            throw new IllegalArgumentException("--resume needs --checkpoint-every N");
+        }
         return new FineTuneRun.Settings(
-                batch, epochs, maxSteps, lr == null ? recommendedRate : lr, seed, 25, true);
+                batch,
+                epochs,
+                maxSteps,
+                lr == null ? recommendedRate : lr,
+                seed,
+                25,
+                true,
+                checkpointEvery,
+                resume);
     }
 }

@@ -14,16 +14,14 @@ import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.testing.KilledChild;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.merge.Delta;
 import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.io.HfWeights;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,7 +30,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -63,29 +60,12 @@ class CrashSafetyTest {
         int killedAfterAWrite = 0;
         int restored = 0;
         for (int kill = 0; kill < KILLS; kill++) {
-            Process p =
-                    new ProcessBuilder(
-                                    Path.of(System.getProperty("java.home"), "bin", "java")
-                                            .toString(),
-                                    "-Dpeft4j.atomicFiles.renamePauseMillis=" + (kill % 2 * 150),
-                                    "-cp",
-                                    System.getProperty("java.class.path"),
-                                    Child.class.getName(),
-                                    mode,
-                                    target.toString())
-                            .redirectErrorStream(true)
-                            .start();
-            BufferedReader out =
-                    new BufferedReader(
-                            new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line;
-            while ((line = out.readLine()) != null && !line.equals("ready")) {
-                // engine start-up lines
-            }
-            assertEquals("ready", line, "the child started writing");
-            Thread.sleep(schedule.nextInt(400));
-            p.destroyForcibly(); // SIGKILL on Linux: no shutdown hook, no finally
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            KilledChild.run(
+                    Child.class,
+                    List.of("-Dpeft4j.atomicFiles.renamePauseMillis=" + (kill % 2 * 150)),
+                    schedule.nextInt(400),
+                    mode,
+                    target.toString());
             if (Files.exists(target) || hasLeftovers(target)) {
                 killedAfterAWrite++;
                 restored += Files.exists(target) ? 0 : 1; // killed between the renames

@@ -1,5 +1,6 @@
 package dev.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -223,6 +224,79 @@ class TrainCommandTest {
                 e.getMessage().contains("labels-test.jsonl:2") && e.getMessage().contains("'kiwi'"),
                 e.getMessage());
         assertEquals(List.of("zebra", "10", "apple", "9"), labels, "a test file adds no label");
+    }
+
+    /**
+     * {@code --checkpoint-every} and {@code --resume}: a run stopped after 3 steps, resumed to 4
+     * and then to 9 saves the same adapter, byte for byte, and the same validation history as a
+     * run of 9 steps in one go.
+     */
+    @Test
+    void aResumedRunSavesTheAdapterOfAnUninterruptedOne() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 6);
+        Path val = jsonl("val.jsonl", 6, 8);
+        Path whole = tmp.resolve("whole");
+        Path parts = tmp.resolve("parts");
+        StringWriter err = new StringWriter();
+        // 12 examples in batches of 4: 3 steps an epoch
+        assertEquals(0, run(err, resumeArgs(train, val, whole, 9, false)), err.toString());
+        // stopped at an epoch's end, then in the middle of one
+        assertEquals(0, run(err, resumeArgs(train, val, parts, 3, false)), err.toString());
+        assertTrue(Files.isDirectory(parts.resolve("checkpoints/checkpoint-3")));
+        assertEquals(0, run(err, resumeArgs(train, val, parts, 4, true)), err.toString());
+        assertTrue(Files.isDirectory(parts.resolve("checkpoints/checkpoint-4")));
+        assertEquals(0, run(err, resumeArgs(train, val, parts, 9, true)), err.toString());
+        assertArrayEquals(
+                Files.readAllBytes(whole.resolve("best-adapter/adapter_model.safetensors")),
+                Files.readAllBytes(parts.resolve("best-adapter/adapter_model.safetensors")));
+        JsonObject metrics =
+                JsonParser.parseString(Files.readString(parts.resolve("metrics.json")))
+                        .getAsJsonObject();
+        assertEquals(9, metrics.get("steps").getAsInt());
+        // the second run validated its cut-short epoch 2; the third dropped that entry and
+        // validated epoch 2 again at its real end
+        assertEquals(
+                Files.readString(whole.resolve("validation.json")),
+                Files.readString(parts.resolve("validation.json")));
+        byte[] saved = Files.readAllBytes(parts.resolve("best-adapter/adapter_model.safetensors"));
+        StringWriter refused = new StringWriter();
+        assertEquals(2, run(refused, resumeArgs(train, val, parts, 9, false)), "a fresh run");
+        assertTrue(refused.toString().contains("checkpoint-9"), refused.toString());
+        assertArrayEquals(
+                saved, Files.readAllBytes(parts.resolve("best-adapter/adapter_model.safetensors")));
+        assertEquals(
+                3,
+                JsonParser.parseString(Files.readString(parts.resolve("validation.json")))
+                        .getAsJsonObject()
+                        .getAsJsonArray("accuracies")
+                        .size());
+    }
+
+    private static String[] resumeArgs(Path train, Path val, Path out, int steps, boolean resume) {
+        List<String> a =
+                new ArrayList<>(
+                        List.of(
+                                "train",
+                                "--train",
+                                train.toString(),
+                                "--validation",
+                                val.toString(),
+                                "--r",
+                                "2",
+                                "--epochs",
+                                "3",
+                                "--batch",
+                                "4",
+                                "--max-steps",
+                                String.valueOf(steps),
+                                "--checkpoint-every",
+                                "2",
+                                "-o",
+                                out.toString()));
+        if (resume) {
+            a.add("--resume");
+        }
+        return a.toArray(new String[0]);
     }
 
     /** Without {@code --lr} a method trains at its own recommended rate (NOLA's is not LoRA's). */

@@ -1,5 +1,6 @@
 package dev.peft4j.train;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
@@ -18,6 +19,7 @@ import dev.peft4j.core.Finiteness;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
@@ -68,6 +70,7 @@ public final class TrainLoop {
     private final int epochs;
     private final int maxSteps;
     private final Dataset validation;
+    private final TrainingCheckpoints checkpoints;
     private final StepListener onStep;
     private final EpochListener onEpoch;
     private final boolean progress;
@@ -81,6 +84,7 @@ public final class TrainLoop {
         this.epochs = b.epochs;
         this.maxSteps = b.maxSteps;
         this.validation = b.validation;
+        this.checkpoints = b.checkpoints;
         this.onStep = b.onStep;
         this.onEpoch = b.onEpoch;
         this.progress = b.progress;
@@ -99,19 +103,44 @@ public final class TrainLoop {
         int step = 0;
         int inARow = 0;
         float lastFinite = Float.NaN;
+        TrainingCheckpoints.Position resumed = resume();
+        if (resumed != null) {
+            step = resumed.step();
+            losses.addAll(resumed.losses());
+        }
+        int lastSaved = step;
+        int[] at = {1, 0}; // epoch and batches done of the last step
         for (int epoch = 1; epoch <= epochs && step < maxSteps; epoch++) {
+            if (resumed != null && epoch < resumed.epoch()) {
+                batches().iterator(); // the sampler draws this epoch's order: the next one follows
+                continue;
+            }
+            int skip = resumed != null && epoch == resumed.epoch() ? resumed.batchesDone() : 0;
             List<Float> epochLosses = new ArrayList<>();
             int inEpoch = 0;
             ProgressBar bar =
                     progress && stepsPerEpoch() > 1
                             ? new ProgressBar("Epoch " + epoch, stepsPerEpoch())
                             : null;
-            for (Batch batch : batches()) {
+            boolean dueAtEpochEnd = false;
+            Iterator<Batch> it = batches().iterator();
+            while (it.hasNext()) {
+                Batch batch = it.next();
+                if (inEpoch < skip) { // done before the checkpoint this run resumed from
+                    batch.close();
+                    inEpoch++;
+                    continue;
+                }
                 try (batch) {
+                    if (checkpoints != null) {
+                        Engine.getInstance().setRandomSeed(checkpoints.seedFor(step + 1));
+                    }
                     float loss = step(batch);
                     step++;
                     inEpoch++;
                     losses.add(loss);
+                    at[0] = epoch;
+                    at[1] = inEpoch;
                     if (Float.isFinite(loss)) {
                         inARow = 0;
                         lastFinite = loss;
@@ -148,6 +177,19 @@ public final class TrainLoop {
                     if (onStep != null) {
                         onStep.onStep(step, epoch, loss);
                     }
+                    if (checkpoints != null
+                            && (step % checkpoints.every() == 0 || step >= maxSteps)) {
+                        if (it.hasNext()) {
+                            // mid-epoch (also when the step cap stops the run here: a resumed
+                            // run with a higher cap goes on with this epoch's next batch)
+                            checkpoint(step, epoch, inEpoch, losses);
+                            lastSaved = step;
+                        } else {
+                            // the epoch's last step: save after its validation and listeners,
+                            // so a resumed run starts at the next epoch instead of replaying them
+                            dueAtEpochEnd = true;
+                        }
+                    }
                 }
                 if (step >= maxSteps) {
                     break;
@@ -163,8 +205,36 @@ public final class TrainLoop {
             if (onEpoch != null) {
                 onEpoch.onEpoch(epoch, epochLosses);
             }
+            if (dueAtEpochEnd) {
+                checkpoint(step, epoch + 1, 0, losses);
+                lastSaved = step;
+            }
+            at[0] = epoch + 1;
+            at[1] = 0;
+        }
+        if (checkpoints != null && lastSaved < step) {
+            checkpoint(step, at[0], at[1], losses);
         }
         return losses;
+    }
+
+    private TrainingCheckpoints.Position resume() {
+        if (checkpoints == null) {
+            return null;
+        }
+        try {
+            return checkpoints.resume(trainer.getModel().getBlock(), trainer.getManager());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void checkpoint(int step, int epoch, int batchesDone, List<Float> losses) {
+        try {
+            checkpoints.save(trainer.getModel().getBlock(), step, epoch, batchesDone, losses);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Steps skipped so far in this loop because their loss was not finite. */
@@ -277,6 +347,7 @@ public final class TrainLoop {
         private int epochs = 1;
         private int maxSteps = Integer.MAX_VALUE;
         private Dataset validation;
+        private TrainingCheckpoints checkpoints;
         private StepListener onStep;
         private EpochListener onEpoch;
         private boolean progress = true;
@@ -318,6 +389,16 @@ public final class TrainLoop {
         /** Stops after this many steps in total. */
         public Builder optMaxSteps(int maxSteps) {
             this.maxSteps = maxSteps;
+            return this;
+        }
+
+        /**
+         * Resumable checkpoints ({@link TrainingCheckpoints}): written every {@code every} steps
+         * and at the end, and, when asked, the run starts from the newest one. The engine is then
+         * reseeded before every step, so dropout draws the same masks in a resumed run.
+         */
+        public Builder optCheckpoints(TrainingCheckpoints checkpoints) {
+            this.checkpoints = checkpoints;
             return this;
         }
 

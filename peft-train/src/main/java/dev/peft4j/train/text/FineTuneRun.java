@@ -9,13 +9,19 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.models.bert.BertForSequenceClassification;
+import dev.peft4j.train.ResumableAdam;
 import dev.peft4j.train.TrainLoop;
+import dev.peft4j.train.TrainingCheckpoints;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +34,11 @@ import java.util.Locale;
  */
 public final class FineTuneRun {
 
-    /** Training settings. */
+    /**
+     * Training settings. With {@code checkpointEvery > 0} the run writes resumable checkpoints to
+     * {@code out/checkpoints} every so many steps ({@link TrainingCheckpoints}, with {@link
+     * ResumableAdam}), and with {@code resume} it starts from the newest one there.
+     */
     public record Settings(
             int batchSize,
             int epochs,
@@ -36,17 +46,48 @@ public final class FineTuneRun {
             float learningRate,
             long seed,
             int logEvery,
-            boolean progress) {
+            boolean progress,
+            int checkpointEvery,
+            boolean resume) {
+
+        /** Settings without checkpoints. */
+        public Settings(
+                int batchSize,
+                int epochs,
+                int maxSteps,
+                float learningRate,
+                long seed,
+                int logEvery,
+                boolean progress) {
+            this(batchSize, epochs, maxSteps, learningRate, seed, logEvery, progress, 0, false);
+        }
 
         /** These settings with another learning rate. */
         public Settings withLearningRate(float lr) {
-            return new Settings(batchSize, epochs, maxSteps, lr, seed, logEvery, progress);
+            return new Settings(
+                    batchSize,
+                    epochs,
+                    maxSteps,
+                    lr,
+                    seed,
+                    logEvery,
+                    progress,
+                    checkpointEvery,
+                    resume);
         }
 
         /** These settings with another number of epochs and step cap. */
         public Settings withSteps(int epochs, int maxSteps) {
             return new Settings(
-                    batchSize, epochs, maxSteps, learningRate, seed, logEvery, progress);
+                    batchSize,
+                    epochs,
+                    maxSteps,
+                    learningRate,
+                    seed,
+                    logEvery,
+                    progress,
+                    checkpointEvery,
+                    resume);
         }
     }
 
@@ -154,13 +195,56 @@ public final class FineTuneRun {
             PeftModel pm = setup.apply(model, initData, manager);
             trainable = pm.trainableParameterCount();
             System.out.println("[" + name + "] " + pm.trainableSummary());
+            TrainingCheckpoints checkpoints = null;
+            Optimizer optimizer;
+            if (s.checkpointEvery() > 0) {
+                ResumableAdam adam =
+                        ResumableAdam.builder()
+                                .optLearningRateTracker(Tracker.fixed(s.learningRate()))
+                                .build();
+                optimizer = adam;
+                checkpoints =
+                        TrainingCheckpoints.builder()
+                                .setDirectory(out.resolve("checkpoints"))
+                                .setOptimizer(adam)
+                                .setSeed(s.seed())
+                                .optEvery(s.checkpointEvery())
+                                .optResume(s.resume())
+                                .build();
+            } else {
+                optimizer =
+                        Optimizer.adam()
+                                .optLearningRateTracker(Tracker.fixed(s.learningRate()))
+                                .build();
+            }
             DefaultTrainingConfig cfg =
                     new DefaultTrainingConfig(pm.trainingLoss(Loss.softmaxCrossEntropyLoss()))
-                            .optOptimizer(
-                                    Optimizer.adam()
-                                            .optLearningRateTracker(Tracker.fixed(s.learningRate()))
-                                            .build());
+                            .optOptimizer(optimizer);
             double[] bestAccuracy = {-1};
+            Path validationFile = out.resolve("validation.json");
+            int done = checkpoints == null ? 0 : checkpoints.completedEpochs();
+            if (done > 0) {
+                // the epochs before the checkpoint: their accuracies and the best so far (an
+                // epoch validated after the checkpoint is run again, to the same result)
+                JsonArray saved =
+                        Files.isRegularFile(validationFile)
+                                ? JsonIO.readObject(validationFile).getAsJsonArray("accuracies")
+                                : new JsonArray();
+                if (saved == null || saved.size() < done) {
+                    throw new IllegalArgumentException(
+                            validationFile
+                                    + ": expected the accuracies of the "
+                                    + done
+                                    + " epochs before the newest checkpoint in "
+                                    + out.resolve("checkpoints")
+                                    + ", found "
+                                    + (saved == null ? "none" : saved.size()));
+                }
+                for (int i = 0; i < done; i++) {
+                    accuracies.add(saved.get(i).getAsDouble());
+                    bestAccuracy[0] = Math.max(bestAccuracy[0], saved.get(i).getAsDouble());
+                }
+            }
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 TrainLoop loop =
                         TrainLoop.builder()
@@ -190,7 +274,9 @@ public final class FineTuneRun {
                                                 bestAccuracy[0] = acc;
                                                 save(pm, best);
                                             }
+                                            writeAccuracies(validationFile, accuracies);
                                         })
+                                .optCheckpoints(checkpoints)
                                 .build();
                 losses = loop.run();
                 if (loop.skippedSteps() > 0) {
@@ -247,6 +333,18 @@ public final class FineTuneRun {
     static TextBatcher evaluationBatches(
             TextSplits splits, String split, HuggingFaceTokenizer tokenizer, Settings s) {
         return TextClassifiers.batches(splits.split(split), tokenizer, 32, false, s.seed());
+    }
+
+    private static void writeAccuracies(Path file, List<Double> accuracies) {
+        JsonObject o = new JsonObject();
+        JsonArray a = new JsonArray();
+        accuracies.forEach(a::add);
+        o.add("accuracies", a);
+        try {
+            JsonIO.writeSorted(file, o);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Saves for the original MiniLM: PiSSA and LoRA-GA adapters are converted to plain LoRA. */
