@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import dev.peft4j.models.io.HfWeights;
+import dev.peft4j.models.io.LoadOptions;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -44,6 +48,35 @@ class OnnxWeightsTest {
             assertAlmostEquals(weights.load("lin.bias", manager).toFloatArray(), BIAS, 0, 0);
             assertAlmostEquals(
                     weights.load("norm.weight", manager).toFloatArray(), new float[] {7, 8}, 0, 0);
+        }
+    }
+
+    @Test
+    void aNonFiniteInitializerIsRefusedAtLoadNamingTheTensorAndTheFile() throws Exception {
+        float[] weight = {1, 2, 3, 4, Float.NaN, 6}; // HF layout [out 3, in 2]
+        byte[] model =
+                model(
+                        List.of(
+                                tensorRaw("weight", new long[] {3, 2}, weight),
+                                tensorPacked(
+                                        "bias",
+                                        new long[] {3},
+                                        new float[] {0, Float.POSITIVE_INFINITY, 0})),
+                        List.of());
+        OnnxWeights weights = OnnxWeights.of(ByteBuffer.wrap(model), "tiny.onnx");
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Linear linear = Linear.builder().setUnits(3).build();
+            linear.initialize(manager, DataType.FLOAT32, new Shape(1, 2));
+            float[] before = linear.getParameters().get("weight").getArray().toFloatArray();
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> HfWeights.load(linear, weights, LoadOptions.strict()));
+            assertTrue(e.getMessage().contains("tiny.onnx"), e.getMessage());
+            assertTrue(e.getMessage().contains("'weight' contains NaN or Inf"), e.getMessage());
+            assertTrue(e.getMessage().contains("'bias' contains NaN or Inf"), e.getMessage());
+            assertAlmostEquals(
+                    linear.getParameters().get("weight").getArray().toFloatArray(), before, 0, 0);
         }
     }
 
