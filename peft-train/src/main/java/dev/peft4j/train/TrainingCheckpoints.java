@@ -16,7 +16,6 @@ import dev.peft4j.core.io.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -246,9 +245,7 @@ public final class TrainingCheckpoints {
         List<Path> all = checkpoints();
         for (int i = 0; i < all.size() - keep; i++) {
             // renamed out of the checkpoint names first, so a kill never leaves half of one
-            Path doomed = all.get(i).resolveSibling(all.get(i).getFileName() + ".deleting");
-            Files.move(all.get(i), doomed, StandardCopyOption.ATOMIC_MOVE);
-            deleteTree(doomed);
+            AtomicFiles.deleteAtomically(all.get(i));
         }
     }
 
@@ -273,20 +270,9 @@ public final class TrainingCheckpoints {
             for (Path p : (Iterable<Path>) entries::iterator) {
                 String n = p.getFileName().toString();
                 if (n.startsWith("checkpoint-") && !NAME.matcher(n).matches()) {
-                    deleteTree(p);
+                    AtomicFiles.deleteRecursively(p);
                 }
             }
-        }
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        List<Path> all = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(root)) {
-            walk.forEach(all::add);
-        }
-        all.sort(Comparator.reverseOrder());
-        for (Path p : all) {
-            Files.deleteIfExists(p);
         }
     }
 

@@ -11,7 +11,6 @@ import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.io.HfWeights;
-import dev.peft4j.train.TrainLoop;
 import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.TextBatcher;
 import dev.peft4j.train.text.TextClassifiers;
@@ -57,16 +56,7 @@ public final class FullFineTune {
                                             .optLearningRateTracker(Tracker.fixed(s.learningRate()))
                                             .build());
             try (Trainer trainer = djl.newTrainer(cfg)) {
-                TrainLoop.builder()
-                        .setTrainer(trainer)
-                        .setTrainData(train)
-                        .optEpochs(s.epochs())
-                        .optMaxSteps(s.maxSteps())
-                        .optProgress(s.progress())
-                        .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
-                        .optOnStep(FineTuneRun.logLoss(name + " full", s))
-                        .build()
-                        .run();
+                FineTuneRun.loop(trainer, train, s, name + " full").build().run();
             }
             Files.createDirectories(out);
             HfWeights.save(clf, out.resolve("model.safetensors"));

@@ -300,8 +300,23 @@ public final class AtomicFiles {
         }
     }
 
+    /**
+     * Deletes {@code path} so that a kill never leaves part of it under its name: it is renamed to
+     * a {@code <name>.deleting-<random>} sibling first (atomically), then deleted with everything
+     * below it. A kill in between leaves only that sibling, for the caller's next run to remove.
+     */
+    public static void deleteAtomically(Path path) throws IOException {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Path doomed = temporarySibling(path, "deleting");
+        Files.move(path, doomed, StandardCopyOption.ATOMIC_MOVE);
+        fsyncDirectory(path.toAbsolutePath().getParent());
+        deleteRecursively(doomed);
+    }
+
     /** Deletes {@code path} and, if it is a directory, everything below it; absent paths are ignored. */
-    static void deleteRecursively(Path path) throws IOException {
+    public static void deleteRecursively(Path path) throws IOException {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -247,15 +247,7 @@ public final class FineTuneRun {
             }
             try (Trainer trainer = pm.newTrainer(djl, cfg)) {
                 TrainLoop loop =
-                        TrainLoop.builder()
-                                .setTrainer(trainer)
-                                .setTrainData(train)
-                                .optEpochs(s.epochs())
-                                .optMaxSteps(s.maxSteps())
-                                .optProgress(s.progress())
-                                .optStepsPerEpoch(
-                                        (train.size() + s.batchSize() - 1) / s.batchSize())
-                                .optOnStep(logLoss(name, s))
+                        loop(trainer, train, s, name)
                                 .optOnEpoch(
                                         (epoch, epochLosses) -> {
                                             double acc =
@@ -291,6 +283,22 @@ public final class FineTuneRun {
         double[] tests = evaluateSaved(factory, best, splits, tokenizer, s);
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(name, trainable, losses, accuracies, tests[0], tests[1], seconds, best);
+    }
+
+    /**
+     * A {@link TrainLoop} builder for {@code trainer} over {@code train} with the epochs, step cap
+     * and progress bar of {@code s}, logging the loss as {@link #logLoss} does.
+     */
+    public static TrainLoop.Builder loop(
+            Trainer trainer, TextBatcher train, Settings s, String name) {
+        return TrainLoop.builder()
+                .setTrainer(trainer)
+                .setTrainData(train)
+                .optEpochs(s.epochs())
+                .optMaxSteps(s.maxSteps())
+                .optProgress(s.progress())
+                .optStepsPerEpoch((train.size() + s.batchSize() - 1) / s.batchSize())
+                .optOnStep(logLoss(name, s));
     }
 
     /** A step listener that prints {@code [name] step N  loss L} every {@code s.logEvery()} steps. */
