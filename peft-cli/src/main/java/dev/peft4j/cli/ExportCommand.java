@@ -1,34 +1,40 @@
 package dev.peft4j.cli;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Block;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
-import dev.peft4j.core.io.AtomicFiles;
-import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.models.bert.BertForSequenceClassification;
-import dev.peft4j.models.io.HfWeights;
+import dev.peft4j.models.bert.BertModel;
+import dev.peft4j.models.bert.Pooling;
+import dev.peft4j.models.export.HeadConfig;
+import dev.peft4j.models.export.ModelExport;
+import dev.peft4j.models.onnx.OnnxWeights;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code peft export}: merges an adapter into its pre-trained base and writes a plain Hugging Face
- * model folder ({@code config.json} + {@code model.safetensors}), published atomically.
+ * {@code peft export}: merges an adapter into its pre-trained base and writes a model folder that
+ * transformers or sentence-transformers load and that predicts there what it predicted here
+ * ({@link ModelExport}), published atomically. The head's pooling, labels and truncation length
+ * come from the adapter's {@code head_config.json} (written by {@code peft train}), or from
+ * {@code --pooling}, {@code --labels} and {@code --max-length} for an adapter without one.
  */
 @Command(
         name = "export",
         mixinStandardHelpOptions = true,
-        description = "Merge an adapter into its base model and write a Hugging Face model folder.")
+        description =
+                "Merge an adapter into its base model and write a transformers or"
+                        + " sentence-transformers model folder.")
 public final class ExportCommand implements Callable<Integer> {
 
     private static final String HEAD_KEY = AdapterCheckpoint.PREFIX + "classifier.weight";
+    private static final String POOLER_KEY = AdapterCheckpoint.PREFIX + "bert.pooler.dense.weight";
 
     @Option(
             names = "--model",
@@ -50,32 +56,172 @@ public final class ExportCommand implements Callable<Integer> {
             description = "output model folder")
     Path out;
 
+    @Option(
+            names = "--format",
+            defaultValue = "auto",
+            description =
+                    "auto (default: transformers for a head on the pooler, sentence-transformers"
+                            + " otherwise), transformers or sentence-transformers")
+    String format;
+
+    @Option(
+            names = "--pooling",
+            description =
+                    "the head's pooling (mean, cls, pooler) when the adapter has no"
+                            + " head_config.json; must agree with it otherwise")
+    String pooling;
+
+    @Option(
+            names = "--labels",
+            split = ",",
+            description = "class labels in index order (default: head_config.json, or LABEL_i)")
+    List<String> labels;
+
+    @Option(
+            names = "--max-length",
+            description =
+                    "truncation length of the exported tokenizer (default: head_config.json, or"
+                            + " the base's sentence-transformers max_seq_length)")
+    Integer maxLength;
+
     @Override
     public Integer call() throws Exception {
         PretrainedEncoder encoder = TrainCommand.encoder(model);
-        int labels = headLabels(adapter);
+        ModelExport.Format fmt = ModelExport.Format.parse(format);
+        int classes = headLabels(adapter);
+        String tokenizerOrigin = "class-path resource " + encoder.tokenizerResource();
+        ModelExport.Form form;
         try (NDManager manager = NDManager.newBaseManager()) {
-            Block base =
-                    labels > 0
-                            ? encoder.loadForClassification(manager, encoder.weights(), labels)
-                            : encoder.load(manager, encoder.weights());
-            Block merged = PeftModel.load(base, adapter).mergeAndUnload();
-            JsonObject config = JsonParser.parseString(encoder.config().toJson()).getAsJsonObject();
-            if (labels > 0) {
-                JsonArray arch = new JsonArray();
-                arch.add(BertForSequenceClassification.class.getSimpleName());
-                config.add("architectures", arch);
-                config.addProperty("num_labels", labels);
+            OnnxWeights weights = encoder.weights();
+            if (classes > 0) {
+                HeadConfig head = head(encoder, classes);
+                if (head.pooling() == Pooling.POOLER
+                        && !PretrainedEncoder.hasPooler(weights)
+                        && !adapterHas(adapter, POOLER_KEY)) {
+                    throw new IllegalArgumentException(
+                            adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE)
+                                    + ": the head pools by the pooler, but neither the adapter"
+                                    + " nor "
+                                    + model
+                                    + " holds bert.pooler weights (train with --pooling pooler,"
+                                    + " which saves them)");
+                }
+                BertForSequenceClassification base =
+                        encoder.loadForClassification(manager, weights, classes, head.pooling());
+                BertForSequenceClassification merged =
+                        (BertForSequenceClassification)
+                                PeftModel.load(base, adapter).mergeAndUnload();
+                form =
+                        ModelExport.classifier(
+                                merged,
+                                encoder.config(),
+                                head,
+                                fmt,
+                                encoder.tokenizerJson(),
+                                tokenizerOrigin,
+                                out);
+            } else {
+                if (pooling != null || labels != null) {
+                    throw new IllegalArgumentException(
+                            adapter
+                                    + ": the adapter has no classifier, so --pooling and --labels"
+                                    + " do not apply (an encoder exports with "
+                                    + model
+                                    + "'s own pooling)");
+                }
+                BertModel merged =
+                        (BertModel)
+                                PeftModel.load(encoder.load(manager, weights), adapter)
+                                        .mergeAndUnload();
+                form =
+                        ModelExport.encoder(
+                                merged,
+                                encoder.config(),
+                                encoder.pooling(),
+                                true,
+                                maxLength != null ? maxLength : encoder.maxSeqLength(),
+                                encoder.tokenizerJson(),
+                                tokenizerOrigin,
+                                out);
             }
-            AtomicFiles.publishDirectory(
-                    out,
-                    staging -> {
-                        HfWeights.save(merged, staging.resolve("model.safetensors"));
-                        JsonIO.writeSorted(staging.resolve("config.json"), config);
-                    });
         }
-        System.out.println("merged " + adapter + " into " + model + " -> " + out.toAbsolutePath());
+        System.out.println(
+                "merged "
+                        + adapter
+                        + " into "
+                        + model
+                        + " -> "
+                        + out.toAbsolutePath()
+                        + " ("
+                        + describe(form)
+                        + ")");
         return 0;
+    }
+
+    /** The head config: the adapter's file with the flags checked against it, or the flags. */
+    private HeadConfig head(PretrainedEncoder encoder, int classes) throws Exception {
+        HeadConfig saved = HeadConfig.read(adapter);
+        Pooling asked = pooling == null ? null : HeadConfig.parsePooling(pooling, "--pooling");
+        if (saved == null && asked == null) {
+            throw new IllegalArgumentException(
+                    adapter
+                            + ": no "
+                            + HeadConfig.FILE
+                            + " (peft train writes one) says how the head pools: pass --pooling"
+                            + " mean, cls or pooler");
+        }
+        if (saved != null && asked != null && asked != saved.pooling()) {
+            throw new IllegalArgumentException(
+                    "--pooling "
+                            + pooling
+                            + ": the head was trained on "
+                            + HeadConfig.poolingName(saved.pooling())
+                            + " pooling ("
+                            + adapter.resolve(HeadConfig.FILE)
+                            + "); exporting it as "
+                            + pooling
+                            + " would compute something else");
+        }
+        List<String> names = labels;
+        if (names == null) {
+            names = saved != null ? saved.labels() : defaultLabels(classes);
+        }
+        if (names.size() != classes) {
+            throw new IllegalArgumentException(
+                    (labels != null ? "--labels" : adapter.resolve(HeadConfig.FILE).toString())
+                            + ": "
+                            + names.size()
+                            + " labels "
+                            + names
+                            + " for a classifier of "
+                            + classes
+                            + " classes");
+        }
+        int length =
+                maxLength != null
+                        ? maxLength
+                        : saved != null ? saved.maxLength() : encoder.maxSeqLength();
+        return new HeadConfig(asked != null ? asked : saved.pooling(), names, length);
+    }
+
+    private static List<String> defaultLabels(int classes) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < classes; i++) {
+            out.add("LABEL_" + i); // transformers' default id2label
+        }
+        return out;
+    }
+
+    private static String describe(ModelExport.Form form) {
+        switch (form) {
+            case TRANSFORMERS_SEQUENCE_CLASSIFICATION:
+                return "transformers BertForSequenceClassification";
+            case SENTENCE_TRANSFORMERS_CLASSIFIER:
+                return "sentence-transformers Transformer + Pooling + Dense: encode() gives logits";
+            default:
+                return "sentence-transformers encoder; the root also loads with transformers"
+                        + " AutoModel";
+        }
     }
 
     /** The number of classes of the adapter's saved classification head, or 0 when it has none. */
@@ -83,6 +229,13 @@ public final class ExportCommand implements Callable<Integer> {
         try (SafetensorsReader r =
                 SafetensorsReader.open(adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
             return r.contains(HEAD_KEY) ? (int) r.info(HEAD_KEY).shape().get(0) : 0;
+        }
+    }
+
+    private static boolean adapterHas(Path adapter, String key) throws Exception {
+        try (SafetensorsReader r =
+                SafetensorsReader.open(adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE))) {
+            return r.contains(key);
         }
     }
 }

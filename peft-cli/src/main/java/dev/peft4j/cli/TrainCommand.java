@@ -9,7 +9,10 @@ import com.google.gson.JsonPrimitive;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
+import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.io.JsonIO;
+import dev.peft4j.models.bert.Pooling;
+import dev.peft4j.models.export.HeadConfig;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.FineTuneRun;
 import dev.peft4j.train.text.Splits;
@@ -41,6 +44,8 @@ import picocli.CommandLine.Option;
         description =
                 "Fine-tune a sequence classifier (MiniLM, BGE) with an adapter on JSONL text data.")
 public final class TrainCommand implements Callable<Integer> {
+
+    private static final String POOLER = "bert.pooler";
 
     @Mixin TrainingOptions training = new TrainingOptions();
 
@@ -94,6 +99,14 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, String> settings = new LinkedHashMap<>();
 
     @Option(
+            names = "--pooling",
+            description =
+                    "how the classifier pools token states: mean, cls, or pooler (transformers'"
+                        + " BertForSequenceClassification: tanh(dense(h[CLS])), trained with the"
+                        + " head); default: the model's own (mean for MiniLM, cls for BGE)")
+    String pooling;
+
+    @Option(
             names = "--max-length",
             defaultValue = "128",
             description = "truncation in tokens (default: ${DEFAULT-VALUE})")
@@ -108,7 +121,23 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PretrainedEncoder encoder = encoder(model);
-        AdapterConfig adapter = adapterConfig();
+        Pooling pool =
+                pooling == null ? encoder.pooling() : HeadConfig.parsePooling(pooling, "--pooling");
+        AdapterConfig adapter = adapterConfig(pool == Pooling.POOLER);
+        if (pool == Pooling.POOLER
+                && !PretrainedEncoder.hasPooler(encoder.weights())
+                && adapter.modulesToSave().stream()
+                        .noneMatch(m -> TargetModules.matchesName(POOLER, m))) {
+            throw new IllegalArgumentException(
+                    (config != null ? config.toString() : "peft train options")
+                            + ": --pooling pooler trains "
+                            + POOLER
+                            + " with the head ("
+                            + model
+                            + " has no pooler weights), so modules_to_save must name it (add"
+                            + " \"pooler\"); found "
+                            + adapter.modulesToSave());
+        }
         List<String> labels = new ArrayList<>();
         List<TextExample> trainSet = readJsonl(train, labels, true);
         Map<String, List<TextExample>> splits = new LinkedHashMap<>();
@@ -136,7 +165,7 @@ public final class TrainCommand implements Callable<Integer> {
                 labels);
         FineTuneRun.Settings s = training.settings(adapter.recommendedLearningRate());
         FineTuneRun.ModelFactory factory =
-                (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n);
+                (manager, n) -> encoder.loadForClassification(manager, encoder.weights(), n, pool);
         try (HuggingFaceTokenizer tokenizer = encoder.tokenizer(maxLength)) {
             FineTuneRun.Result r =
                     FineTuneRun.run(
@@ -147,6 +176,7 @@ public final class TrainCommand implements Callable<Integer> {
                             FineTuneRun.inject(adapter),
                             s,
                             out);
+            new HeadConfig(pool, labels, maxLength).write(r.adapter());
             writeSummary(r, labels, s);
             System.out.printf(
                     Locale.ROOT,
@@ -160,13 +190,15 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** The adapter config: the file (or a LORA skeleton), then the flags, parsed by the method's registry. */
-    AdapterConfig adapterConfig() throws IOException {
+    AdapterConfig adapterConfig(boolean trainPooler) throws IOException {
         JsonObject json = config != null ? JsonIO.readObject(config) : new JsonObject();
         if (config == null) {
             json.addProperty(
                     "peft_type", method == null ? "LORA" : method.toUpperCase(Locale.ROOT));
             json.add("target_modules", strings(List.of("query", "value")));
-            json.add("modules_to_save", strings(List.of("classifier")));
+            json.add(
+                    "modules_to_save",
+                    strings(trainPooler ? List.of("classifier", "pooler") : List.of("classifier")));
             json.addProperty("task_type", "SEQ_CLS");
         }
         if (rank != null) {

