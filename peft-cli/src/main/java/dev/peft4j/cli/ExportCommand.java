@@ -11,10 +11,12 @@ import dev.peft4j.models.export.HeadConfig;
 import dev.peft4j.models.export.ModelExport;
 import dev.peft4j.models.onnx.OnnxWeights;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -84,8 +86,23 @@ public final class ExportCommand implements Callable<Integer> {
                             + " the base's sentence-transformers max_seq_length)")
     Integer maxLength;
 
+    @Option(names = "--force", description = "replace an existing, non-empty output folder")
+    boolean force;
+
     @Override
     public Integer call() throws Exception {
+        if (!force && Files.isDirectory(out)) {
+            try (Stream<Path> entries = Files.list(out)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException(
+                            out
+                                    + ": the output folder exists and is not empty; pass --force"
+                                    + " to replace it");
+                }
+            }
+        } else if (!force && Files.exists(out)) {
+            throw new IllegalArgumentException(out + ": exists and is not a folder");
+        }
         PretrainedEncoder encoder = TrainCommand.encoder(model);
         ModelExport.Format fmt = ModelExport.Format.parse(format);
         int classes = headLabels(adapter);

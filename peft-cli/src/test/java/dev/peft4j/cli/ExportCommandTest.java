@@ -1,5 +1,6 @@
 package dev.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,6 +20,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.io.AtomicFiles;
 import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.AdapterChecks;
@@ -97,6 +99,7 @@ class ExportCommandTest {
             JsonArray s = new JsonArray();
             SENTENCES.forEach(s::add);
             JsonIO.writeSorted(root.resolve("sentences.json"), wrap("sentences", s));
+            AtomicFiles.deleteRecursively(root.resolve(name)); // the previous run's export
         }
         return root.resolve(name);
     }
@@ -178,6 +181,16 @@ class ExportCommandTest {
                 0, export(ok, adapter, tmp.resolve("out"), "--pooling", "mean"), ok.toString());
         JsonObject config = JsonIO.readObject(tmp.resolve("out/config.json"));
         assertEquals("LABEL_2", config.getAsJsonObject("id2label").get("2").getAsString());
+        // a second export into the same folder needs --force
+        byte[] before = Files.readAllBytes(tmp.resolve("out/config.json"));
+        StringWriter again = new StringWriter();
+        assertEquals(2, export(again, adapter, tmp.resolve("out"), "--pooling", "mean"));
+        assertTrue(again.toString().contains("--force"), again.toString());
+        assertArrayEquals(before, Files.readAllBytes(tmp.resolve("out/config.json")));
+        String[] relabel = {"--pooling", "mean", "--labels", "a,b,c", "--force"};
+        assertEquals(0, export(again, adapter, tmp.resolve("out"), relabel), again.toString());
+        config = JsonIO.readObject(tmp.resolve("out/config.json"));
+        assertEquals("c", config.getAsJsonObject("id2label").get("2").getAsString());
     }
 
     /** A LoRA adapter with a trained head (and pooler), seeded, with its head config. */
