@@ -388,16 +388,30 @@ public final class PeftModel {
 
     /**
      * Creates a DJL trainer for the model and re-freezes the base (DJL's {@code newTrainer} unfreezes
-     * every parameter of a loaded model), so only adapter parameters reach the optimizer.
+     * every parameter of a loaded model), so only adapter parameters reach the optimizer. The
+     * model's block is this PeftModel's root, or a block that holds it (a sentence encoder around
+     * the adapted transformer); the wrapper's own parameters, if any, stay trainable.
      */
     public Trainer newTrainer(Model model, TrainingConfig config) {
-        if (model.getBlock() != root) {
+        if (!holdsRoot(model.getBlock())) {
             throw new IllegalArgumentException(
-                    "The model's block is not this PeftModel's root block");
+                    "The model's block is not this PeftModel's root block, nor holds it");
         }
         Trainer trainer = model.newTrainer(config);
         applyState();
         return trainer;
+    }
+
+    private boolean holdsRoot(Block block) {
+        if (block == root) {
+            return true;
+        }
+        for (Block child : block.getChildren().values()) {
+            if (holdsRoot(child)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Pushes activation, disabled state and trainability to every layer. */

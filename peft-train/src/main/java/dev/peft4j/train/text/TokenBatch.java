@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -34,22 +35,38 @@ public final class TokenBatch {
     public static TokenBatch encode(
             HuggingFaceTokenizer tokenizer, List<String> texts, long padId) {
         Encoding[] encodings = tokenizer.batchEncode(texts);
-        int length = 0;
+        List<long[]> ids = new ArrayList<>();
+        List<long[]> types = new ArrayList<>();
         for (Encoding e : encodings) {
-            length = Math.max(length, e.getIds().length);
+            ids.add(e.getIds());
+            types.add(e.getTypeIds());
         }
-        int n = encodings.length;
+        return pad(ids, types, padId);
+    }
+
+    /**
+     * Pads already tokenized texts (every token real) to the longest.
+     *
+     * @param tokenIds each text's ids, special tokens included
+     * @param typeIds each text's token type ids (same lengths)
+     * @param padId the id that fills padded positions
+     * @return the batch
+     */
+    public static TokenBatch pad(List<long[]> tokenIds, List<long[]> typeIds, long padId) {
+        int length = 0;
+        for (long[] t : tokenIds) {
+            length = Math.max(length, t.length);
+        }
+        int n = tokenIds.size();
         long[][] ids = new long[n][length];
         long[][] mask = new long[n][length];
         long[][] types = new long[n][length];
         for (int b = 0; b < n; b++) {
-            long[] tokenIds = encodings[b].getIds();
-            long[] tokenMask = encodings[b].getAttentionMask();
-            long[] tokenTypes = encodings[b].getTypeIds();
+            long[] t = tokenIds.get(b);
             Arrays.fill(ids[b], padId);
-            System.arraycopy(tokenIds, 0, ids[b], 0, tokenIds.length);
-            System.arraycopy(tokenMask, 0, mask[b], 0, tokenMask.length);
-            System.arraycopy(tokenTypes, 0, types[b], 0, tokenTypes.length);
+            System.arraycopy(t, 0, ids[b], 0, t.length);
+            Arrays.fill(mask[b], 0, t.length, 1L);
+            System.arraycopy(typeIds.get(b), 0, types[b], 0, t.length);
         }
         return new TokenBatch(ids, mask, types);
     }
