@@ -48,9 +48,15 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Option(
             names = "--adapter",
-            required = true,
             description = "adapter folder (adapter_config.json + adapter_model.safetensors)")
     Path adapter;
+
+    @Option(
+            names = "--weights",
+            description =
+                    "instead of --adapter: a fully fine-tuned encoder's model.safetensors (peft"
+                            + " train --task embedding --full)")
+    Path weights;
 
     @Option(
             names = {"-o", "--out"},
@@ -63,7 +69,9 @@ public final class ExportCommand implements Callable<Integer> {
             defaultValue = "auto",
             description =
                     "auto (default: transformers for a head on the pooler, sentence-transformers"
-                            + " otherwise), transformers or sentence-transformers")
+                            + " otherwise), transformers, sentence-transformers, onnx (an encoder:"
+                            + " the base's ONNX graph with the merged weights) or safetensors"
+                            + " (transformers layout)")
     String format;
 
     @Option(
@@ -103,17 +111,22 @@ public final class ExportCommand implements Callable<Integer> {
         } else if (!force && Files.exists(out)) {
             throw new IllegalArgumentException(out + ": exists and is not a folder");
         }
+        if ((adapter == null) == (weights == null)) {
+            throw new IllegalArgumentException(
+                    "give one of --adapter (an adapter folder) or --weights (a fine-tuned"
+                            + " encoder's model.safetensors)");
+        }
         PretrainedEncoder encoder = TrainCommand.encoder(model);
         ModelExport.Format fmt = ModelExport.Format.parse(format);
-        int classes = headLabels(adapter);
+        int classes = adapter == null ? 0 : headLabels(adapter);
         String tokenizerOrigin = "class-path resource " + encoder.tokenizerResource();
         ModelExport.Form form;
         try (NDManager manager = NDManager.newBaseManager()) {
-            OnnxWeights weights = encoder.weights();
+            OnnxWeights base = encoder.weights();
             if (classes > 0) {
                 HeadConfig head = head(encoder, classes);
                 if (head.pooling() == Pooling.POOLER
-                        && !PretrainedEncoder.hasPooler(weights)
+                        && !PretrainedEncoder.hasPooler(base)
                         && !adapterHas(adapter, POOLER_KEY)) {
                     throw new IllegalArgumentException(
                             adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE)
@@ -123,11 +136,11 @@ public final class ExportCommand implements Callable<Integer> {
                                     + " holds bert.pooler weights (train with --pooling pooler,"
                                     + " which saves them)");
                 }
-                BertForSequenceClassification base =
-                        encoder.loadForClassification(manager, weights, classes, head.pooling());
+                BertForSequenceClassification classifier =
+                        encoder.loadForClassification(manager, base, classes, head.pooling());
                 BertForSequenceClassification merged =
                         (BertForSequenceClassification)
-                                PeftModel.load(base, adapter).mergeAndUnload();
+                                PeftModel.load(classifier, adapter).mergeAndUnload();
                 form =
                         ModelExport.classifier(
                                 merged,
@@ -140,31 +153,39 @@ public final class ExportCommand implements Callable<Integer> {
             } else {
                 if (pooling != null || labels != null) {
                     throw new IllegalArgumentException(
-                            adapter
-                                    + ": the adapter has no classifier, so --pooling and --labels"
+                            (adapter != null ? adapter : weights)
+                                    + ": the model has no classifier, so --pooling and --labels"
                                     + " do not apply (an encoder exports with "
                                     + model
                                     + "'s own pooling)");
                 }
-                BertModel merged =
-                        (BertModel)
-                                PeftModel.load(encoder.load(manager, weights), adapter)
-                                        .mergeAndUnload();
+                BertModel merged = mergedEncoder(encoder, base, manager);
+                int length = maxLength != null ? maxLength : encoder.maxSeqLength();
                 form =
-                        ModelExport.encoder(
-                                merged,
-                                encoder.config(),
-                                encoder.pooling(),
-                                true,
-                                maxLength != null ? maxLength : encoder.maxSeqLength(),
-                                encoder.tokenizerJson(),
-                                tokenizerOrigin,
-                                out);
+                        fmt == ModelExport.Format.ONNX
+                                ? ModelExport.onnx(
+                                        merged,
+                                        base,
+                                        encoder.config(),
+                                        encoder.pooling(),
+                                        length,
+                                        encoder.tokenizerJson(),
+                                        tokenizerOrigin,
+                                        out)
+                                : ModelExport.encoder(
+                                        merged,
+                                        encoder.config(),
+                                        encoder.pooling(),
+                                        true,
+                                        length,
+                                        encoder.tokenizerJson(),
+                                        tokenizerOrigin,
+                                        fmt,
+                                        out);
             }
         }
         System.out.println(
-                "merged "
-                        + adapter
+                (adapter != null ? "merged " + adapter : "exported " + weights)
                         + " into "
                         + model
                         + " -> "
@@ -235,10 +256,26 @@ public final class ExportCommand implements Callable<Integer> {
                 return "transformers BertForSequenceClassification";
             case SENTENCE_TRANSFORMERS_CLASSIFIER:
                 return "sentence-transformers Transformer + Pooling + Dense: encode() gives logits";
+            case ONNX_ENCODER:
+                return "the base's ONNX graph with the merged weights, for ONNX Runtime and"
+                        + " LangChain4j's OnnxEmbeddingModel";
+            case TRANSFORMERS_ENCODER:
+                return "transformers BertModel";
             default:
                 return "sentence-transformers encoder; the root also loads with transformers"
                         + " AutoModel";
         }
+    }
+
+    /** The encoder with the adapter merged, or with the fully fine-tuned weights loaded. */
+    private BertModel mergedEncoder(PretrainedEncoder encoder, OnnxWeights base, NDManager manager)
+            throws Exception {
+        BertModel bert = encoder.load(manager, base);
+        if (adapter != null) {
+            return (BertModel) PeftModel.load(bert, adapter).mergeAndUnload();
+        }
+        PretrainedEncoder.loadFineTuned(bert, weights);
+        return bert;
     }
 
     /** The number of classes of the adapter's saved classification head, or 0 when it has none. */

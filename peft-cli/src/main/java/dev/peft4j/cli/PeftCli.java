@@ -22,7 +22,11 @@ public final class PeftCli implements Runnable {
 
     /** Every subcommand; a new capability adds its class here. */
     static final Class<?>[] SUBCOMMANDS = {
-        InspectCommand.class, TrainCommand.class, ExportCommand.class, MergeCommand.class
+        InspectCommand.class,
+        TrainCommand.class,
+        EvalCommand.class,
+        ExportCommand.class,
+        MergeCommand.class
     };
 
     @CommandLine.Spec private CommandLine.Model.CommandSpec spec;

@@ -50,10 +50,42 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin TrainingOptions training = new TrainingOptions();
 
     @Option(
-            names = "--train",
+            names = {"--train", "--data"},
             required = true,
-            description = "JSONL training data: {\"text\": ..., \"label\": ...} per line")
+            description =
+                    "JSONL training data: {\"text\", \"label\"} per line; for --task embedding"
+                            + " {\"anchor\", \"positive\"[, \"negative\"]} or {\"sentence1\","
+                            + " \"sentence2\", \"score\"}")
     Path train;
+
+    @Option(
+            names = "--task",
+            defaultValue = "classification",
+            description =
+                    "classification (default) or embedding (contrastive, as sentence-transformers)")
+    String task;
+
+    @Option(
+            names = "--loss",
+            defaultValue = "mnrl",
+            description =
+                    "embedding loss: mnrl (in-batch negatives, default), mnrl-symmetric, triplet"
+                            + " (pairs file with negatives), cosent or cosine (scored pairs)")
+    String loss;
+
+    @Option(
+            names = "--full",
+            description = "embedding: train every weight instead of an adapter (the baseline)")
+    boolean full;
+
+    @Option(names = "--queries", description = "embedding: BEIR queries.jsonl to evaluate on")
+    Path queries;
+
+    @Option(names = "--corpus", description = "embedding: BEIR corpus.jsonl to evaluate on")
+    Path corpus;
+
+    @Option(names = "--qrels", description = "embedding: BEIR qrels TSV to evaluate on")
+    Path qrels;
 
     @Option(
             names = "--validation",
@@ -120,6 +152,13 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (task.equals("embedding")) {
+            return EmbeddingTraining.run(this);
+        }
+        if (!task.equals("classification")) {
+            throw new IllegalArgumentException(
+                    "--task: unknown task '" + task + "'; expected classification or embedding");
+        }
         PretrainedEncoder encoder = encoder(model);
         Pooling pool =
                 pooling == null ? encoder.pooling() : HeadConfig.parsePooling(pooling, "--pooling");
@@ -191,15 +230,21 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** The adapter config: the file (or a LORA skeleton), then the flags, parsed by the method's registry. */
     AdapterConfig adapterConfig(boolean trainPooler) throws IOException {
+        return adapterConfig(
+                trainPooler ? List.of("classifier", "pooler") : List.of("classifier"), "SEQ_CLS");
+    }
+
+    /** The adapter config; without --config a skeleton with these modules_to_save and task_type. */
+    AdapterConfig adapterConfig(List<String> modulesToSave, String taskType) throws IOException {
         JsonObject json = config != null ? JsonIO.readObject(config) : new JsonObject();
         if (config == null) {
             json.addProperty(
                     "peft_type", method == null ? "LORA" : method.toUpperCase(Locale.ROOT));
             json.add("target_modules", strings(List.of("query", "value")));
-            json.add(
-                    "modules_to_save",
-                    strings(trainPooler ? List.of("classifier", "pooler") : List.of("classifier")));
-            json.addProperty("task_type", "SEQ_CLS");
+            if (!modulesToSave.isEmpty()) {
+                json.add("modules_to_save", strings(modulesToSave));
+            }
+            json.addProperty("task_type", taskType);
         }
         if (rank != null) {
             json.addProperty("r", rank);

@@ -56,6 +56,11 @@ public final class TrainingOptions {
                     "start from the newest checkpoint in OUT/checkpoints (with --checkpoint-every)")
     boolean resume;
 
+    /** Whether {@code --checkpoint-every} or {@code --resume} was given. */
+    boolean resumeOrCheckpoints() {
+        return resume || checkpointEvery > 0;
+    }
+
     /** Whether {@code --lr} was given. */
     public boolean learningRateGiven() {
         return lr != null;

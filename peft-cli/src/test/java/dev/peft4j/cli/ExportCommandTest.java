@@ -24,10 +24,13 @@ import dev.peft4j.core.io.AtomicFiles;
 import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.AdapterChecks;
+import dev.peft4j.core.testing.NdAssert;
+import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.export.HeadConfig;
 import dev.peft4j.models.onnx.OnnxWeights;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
+import dev.peft4j.train.embedding.SentenceEncoder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -153,6 +156,77 @@ class ExportCommandTest {
         Path out = exportDir("encoder");
         assertEquals(0, export(adapter, out), "export");
         assertMatchesReference("encoder", out, here);
+    }
+
+    /**
+     * The ONNX and safetensors forms of an encoder adapter read back into our encoder give the
+     * adapted model's embeddings (ONNX Runtime and LangChain4j run the ONNX form in peft-train's
+     * OnnxExportTest); the safetensors form exported again with {@code --weights} gives the same
+     * ONNX file byte for byte; a classifier has no ONNX form.
+     */
+    @Test
+    void anEncoderExportsAsOnnxAndSafetensorsThatReadBackAsTheAdaptedModel() throws Exception {
+        Path adapter = tmp.resolve("encoder-adapter");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PeftModel pm =
+                    PeftModel.create(
+                            ENC.load(m, weights),
+                            LoraConfig.builder()
+                                    .optRank(4)
+                                    .setTargetModules("query", "value", "dense")
+                                    .build());
+            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 16);
+            pm.save(adapter);
+        }
+        float[][] here = outputs(adapter, null, false);
+        Path onnx = tmp.resolve("onnx");
+        StringWriter err = new StringWriter();
+        assertEquals(0, export(err, adapter, onnx, "--format", "onnx"), err.toString());
+        assertTrue(Files.isRegularFile(onnx.resolve("tokenizer.json")));
+        JsonObject pooling = JsonIO.readObject(onnx.resolve("1_Pooling/config.json"));
+        assertTrue(pooling.get("pooling_mode_mean_tokens").getAsBoolean());
+        Path st = tmp.resolve("safetensors");
+        assertEquals(0, export(err, adapter, st, "--format", "safetensors"), err.toString());
+        JsonObject config = JsonIO.readObject(st.resolve("config.json"));
+        assertEquals("BertModel", config.getAsJsonArray("architectures").get(0).getAsString());
+        for (Path read : List.of(onnx.resolve("model.onnx"), st.resolve("model.safetensors"))) {
+            try (NDManager m = NDManager.newBaseManager();
+                    HuggingFaceTokenizer tokenizer = ENC.tokenizer(MAX_LENGTH)) {
+                BertModel bert = ENC.load(m, weights);
+                if (read.toString().endsWith(".onnx")) {
+                    bert = ENC.load(m, ENC.weights(read));
+                } else {
+                    PretrainedEncoder.loadFineTuned(bert, read);
+                }
+                float[][] back =
+                        new SentenceEncoder(bert, 384, Pooling.MEAN, true)
+                                .encode(SENTENCES, tokenizer, 8, m);
+                for (int i = 0; i < SENTENCES.size(); i++) {
+                    NdAssert.assertAlmostEquals(back[i], here[i], 0, 1e-5);
+                }
+            }
+        }
+        Path again = tmp.resolve("onnx-again");
+        var cl = PeftCli.commandLine();
+        cl.setErr(new PrintWriter(err));
+        int code =
+                cl.execute(
+                        "export",
+                        "--weights",
+                        st.resolve("model.safetensors").toString(),
+                        "--format",
+                        "onnx",
+                        "-o",
+                        again.toString());
+        assertEquals(0, code, err.toString());
+        assertArrayEquals(
+                Files.readAllBytes(onnx.resolve("model.onnx")),
+                Files.readAllBytes(again.resolve("model.onnx")));
+        StringWriter refused = new StringWriter();
+        Path head = classifierAdapter(Pooling.MEAN, 17);
+        assertEquals(2, export(refused, head, tmp.resolve("no"), "--format", "onnx"));
+        assertTrue(refused.toString().contains("no classifier head"), refused.toString());
+        assertTrue(Files.notExists(tmp.resolve("no")));
     }
 
     @Test

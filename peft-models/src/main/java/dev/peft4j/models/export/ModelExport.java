@@ -17,6 +17,7 @@ import dev.peft4j.models.bert.BertForSequenceClassification;
 import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.io.HfStateDict;
+import dev.peft4j.models.onnx.OnnxWeights;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -59,9 +60,23 @@ public final class ModelExport {
         /** transformers' {@code BertForSequenceClassification}: only for a head on the pooler. */
         TRANSFORMERS,
         /** A sentence-transformers pipeline: for every head. */
-        SENTENCE_TRANSFORMERS;
+        SENTENCE_TRANSFORMERS,
+        /**
+         * The base's own ONNX graph with the merged weights as its initializers: for an encoder
+         * without head.
+         */
+        ONNX,
+        /**
+         * The merged weights in transformers' layout ({@code config.json}, {@code
+         * model.safetensors}): a {@code BertModel} for an encoder, as {@link #TRANSFORMERS} for a
+         * classifier.
+         */
+        SAFETENSORS;
 
-        /** The format of a name: {@code auto}, {@code transformers}, {@code sentence-transformers}. */
+        /**
+         * The format of a name: {@code auto}, {@code transformers}, {@code sentence-transformers},
+         * {@code onnx}, {@code safetensors}.
+         */
         public static Format parse(String name) {
             for (Format f : values()) {
                 if (f.name().toLowerCase(Locale.ROOT).replace('_', '-').equals(name)) {
@@ -71,7 +86,8 @@ public final class ModelExport {
             throw new IllegalArgumentException(
                     "--format: unknown format '"
                             + name
-                            + "'; expected auto, transformers or sentence-transformers");
+                            + "'; expected auto, transformers, sentence-transformers, onnx or"
+                            + " safetensors");
         }
     }
 
@@ -82,13 +98,20 @@ public final class ModelExport {
         /** sentence-transformers Transformer, Pooling, Dense modules; {@code encode} gives logits. */
         SENTENCE_TRANSFORMERS_CLASSIFIER,
         /** sentence-transformers Transformer, Pooling (and Normalize) modules. */
-        SENTENCE_TRANSFORMERS_ENCODER
+        SENTENCE_TRANSFORMERS_ENCODER,
+        /** The base's ONNX graph ({@code model.onnx}) with the merged weights, and the tokenizer. */
+        ONNX_ENCODER,
+        /** transformers' {@code BertModel}: {@code config.json}, {@code model.safetensors}. */
+        TRANSFORMERS_ENCODER
     }
 
     private static final String ST = "sentence_transformers.models.";
     private static final String IDENTITY = "torch.nn.modules.linear.Identity";
     private static final String TANH = "torch.nn.modules.activation.Tanh";
     private static final String WEIGHTS = "model.safetensors";
+
+    /** The file name of the ONNX form's model. */
+    public static final String ONNX_FILE = "model.onnx";
 
     private ModelExport() {}
 
@@ -132,6 +155,15 @@ public final class ModelExport {
                             + head.labels().size()
                             + " labels "
                             + head.labels());
+        }
+        if (format == Format.ONNX) {
+            throw new IllegalArgumentException(
+                    "--format onnx writes the base's own ONNX graph, which has no classifier head:"
+                            + " export a classifier with --format transformers or"
+                            + " sentence-transformers");
+        }
+        if (format == Format.SAFETENSORS) {
+            format = Format.TRANSFORMERS;
         }
         if (format == Format.TRANSFORMERS && head.pooling() != Pooling.POOLER) {
             throw new IllegalArgumentException(
@@ -216,11 +248,69 @@ public final class ModelExport {
             String tokenizerOrigin,
             Path out)
             throws IOException {
+        return encoder(
+                merged,
+                config,
+                pooling,
+                normalize,
+                maxSeqLength,
+                tokenizerJson,
+                tokenizerOrigin,
+                Format.SENTENCE_TRANSFORMERS,
+                out);
+    }
+
+    /**
+     * Exports a merged encoder as a sentence-transformers model ({@link Format#AUTO}, {@link
+     * Format#SENTENCE_TRANSFORMERS}) or as transformers' {@code BertModel} ({@link
+     * Format#TRANSFORMERS}, {@link Format#SAFETENSORS}); {@link #onnx} writes the ONNX form.
+     *
+     * @param merged the encoder, adapters merged and unloaded
+     * @param config its config
+     * @param pooling the sentence pooling ({@link Pooling#MEAN} or {@link Pooling#CLS})
+     * @param normalize whether embeddings are L2-normalized
+     * @param maxSeqLength the truncation length in tokens
+     * @param tokenizerJson the base's {@code tokenizer.json}
+     * @param tokenizerOrigin where it came from, for errors
+     * @param format the layout asked for
+     * @param out the folder, published atomically
+     * @return the layout written
+     */
+    public static Form encoder(
+            BertModel merged,
+            BertConfig config,
+            Pooling pooling,
+            boolean normalize,
+            int maxSeqLength,
+            String tokenizerJson,
+            String tokenizerOrigin,
+            Format format,
+            Path out)
+            throws IOException {
         if (pooling == Pooling.POOLER) {
             throw new IllegalArgumentException(
                     "A sentence encoder pools by mean or cls, not by the pooler");
         }
+        if (format == Format.ONNX) {
+            throw new IllegalArgumentException(
+                    "The ONNX form needs the base's ONNX graph: call ModelExport.onnx");
+        }
         Map<String, Parameter> state = HfStateDict.of(merged);
+        if (format == Format.TRANSFORMERS || format == Format.SAFETENSORS) {
+            AtomicFiles.publishDirectory(
+                    out,
+                    staging -> {
+                        TokenizerFiles.write(tokenizerJson, tokenizerOrigin, maxSeqLength, staging);
+                        JsonIO.writeSorted(
+                                staging.resolve("config.json"), config(config, "BertModel"));
+                        try (NDManager scratch = NDManager.newBaseManager()) {
+                            LinkedHashMap<String, NDArray> tensors = arrays(state, "");
+                            zeroPooler(tensors, config, scratch);
+                            writeTensors(staging.resolve(WEIGHTS), tensors);
+                        }
+                    });
+            return Form.TRANSFORMERS_ENCODER;
+        }
         AtomicFiles.publishDirectory(
                 out,
                 staging -> {
@@ -281,11 +371,7 @@ public final class ModelExport {
             int maxSeqLength,
             NDManager scratch)
             throws IOException {
-        long h = bert.hiddenSize();
-        if (!encoder.containsKey("pooler.dense.weight")) {
-            encoder.put("pooler.dense.weight", scratch.zeros(new Shape(h, h), DataType.FLOAT32));
-            encoder.put("pooler.dense.bias", scratch.zeros(new Shape(h), DataType.FLOAT32));
-        }
+        zeroPooler(encoder, bert, scratch);
         JsonIO.writeSorted(dir.resolve("config.json"), config);
         writeTensors(dir.resolve(WEIGHTS), encoder);
         JsonObject sbert = new JsonObject();
@@ -298,6 +384,71 @@ public final class ModelExport {
         st.add("default_prompt_name", JsonNull.INSTANCE);
         st.addProperty("similarity_fn_name", "cosine");
         JsonIO.writeSorted(dir.resolve("config_sentence_transformers.json"), st);
+    }
+
+    /** Adds a zero {@code pooler} where the encoder has none (see the class comment). */
+    private static void zeroPooler(
+            LinkedHashMap<String, NDArray> encoder, BertConfig bert, NDManager scratch) {
+        long h = bert.hiddenSize();
+        if (!encoder.containsKey("pooler.dense.weight")) {
+            encoder.put("pooler.dense.weight", scratch.zeros(new Shape(h, h), DataType.FLOAT32));
+            encoder.put("pooler.dense.bias", scratch.zeros(new Shape(h), DataType.FLOAT32));
+        }
+    }
+
+    /**
+     * Exports a merged encoder as the base's own ONNX graph with the merged weights written into its
+     * initializers ({@link OnnxWeights#withValues}): {@code model.onnx} (float32, the same nodes,
+     * inputs and outputs as the base's file, so ONNX Runtime, LangChain4j's {@code
+     * OnnxEmbeddingModel} or Spring AI run it as they ran the base), the tokenizer files, and a
+     * sentence-transformers {@code 1_Pooling/config.json} saying how the token states are pooled
+     * (the graph outputs token states; the runtime pools and normalizes).
+     *
+     * @param merged the encoder, adapters merged and unloaded
+     * @param base the base's ONNX weights, read from the file whose graph is reused
+     * @param config its config
+     * @param pooling the sentence pooling ({@link Pooling#MEAN} or {@link Pooling#CLS})
+     * @param maxSeqLength the truncation length of the exported tokenizer
+     * @param tokenizerJson the base's {@code tokenizer.json}
+     * @param tokenizerOrigin where it came from, for errors
+     * @param out the folder, published atomically
+     * @return {@link Form#ONNX_ENCODER}
+     * @throws IllegalArgumentException when a weight of the model has no initializer in the graph
+     */
+    public static Form onnx(
+            BertModel merged,
+            OnnxWeights base,
+            BertConfig config,
+            Pooling pooling,
+            int maxSeqLength,
+            String tokenizerJson,
+            String tokenizerOrigin,
+            Path out)
+            throws IOException {
+        if (pooling == Pooling.POOLER) {
+            throw new IllegalArgumentException(
+                    "A sentence encoder pools by mean or cls, not by the pooler");
+        }
+        Map<String, NDArray> values = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : HfStateDict.of(merged).entrySet()) {
+            if (!base.contains(e.getKey())) {
+                throw new IllegalArgumentException(
+                        base
+                                + ": the graph has no initializer for the model's weight '"
+                                + e.getKey()
+                                + "', so the ONNX form cannot carry it");
+            }
+            values.put(e.getKey(), e.getValue().getArray());
+        }
+        byte[] model = base.withValues(values);
+        AtomicFiles.publishDirectory(
+                out,
+                staging -> {
+                    AtomicFiles.writeBytes(staging.resolve(ONNX_FILE), model);
+                    TokenizerFiles.write(tokenizerJson, tokenizerOrigin, maxSeqLength, staging);
+                    pooling(staging, 1, pooling, config.hiddenSize());
+                });
+        return Form.ONNX_ENCODER;
     }
 
     /** A Pooling module folder; returns its modules.json entry. */

@@ -45,13 +45,15 @@ public final class OnnxWeights implements TensorSource {
                     9, DataType.BOOLEAN);
 
     private final String origin;
+    private final ByteBuffer model;
     private final Map<String, Tensor> tensors;
 
     private record Tensor(
             OnnxGraph.Initializer source, DataType dtype, Shape shape, boolean transposed) {}
 
-    private OnnxWeights(String origin, Map<String, Tensor> tensors) {
+    private OnnxWeights(String origin, ByteBuffer model, Map<String, Tensor> tensors) {
         this.origin = origin;
+        this.model = model;
         this.tensors = tensors;
     }
 
@@ -121,7 +123,7 @@ public final class OnnxWeights implements TensorSource {
                         origin + ": two initializers map to the HF name '" + hfName + "'");
             }
         }
-        return new OnnxWeights(origin, tensors);
+        return new OnnxWeights(origin, model.duplicate(), tensors);
     }
 
     /** Maps each initializer used as a MatMul's right operand to {@code <bias layer>.weight}. */
@@ -247,6 +249,49 @@ public final class OnnxWeights implements TensorSource {
                         ? manager.create(transpose(data.asFloatBuffer(), t.shape()), t.shape())
                         : manager.create(copy(data), t.shape(), t.dtype());
         return stored.toType(target, false);
+    }
+
+    /**
+     * The ONNX model these weights came from, with some of them replaced: the same graph, nodes,
+     * opsets and metadata, and every other initializer as it was, so every runtime that ran the
+     * original runs the result. Values are given under their HF names and in HF's layout; a
+     * renamed MatMul weight is transposed back to the {@code [in, out]} the graph multiplies by.
+     *
+     * @param values float32 tensors by HF name, each of the shape {@link #info} reports
+     * @return the bytes of the new {@code .onnx} file
+     * @throws IllegalArgumentException if a name is unknown or a dtype or shape differs
+     */
+    public byte[] withValues(Map<String, NDArray> values) {
+        Map<String, byte[]> data = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : values.entrySet()) {
+            Tensor t = get(e.getKey());
+            NDArray a = e.getValue();
+            if (t.dtype() != DataType.FLOAT32
+                    || a.getDataType() != DataType.FLOAT32
+                    || !a.getShape().equals(t.shape())) {
+                throw new IllegalArgumentException(
+                        origin
+                                + ": tensor '"
+                                + e.getKey()
+                                + "' is "
+                                + t.dtype()
+                                + " "
+                                + t.shape()
+                                + " in the model; its replacement is "
+                                + a.getDataType()
+                                + " "
+                                + a.getShape());
+            }
+            float[] v = a.toFloatArray();
+            if (t.transposed()) {
+                // HF [out, in] back to the stored [in, out]
+                v = transpose(FloatBuffer.wrap(v), new Shape(t.shape().get(1), t.shape().get(0)));
+            }
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v);
+            data.put(t.source().name(), b.array());
+        }
+        return OnnxRewrite.replaceInitializers(model.duplicate(), data, origin);
     }
 
     /** Nothing to release: the model's bytes are held by this object and freed with it. */

@@ -32,6 +32,16 @@ final class ProtoReader {
         this.base = base;
     }
 
+    /** Returns the read position, relative to the start of this message. */
+    int position() {
+        return buf.position();
+    }
+
+    /** Returns bytes {@code [from, to)} of this message (positions from {@link #position()}). */
+    ByteBuffer span(int from, int to) {
+        return buf.duplicate().position(from).limit(to).slice();
+    }
+
     /** Returns whether another field follows. */
     boolean hasNext() {
         return buf.hasRemaining();

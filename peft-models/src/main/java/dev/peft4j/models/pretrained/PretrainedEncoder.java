@@ -21,6 +21,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -244,6 +245,23 @@ public enum PretrainedEncoder {
         initialize(model, manager);
         HfWeights.load(model, weights, LoadOptions.builder().optIgnoreUnexpected(BUFFERS).build());
         return model;
+    }
+
+    /**
+     * Loads fine-tuned weights of the whole encoder over a loaded one: a {@code model.safetensors}
+     * written by full fine-tuning ({@code peft train --task embedding --full}) or by an export in
+     * transformers' layout. Every weight of the encoder must be in the file; buffers and a {@code
+     * pooler} (which sentence pooling does not use, and exports write as zeros) are skipped.
+     *
+     * @param model the encoder, from {@link #load}
+     * @param file the weights file
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if a weight is missing or has another shape
+     */
+    public static void loadFineTuned(BertModel model, Path file) throws IOException {
+        String[] skip = Arrays.copyOf(BUFFERS, BUFFERS.length + 1);
+        skip[BUFFERS.length] = "pooler.";
+        HfWeights.load(model, file, LoadOptions.builder().optIgnoreUnexpected(skip).build());
     }
 
     /**

@@ -12,6 +12,7 @@ import ai.djl.training.dataset.Record;
 import ai.djl.training.dataset.Sampler;
 import ai.djl.translate.Batchifier;
 import ai.djl.util.Progress;
+import dev.peft4j.train.text.SeededBatchSampler;
 import dev.peft4j.train.text.TokenBatch;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -184,6 +185,11 @@ public final class EmbeddingBatcher extends RandomAccessDataset {
         public Builder setTokenizer(HuggingFaceTokenizer tokenizer) {
             this.tokenizer = tokenizer;
             return this;
+        }
+
+        /** Batches of {@code batchSize} in a per-epoch seeded shuffle ({@code SeededBatchSampler}). */
+        public Builder setBatching(int batchSize, boolean shuffle, long seed) {
+            return setSampling(new SeededBatchSampler(batchSize, shuffle, seed, false));
         }
 
         /**

@@ -304,7 +304,7 @@ public final class FineTuneRun {
     /** A step listener that prints {@code [name] step N  loss L} every {@code s.logEvery()} steps. */
     public static TrainLoop.StepListener logLoss(String name, Settings s) {
         return (step, epoch, loss) -> {
-            if (step % s.logEvery() == 0) {
+            if (s.logEvery() > 0 && step % s.logEvery() == 0) {
                 System.out.printf(
                         Locale.ROOT, "\r[%s] step %4d  loss %.4f%30s%n", name, step, loss, "");
             }

@@ -27,7 +27,8 @@ public final class TokenBatch {
     /**
      * Tokenizes texts (with the tokenizer's special tokens) and pads them to the longest.
      *
-     * @param tokenizer the tokenizer, without padding of its own
+     * @param tokenizer the tokenizer; where it pads on its own (DJL pads a batch to its longest
+     *     unless told not to), its padding is dropped by the attention mask and redone here
      * @param texts the texts
      * @param padId the id that fills padded positions ({@code pad_token_id})
      * @return the batch
@@ -38,10 +39,28 @@ public final class TokenBatch {
         List<long[]> ids = new ArrayList<>();
         List<long[]> types = new ArrayList<>();
         for (Encoding e : encodings) {
-            ids.add(e.getIds());
-            types.add(e.getTypeIds());
+            int real = realTokens(e.getAttentionMask());
+            ids.add(Arrays.copyOf(e.getIds(), real));
+            types.add(Arrays.copyOf(e.getTypeIds(), real));
         }
         return pad(ids, types, padId);
+    }
+
+    /** The number of leading real tokens; a mask that is not ones then zeros is refused. */
+    private static int realTokens(long[] mask) {
+        int real = 0;
+        while (real < mask.length && mask[real] == 1) {
+            real++;
+        }
+        for (int i = real; i < mask.length; i++) {
+            if (mask[i] != 0) {
+                throw new IllegalArgumentException(
+                        "the tokenizer pads on the left (attention mask "
+                                + Arrays.toString(mask)
+                                + "); right padding is expected");
+            }
+        }
+        return real;
     }
 
     /**

@@ -32,12 +32,12 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Runtime running the same ONNX file on one padded batch of real sentences: the last hidden state
  * at every real token and the pooled embedding (mean for MiniLM, CLS for BGE) agree within 1e-4.
  */
-class PretrainedEncoderOnnxRuntimeTest {
+public class PretrainedEncoderOnnxRuntimeTest {
 
     private static final double ATOL = 1e-4;
 
     // real sentences from 1 to about 60 word pieces, padded together in one batch
-    static final List<String> SENTENCES =
+    public static final List<String> SENTENCES =
             List.of(
                     "Thanks",
                     "Good morning.",
