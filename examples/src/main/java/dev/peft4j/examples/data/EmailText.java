@@ -57,13 +57,35 @@ public final class EmailText {
         }
     }
 
+    /**
+     * A message's decoded Subject line and body text (whitespace runs made one space; the body cut
+     * at the last space before {@link #MAX_CHARS}).
+     *
+     * @param subject the decoded subject, or "" when there is none
+     * @param body the body text
+     */
+    public record Message(String subject, String body) {}
+
     /** Returns the classifier text of a raw message (headers and body as stored in the corpus). */
     public static String toText(String rawMessage) {
+        Message m = uncapped(rawMessage);
+        String subject = m.subject();
+        String body = m.body();
+        String text = subject.isEmpty() ? body : body.isEmpty() ? subject : subject + "\n" + body;
+        return cap(text, MAX_CHARS);
+    }
+
+    /** Returns the subject and the body text of a raw message, apart. */
+    public static Message message(String rawMessage) {
+        Message m = uncapped(rawMessage);
+        return new Message(m.subject(), cap(m.body(), MAX_CHARS));
+    }
+
+    private static Message uncapped(String rawMessage) {
         Part message = parse(rawMessage.replace("\r\n", "\n"));
         String subject = normalizeWhitespace(decodeEncodedWords(message.header("subject", "")));
         String body = normalizeWhitespace(bodyText(message));
-        String text = subject.isEmpty() ? body : body.isEmpty() ? subject : subject + "\n" + body;
-        return cap(text, MAX_CHARS);
+        return new Message(subject, body);
     }
 
     private static Part parse(String entity) {

@@ -165,6 +165,17 @@ public final class StateOfTheUnion {
         return chunks.stream().map(words -> String.join(" ", words)).toList();
     }
 
+    /** Cuts a text into its sentences (ending at {@code . ! ?}, as {@link #chunks} does). */
+    public static List<String> sentences(String text) {
+        List<String> out = new ArrayList<>();
+        for (String s : SENTENCE_END.split(text.strip())) {
+            if (!s.isBlank()) {
+                out.add(s.strip());
+            }
+        }
+        return out;
+    }
+
     /** Loads every address in file-name (year) order. */
     public static List<Address> loadAddresses(Path root) {
         List<Address> addresses = new ArrayList<>();

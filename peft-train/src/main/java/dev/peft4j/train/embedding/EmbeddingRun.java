@@ -91,6 +91,25 @@ public final class EmbeddingRun {
             RetrievalData task,
             Path out)
             throws IOException {
+        return run(name, factory, hidden, rows, tokenizer, spec, task, true, out);
+    }
+
+    /**
+     * Trains on {@code rows}; evaluates on {@code task} after training when it is not null, and
+     * before when {@code evaluateBefore} (the pre-trained model's metrics, the same for every run
+     * of one model, so a comparison of several runs needs them once).
+     */
+    public static Result run(
+            String name,
+            EncoderFactory factory,
+            long hidden,
+            List<EmbeddingExample> rows,
+            HuggingFaceTokenizer tokenizer,
+            Spec spec,
+            RetrievalData task,
+            boolean evaluateBefore,
+            Path out)
+            throws IOException {
         FineTuneRun.Settings s = spec.settings();
         Engine.getInstance().setRandomSeed((int) s.seed());
         EmbeddingBatcher.Builder data =
@@ -104,7 +123,9 @@ public final class EmbeddingRun {
             BertModel bert = factory.load(manager);
             SentenceEncoder encoder = new SentenceEncoder(bert, hidden, spec.pooling(), true);
             Map<String, Double> before =
-                    task == null ? Map.of() : evaluate(encoder, tokenizer, task, manager);
+                    task == null || !evaluateBefore
+                            ? Map.of()
+                            : evaluate(encoder, tokenizer, task, manager);
             PeftModel pm = spec.adapter() == null ? null : PeftModel.create(bert, spec.adapter());
             djl.setBlock(encoder);
             DefaultTrainingConfig cfg =
