@@ -96,7 +96,8 @@ class RetrievalTasksTest {
 
     @Test
     void spamAssassinKeepsOneAnswerPerSubjectAndNoTestBodyInTraining() throws Exception {
-        String filler = " with words enough to be a real body of some twenty words or more in it, really";
+        String filler =
+                " with words enough to be a real body of some twenty words or more in it, really";
         int id = 0;
         for (String group : List.of("easy-ham-1", "easy-ham-2", "hard-ham-1", "spam-1", "spam-2")) {
             for (int i = 0; i < 10; i++) {

@@ -3,6 +3,8 @@ package dev.peft4j.train.embedding;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
@@ -10,9 +12,12 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import com.google.gson.JsonObject;
+import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
 import dev.peft4j.core.config.AdapterConfig;
+import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.io.HfWeights;
@@ -34,6 +39,9 @@ import java.util.Map;
  * fine-tuning writes the encoder's weights to {@code out/model.safetensors}.
  */
 public final class EmbeddingRun {
+
+    /** The {@code task_type} of the adapters trained here. */
+    public static final String FEATURE_EXTRACTION = "FEATURE_EXTRACTION";
 
     /** Loads the pre-trained encoder. */
     @FunctionalInterface
@@ -78,7 +86,45 @@ public final class EmbeddingRun {
             Map<String, Double> after,
             Path saved) {}
 
+    /**
+     * The loss handed to data-driven initializers: the encoder's output is token states, and the
+     * embedding losses compare several columns, so there is no task loss of one forward to
+     * differentiate (LoRA-GA); an initializer that only reads activations (EVA) never calls it.
+     */
+    private static final Loss NO_TASK_LOSS =
+            new Loss("no task loss") {
+                @Override
+                public NDArray evaluate(NDList labels, NDList predictions) {
+                    throw new IllegalArgumentException(
+                            "This initialization needs the gradient of a task loss on the encoder's"
+                                    + " output (LoRA-GA), which contrastive embedding training does"
+                                    + " not have: use init_lora_weights true, gaussian, pissa or"
+                                    + " eva");
+                }
+            };
+
     private EmbeddingRun() {}
+
+    /**
+     * The config with {@code task_type} FEATURE_EXTRACTION (PEFT's task type of an encoder adapter
+     * without head) where it has none; another task type is refused, since the folder would claim
+     * a head it does not have.
+     */
+    static AdapterConfig featureExtraction(AdapterConfig config) {
+        if (FEATURE_EXTRACTION.equals(config.taskType())) {
+            return config;
+        }
+        if (config.taskType() != null) {
+            throw new IllegalArgumentException(
+                    "task_type '"
+                            + config.taskType()
+                            + "': an embedding adapter has no head, its task_type is "
+                            + FEATURE_EXTRACTION);
+        }
+        JsonObject json = config.toJson();
+        json.addProperty("task_type", FEATURE_EXTRACTION);
+        return AdapterMethods.parse(new ConfigJson(json, "the adapter config"));
+    }
 
     /** Trains on {@code rows}; evaluates on {@code task} before and after when it is not null. */
     public static Result run(
@@ -126,7 +172,14 @@ public final class EmbeddingRun {
                     task == null || !evaluateBefore
                             ? Map.of()
                             : evaluate(encoder, tokenizer, task, manager);
-            PeftModel pm = spec.adapter() == null ? null : PeftModel.create(bert, spec.adapter());
+            PeftModel pm =
+                    spec.adapter() == null
+                            ? null
+                            : PeftModel.create(bert, featureExtraction(spec.adapter()));
+            if (pm != null) {
+                // EVA reads layer inputs of the first column; LoRA-GA's task loss is refused
+                pm.initializeFromData(PeftModel.DEFAULT, train.getData(manager), NO_TASK_LOSS);
+            }
             djl.setBlock(encoder);
             DefaultTrainingConfig cfg =
                     new DefaultTrainingConfig(spec.loss())
