@@ -15,6 +15,10 @@ import ai.djl.nn.Block;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
+import dev.langchain4j.data.embedding.Embedding;
+import dev.langchain4j.model.embedding.EmbeddingModel;
+import dev.langchain4j.model.embedding.onnx.OnnxEmbeddingModel;
+import dev.langchain4j.model.embedding.onnx.PoolingMode;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.CheckpointReader;
@@ -26,10 +30,12 @@ import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.merge.ties.Ties;
 import dev.peft4j.models.bert.BertConfig;
 import dev.peft4j.models.bert.BertModel;
+import dev.peft4j.models.export.ModelExport;
 import dev.peft4j.models.io.HfWeights;
 import dev.peft4j.models.io.LoadOptions;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
 import dev.peft4j.train.TrainLoop;
+import dev.peft4j.train.embedding.SentenceEncoder;
 import dev.peft4j.train.text.TextBatcher;
 import dev.peft4j.train.text.TextClassifiers;
 import dev.peft4j.train.text.TextExample;
@@ -167,6 +173,48 @@ class DocSnippetsTest {
             assertFalse(
                     untrained.allClose(trained, 1e-3, 1e-4, false), "training changed the model");
         }
+    }
+
+    /**
+     * The README's embedding export: LangChain4j's OnnxEmbeddingModel loads the ONNX form of an
+     * adapted MiniLM and embeds as our forward of the adapted model does.
+     */
+    @Test
+    void readmeOnnxEmbedderLoadsInLangChain4j() throws Exception {
+        PretrainedEncoder encoder = PretrainedEncoder.ALL_MINILM_L6_V2;
+        Path onnx = tmp.resolve("onnx");
+        String text = "How do I reset my password?";
+        float[] ours;
+        try (NDManager m = NDManager.newBaseManager();
+                HuggingFaceTokenizer tokenizer = encoder.tokenizer(encoder.maxSeqLength())) {
+            BertModel bert = encoder.load(m, encoder.weights());
+            PeftModel pm =
+                    PeftModel.create(
+                            bert,
+                            LoraConfig.builder().optRank(4).setTargetModules("query").build());
+            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 3);
+            ours =
+                    new SentenceEncoder(bert, 384, encoder.pooling(), true)
+                            .encode(List.of(text), tokenizer, 1, m)[0];
+            ModelExport.onnx(
+                    (BertModel) pm.mergeAndUnload(),
+                    encoder.weights(),
+                    encoder.config(),
+                    encoder.pooling(),
+                    encoder.maxSeqLength(),
+                    encoder.tokenizerJson(),
+                    "test",
+                    onnx);
+        }
+        // snippet: readme-onnx-embedder
+        EmbeddingModel embedder =
+                new OnnxEmbeddingModel(
+                        onnx.resolve("model.onnx"),
+                        onnx.resolve("tokenizer.json"),
+                        PoolingMode.MEAN);
+        Embedding embedding = embedder.embed("How do I reset my password?").content();
+        // end snippet
+        assertAlmostEquals(embedding.vector(), ours, 0, 1e-4);
     }
 
     /** docs/merging.md: TIES over two LoRA adapters of a tiny BERT, to a model folder. */
