@@ -7,10 +7,15 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.pretrained.PretrainedEncoder;
+import dev.peft4j.train.embedding.EmbeddingData;
+import dev.peft4j.train.embedding.EmbeddingExample;
 import dev.peft4j.train.embedding.EmbeddingRun;
 import dev.peft4j.train.embedding.RetrievalData;
 import dev.peft4j.train.embedding.SentenceEncoder;
+import dev.peft4j.train.embedding.SimilarityEvaluator;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -25,11 +30,23 @@ import picocli.CommandLine.Option;
 @Command(
         name = "eval",
         mixinStandardHelpOptions = true,
-        description = "Evaluate a sentence encoder (with or without adapter) on a retrieval task.")
+        description =
+                "Evaluate a sentence encoder (pre-trained, with an adapter, or fine-tuned weights)"
+                        + " on a retrieval task or scored pairs.")
 public final class EvalCommand implements Callable<Integer> {
 
-    @Option(names = "--task", defaultValue = "retrieval", description = "retrieval (the default)")
+    @Option(
+            names = "--task",
+            defaultValue = "retrieval",
+            description =
+                    "retrieval (default: --queries, --corpus, --qrels) or similarity (--data with"
+                            + " scored pairs: Pearson and Spearman of the cosine)")
     String task;
+
+    @Option(
+            names = "--data",
+            description = "similarity: JSONL {\"sentence1\", \"sentence2\", \"score\"} rows")
+    Path data;
 
     @Option(
             names = "--model",
@@ -47,13 +64,13 @@ public final class EvalCommand implements Callable<Integer> {
                             + " --task embedding --full)")
     Path weights;
 
-    @Option(names = "--queries", required = true, description = "BEIR queries.jsonl")
+    @Option(names = "--queries", description = "retrieval: BEIR queries.jsonl")
     Path queries;
 
-    @Option(names = "--corpus", required = true, description = "BEIR corpus.jsonl")
+    @Option(names = "--corpus", description = "retrieval: BEIR corpus.jsonl")
     Path corpus;
 
-    @Option(names = "--qrels", required = true, description = "BEIR qrels TSV")
+    @Option(names = "--qrels", description = "retrieval: BEIR qrels TSV")
     Path qrels;
 
     @Option(
@@ -67,9 +84,15 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!task.equals("retrieval")) {
+        boolean similarity = task.equals("similarity");
+        if (!similarity && !task.equals("retrieval")) {
             throw new IllegalArgumentException(
-                    "--task: only retrieval is evaluated, got '" + task + "'");
+                    "--task: unknown task '" + task + "'; expected retrieval or similarity");
+        }
+        if (similarity && (data == null || queries != null || corpus != null || qrels != null)) {
+            throw new IllegalArgumentException(
+                    "--task similarity reads --data (scored pairs), not"
+                            + " --queries/--corpus/--qrels");
         }
         if (adapter != null && weights != null) {
             throw new IllegalArgumentException(
@@ -77,7 +100,13 @@ public final class EvalCommand implements Callable<Integer> {
                             + " fine-tuned weights");
         }
         PretrainedEncoder encoder = TrainCommand.encoder(model);
-        RetrievalData data = EmbeddingTraining.retrieval(queries, corpus, qrels, true);
+        RetrievalData retrieval =
+                similarity ? null : EmbeddingTraining.retrieval(queries, corpus, qrels, true);
+        List<EmbeddingExample> pairs =
+                similarity
+                        ? EmbeddingData.readScored(
+                                data, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY)
+                        : null;
         Map<String, Double> metrics;
         try (NDManager m = NDManager.newBaseManager();
                 HuggingFaceTokenizer tokenizer =
@@ -91,7 +120,10 @@ public final class EvalCommand implements Callable<Integer> {
             SentenceEncoder se =
                     new SentenceEncoder(
                             bert, encoder.config().hiddenSize(), encoder.pooling(), true);
-            metrics = EmbeddingRun.evaluate(se, tokenizer, data, m);
+            metrics =
+                    similarity
+                            ? similarity(se, tokenizer, pairs, m)
+                            : EmbeddingRun.evaluate(se, tokenizer, retrieval, m);
         }
         if (json) {
             JsonObject o = EmbeddingTraining.metrics(metrics);
@@ -99,13 +131,34 @@ public final class EvalCommand implements Callable<Integer> {
         } else {
             System.out.printf(
                     Locale.ROOT,
-                    "%s%s on %d queries, %d documents%n",
+                    "%s%s on %s%n",
                     model,
                     adapter != null ? " + " + adapter : weights != null ? " (" + weights + ")" : "",
-                    data.relevant().size(),
-                    data.corpusIds().size());
+                    similarity
+                            ? pairs.size() + " scored pairs"
+                            : retrieval.relevant().size()
+                                    + " queries, "
+                                    + retrieval.corpusIds().size()
+                                    + " documents");
             metrics.forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-14s %.4f%n", k, v));
         }
         return 0;
+    }
+
+    private static Map<String, Double> similarity(
+            SentenceEncoder se,
+            HuggingFaceTokenizer tokenizer,
+            List<EmbeddingExample> pairs,
+            NDManager m) {
+        List<String> first = new ArrayList<>();
+        List<String> second = new ArrayList<>();
+        double[] gold = new double[pairs.size()];
+        for (int i = 0; i < pairs.size(); i++) {
+            first.add(pairs.get(i).texts().get(0));
+            second.add(pairs.get(i).texts().get(1));
+            gold[i] = pairs.get(i).score();
+        }
+        return SimilarityEvaluator.evaluate(
+                se.encode(first, tokenizer, 32, m), se.encode(second, tokenizer, 32, m), gold);
     }
 }

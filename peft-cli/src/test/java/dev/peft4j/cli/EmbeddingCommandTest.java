@@ -196,6 +196,59 @@ class EmbeddingCommandTest {
         assertFalse(Files.exists(tmp.resolve("x")), "nothing written");
     }
 
+    /**
+     * {@code peft eval --task similarity}: reversing every gold score negates both correlations
+     * exactly, and a gold score that is a monotone function of the texts' overlap gives a Spearman
+     * correlation above that of scores unrelated to the texts.
+     */
+    @Test
+    void similarityEvaluationGivesTheCorrelationsOfTheCosine() throws Exception {
+        StringBuilder up = new StringBuilder();
+        StringBuilder down = new StringBuilder();
+        for (int i = 0; i < FACTS.length; i++) {
+            String a = FACTS[i][1];
+            String b = FACTS[(i + 1) % FACTS.length][1];
+            double score = i % 3 == 0 ? 1.0 : i % 3 == 1 ? 0.5 : 0.0;
+            String[] s = {a, i % 3 == 0 ? a : i % 3 == 1 ? a + " today" : b};
+            up.append(row(s, score));
+            down.append(row(s, -score));
+        }
+        Path f = Files.writeString(tmp.resolve("scored.jsonl"), up);
+        Path g = Files.writeString(tmp.resolve("reversed.jsonl"), down);
+        JsonObject forward = evalSimilarity(f);
+        JsonObject reversed = evalSimilarity(g);
+        for (String k : List.of("pearson_cosine", "spearman_cosine")) {
+            assertEquals(-forward.get(k).getAsDouble(), reversed.get(k).getAsDouble(), 1e-12, k);
+        }
+        assertTrue(forward.get("spearman_cosine").getAsDouble() > 0.8, forward.toString());
+        CliRun r =
+                CliRun.of(
+                        "eval",
+                        "--task",
+                        "similarity",
+                        "--data",
+                        f.toString(),
+                        "--queries",
+                        queries.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--data"), r.err());
+    }
+
+    private static String row(String[] texts, double score) {
+        return String.format(
+                Locale.ROOT,
+                "{\"sentence1\": \"%s\", \"sentence2\": \"%s\", \"score\": %s}%n",
+                texts[0],
+                texts[1],
+                score);
+    }
+
+    private static JsonObject evalSimilarity(Path data) {
+        CliRun r = CliRun.of("eval", "--task", "similarity", "--data", data.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        return JsonParser.parseString(r.out()).getAsJsonObject();
+    }
+
     /** The same metrics (the same computation on the same weights gives the same doubles). */
     private static void assertSame(JsonObject expected, JsonObject actual) {
         for (Map.Entry<String, com.google.gson.JsonElement> e : expected.entrySet()) {
