@@ -40,12 +40,13 @@ import javax.imageio.ImageIO;
  * (target: within 5% of the value at the end of the warm-up, the first tenth of each phase). Prints
  * the curves and the drift; with {@code --png FILE} also plots them.
  *
- * <p>Args: {@code [--steps N] [--merges M] [--png FILE]} (defaults 10,000, 200).
+ * <p>Args: {@code [--steps N] [--merges M] [--seq TOKENS] [--png FILE]} (defaults 10,000, 200,
+ * 128).
  */
 public final class SoakBenchmark {
 
     private static final int BATCH = 16;
-    private static final int SEQ = 128;
+    private static int seq = 128;
 
     private SoakBenchmark() {}
 
@@ -74,6 +75,9 @@ public final class SoakBenchmark {
                 case "--merges":
                     merges = Integer.parseInt(args[++i]);
                     break;
+                case "--seq":
+                    seq = Integer.parseInt(args[++i]);
+                    break;
                 case "--png":
                     png = Path.of(args[++i]);
                     break;
@@ -86,7 +90,7 @@ public final class SoakBenchmark {
                 "Soak: %,d LoRA steps on MiniLM (batch %d x %d), then %d merges; %d cores%n",
                 steps,
                 BATCH,
-                SEQ,
+                seq,
                 merges,
                 Runtime.getRuntime().availableProcessors());
         List<long[]> training = train(steps);
@@ -117,9 +121,9 @@ public final class SoakBenchmark {
                     new ArrayDataset.Builder()
                             .setData(
                                     manager.randomInteger(
-                                            1000, 30000, new Shape(examples, SEQ), DataType.INT64),
-                                    manager.ones(new Shape(examples, SEQ), DataType.INT64),
-                                    manager.zeros(new Shape(examples, SEQ), DataType.INT64))
+                                            1000, 30000, new Shape(examples, seq), DataType.INT64),
+                                    manager.ones(new Shape(examples, seq), DataType.INT64),
+                                    manager.zeros(new Shape(examples, seq), DataType.INT64))
                             .optLabels(
                                     manager.randomInteger(
                                             0, 2, new Shape(examples), DataType.INT64))
