@@ -125,7 +125,7 @@ public final class RetrievalTable implements Callable<Integer> {
                     task.test().queryIds().size(),
                     task.test().corpusIds().size());
             for (String modelName : models) {
-                PretrainedEncoder model = encoder(modelName);
+                PretrainedEncoder model = PretrainedEncoder.byName(modelName);
                 for (String variant : List.of("pre-trained", "LoRA r 8", "full")) {
                     JsonObject r = run(task, model, variant);
                     results.add(r);
@@ -154,15 +154,6 @@ public final class RetrievalTable implements Callable<Integer> {
                 throw new IllegalArgumentException(
                         "--tasks: unknown task '" + name + "'; expected spam-assassin or sotu");
         }
-    }
-
-    private static PretrainedEncoder encoder(String name) {
-        for (PretrainedEncoder e : PretrainedEncoder.values()) {
-            if (e.modelName().equals(name)) {
-                return e;
-            }
-        }
-        throw new IllegalArgumentException("--models: unknown encoder '" + name + "'");
     }
 
     private JsonObject run(RetrievalTasks.Task task, PretrainedEncoder model, String variant)

@@ -282,17 +282,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     static PretrainedEncoder encoder(String name) {
-        for (PretrainedEncoder e : PretrainedEncoder.values()) {
-            if (e.modelName().equals(name)) {
-                return e;
-            }
-        }
-        List<String> names = new ArrayList<>();
-        for (PretrainedEncoder e : PretrainedEncoder.values()) {
-            names.add(e.modelName());
-        }
-        throw new IllegalArgumentException(
-                "--model: unknown model '" + name + "'; available: " + names);
+        return PretrainedEncoder.byName(name);
     }
 
     /**

@@ -140,18 +140,7 @@ class ExportCommandTest {
 
     @Test
     void anEncoderAdapterExportsAsTheBasesSentenceTransformersPipeline() throws Exception {
-        Path adapter = tmp.resolve("encoder-adapter");
-        try (NDManager m = NDManager.newBaseManager()) {
-            PeftModel pm =
-                    PeftModel.create(
-                            ENC.load(m, weights),
-                            LoraConfig.builder()
-                                    .optRank(4)
-                                    .setTargetModules("query", "value", "dense")
-                                    .build());
-            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 13);
-            pm.save(adapter);
-        }
+        Path adapter = encoderAdapter(13);
         float[][] here = outputs(adapter, null, false);
         Path out = exportDir("encoder");
         assertEquals(0, export(adapter, out), "export");
@@ -166,18 +155,7 @@ class ExportCommandTest {
      */
     @Test
     void anEncoderExportsAsOnnxAndSafetensorsThatReadBackAsTheAdaptedModel() throws Exception {
-        Path adapter = tmp.resolve("encoder-adapter");
-        try (NDManager m = NDManager.newBaseManager()) {
-            PeftModel pm =
-                    PeftModel.create(
-                            ENC.load(m, weights),
-                            LoraConfig.builder()
-                                    .optRank(4)
-                                    .setTargetModules("query", "value", "dense")
-                                    .build());
-            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, 16);
-            pm.save(adapter);
-        }
+        Path adapter = encoderAdapter(16);
         float[][] here = outputs(adapter, null, false);
         Path onnx = tmp.resolve("onnx");
         StringWriter err = new StringWriter();
@@ -265,6 +243,23 @@ class ExportCommandTest {
         assertEquals(0, export(again, adapter, tmp.resolve("out"), relabel), again.toString());
         config = JsonIO.readObject(tmp.resolve("out/config.json"));
         assertEquals("c", config.getAsJsonObject("id2label").get("2").getAsString());
+    }
+
+    /** A LoRA adapter without head on query, value and the dense layers, seeded. */
+    private Path encoderAdapter(long seed) throws IOException {
+        Path adapter = tmp.resolve("encoder-adapter-" + seed);
+        try (NDManager m = NDManager.newBaseManager()) {
+            PeftModel pm =
+                    PeftModel.create(
+                            ENC.load(m, weights),
+                            LoraConfig.builder()
+                                    .optRank(4)
+                                    .setTargetModules("query", "value", "dense")
+                                    .build());
+            AdapterChecks.randomizeAdapters(pm, PeftModel.DEFAULT, seed);
+            pm.save(adapter);
+        }
+        return adapter;
     }
 
     /** A LoRA adapter with a trained head (and pooler), seeded, with its head config. */

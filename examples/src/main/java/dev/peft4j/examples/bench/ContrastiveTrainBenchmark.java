@@ -123,16 +123,7 @@ public final class ContrastiveTrainBenchmark {
     }
 
     private static void child(String variant, String modelName, int steps) throws Exception {
-        PretrainedEncoder model = null;
-        for (PretrainedEncoder e : PretrainedEncoder.values()) {
-            if (e.modelName().equals(modelName)) {
-                model = e;
-            }
-        }
-        if (model == null) {
-            throw new IllegalArgumentException("--model: unknown encoder '" + modelName + "'");
-        }
-        PretrainedEncoder m = model;
+        PretrainedEncoder m = PretrainedEncoder.byName(modelName);
         List<EmbeddingExample> rows =
                 RetrievalTasks.stateOfTheUnion(
                                 DataCache.ensure("sotu"), 42, BATCH * (WARMUP + steps), 1, 1)

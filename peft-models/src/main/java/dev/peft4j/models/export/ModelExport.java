@@ -225,42 +225,6 @@ public final class ModelExport {
     }
 
     /**
-     * Exports a merged encoder as a sentence-transformers model (Transformer, Pooling and, when
-     * {@code normalize}, Normalize).
-     *
-     * @param merged the encoder, adapters merged and unloaded
-     * @param config its config
-     * @param pooling the sentence pooling ({@link Pooling#MEAN} or {@link Pooling#CLS})
-     * @param normalize whether embeddings are L2-normalized
-     * @param maxSeqLength the truncation length in tokens
-     * @param tokenizerJson the base's {@code tokenizer.json}
-     * @param tokenizerOrigin where it came from, for errors
-     * @param out the folder, published atomically
-     * @return {@link Form#SENTENCE_TRANSFORMERS_ENCODER}
-     */
-    public static Form encoder(
-            BertModel merged,
-            BertConfig config,
-            Pooling pooling,
-            boolean normalize,
-            int maxSeqLength,
-            String tokenizerJson,
-            String tokenizerOrigin,
-            Path out)
-            throws IOException {
-        return encoder(
-                merged,
-                config,
-                pooling,
-                normalize,
-                maxSeqLength,
-                tokenizerJson,
-                tokenizerOrigin,
-                Format.SENTENCE_TRANSFORMERS,
-                out);
-    }
-
-    /**
      * Exports a merged encoder as a sentence-transformers model ({@link Format#AUTO}, {@link
      * Format#SENTENCE_TRANSFORMERS}) or as transformers' {@code BertModel} ({@link
      * Format#TRANSFORMERS}, {@link Format#SAFETENSORS}); {@link #onnx} writes the ONNX form.

@@ -21,7 +21,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -245,6 +247,25 @@ public enum PretrainedEncoder {
         initialize(model, manager);
         HfWeights.load(model, weights, LoadOptions.builder().optIgnoreUnexpected(BUFFERS).build());
         return model;
+    }
+
+    /**
+     * The encoder of a name ({@code all-minilm-l6-v2}, {@code bge-small-en-v1.5}).
+     *
+     * @param name the model's name, as {@link #modelName()} gives it
+     * @return the encoder
+     * @throws IllegalArgumentException naming the option {@code --model} and the names available
+     */
+    public static PretrainedEncoder byName(String name) {
+        List<String> names = new ArrayList<>();
+        for (PretrainedEncoder e : values()) {
+            if (e.modelName().equals(name)) {
+                return e;
+            }
+            names.add(e.modelName());
+        }
+        throw new IllegalArgumentException(
+                "--model: unknown model '" + name + "'; available: " + names);
     }
 
     /**

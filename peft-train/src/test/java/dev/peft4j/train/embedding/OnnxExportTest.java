@@ -8,9 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import dev.langchain4j.data.embedding.Embedding;
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.onnx.OnnxEmbeddingModel;
@@ -101,8 +98,16 @@ class OnnxExportTest {
                 HuggingFaceTokenizer.newInstance(out.resolve("tokenizer.json"))) {
             batch = TokenBatch.encode(tokenizer, SENTENCES, model.config().padTokenId());
         }
-        float[][] runtime = pooled(runOnnxRuntime(exported, batch), batch, model.pooling());
-        float[][] unchanged = pooled(runOnnxRuntime(original, batch), batch, model.pooling());
+        float[][] runtime =
+                pooled(
+                        PretrainedEncoderOnnxRuntimeTest.runOnnxRuntime(exported, batch),
+                        batch,
+                        model.pooling());
+        float[][] unchanged =
+                pooled(
+                        PretrainedEncoderOnnxRuntimeTest.runOnnxRuntime(original, batch),
+                        batch,
+                        model.pooling());
         double moved = 0;
         for (int i = 0; i < SENTENCES.size(); i++) {
             assertAlmostEquals(runtime[i], ours[i], 0, ATOL);
@@ -174,28 +179,6 @@ class OnnxExportTest {
     private static byte[] resource(String name) throws Exception {
         try (InputStream in = OnnxExportTest.class.getClassLoader().getResourceAsStream(name)) {
             return in.readAllBytes();
-        }
-    }
-
-    static float[][][] runOnnxRuntime(byte[] onnx, TokenBatch batch) throws Exception {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(2);
-            try (OrtSession session = env.createSession(onnx, options);
-                    OnnxTensor ids = OnnxTensor.createTensor(env, batch.inputIds());
-                    OnnxTensor mask = OnnxTensor.createTensor(env, batch.attentionMask());
-                    OnnxTensor types = OnnxTensor.createTensor(env, batch.tokenTypeIds());
-                    OrtSession.Result result =
-                            session.run(
-                                    Map.of(
-                                            "input_ids",
-                                            ids,
-                                            "attention_mask",
-                                            mask,
-                                            "token_type_ids",
-                                            types))) {
-                return (float[][][]) result.get("last_hidden_state").orElseThrow().getValue();
-            }
         }
     }
 

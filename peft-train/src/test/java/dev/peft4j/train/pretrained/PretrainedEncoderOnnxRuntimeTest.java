@@ -126,7 +126,8 @@ public class PretrainedEncoderOnnxRuntimeTest {
         assertTrue(min <= 4 && batch.length() >= 50, "min " + min + ", max " + batch.length());
     }
 
-    private static float[][][] runOnnxRuntime(byte[] onnx, TokenBatch batch) throws Exception {
+    /** ONNX Runtime's {@code last_hidden_state} for a padded batch (2 intra-op threads). */
+    public static float[][][] runOnnxRuntime(byte[] onnx, TokenBatch batch) throws Exception {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(2);
