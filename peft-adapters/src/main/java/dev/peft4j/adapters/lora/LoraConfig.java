@@ -10,6 +10,7 @@ import dev.peft4j.core.config.PatternMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * LoRA (Hu et al. 2021): {@code y = W x + b + s * B (A dropout(x))}, {@code A [r, in]},
@@ -182,6 +183,35 @@ public final class LoraConfig extends AdapterConfig {
         initConfigs.forEach((k, v) -> o.add(k, v.deepCopy()));
     }
 
+    /**
+     * PEFT keys that change what the adapter computes or which tensors it holds, refused unless at
+     * their default (absent, null, false, empty): PEFT 0.2x {@code tuners/lora/config.py}. ({@code
+     * layers_pattern} only acts with {@code layers_to_transform}, refused here.)
+     */
+    private static final List<String> UNSUPPORTED_VARIANT_KEYS =
+            List.of(
+                    "layers_to_transform",
+                    "layer_replication",
+                    "loftq_config",
+                    "megatron_config",
+                    "trainable_token_indices",
+                    "lora_bias",
+                    "use_qalora",
+                    "alora_invocation_tokens",
+                    "target_parameters",
+                    "use_bdlora",
+                    "kasa_config",
+                    "arrow_config",
+                    "velora_config",
+                    "monteclora_config");
+
+    /**
+     * PEFT's {@code init_lora_weights} values that initialize (and, loaded, re-initialize the base)
+     * in ways not implemented here; loading them as plain LoRA would silently compute something else.
+     */
+    private static final Set<String> UNSUPPORTED_INITS =
+            Set.of("olora", "corda", "loftq", "orthogonal", "mica");
+
     /** Parses PEFT's LoRA config; options we do not implement are errors rather than silently ignored. */
     public static LoraConfig fromJson(ConfigJson json) {
         Builder b = builder().readCommon(json);
@@ -205,21 +235,30 @@ public final class LoraConfig extends AdapterConfig {
         requireValue(json, "bias", "none");
         requireValue(json, "fan_in_fan_out", "false");
         requireValue(json, "use_dora", "false");
-        for (String unsupported :
-                new String[] {
-                    "layers_to_transform",
-                    "layer_replication",
-                    "loftq_config",
-                    "megatron_config",
-                    "trainable_token_indices"
-                }) {
+        for (String unsupported : UNSUPPORTED_VARIANT_KEYS) {
             JsonElement e = json.get(unsupported);
             if (e != null
+                    && !e.isJsonNull()
+                    && !(e.isJsonPrimitive()
+                            && e.getAsJsonPrimitive().isBoolean()
+                            && !e.getAsBoolean())
                     && !(e.isJsonObject() && e.getAsJsonObject().size() == 0)
                     && !(e.isJsonArray() && e.getAsJsonArray().size() == 0)) {
                 throw json.error(
-                        "'" + unsupported + "' is not supported by peft4j (got " + e + ")");
+                        "'"
+                                + unsupported
+                                + "' changes the forward and is not supported by peft4j (got "
+                                + e
+                                + ")");
             }
+        }
+        if (UNSUPPORTED_INITS.contains(b.initLoraWeights)) {
+            throw json.error(
+                    "init_lora_weights '"
+                            + b.initLoraWeights
+                            + "' is not supported by peft4j: loading it as plain LoRA would give"
+                            + " other weights than PEFT (implemented: true, false, gaussian, pissa,"
+                            + " pissa_niter_N, lora_ga, eva)");
         }
         return b.build();
     }

@@ -32,6 +32,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class LoraTest {
 
@@ -390,6 +392,55 @@ class LoraTest {
         assertEquals(json, back.toJson());
         assertEquals(4, back.rankFor("a.query"));
         assertEquals(2.5 / Math.sqrt(16), back.scalingFor("a.value"), 1e-12);
+    }
+
+    /**
+     * PEFT keys that change the forward, set to a non-default value, and init_lora_weights values
+     * we do not implement are refused naming the file and the key or value; at their defaults
+     * (as PEFT writes them: false, null, empty) they parse.
+     */
+    @ParameterizedTest
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "lora_bias|true",
+                "use_qalora|true",
+                "alora_invocation_tokens|[1, 2]",
+                "target_parameters|[\"experts.gate_up_proj\"]",
+                "use_bdlora|{\"nblocks\": 2}",
+                "kasa_config|{\"beta\": 1}",
+                "arrow_config|{\"top_k\": 3}",
+                "velora_config|{\"rank\": 4}",
+                "monteclora_config|{\"num_samples\": 2}",
+                "trainable_token_indices|[5]",
+                "layers_to_transform|[0]",
+                "init_lora_weights|\"olora\"",
+                "init_lora_weights|\"corda\"",
+                "init_lora_weights|\"loftq\"",
+                "init_lora_weights|\"orthogonal\"",
+                "init_lora_weights|\"mica\""
+            })
+    void variantKeysAndUnimplementedInitsAreRefusedByName(String key, String value) {
+        JsonObject json =
+                JsonParser.parseString(
+                                "{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\":"
+                                        + " [\"q\"], \"lora_bias\": false, \"use_qalora\":"
+                                        + " false, \"alora_invocation_tokens\": null,"
+                                        + " \"target_parameters\": [], \"use_bdlora\": null,"
+                                        + " \"layers_pattern\": \"layers\"}")
+                        .getAsJsonObject();
+        assertEquals(4, LoraConfig.fromJson(new ConfigJson(json, "a/adapter_config.json")).r());
+        json.add(key, JsonParser.parseString(value));
+        IllegalArgumentException e =
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> LoraConfig.fromJson(new ConfigJson(json, "a/adapter_config.json")));
+        String named =
+                key.equals("init_lora_weights") ? JsonParser.parseString(value).getAsString() : key;
+        assertTrue(
+                e.getMessage().contains("a/adapter_config.json")
+                        && e.getMessage().contains("'" + named + "'"),
+                e.getMessage());
     }
 
     @Test
