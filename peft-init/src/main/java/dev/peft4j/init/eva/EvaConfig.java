@@ -77,9 +77,13 @@ public record EvaConfig(
                 .optInitConfig(KEY, toJson());
     }
 
-    /** The number of components a layer of rank r computes: {@code round(rho * r)}. */
+    /**
+     * The number of components a layer of rank r computes: PEFT's {@code round(layer_rank * rho)}
+     * ({@code tuners/lora/eva.py}), Python's round, which takes a half to the even neighbour (rho
+     * 1.5 at r 3 gives 4, not 5).
+     */
     public int components(int r) {
-        return (int) Math.round(rho * r);
+        return (int) Math.rint(r * rho);
     }
 
     /** PEFT's JSON form. */

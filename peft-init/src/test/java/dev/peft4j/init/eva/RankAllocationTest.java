@@ -9,6 +9,19 @@ import org.junit.jupiter.api.Test;
 /** The global top-budget allocation, on hand-worked examples. */
 class RankAllocationTest {
 
+    /**
+     * The components per layer are Python's {@code round(layer_rank * rho)} as PEFT's eva.py
+     * computes them: halves go to the even neighbour (Python: round(4.5) == 4, round(7.5) == 8,
+     * round(2.5) == 2), not up.
+     */
+    @Test
+    void componentsRoundHalfToEvenAsPython() {
+        assertEquals(4, new EvaConfig(1.5, 0.99, true, -100, false, true).components(3));
+        assertEquals(8, new EvaConfig(1.5, 0.99, true, -100, false, true).components(5));
+        assertEquals(2, new EvaConfig(2.5, 0.99, true, -100, false, true).components(1));
+        assertEquals(16, EvaConfig.defaults().components(8));
+    }
+
     @Test
     void globalTopRatiosDecideTheRanksWithTiesInPoolOrder() {
         Map<String, double[]> ratios = new LinkedHashMap<>();
