@@ -1,5 +1,6 @@
 package dev.peft4j.cli;
 
+import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.peft4j.core.AdapterCheckpoint;
@@ -84,6 +85,11 @@ public final class InspectCommand implements Callable<Integer> {
                             .put(split.tensor(), info);
                 }
             }
+        }
+        for (Map.Entry<String, Map<String, TensorInfo>> m : modules.entrySet()) {
+            Map<String, Shape> shapes = new LinkedHashMap<>();
+            m.getValue().forEach((t, info) -> shapes.put(t, info.shape()));
+            config.checkSavedShapes(m.getKey(), shapes, dir.toString());
         }
         return new Summary(config, modules, full, params, Files.size(weights));
     }

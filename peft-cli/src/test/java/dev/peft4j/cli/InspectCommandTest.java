@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.io.JsonIO;
 import dev.peft4j.core.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.List;
@@ -64,6 +65,51 @@ class InspectCommandTest {
                                 "layers.0.query  lora_A.weight [4, 12] float32  lora_B.weight [12,"
                                         + " 4] float32"),
                 text.out());
+    }
+
+    /**
+     * A config whose r (or rank_pattern) disagrees with the saved tensors is refused by inspect
+     * and merge, naming the module, the config's rank and the tensor shapes; the config left as
+     * saved is accepted (PEFT refuses such a folder with a size mismatch at load).
+     */
+    @Test
+    void aConfigRankThatDisagreesWithItsTensorsIsRefused() throws Exception {
+        Path dir = tmp.resolve("adapter");
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyModels.TinyModel t = TinyModels.transformer(m, 1);
+            PeftModel.create(
+                            t.block(),
+                            LoraConfig.builder()
+                                    .optRank(4)
+                                    .setTargetModules("query", "value")
+                                    .build())
+                    .save(dir);
+        }
+        Path config = dir.resolve("adapter_config.json");
+        JsonObject saved = JsonIO.readObject(config);
+        saved.addProperty("r", 8);
+        JsonIO.writeSorted(config, saved);
+        CliRun r = run("inspect", dir.toString());
+        assertEquals(2, r.code());
+        assertTrue(
+                r.err().contains("module 'layers.0.query'")
+                        && r.err().contains("rank 8 (r)")
+                        && r.err().contains("(4, 12)"),
+                r.err());
+        saved.addProperty("r", 4);
+        JsonObject pattern = new JsonObject();
+        pattern.addProperty("value", 2);
+        saved.add("rank_pattern", pattern);
+        JsonIO.writeSorted(config, saved);
+        r = run("inspect", dir.toString());
+        assertEquals(2, r.code());
+        assertTrue(
+                r.err().contains("module 'layers.0.value'")
+                        && r.err().contains("rank 2 (rank_pattern)"),
+                r.err());
+        saved.add("rank_pattern", new JsonObject());
+        JsonIO.writeSorted(config, saved);
+        assertEquals(0, run("inspect", dir.toString()).code());
     }
 
     @Test

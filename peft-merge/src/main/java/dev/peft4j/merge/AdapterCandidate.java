@@ -183,6 +183,8 @@ public final class AdapterCandidate implements Candidate {
     private void checkLoraShapes(String module, String key, Shape w) {
         Shape a = reader.info(loraKey(module, "lora_A.weight")).shape();
         Shape b = reader.info(loraKey(module, "lora_B.weight")).shape();
+        config.checkSavedShapes(
+                module, Map.of("lora_A.weight", a, "lora_B.weight", b), "candidate " + describe());
         if (w.dimension() != 2
                 || a.dimension() != 2
                 || b.dimension() != 2

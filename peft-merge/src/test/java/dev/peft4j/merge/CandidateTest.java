@@ -285,4 +285,25 @@ class CandidateTest {
                     e.getMessage());
         }
     }
+
+    /** r 4 in the config over rank-2 factors would merge at half the scale: refused, by module. */
+    @Test
+    void aConfigRankThatDisagreesWithTheFactorsIsRefused() throws IOException {
+        MemoryTensors base = MergeFixtures.base(manager, 1);
+        Map<String, MergeFixtures.Lora> f =
+                MergeFixtures.randomLora(manager, base, List.of("layers.0.fc1"), 2, 1);
+        try (Candidate c =
+                Candidate.open(MergeFixtures.writeLora(tmp.resolve("x"), f, 4, 8), "x", base)) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> c.validate(base));
+            assertTrue(
+                    e.getMessage().contains("module 'layers.0.fc1'")
+                            && e.getMessage().contains("rank 4 (r)"),
+                    e.getMessage());
+        }
+        try (Candidate c =
+                Candidate.open(MergeFixtures.writeLora(tmp.resolve("y"), f, 2, 8), "y", base)) {
+            c.validate(base);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package dev.peft4j.adapters.lora;
 
+import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.peft4j.core.Adapter;
@@ -150,6 +151,38 @@ public final class LoraConfig extends AdapterConfig {
     public double scalingFor(String path) {
         int rank = rankFor(path);
         return useRslora ? alphaFor(path) / Math.sqrt(rank) : alphaFor(path) / rank;
+    }
+
+    /**
+     * {@code lora_A.weight} must be {@code [r, in]} and {@code lora_B.weight} {@code [out, r]}
+     * with r this module's rank ({@code r}, or its {@code rank_pattern} entry): a folder whose
+     * config says r 8 over rank-4 tensors would otherwise be scaled by alpha / 8 instead of alpha
+     * / 4 (PEFT refuses it with a size mismatch).
+     */
+    @Override
+    public void checkSavedShapes(String module, Map<String, Shape> shapes, String source) {
+        int rank = rankFor(module);
+        Shape a = shapes.get("lora_A.weight");
+        Shape b = shapes.get("lora_B.weight");
+        if ((a != null && (a.dimension() != 2 || a.get(0) != rank))
+                || (b != null && (b.dimension() != 2 || b.get(1) != rank))) {
+            throw new IllegalArgumentException(
+                    source
+                            + ": module '"
+                            + module
+                            + "' has lora_A "
+                            + (a == null ? "(none)" : a)
+                            + " and lora_B "
+                            + (b == null ? "(none)" : b)
+                            + ", but the config gives it rank "
+                            + rank
+                            + (rankPattern.resolve(module, -1) >= 0 ? " (rank_pattern)" : " (r)")
+                            + ": expected lora_A ["
+                            + rank
+                            + ", in] and lora_B [out, "
+                            + rank
+                            + "]");
+        }
     }
 
     /** Converted to plain LoRA when the initializer changed the base weights (see {@link LoraInitializer}). */

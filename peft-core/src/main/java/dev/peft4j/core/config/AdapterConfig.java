@@ -1,5 +1,6 @@
 package dev.peft4j.core.config;
 
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
@@ -12,6 +13,7 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.tree.BaseLayer;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -39,6 +41,19 @@ public abstract class AdapterConfig {
         this.baseModelNameOrPath = b.baseModelNameOrPath;
         this.inferenceMode = b.inferenceMode;
     }
+
+    /**
+     * Checks the shapes of one module's saved tensors against this config before anything reads
+     * them without a model (inspecting a folder, merging its factors): a config that disagrees
+     * with its tensors is an error, not a guess. The default accepts every shape; loading onto a
+     * model checks every tensor against the adapter built from the config anyway.
+     *
+     * @param module the module path
+     * @param shapes the module's tensors ({@code lora_A.weight}, ...) and their shapes
+     * @param source the folder or file, for the message
+     * @throws IllegalArgumentException naming the module, the config value and the tensor shape
+     */
+    public void checkSavedShapes(String module, Map<String, Shape> shapes, String source) {}
 
     /** The {@code peft_type} this config saves as ({@code "LORA"}). */
     public abstract String peftType();
