@@ -116,25 +116,21 @@ public final class PeftModel {
     }
 
     private List<String> selectTargets(AdapterConfig config, Map<String, Block> modules) {
+        List<String> matched = new ArrayList<>();
         List<String> targets = new ArrayList<>();
         for (Map.Entry<String, Block> e : modules.entrySet()) {
             Block b = e.getValue();
             boolean linear = b instanceof Linear;
-            if (config.selects(e.getKey(), linear) && !isInsideModulesToSave(e.getKey(), config)) {
-                targets.add(e.getKey());
+            if (config.selects(e.getKey(), linear)) {
+                matched.add(e.getKey());
+                if (!config.insideModulesToSave(e.getKey())) {
+                    targets.add(e.getKey());
+                }
             }
         }
-        config.targetModules().requireAllMatched(modules.keySet(), targets);
+        // a target name that only matches saved modules matched, as in PEFT
+        config.targetModules().requireAllMatched(modules.keySet(), matched);
         return targets;
-    }
-
-    private static boolean isInsideModulesToSave(String path, AdapterConfig config) {
-        for (String m : config.modulesToSave()) {
-            if (TargetModules.matchesName(path, m)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private AdaptedLayer adaptedAt(String path, Block block) {

@@ -443,6 +443,41 @@ class LoraTest {
                 e.getMessage());
     }
 
+    /**
+     * As PEFT's check_target_module_exists, a module inside (or equal to) a modules_to_save entry
+     * never gets an adapter, even when a target name matches it: target "head" and "query" with
+     * modules_to_save ["head"] adapts the queries only and saves the head in full.
+     */
+    @Test
+    void modulesToSaveAreNeverAdapted() {
+        TinyModels.TinyModel t = TinyModels.transformer(manager, 3);
+        PeftModel pm =
+                PeftModel.create(
+                        t.block(),
+                        LoraConfig.builder()
+                                .optRank(2)
+                                .setTargetModules("query", "head")
+                                .optModulesToSave("head")
+                                .build());
+        assertEquals(
+                List.of("layers.0.query", "layers.1.query"),
+                List.copyOf(pm.adapters(PeftModel.DEFAULT).keySet()));
+        assertEquals(List.of("head"), List.copyOf(pm.modulesToSave(PeftModel.DEFAULT).keySet()));
+        // and nothing inside a saved module: layers.1 saved whole, its query left unadapted
+        TinyModels.TinyModel u = TinyModels.transformer(manager, 4);
+        PeftModel inside =
+                PeftModel.create(
+                        u.block(),
+                        LoraConfig.builder()
+                                .optRank(2)
+                                .setTargetModules("query")
+                                .optModulesToSave("layers.1")
+                                .build());
+        assertEquals(
+                List.of("layers.0.query"),
+                List.copyOf(inside.adapters(PeftModel.DEFAULT).keySet()));
+    }
+
     @Test
     void aConfigAsPeftWritesItParsesAndUnsupportedOptionsAreErrors() {
         String peft =

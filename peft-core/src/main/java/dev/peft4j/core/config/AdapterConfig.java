@@ -15,6 +15,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * The configuration of one adapter method, in the layout of PEFT's {@code adapter_config.json}.
@@ -158,6 +159,21 @@ public abstract class AdapterConfig {
     public boolean selects(String path, boolean isLinear) {
         return targetModules.matches(path, isLinear)
                 && (excludeModules == null || !excludeModules.matches(path, isLinear));
+    }
+
+    /**
+     * Whether a path is a {@code modules_to_save} module or lies inside one: PEFT never puts an
+     * adapter there ({@code tuners_utils.py}, {@code check_target_module_exists}: {@code
+     * re.match(rf"(^|.*\.){m}($|\..*)", key)}), so a target name that also matches inside a saved
+     * module (LoRA on {@code dense} beside {@code modules_to_save: ["pooler"]}) leaves it alone.
+     */
+    public boolean insideModulesToSave(String path) {
+        for (String m : modulesToSave) {
+            if (Pattern.compile("(^|.*\\.)" + m + "($|\\..*)").matcher(path).matches()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The shared builder. */
