@@ -30,6 +30,12 @@ import java.util.Map;
  */
 final class EmbeddingTraining {
 
+    /**
+     * Adam's rate for {@code --full} without {@code --lr}: sentence-transformers' trainer default
+     * (its training arguments inherit transformers' {@code learning_rate} 5e-5).
+     */
+    static final float FULL_LEARNING_RATE = 5e-5f;
+
     private EmbeddingTraining() {}
 
     static int run(TrainCommand c) throws Exception {
@@ -63,7 +69,7 @@ final class EmbeddingTraining {
         float rate =
                 c.training.learningRateGiven()
                         ? c.training.settings(0).learningRate()
-                        : c.full ? 2e-5f : adapter.recommendedLearningRate();
+                        : c.full ? FULL_LEARNING_RATE : adapter.recommendedLearningRate();
         FineTuneRun.Settings s = c.training.settings(rate);
         EmbeddingRun.Spec spec =
                 new EmbeddingRun.Spec(

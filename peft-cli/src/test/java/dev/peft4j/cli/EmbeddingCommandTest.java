@@ -156,7 +156,7 @@ class EmbeddingCommandTest {
     @Test
     void fullFineTuningSavesEveryWeightAndEvalReadsThem() throws Exception {
         Path out = tmp.resolve("full");
-        CliRun r = train(out, 2, "--full", "--lr", "5e-5");
+        CliRun r = train(out, 2, "--full");
         assertEquals(0, r.code(), r.err() + r.out());
         JsonObject metrics = JsonIO.readObject(out.resolve("metrics.json"));
         long stored = 0;
@@ -166,6 +166,7 @@ class EmbeddingCommandTest {
             }
         }
         assertEquals(stored, metrics.get("trainable_parameters").getAsLong(), "every weight");
+        assertEquals(5e-5, metrics.get("learning_rate").getAsDouble(), 1e-12, "the ST default");
         assertTrue(stored > 22_000_000, "MiniLM-L6 has about 22.6M weights: " + stored);
         assertFalse(Files.exists(out.resolve("adapter")));
         assertSame(
