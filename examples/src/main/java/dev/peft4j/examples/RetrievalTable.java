@@ -208,7 +208,6 @@ public final class RetrievalTable implements Callable<Integer> {
                                         config,
                                         new MultipleNegativesRankingLoss(),
                                         model.pooling(),
-                                        batch,
                                         true,
                                         s),
                                 task.test(),

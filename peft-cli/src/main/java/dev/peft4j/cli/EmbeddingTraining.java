@@ -65,15 +65,14 @@ final class EmbeddingTraining {
             throw new IllegalArgumentException(
                     c.train + ": --loss triplet needs a \"negative\" on every row");
         }
-        AdapterConfig adapter = c.full ? null : c.adapterConfig(List.of(), "FEATURE_EXTRACTION");
-        float rate =
-                c.training.learningRateGiven()
-                        ? c.training.settings(0).learningRate()
-                        : c.full ? FULL_LEARNING_RATE : adapter.recommendedLearningRate();
-        FineTuneRun.Settings s = c.training.settings(rate);
+        AdapterConfig adapter =
+                c.full ? null : c.adapterConfig(List.of(), EmbeddingRun.FEATURE_EXTRACTION);
+        // --lr when given, else the method's rate (or the full fine-tuning default)
+        FineTuneRun.Settings s =
+                c.training.settings(
+                        c.full ? FULL_LEARNING_RATE : adapter.recommendedLearningRate());
         EmbeddingRun.Spec spec =
-                new EmbeddingRun.Spec(
-                        adapter, loss(c.loss), encoder.pooling(), s.batchSize(), !scored, s);
+                new EmbeddingRun.Spec(adapter, loss(c.loss), encoder.pooling(), !scored, s);
         System.out.printf(
                 Locale.ROOT,
                 "%s + %s, loss %s: %d rows of %d texts%s%n",

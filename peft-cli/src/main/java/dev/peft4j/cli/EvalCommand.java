@@ -23,9 +23,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code peft eval --task retrieval}: the information-retrieval metrics of the pre-trained sentence
- * encoder, or of it with an adapter, on a BEIR task (queries, corpus, qrels), as
- * sentence-transformers' {@code InformationRetrievalEvaluator} reports them.
+ * {@code peft eval}: a sentence encoder (pre-trained, with an adapter, or fully fine-tuned
+ * weights) on a BEIR retrieval task ({@code --task retrieval}: queries, corpus, qrels; the metrics
+ * of sentence-transformers' {@code InformationRetrievalEvaluator}) or on scored pairs ({@code
+ * --task similarity}: those of its {@code EmbeddingSimilarityEvaluator}).
  */
 @Command(
         name = "eval",

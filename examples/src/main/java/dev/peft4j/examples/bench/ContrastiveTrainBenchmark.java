@@ -156,7 +156,6 @@ public final class ContrastiveTrainBenchmark {
                                         lora,
                                         new MultipleNegativesRankingLoss(),
                                         m.pooling(),
-                                        BATCH,
                                         true,
                                         s),
                                 null,

@@ -21,7 +21,6 @@ import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.models.bert.BertModel;
 import dev.peft4j.models.bert.Pooling;
 import dev.peft4j.models.io.HfWeights;
-import dev.peft4j.train.TrainLoop;
 import dev.peft4j.train.text.FineTuneRun;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -56,15 +55,13 @@ public final class EmbeddingRun {
      * @param adapter the adapter, or null to train every weight
      * @param loss the loss
      * @param pooling the model's pooling
-     * @param batchSize rows per batch
      * @param noDuplicates whether batches hold no text twice (for in-batch-negatives losses)
-     * @param settings epochs, steps, learning rate, seed, logging
+     * @param settings rows per batch, epochs, steps, learning rate, seed, logging
      */
     public record Spec(
             AdapterConfig adapter,
             Loss loss,
             Pooling pooling,
-            int batchSize,
             boolean noDuplicates,
             FineTuneRun.Settings settings) {}
 
@@ -162,8 +159,8 @@ public final class EmbeddingRun {
                 EmbeddingBatcher.builder().setRows(rows).setTokenizer(tokenizer);
         EmbeddingBatcher train =
                 spec.noDuplicates()
-                        ? data.setNoDuplicatesBatching(spec.batchSize(), s.seed()).build()
-                        : data.setBatching(spec.batchSize(), true, s.seed()).build();
+                        ? data.setNoDuplicatesBatching(s.batchSize(), s.seed()).build()
+                        : data.setBatching(s.batchSize(), true, s.seed()).build();
         try (NDManager manager = NDManager.newBaseManager();
                 Model djl = Model.newInstance(name)) {
             BertModel bert = factory.load(manager);
@@ -187,29 +184,12 @@ public final class EmbeddingRun {
                                     Optimizer.adam()
                                             .optLearningRateTracker(Tracker.fixed(s.learningRate()))
                                             .build());
+            long trainable = pm != null ? pm.trainableParameterCount() : size(bert);
+            System.out.printf(Locale.ROOT, "[%s] trainable parameters: %,d%n", name, trainable);
             long start = System.nanoTime();
             List<Float> losses;
-            long trainable;
             try (Trainer trainer = pm != null ? pm.newTrainer(djl, cfg) : djl.newTrainer(cfg)) {
-                trainable = 0;
-                for (Parameter p : bert.getParameters().values()) {
-                    if (p.requiresGradient()) {
-                        trainable += p.getArray().size();
-                    }
-                }
-                System.out.printf(Locale.ROOT, "[%s] trainable parameters: %,d%n", name, trainable);
-                long batches = (train.size() + spec.batchSize() - 1) / spec.batchSize();
-                losses =
-                        TrainLoop.builder()
-                                .setTrainer(trainer)
-                                .setTrainData(train)
-                                .optEpochs(s.epochs())
-                                .optMaxSteps(s.maxSteps())
-                                .optProgress(s.progress())
-                                .optStepsPerEpoch(batches)
-                                .optOnStep(FineTuneRun.logLoss(name, s))
-                                .build()
-                                .run();
+                losses = FineTuneRun.loop(trainer, train, s, name).build().run();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             Map<String, Double> after =
@@ -225,6 +205,15 @@ public final class EmbeddingRun {
             }
             return new Result(losses, trainable, seconds, before, after, saved);
         }
+    }
+
+    /** Every weight of a model (full fine-tuning trains them all). */
+    private static long size(BertModel bert) {
+        long n = 0;
+        for (Parameter p : bert.getParameters().values()) {
+            n += p.getArray().size();
+        }
+        return n;
     }
 
     /** The retrieval metrics of an encoder on a task (query and corpus batches of 32). */

@@ -6,6 +6,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
+import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
@@ -290,7 +291,7 @@ public final class FineTuneRun {
      * and progress bar of {@code s}, logging the loss as {@link #logLoss} does.
      */
     public static TrainLoop.Builder loop(
-            Trainer trainer, TextBatcher train, Settings s, String name) {
+            Trainer trainer, RandomAccessDataset train, Settings s, String name) {
         return TrainLoop.builder()
                 .setTrainer(trainer)
                 .setTrainData(train)

@@ -65,7 +65,7 @@ class EmbeddingEveryMethodTest {
                     EmbeddingTrainingTest.pairs(),
                     tokenizer,
                     new EmbeddingRun.Spec(
-                            config, new MultipleNegativesRankingLoss(), Pooling.MEAN, 6, true, s),
+                            config, new MultipleNegativesRankingLoss(), Pooling.MEAN, true, s),
                     null,
                     out);
         }

@@ -159,7 +159,7 @@ class OnnxExportTest {
         FineTuneRun.Settings s = new FineTuneRun.Settings(8, 1, 6, 5e-3f, 11, 0, false);
         EmbeddingRun.Spec spec =
                 new EmbeddingRun.Spec(
-                        lora, new MultipleNegativesRankingLoss(), model.pooling(), 8, true, s);
+                        lora, new MultipleNegativesRankingLoss(), model.pooling(), true, s);
         try (HuggingFaceTokenizer tokenizer = model.tokenizer(64)) {
             EmbeddingRun.Result r =
                     EmbeddingRun.run(
