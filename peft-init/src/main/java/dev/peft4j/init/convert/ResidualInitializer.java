@@ -3,6 +3,7 @@ package dev.peft4j.init.convert;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.adapters.lora.LoraInitializer;
@@ -36,7 +37,12 @@ public abstract class ResidualInitializer implements LoraInitializer {
                 .getArray()
                 .set(all, b.toType(adapter.loraB().getArray().getDataType(), false));
         try (NDManager scope = w32.getManager().newSubManager()) {
-            NDArray delta = b.matMul(a);
+            // from the factors as stored (PEFT casts them to the adapter's dtype first)
+            NDArray a32 = adapter.loraA().getArray().toType(DataType.FLOAT32, true);
+            NDArray b32 = adapter.loraB().getArray().toType(DataType.FLOAT32, true);
+            a32.attach(scope);
+            b32.attach(scope);
+            NDArray delta = b32.matMul(a32);
             delta.attach(scope);
             NDArray residual = w32.sub(delta.mul(adapter.scaling()));
             residual.attach(scope);

@@ -1,6 +1,8 @@
 package dev.peft4j.init.loraga;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -18,13 +20,14 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * LoRA-GA (Wang et al. 2024), following the paper's code: {@code G} is the mean gradient of the
- * task loss w.r.t. each target weight over T batches (by default those holding the paper's 64 x 2
- * examples); {@code U, S, V = svdLowRank(G, q = min(4r,
- * m, n), niter = 4)}; ArB2r takes {@code A = V[:, :r]^T}, {@code B = U[:, r:2r]} (singular values
- * unused); both are multiplied by {@code m^(1/4) / sqrt(gamma)}; the base weight becomes {@code W -
- * s B A} in float32. After one SGD step of size eta, the change of {@code s B A} is then
- * proportional to the best rank-2r approximation of {@code -eta G}: the full fine-tuning step.
+ * LoRA-GA (Wang et al. 2024) as PEFT computes it: {@code G} is the mean gradient of the task loss
+ * w.r.t. each target weight over T batches (by default those holding the paper's 64 x 2 examples);
+ * {@code U, S, V = svdLowRank(G, q = min(4r, m, n), niter = 4)}; ArB2r takes {@code A = V[:, :r]^T}
+ * and {@code B = U[:, r:2r] diag(S[r:2r])}, B scaled by {@code m^(1/4) / sqrt(gamma)} (PEFT's
+ * "stable"; the other directions and scales, and the authors' code's, in {@link LoraGaConfig}); the
+ * base weight becomes {@code W - s B A} in float32. After one SGD step of size eta, the change of
+ * {@code s B A} lies in the span of the top 2r singular vectors of {@code -eta G}: the full
+ * fine-tuning step's best rank-2r part.
  */
 public final class LoraGa {
 
@@ -69,7 +72,11 @@ public final class LoraGa {
         }
     }
 
-    /** Sets one layer's A, B and residual weight from its mean gradient {@code g [m, n]}. */
+    /**
+     * Sets one layer's A, B and residual weight from its mean gradient {@code g [m, n]}, as PEFT's
+     * {@code lora_ga_init} (tuners/lora/layer.py): {@code U, S, V = svd_lowrank(g, q = min(4r, m,
+     * n), niter = 4)}, the direction's components, the scale, then {@code W - s B A} in float32.
+     */
     static void fromGradient(LoraAdapter adapter, NDArray g, LoraGaConfig options, long seed) {
         int r = adapter.rank();
         long m = g.getShape().get(0);
@@ -83,17 +90,54 @@ public final class LoraGa {
                             + ", got r = "
                             + r);
         }
-        double c = Math.pow(m, 0.25) / Math.sqrt(options.stableGamma());
+        double stable = Math.pow(m, 0.25) / Math.sqrt(options.stableGamma());
+        int[][] picked = options.components(r, seed ^ 0x9E3779B97F4A7C15L);
         try (NDManager scope = g.getManager().newSubManager();
                 SvdResult svd = Linalg.svdLowRank(g, q, NITER, seed, scope)) {
-            int a0 = options.aFrom(r);
-            int b0 = options.bFrom(r);
-            NDArray a = svd.v().get(new NDIndex(":, {}:{}", a0, a0 + r)).transpose().mul(c);
-            NDArray b = svd.u().get(new NDIndex(":, {}:{}", b0, b0 + r)).mul(c);
+            NDArray a = columns(svd.v(), picked[0]).transpose();
+            NDArray u = columns(svd.u(), picked[1]);
             NDArray w32 = adapter.base().weight().getArray().toType(DataType.FLOAT32, true);
             w32.attach(scope);
+            NDArray b;
+            if (LoraGaConfig.PAPER.equals(options.scale())) {
+                a = a.mul(stable);
+                b = u.mul(stable);
+            } else {
+                float[] s = svd.s().toFloatArray();
+                float[] sB = new float[r];
+                for (int i = 0; i < r; i++) {
+                    sB[i] = s[picked[1][i]];
+                }
+                b = u.mul(scope.create(sB));
+                switch (options.scale()) {
+                    case LoraGaConfig.STABLE -> b = b.mul(stable);
+                    case "weight_svd" -> {
+                        if (sB[0] > 0) {
+                            try (SvdResult ws = Linalg.svdLowRank(w32, r, NITER, seed + 1, scope)) {
+                                b = b.mul(ws.s().getFloat(0) / sB[0]);
+                            }
+                        }
+                    }
+                    case "gd_scale" -> {
+                        a = a.div(adapter.scaling());
+                        b = b.div(adapter.scaling());
+                    }
+                    default -> {
+                        // unit: U diag(S) as it is
+                    }
+                }
+            }
             ResidualInitializer.setFactors(adapter, a, b, w32);
         }
+    }
+
+    /** The columns {@code index} of {@code x [rows, k]}, in that order. */
+    private static NDArray columns(NDArray x, int[] index) {
+        NDList parts = new NDList();
+        for (int i : index) {
+            parts.add(x.get(new NDIndex(":, {}:{}", i, i + 1)));
+        }
+        return NDArrays.concat(parts, 1);
     }
 
     /** The seed of a layer's randomized SVD, derived like {@code AdapterContext.layerSeed}. */

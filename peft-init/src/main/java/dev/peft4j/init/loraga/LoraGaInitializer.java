@@ -27,11 +27,6 @@ public final class LoraGaInitializer extends ResidualInitializer {
 
     @Override
     public void initialize(LoraAdapter adapter, LoraConfig config, AdapterContext context) {
-        if (!config.useRslora()) {
-            throw new IllegalArgumentException(
-                    "init_lora_weights 'lora_ga' needs use_rslora = true: LoRA-GA's stable scale"
-                            + " m^(1/4) / sqrt(gamma) is derived for the scaling alpha / sqrt(r)");
-        }
         LoraGaConfig.of(config);
         // B = 0 so W_res = W until the gradient arrives; recorded so that saving behaves the same
         // either way

@@ -98,6 +98,10 @@ class LoraGaTest extends ManagedTest {
     }
 
     private PeftModel model(String init, String direction) {
+        return model(init, direction, LoraGaConfig.PAPER);
+    }
+
+    private PeftModel model(String init, String direction, String scale) {
         LoraConfig.Builder b =
                 LoraConfig.builder()
                         .optRank(R)
@@ -105,9 +109,10 @@ class LoraGaTest extends ManagedTest {
                         .optUseRslora(true)
                         .optInitLoraWeights(init)
                         .setTargetModules("0");
-        if (direction != null) {
-            b.optInitConfig(LoraGaConfig.KEY, new LoraGaConfig(direction, "stable", 16).toJson());
-        }
+        b.optInitConfig(
+                LoraGaConfig.KEY,
+                new LoraGaConfig(direction == null ? LoraGaConfig.ARB2R : direction, scale, 16)
+                        .toJson());
         return PeftModel.create(Planted.linear(manager, W), b.build());
     }
 
@@ -188,8 +193,30 @@ class LoraGaTest extends ManagedTest {
         assertAlmostEquals(loraB.matMul(loraB.transpose()), projector(U, 0, R, C * C), 1e-4, 1e-5);
     }
 
+    /** PEFT's stable scale: A the unscaled right vectors, B the left ones times their singular values and C. */
+    @Test
+    void peftsStableScaleKeepsTheSingularValuesInB() {
+        PeftModel pm = model("lora_ga", null, LoraGaConfig.STABLE);
+        NDArray x = TinyModels.input(manager, new Shape(3, N), 2);
+        NDArray before = TinyModels.forward(pm.root(), x);
+        prepare(pm, List.of(batch(1)));
+        NDArray loraA = layer(pm).loraA().getArray();
+        NDArray loraB = layer(pm).loraB().getArray();
+        assertAlmostEquals(loraA.transpose().matMul(loraA), projector(V, 0, R, 1), 1e-4, 1e-5);
+        double[] weights = new double[ROWS];
+        for (int k = R; k < 2 * R; k++) {
+            weights[k] = Math.pow(gSingular()[k] * C, 2);
+        }
+        assertAlmostEquals(
+                loraB.matMul(loraB.transpose()),
+                Planted.create(manager, Planted.product(U, weights, U, ROWS)),
+                1e-4,
+                1e-9);
+        assertAlmostEquals(TinyModels.forward(pm.root(), x), before, 1e-5, 1e-6);
+    }
+
     /**
-     * After one SGD step of size eta, LoRA-GA's change of {@code s B A} is proportional to the best
+     * With the paper's scale, after one SGD step of size eta, LoRA-GA's change of {@code s B A} is proportional to the best
      * rank-2r approximation of {@code -eta G} (relative error after the best scalar factor); a
      * random LoRA init's change is not.
      */
@@ -230,20 +257,20 @@ class LoraGaTest extends ManagedTest {
 
     @Test
     void optionsAreValidatedAndSerializedAsPeftsLoraGaConfig() {
-        IllegalArgumentException noRs =
-                assertThrows(
-                        IllegalArgumentException.class,
-                        () ->
-                                PeftModel.create(
-                                        Planted.linear(manager, W),
-                                        LoraConfig.builder()
-                                                .optRank(R)
-                                                .optInitLoraWeights("lora_ga")
-                                                .setTargetModules("0")
-                                                .build()));
-        assertTrue(noRs.getMessage().contains("use_rslora"), noRs.getMessage());
+        // neither PEFT nor the authors' code requires rsLoRA
+        PeftModel noRs =
+                PeftModel.create(
+                        Planted.linear(manager, W),
+                        LoraConfig.builder()
+                                .optRank(R)
+                                .optInitLoraWeights("lora_ga")
+                                .setTargetModules("0")
+                                .build());
+        assertEquals(
+                LoraGaConfig.defaults(),
+                LoraGaConfig.of((LoraConfig) noRs.config(PeftModel.DEFAULT)));
         JsonObject random = new JsonObject();
-        random.addProperty("direction", "random");
+        random.addProperty("direction", "sideways");
         IllegalArgumentException bad =
                 assertThrows(
                         IllegalArgumentException.class,
@@ -261,11 +288,13 @@ class LoraGaTest extends ManagedTest {
         PeftModel pm = model("lora_ga", LoraGaConfig.A2RBR);
         JsonObject json = pm.config(PeftModel.DEFAULT).toJson();
         assertEquals(
-                "{\"direction\":\"A2rBr\",\"scale\":\"stable\",\"stable_gamma\":16}",
+                "{\"direction\":\"A2rBr\",\"scale\":\"paper\",\"stable_gamma\":16}",
                 json.get(LoraGaConfig.KEY).toString());
         LoraConfig parsed = LoraConfig.fromJson(new ConfigJson(json, "test"));
         assertEquals(json, parsed.toJson());
-        assertEquals(new LoraGaConfig(LoraGaConfig.A2RBR, "stable", 16), LoraGaConfig.of(parsed));
+        assertEquals(
+                new LoraGaConfig(LoraGaConfig.A2RBR, LoraGaConfig.PAPER, 16),
+                LoraGaConfig.of(parsed));
     }
 
     @Test
