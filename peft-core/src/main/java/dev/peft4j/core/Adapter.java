@@ -140,9 +140,20 @@ public abstract class Adapter extends AbstractBlock {
     }
 
     /**
-     * Called after a checkpoint was loaded into this adapter with the file's metadata entries of
-     * this module; throws when the base layer is not the one the checkpoint was written for. By
-     * default every base is accepted.
+     * Called before any tensor of a checkpoint is loaded, for every module of the adapter, with the
+     * file's metadata entries of this module; throws when the base layer is not the one the
+     * checkpoint was written for. It must not change anything, so that a refused load leaves the
+     * model as it was. By default every base is accepted.
+     */
+    public void checkBeforeLoad(Map<String, String> metadata, String source) {
+        // nothing to check for adapters that leave the base weight alone
+    }
+
+    /**
+     * Called after a checkpoint was loaded into every module of the adapter, with the file's
+     * metadata entries of this module: may throw like {@link #checkBeforeLoad}, or finish the load
+     * (PiSSA redoes its decomposition of the base weight here, as PEFT does at load). By default
+     * every base is accepted.
      */
     public void verifyLoaded(Map<String, String> metadata, String source) {
         // nothing to check for adapters that leave the base weight alone

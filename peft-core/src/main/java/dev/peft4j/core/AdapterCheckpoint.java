@@ -284,21 +284,26 @@ public final class AdapterCheckpoint {
                             + head(new ArrayList<>(unused))
                             + " that no adapted module of this model uses");
         }
+        Map<String, Adapter> adapters = model.adapters(name);
+        // checks first, the base-changing verifyLoaded last: a refused load changes nothing
+        adapters.forEach(
+                (path, a) -> a.checkBeforeLoad(moduleMetadata(reader.metadata(), path), source));
         try (NDManager scope = NDManager.newBaseManager()) {
-            for (Map.Entry<String, Adapter> e : model.adapters(name).entrySet()) {
+            for (Map.Entry<String, Adapter> e : adapters.entrySet()) {
                 Map<String, NDArray> values = new HashMap<>();
                 for (String key : e.getValue().stateDict().keySet()) {
                     values.put(key, reader.load(PREFIX + e.getKey() + "." + key, scope));
                 }
                 e.getValue().loadStateDict(values, source);
-                e.getValue().verifyLoaded(moduleMetadata(reader.metadata(), e.getKey()), source);
             }
             loadHeads(heads, headKeys, reader, scope, source);
         }
+        adapters.forEach(
+                (path, a) -> a.verifyLoaded(moduleMetadata(reader.metadata(), path), source));
     }
 
     /** The metadata entries of one module, keys relative to it. */
-    private static Map<String, String> moduleMetadata(Map<String, String> metadata, String path) {
+    public static Map<String, String> moduleMetadata(Map<String, String> metadata, String path) {
         String prefix = PREFIX + path + ".";
         Map<String, String> out = new LinkedHashMap<>();
         metadata.forEach(

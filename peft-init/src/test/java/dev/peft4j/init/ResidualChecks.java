@@ -12,6 +12,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import com.google.gson.JsonObject;
+import dev.peft4j.adapters.lora.LoraAdapter;
+import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.SaveOption;
@@ -47,7 +49,13 @@ public final class ResidualChecks {
         roundTrips(pm, () -> fresh.get().block(), model.inputShape(), m, dir);
     }
 
-    /** The checks for a model whose adapter {@code default} was initialized on a residual base and trained. */
+    /**
+     * The checks for a model whose adapter {@code default} was initialized on a residual base and
+     * trained. A folder meant for the original base (PiSSA, OLoRA: PEFT redoes the decomposition
+     * at load) loads onto the original base and is refused on the residual one; a folder meant for
+     * the residual base (LoRA-GA) the other way round. The converted folder always loads onto the
+     * original base.
+     */
     public static void roundTrips(
             PeftModel trained, Supplier<Block> original, Shape inputShape, NDManager m, Path dir)
             throws IOException {
@@ -57,9 +65,15 @@ public final class ResidualChecks {
         Path converted = dir.resolve("converted");
         trained.save(asSaved);
         trained.save(converted, SaveOption.FOR_ORIGINAL_BASE);
-        for (String path : trained.adapters(PeftModel.DEFAULT).keySet()) {
-            String key = AdapterCheckpoint.PREFIX + path + "." + BaseFingerprint.KEY;
-            assertTrue(metadata(asSaved).containsKey(key), "fingerprint of " + path);
+        boolean forOriginal = false;
+        for (Map.Entry<String, Adapter> e : trained.adapters(PeftModel.DEFAULT).entrySet()) {
+            forOriginal = ((LoraAdapter) e.getValue()).meantForOriginalBase();
+            String key =
+                    AdapterCheckpoint.PREFIX
+                            + e.getKey()
+                            + "."
+                            + (forOriginal ? BaseFingerprint.ORIGINAL_KEY : BaseFingerprint.KEY);
+            assertTrue(metadata(asSaved).containsKey(key), key);
             assertFalse(
                     metadata(converted).containsKey(key),
                     "a converted adapter needs no fingerprint");
@@ -67,18 +81,31 @@ public final class ResidualChecks {
 
         Block residualBase = original.get();
         copyBaseWeights(trained, residualBase);
-        PeftModel onResidual = PeftModel.load(residualBase, asSaved);
+        Block right = forOriginal ? original.get() : residualBase;
+        Block wrong = forOriginal ? residualBase : original.get();
+        PeftModel loaded = PeftModel.load(right, asSaved);
         assertAlmostEquals(
-                TinyModels.forward(onResidual.root(), x),
+                TinyModels.forward(loaded.root(), x),
                 expected,
                 AdapterChecks.ROUND_TRIP_RTOL,
                 1e-7);
+        if (forOriginal) {
+            // the decomposition redone at load gives the training's residual base
+            loaded.adaptedLayers()
+                    .forEach(
+                            (path, layer) ->
+                                    assertAlmostEquals(
+                                            layer.base().weight().getArray(),
+                                            trained.baseLayer(path).weight().getArray(),
+                                            1e-6,
+                                            1e-7));
+        }
 
         IllegalArgumentException refused =
-                assertThrows(
-                        IllegalArgumentException.class,
-                        () -> PeftModel.load(original.get(), asSaved));
-        assertTrue(refused.getMessage().contains("FOR_ORIGINAL_BASE"), refused.getMessage());
+                assertThrows(IllegalArgumentException.class, () -> PeftModel.load(wrong, asSaved));
+        assertTrue(
+                refused.getMessage().contains(forOriginal ? "original" : "FOR_ORIGINAL_BASE"),
+                refused.getMessage());
 
         PeftModel onOriginal = PeftModel.load(original.get(), converted);
         assertAlmostEquals(

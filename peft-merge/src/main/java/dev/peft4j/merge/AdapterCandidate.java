@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
+import dev.peft4j.adapters.lora.LoraAdapter;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterCheckpoint;
@@ -241,11 +242,48 @@ public final class AdapterCandidate implements Candidate {
         return Delta.zero();
     }
 
-    /** {@code s B A} from the stored factors, kept factored. */
+    /**
+     * {@code s B A} from the stored factors, kept factored. When the initialization changed the
+     * base, the folder is loaded as {@code PeftModel} loads it onto a layer holding {@code theta0}:
+     * a PiSSA or OLoRA folder (meant for the original base, its decomposition redone at load) gives
+     * its change against {@code theta0}, the converted plain LoRA {@code s (B A - B0 A0)} of rank
+     * 2r; a LoRA-GA folder (meant for the residual base) is checked against its fingerprint.
+     */
     private Delta lora(String module, NDArray theta0, NDManager manager) throws IOException {
+        LoraConfig lora = (LoraConfig) config;
         NDArray a = load(loraKey(module, "lora_A.weight"), theta0, manager);
         NDArray b = load(loraKey(module, "lora_B.weight"), theta0, manager);
-        return Delta.lowRank(b, a, ((LoraConfig) config).scalingFor(module));
+        if (lora.initChangesTheBase()) {
+            String source = dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString();
+            Block layer = layerWithWeight(theta0.duplicate());
+            LoraAdapter adapter =
+                    (LoraAdapter)
+                            config.createAdapter(
+                                    new AdapterContext(
+                                            module,
+                                            PeftModel.DEFAULT,
+                                            BaseLayer.of(layer, module),
+                                            manager,
+                                            true));
+            try {
+                Map<String, String> metadata =
+                        AdapterCheckpoint.moduleMetadata(reader.metadata(), module);
+                adapter.checkBeforeLoad(metadata, source);
+                adapter.loadStateDict(Map.of("lora_A.weight", a, "lora_B.weight", b), source);
+                adapter.verifyLoaded(metadata, source);
+                if (adapter.meantForOriginalBase()) {
+                    Map<String, NDArray> plain = adapter.stateDictForOriginalBase(manager);
+                    LoraConfig converted = (LoraConfig) config.forOriginalBase();
+                    return Delta.lowRank(
+                            plain.get("lora_B.weight"),
+                            plain.get("lora_A.weight"),
+                            converted.scalingFor(module));
+                }
+            } finally {
+                adapter.release();
+            }
+        }
+        return Delta.lowRank(b, a, lora.scalingFor(module));
     }
 
     /** The registered method's own {@code deltaWeight} on a layer holding the base weight. */

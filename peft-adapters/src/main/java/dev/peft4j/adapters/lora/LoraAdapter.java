@@ -25,6 +25,8 @@ public final class LoraAdapter extends Adapter {
     private final Parameter a;
     private final Parameter b;
     private final LoraInitializer initializer;
+    private final LoraConfig config;
+    private final AdapterContext context;
     private Object initState;
 
     LoraAdapter(AdapterContext ctx, LoraConfig config) {
@@ -40,12 +42,13 @@ public final class LoraAdapter extends Adapter {
         NDManager mgr = ctx.manager();
         this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
         this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
+        this.config = config;
+        this.context = ctx;
+        String init = config.initLoraWeights();
         this.initializer =
-                ctx.forLoading()
-                        ? LoraInitializers.find(config.initLoraWeights())
-                        : LoraInitializers.builtIn(config.initLoraWeights())
-                                ? null
-                                : LoraInitializers.forName(config.initLoraWeights());
+                ctx.forLoading() && !LoraInitializers.neededAtLoad(init)
+                        ? LoraInitializers.find(init)
+                        : LoraInitializers.builtIn(init) ? null : LoraInitializers.forName(init);
         if (!ctx.forLoading()) {
             initialize(config, ctx);
         }
@@ -123,10 +126,36 @@ public final class LoraAdapter extends Adapter {
     }
 
     @Override
+    public void checkBeforeLoad(Map<String, String> metadata, String source) {
+        if (initializer != null) {
+            initializer.checkBeforeLoad(this, metadata, source);
+        }
+    }
+
+    @Override
     public void verifyLoaded(Map<String, String> metadata, String source) {
         if (initializer != null) {
             initializer.verifyLoaded(this, metadata, source);
         }
+    }
+
+    /**
+     * Whether this layer's initializer changed its base weight and its folder is meant for the
+     * original base ({@link LoraInitializer#meantForOriginalBase}): its change against the original
+     * weight is then {@link #stateDictForOriginalBase}'s plain LoRA, not {@code s B A}.
+     */
+    public boolean meantForOriginalBase() {
+        return initializer != null && initializer.meantForOriginalBase(this);
+    }
+
+    /** The config this layer was created from. */
+    public LoraConfig config() {
+        return config;
+    }
+
+    /** The context this layer was created in (its module path, seed derivation, manager). */
+    public AdapterContext context() {
+        return context;
     }
 
     /**

@@ -113,6 +113,17 @@ public final class LoraConfig extends AdapterConfig {
         return initLoraWeights;
     }
 
+    /**
+     * Whether {@code init_lora_weights} names an initialization that changes the base weight
+     * (PiSSA, OLoRA, LoRA-GA), so that a folder's {@code s B A} alone is not its change against the
+     * original base.
+     */
+    public boolean initChangesTheBase() {
+        return initLoraWeights.matches("pissa(_niter_\\d+)?")
+                || "olora".equals(initLoraWeights)
+                || "lora_ga".equals(initLoraWeights);
+    }
+
     /** Per-module rank overrides. */
     public PatternMap rankPattern() {
         return rankPattern;
@@ -242,8 +253,7 @@ public final class LoraConfig extends AdapterConfig {
      * PEFT's {@code init_lora_weights} values that initialize (and, loaded, re-initialize the base)
      * in ways not implemented here; loading them as plain LoRA would silently compute something else.
      */
-    private static final Set<String> UNSUPPORTED_INITS =
-            Set.of("olora", "corda", "loftq", "orthogonal", "mica");
+    private static final Set<String> UNSUPPORTED_INITS = Set.of("corda", "loftq", "mica");
 
     /** Parses PEFT's LoRA config; options we do not implement are errors rather than silently ignored. */
     public static LoraConfig fromJson(ConfigJson json) {
@@ -291,7 +301,7 @@ public final class LoraConfig extends AdapterConfig {
                             + b.initLoraWeights
                             + "' is not supported by peft4j: loading it as plain LoRA would give"
                             + " other weights than PEFT (implemented: true, false, gaussian, pissa,"
-                            + " pissa_niter_N, lora_ga, eva)");
+                            + " pissa_niter_N, olora, orthogonal, lora_ga, eva)");
         }
         return b.build();
     }

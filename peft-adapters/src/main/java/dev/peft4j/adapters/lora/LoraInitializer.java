@@ -35,8 +35,30 @@ public interface LoraInitializer {
         return Map.of();
     }
 
-    /** Checks a freshly loaded layer against its metadata from {@code source}; by default accepts. */
-    default void verifyLoaded(LoraAdapter adapter, Map<String, String> metadata, String source) {
+    /**
+     * Checks, before a checkpoint's tensors are loaded into the layer, that its base is the one the
+     * checkpoint's metadata from {@code source} expects; must change nothing. By default accepts.
+     */
+    default void checkBeforeLoad(LoraAdapter adapter, Map<String, String> metadata, String source) {
         // initializers that leave the base weight alone have nothing to check
+    }
+
+    /**
+     * Finishes loading a layer whose checkpoint tensors are in place (PiSSA and OLoRA redo their
+     * decomposition of the base weight, as PEFT does); by default nothing.
+     */
+    default void verifyLoaded(LoraAdapter adapter, Map<String, String> metadata, String source) {
+        // initializers that leave the base weight alone have nothing to do
+    }
+
+    /**
+     * Whether the layer's saved folder is meant for the original base, the initialization being
+     * redone on it at load (PEFT: PiSSA, OLoRA): its change against the original weight is then
+     * the converted plain LoRA of {@link #stateDictForOriginalBase}, not {@code s B A}. False when
+     * the folder expects the base as the initialization left it (LoRA-GA) or the base is left
+     * alone.
+     */
+    default boolean meantForOriginalBase(LoraAdapter adapter) {
+        return false;
     }
 }

@@ -12,6 +12,14 @@ final class LoraInitializers {
         return "true".equals(init) || "false".equals(init) || "gaussian".equals(init);
     }
 
+    /**
+     * Whether loading a folder with this value needs its initializer (PEFT redoes PiSSA and OLoRA
+     * on the base at load): loading it as plain LoRA without one would give other outputs.
+     */
+    static boolean neededAtLoad(String init) {
+        return init.matches("pissa(_niter_\\d+)?") || "olora".equals(init);
+    }
+
     /** The initializer for a value, or null for a built-in value or when none is on the class path. */
     static LoraInitializer find(String init) {
         if (builtIn(init)) {
@@ -32,7 +40,8 @@ final class LoraInitializers {
                     "init_lora_weights '"
                             + init
                             + "' is unknown: use true, false, 'gaussian', or put peft-init on the"
-                            + " class path for 'pissa', 'pissa_niter_N', 'lora_ga', 'eva'");
+                            + " class path for 'pissa', 'pissa_niter_N', 'olora', 'orthogonal',"
+                            + " 'lora_ga', 'eva'");
         }
         return i;
     }

@@ -268,6 +268,27 @@ public final class MethodCatalogue {
                         lora,
                         false,
                         null));
+        // OLoRA (QR of W; PEFT redoes it at load) and the orthogonal init (B A = 0, base kept)
+        rows.add(
+                new Entry(
+                        "olora",
+                        Module.INIT,
+                        "LORA",
+                        t -> json("{r: 4, lora_alpha: 8, init_lora_weights: 'olora'}"),
+                        null,
+                        lora,
+                        false,
+                        null));
+        rows.add(
+                new Entry(
+                        "orthogonal",
+                        Module.INIT,
+                        "LORA",
+                        t -> json("{r: 4, lora_alpha: 8, init_lora_weights: 'orthogonal'}"),
+                        null,
+                        lora,
+                        true,
+                        null));
         // LoRA-GA: PEFT's variant on the tiny row (plain alpha / r scaling); the budget row keeps
         // the authors' scale and rsLoRA, as docs/benchmarks.md measured it. B = 0 until its data
         // pass

@@ -20,6 +20,12 @@ public final class LoraGaInitializer extends ResidualInitializer {
         return NAME.equals(initLoraWeights);
     }
 
+    /** PEFT does not redo LoRA-GA at load: its folders expect the residual base. */
+    @Override
+    protected boolean redoneAtLoad() {
+        return false;
+    }
+
     @Override
     protected String name() {
         return NAME;

@@ -56,6 +56,21 @@ public final class PissaInitializer extends ResidualInitializer {
     }
 
     @Override
+    protected boolean redoneAtLoad() {
+        return true;
+    }
+
+    @Override
+    protected boolean randomized(LoraConfig config) {
+        return niter(config.initLoraWeights()) >= 0;
+    }
+
+    @Override
+    protected void checkApplicable(LoraAdapter adapter) {
+        requireRankAtMostMinDimension(adapter, "PiSSA");
+    }
+
+    @Override
     public void initialize(LoraAdapter adapter, LoraConfig config, AdapterContext context) {
         if (config.dropout() > 0 && WARNED.put(config, Boolean.TRUE) == null) {
             LOG.warn(
@@ -63,32 +78,28 @@ public final class PissaInitializer extends ResidualInitializer {
                             + " principal part perturbs the pre-trained function itself",
                     config.dropout());
         }
+        decompose(adapter, context.layerSeed(config.initSeed()));
+    }
+
+    /** PEFT's {@code pissa_init} (tuners/lora/layer.py): the decomposition of the current base weight. */
+    @Override
+    protected void decompose(LoraAdapter adapter, long seed) {
+        checkApplicable(adapter);
         NDArray w = adapter.base().weight().getArray();
         int r = adapter.rank();
-        long k = Math.min(w.getShape().get(0), w.getShape().get(1));
-        if (r > k) {
-            throw new IllegalArgumentException(
-                    "PiSSA needs r <= min(out, in) = "
-                            + k
-                            + " for module '"
-                            + context.modulePath()
-                            + "', got r = "
-                            + r);
-        }
-        int niter = niter(config.initLoraWeights());
+        int niter = niter(adapter.config().initLoraWeights());
         try (NDManager scope = w.getManager().newSubManager()) {
             NDArray w32 = w.toType(DataType.FLOAT32, true);
             w32.attach(scope);
             try (SvdResult svd =
                     niter < 0
                             ? Linalg.svd(w32, scope)
-                            : Linalg.svdLowRank(
-                                    w32, r, niter, context.layerSeed(config.initSeed()), scope)) {
+                            : Linalg.svdLowRank(w32, r, niter, seed, scope)) {
                 NDIndex topR = new NDIndex(":, :{}", r);
                 NDArray root = svd.s().get(new NDIndex(":{}", r)).div(adapter.scaling()).sqrt();
                 NDArray a = svd.v().get(topR).mul(root).transpose();
                 NDArray b = svd.u().get(topR).mul(root);
-                setFactors(adapter, a, b, w32);
+                setFactors(adapter, a, b, w32, niter < 0 ? null : seed);
             }
         }
     }

@@ -103,11 +103,9 @@ class LoraGaReferenceTest extends ManagedTest {
         Set<String> draws = new HashSet<>();
         for (long seed = 0; seed < 8; seed++) {
             int[][] picked = new LoraGaConfig(LoraGaConfig.RANDOM, "unit", 16).components(r, seed);
-            assertEquals(
-                    Arrays.toString(picked[0]), Arrays.toString(picked[1]));
+            assertEquals(Arrays.toString(picked[0]), Arrays.toString(picked[1]));
             assertEquals(r, Arrays.stream(picked[0]).distinct().count());
-            Arrays.stream(picked[0])
-                    .forEach(i -> assertTrue(i >= 0 && i < 2 * r));
+            Arrays.stream(picked[0]).forEach(i -> assertTrue(i >= 0 && i < 2 * r));
             assertEquals(
                     Arrays.toString(picked[0]),
                     Arrays.toString(

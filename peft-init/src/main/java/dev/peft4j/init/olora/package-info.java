@@ -1,0 +1,2 @@
+/** OLoRA: LoRA initialized with the first r columns of the weight's QR factorization. */
+package dev.peft4j.init.olora;

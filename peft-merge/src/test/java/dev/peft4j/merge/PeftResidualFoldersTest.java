@@ -1,0 +1,166 @@
+package dev.peft4j.merge;
+
+import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.peft4j.core.AdapterCheckpoint;
+import dev.peft4j.core.PeftModel;
+import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.testing.ManagedTest;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * PiSSA and OLoRA folders as PEFT writes them ({@code peft_residual_folders.py}, from PEFT's code):
+ * loaded onto the original model, the decomposition is redone on it as PEFT does, so the forward,
+ * the residual base weight, {@code mergeAndUnload} and the folder as a merge candidate all give
+ * PEFT's numbers (1e-5). Before, such a folder was loaded onto the original base without the
+ * decomposition, 83% (PiSSA) and 190% (OLoRA) of the largest weight away.
+ */
+class PeftResidualFoldersTest extends ManagedTest {
+
+    private static final double RTOL = 1e-5;
+
+    private static Path fixture() {
+        try {
+            return Paths.get(
+                            PeftResidualFoldersTest.class
+                                    .getResource("peft-residual/expected.json")
+                                    .toURI())
+                    .getParent();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static JsonObject expected() throws IOException {
+        return JsonParser.parseString(Files.readString(fixture().resolve("expected.json")))
+                .getAsJsonObject();
+    }
+
+    private NDArray matrix(JsonArray rows) {
+        int n = rows.size();
+        int m = rows.get(0).getAsJsonArray().size();
+        float[] v = new float[n * m];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                v[i * m + j] = rows.get(i).getAsJsonArray().get(j).getAsFloat();
+            }
+        }
+        return manager.create(v, new Shape(n, m));
+    }
+
+    /** The original model: one bias-free Linear named "0" holding the fixture's weight. */
+    private Block original(NDArray weight) {
+        SequentialBlock root = new SequentialBlock();
+        root.add(Linear.builder().setUnits(weight.getShape().get(0)).optBias(false).build());
+        root.initialize(manager, DataType.FLOAT32, new Shape(1, weight.getShape().get(1)));
+        root.getChildren()
+                .get(0)
+                .getValue()
+                .getParameters()
+                .get("weight")
+                .getArray()
+                .set(new NDIndex("..."), weight);
+        return root;
+    }
+
+    private NDArray forward(Block root, NDArray x) {
+        return root.forward(new ParameterStore(manager, false), new NDList(x), false)
+                .singletonOrThrow();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"pissa", "olora"})
+    void peftWrittenFolderGivesPeftsNumbers(String init, @TempDir Path tmp) throws IOException {
+        JsonObject ref = expected();
+        JsonObject want = ref.getAsJsonObject(init);
+        NDArray w = matrix(ref.getAsJsonArray("weight"));
+        NDArray x = matrix(ref.getAsJsonArray("x"));
+        Path folder = fixture().resolve(init);
+
+        PeftModel pm = PeftModel.load(original(w), folder);
+        assertAlmostEquals(
+                forward(pm.root(), x), matrix(want.getAsJsonArray("output")), RTOL, 1e-6);
+        assertAlmostEquals(
+                pm.baseLayer("0").weight().getArray(),
+                matrix(want.getAsJsonArray("residual")),
+                RTOL,
+                1e-6);
+
+        // saved again, the folder keeps PEFT's meaning and loads onto the original again
+        Path again = tmp.resolve("again");
+        pm.save(again);
+        assertEquals(
+                init,
+                AdapterCheckpoint.readConfig(again)
+                        .toJson()
+                        .get("init_lora_weights")
+                        .getAsString());
+        PeftModel reloaded = PeftModel.load(original(w), again);
+        assertAlmostEquals(
+                forward(reloaded.root(), x), matrix(want.getAsJsonArray("output")), RTOL, 1e-6);
+
+        Block merged = pm.mergeAndUnload();
+        NDArray mergedWeight =
+                merged.getChildren().get(0).getValue().getParameters().get("weight").getArray();
+        assertAlmostEquals(mergedWeight, matrix(want.getAsJsonArray("merged")), RTOL, 1e-6);
+
+        try (SafetensorsReader base =
+                        SafetensorsReader.open(fixture().resolve("base/model.safetensors"));
+                Candidate c = Candidate.open(folder, "c", base);
+                NDManager scope = manager.newSubManager()) {
+            c.validate(base);
+            NDArray theta0 = base.load("0.weight", scope);
+            assertAlmostEquals(
+                    c.weights("0.weight", theta0, scope),
+                    matrix(want.getAsJsonArray("merged")),
+                    RTOL,
+                    1e-6);
+            // the base the merge reads is not changed by the decomposition
+            assertAlmostEquals(theta0, w, 0, 0);
+        }
+    }
+
+    /** The fixture's folders hold every key PEFT's LoraConfig writes that can matter, all accepted. */
+    @ParameterizedTest
+    @ValueSource(strings = {"pissa", "olora"})
+    void fixtureIsAPeftFolder(String init) throws IOException {
+        try (Stream<Path> files = Files.list(fixture().resolve(init))) {
+            assertEquals(2, files.count());
+        }
+        JsonObject config =
+                JsonParser.parseString(
+                                Files.readString(
+                                        fixture().resolve(init).resolve("adapter_config.json")))
+                        .getAsJsonObject();
+        assertTrue(config.has("lora_bias") && config.has("layers_to_transform"));
+        assertEquals(
+                init,
+                AdapterCheckpoint.readConfig(fixture().resolve(init))
+                        .toJson()
+                        .get("init_lora_weights")
+                        .getAsString());
+    }
+}

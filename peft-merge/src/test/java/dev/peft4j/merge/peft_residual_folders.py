@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""PiSSA and OLoRA adapter folders as PEFT writes them, and what PEFT computes when it loads them
+onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
+independently of the Java code, for PeftResidualFoldersTest.
+
+What PEFT writes (save_pretrained without path_initial_model_for_weight_conversion,
+src/peft/peft_model.py 334-356, 396-400): the config as it is, init_lora_weights still "pissa" /
+"olora", and the trained factors under base_model.model.<module>.lora_A.weight / lora_B.weight in
+adapter_model.safetensors with metadata {"format": "pt"}. The trained factors here are arbitrary
+values (what training would have left).
+
+What PEFT computes at load (PeftModel.from_pretrained -> inject_adapter -> LoraLayer.update_layer,
+src/peft/tuners/lora/layer.py 288-296): the initialization runs again on the base it is loaded onto,
+then the file's factors overwrite lora_A and lora_B:
+  pissa_init (429-460): V, S, Uh = svd(W float32); Vr = V[:, :r], Sr = S[:r] / scaling, Uhr = Uh[:r];
+      A = diag(sqrt(Sr)) Uhr, B = Vr diag(sqrt(Sr)); W <- W - scaling B A.
+  olora_init (384-427): Q, R = qr(W float32); B = Q[:, :r], A = R[:r]; W <- W - scaling B A.
+Then the forward (Linear.forward 1035-1063) is W_res x + scaling B_file (A_file x), and
+merge_and_unload adds get_delta_weight (1005-1028) = scaling B_file A_file to W_res.
+Both products B A of the decompositions are invariant under the sign choices of the SVD and QR.
+
+Regenerate with:
+  python3 peft_residual_folders.py ../../../../resources/dev/peft4j/merge/peft-residual
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+OUT, IN, R, ALPHA = 8, 6, 2, 4
+SCALING = ALPHA / R
+
+
+def f32(x):
+    return np.asarray(x, dtype=np.float32)
+
+
+def save_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    blobs = []
+    for name, value in tensors.items():
+        data = f32(value).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def config(init):
+    # the keys PEFT's LoraConfig writes that matter here, with PEFT's defaults
+    return {
+        "peft_type": "LORA",
+        "task_type": None,
+        "base_model_name_or_path": None,
+        "inference_mode": True,
+        "r": R,
+        "lora_alpha": ALPHA,
+        "lora_dropout": 0.0,
+        "target_modules": ["0"],
+        "exclude_modules": None,
+        "init_lora_weights": init,
+        "use_rslora": False,
+        "fan_in_fan_out": False,
+        "bias": "none",
+        "use_dora": False,
+        "lora_bias": False,
+        "rank_pattern": {},
+        "alpha_pattern": {},
+        "modules_to_save": None,
+        "layers_to_transform": None,
+        "layers_pattern": None,
+        "megatron_config": None,
+        "megatron_core": "megatron.core",
+        "loftq_config": {},
+        "eva_config": None,
+        "corda_config": None,
+        "lora_ga_config": None,
+        "trainable_token_indices": None,
+        "layer_replication": None,
+        "revision": None,
+    }
+
+
+def pissa_residual(w):
+    v, s, uh = np.linalg.svd(w.astype(np.float32), full_matrices=False)
+    sr = s[:R] / SCALING
+    a = np.diag(np.sqrt(sr)) @ uh[:R]
+    b = v[:, :R] @ np.diag(np.sqrt(sr))
+    return f32(w - SCALING * (b @ a))
+
+
+def olora_residual(w):
+    q, r = np.linalg.qr(w.astype(np.float32))
+    b, a = q[:, :R], r[:R]
+    return f32(w - SCALING * (b @ a))
+
+
+def main(out):
+    rng = np.random.default_rng(20261207)
+    weight = f32(rng.standard_normal((OUT, IN)) / np.sqrt(IN))
+    x = f32(rng.standard_normal((3, IN)))
+    os.makedirs(os.path.join(out, "base"), exist_ok=True)
+    save_safetensors(os.path.join(out, "base", "model.safetensors"), {"0.weight": weight}, {"format": "pt"})
+    expected = {"weight": weight.tolist(), "x": x.tolist()}
+    for init, residual in [("pissa", pissa_residual), ("olora", olora_residual)]:
+        a = f32(rng.standard_normal((R, IN)) * 0.3)
+        b = f32(rng.standard_normal((OUT, R)) * 0.3)
+        folder = os.path.join(out, init)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+            json.dump(config(init), f, indent=2, sort_keys=True)
+        save_safetensors(
+            os.path.join(folder, "adapter_model.safetensors"),
+            {"base_model.model.0.lora_A.weight": a, "base_model.model.0.lora_B.weight": b},
+            {"format": "pt"},
+        )
+        w_res = residual(weight)
+        merged = f32(w_res + SCALING * (b.astype(np.float64) @ a.astype(np.float64)))
+        expected[init] = {
+            "residual": w_res.tolist(),
+            "merged": merged.tolist(),
+            "output": f32(x.astype(np.float64) @ merged.astype(np.float64).T).tolist(),
+        }
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump(expected, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
