@@ -27,11 +27,15 @@ import dev.peft4j.core.testing.AdapterChecks;
 import dev.peft4j.core.testing.NdAssert;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.core.tree.ModuleTree;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -414,10 +418,8 @@ class LoraTest {
                 "monteclora_config|{\"num_samples\": 2}",
                 "trainable_token_indices|[5]",
                 "layers_to_transform|[0]",
-                "init_lora_weights|\"olora\"",
                 "init_lora_weights|\"corda\"",
                 "init_lora_weights|\"loftq\"",
-                "init_lora_weights|\"orthogonal\"",
                 "init_lora_weights|\"mica\""
             })
     void variantKeysAndUnimplementedInitsAreRefusedByName(String key, String value) {
@@ -526,5 +528,42 @@ class LoraTest {
                                 .optDropout(1.0)
                                 .setTargetModules(TargetModules.names("q"))
                                 .build());
+    }
+
+    /**
+     * A PiSSA or OLoRA folder needs its initializer at load (PEFT redoes the decomposition on the
+     * base): without peft-init on the class path the load is refused by name instead of giving
+     * plain LoRA's outputs; an orthogonal folder, whose base PEFT leaves alone, loads as plain.
+     */
+    @ParameterizedTest
+    @CsvSource({"olora,true", "pissa_niter_4,true", "orthogonal,false"})
+    void residualFoldersNeedTheirInitializerAtLoad(String init, boolean refused, @TempDir Path dir)
+            throws IOException {
+        TinyModels.TinyModel mlp = TinyModels.mlp(manager, 3);
+        PeftModel pm =
+                PeftModel.create(
+                        mlp.block(), LoraConfig.builder().optRank(2).setTargetModules("0").build());
+        pm.save(dir);
+        Path config = dir.resolve("adapter_config.json");
+        JsonObject json = JsonParser.parseString(Files.readString(config)).getAsJsonObject();
+        json.addProperty("init_lora_weights", init);
+        Files.writeString(config, json.toString());
+        if (refused) {
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> PeftModel.load(TinyModels.mlp(manager, 3).block(), dir));
+            assertTrue(
+                    e.getMessage().contains(init) && e.getMessage().contains("peft-init"),
+                    e.getMessage());
+        } else {
+            NDArray x = TinyModels.input(manager, mlp.inputShape(), 2);
+            assertAlmostEquals(
+                    TinyModels.forward(
+                            PeftModel.load(TinyModels.mlp(manager, 3).block(), dir).root(), x),
+                    TinyModels.forward(pm.root(), x),
+                    0,
+                    0);
+        }
     }
 }
