@@ -60,6 +60,58 @@ public abstract class Adapter extends AbstractBlock {
         }
     }
 
+    /**
+     * The change of the base layer's bias, attached to {@code manager}, or null when the adapter
+     * leaves the bias alone (all but LoRA with {@code lora_bias}).
+     */
+    public NDArray deltaBias(NDManager manager) {
+        return null;
+    }
+
+    /**
+     * Adds this adapter's change to the base layer's weight and, when it has one, bias, in place;
+     * refuses a non-finite change, or a bias change on a layer without bias, before changing
+     * anything.
+     */
+    public void mergeInto(BaseLayer layer) {
+        applyTo(layer, true);
+    }
+
+    /** Removes this adapter's change from the (merged) base layer's weight and bias, in place. */
+    public void unmergeFrom(BaseLayer layer) {
+        applyTo(layer, false);
+    }
+
+    private void applyTo(BaseLayer layer, boolean add) {
+        try (NDManager scope = layer.weight().getArray().getManager().newSubManager()) {
+            NDArray db = deltaBias(scope);
+            if (db != null) {
+                if (layer.bias() == null) {
+                    throw new IllegalStateException(
+                            "Cannot merge the adapter of module '"
+                                    + modulePath
+                                    + "': it changes the bias (lora_bias) but the base layer has"
+                                    + " no bias");
+                }
+                requireFinite(db, "merge");
+            }
+            if (add) {
+                mergeInto(layer.weight().getArray());
+            } else {
+                unmergeFrom(layer.weight().getArray());
+            }
+            if (db != null) {
+                NDArray bias = layer.bias().getArray();
+                NDArray change = db.toType(bias.getDataType(), false);
+                if (add) {
+                    bias.addi(change);
+                } else {
+                    bias.subi(change);
+                }
+            }
+        }
+    }
+
     /** Removes this adapter's change from the (merged) base weight, in place. */
     public void unmergeFrom(NDArray weight) {
         try (NDManager scope = weight.getManager().newSubManager()) {

@@ -130,7 +130,7 @@ public final class AdapterSlots {
             LOG.warn("Adapter '{}' of '{}' is already merged", name, path);
             return;
         }
-        adapter.mergeInto(base.weight().getArray());
+        adapter.mergeInto(base);
         merged.add(name);
     }
 
@@ -143,7 +143,7 @@ public final class AdapterSlots {
         }
         List<String> later = new ArrayList<>(merged.subList(at + 1, merged.size()));
         for (int i = merged.size() - 1; i >= at; i--) {
-            adapters.get(merged.get(i)).unmergeFrom(base.weight().getArray());
+            adapters.get(merged.get(i)).unmergeFrom(base);
         }
         merged.subList(at, merged.size()).clear();
         later.forEach(this::merge);
@@ -152,7 +152,7 @@ public final class AdapterSlots {
     /** Unmerges every merged adapter, last merged first. */
     public void unmergeAll() {
         for (int i = merged.size() - 1; i >= 0; i--) {
-            adapters.get(merged.get(i)).unmergeFrom(base.weight().getArray());
+            adapters.get(merged.get(i)).unmergeFrom(base);
         }
         merged.clear();
     }

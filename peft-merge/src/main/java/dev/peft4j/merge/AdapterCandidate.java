@@ -53,6 +53,9 @@ public final class AdapterCandidate implements Candidate {
     /** Module path to (tensor name relative to the module, full key in the file). */
     private final Map<String, Map<String, String>> moduleTensors = new LinkedHashMap<>();
 
+    /** Base bias tensor name to the module whose LoRA has a {@code lora_B.bias} ({@code lora_bias}). */
+    private final Map<String, String> biasOfKey = new LinkedHashMap<>();
+
     /** Base tensor name to the full tensor saved for it. */
     private final Map<String, String> fullTensors = new LinkedHashMap<>();
 
@@ -128,6 +131,19 @@ public final class AdapterCandidate implements Candidate {
                                 + hint);
             }
             moduleOfKey.put(baseKey, module);
+            if (config instanceof LoraConfig lora && lora.loraBias()) {
+                String biasKey = TensorNames.match(module + ".bias", base);
+                if (biasKey == null) {
+                    throw new IllegalArgumentException(
+                            "candidate "
+                                    + describe()
+                                    + ": module '"
+                                    + module
+                                    + "' has lora_bias but the base model has no bias tensor for"
+                                    + " it (PEFT cannot merge it either)");
+                }
+                biasOfKey.put(biasKey, module);
+            }
         }
     }
 
@@ -232,6 +248,13 @@ public final class AdapterCandidate implements Candidate {
             return config instanceof LoraConfig
                     ? lora(module, theta0, manager)
                     : generic(module, theta0, manager);
+        }
+        String biasModule = biasOfKey.get(key);
+        if (biasModule != null) {
+            NDArray b = load(loraKey(biasModule, "lora_B.bias"), theta0, manager);
+            TensorChecks.requireSameShape(this, key, theta0.getShape(), b.getShape());
+            return Delta.dense(
+                    b.mul(((LoraConfig) config).scalingFor(biasModule))); // s b, as PEFT's merge
         }
         String full = fullTensors.get(key);
         if (full != null) {

@@ -114,8 +114,13 @@ public final class BoneConfig extends AdapterConfig {
         }
         o.addProperty("mini_r", 1);
         o.addProperty("bias", "none");
-        o.add("layers_to_transform", JsonNull.INSTANCE);
-        o.add("layers_pattern", JsonNull.INSTANCE);
+        // as PEFT writes them when unset (the shared fields write them when set)
+        if (!o.has("layers_to_transform")) {
+            o.add("layers_to_transform", JsonNull.INSTANCE);
+        }
+        if (!o.has("layers_pattern")) {
+            o.add("layers_pattern", JsonNull.INSTANCE);
+        }
     }
 
     /** Parses PEFT's MiSS config; the "mini" variant and options we do not implement are errors. */
@@ -144,16 +149,6 @@ public final class BoneConfig extends AdapterConfig {
         String bias = json.getString("bias", "none");
         if (!"none".equals(bias)) {
             throw json.error("bias = \"" + bias + "\" is not supported by peft4j (only \"none\")");
-        }
-        for (String unsupported : new String[] {"layers_to_transform", "layers_pattern"}) {
-            if (json.has(unsupported)) {
-                throw json.error(
-                        "'"
-                                + unsupported
-                                + "' is not supported by peft4j (got "
-                                + json.get(unsupported)
-                                + ")");
-            }
         }
         return b.build();
     }

@@ -24,6 +24,7 @@ public final class LoraAdapter extends Adapter {
     private final float dropout;
     private final Parameter a;
     private final Parameter b;
+    private final Parameter bias;
     private final LoraInitializer initializer;
     private final LoraConfig config;
     private final AdapterContext context;
@@ -42,6 +43,8 @@ public final class LoraAdapter extends Adapter {
         NDManager mgr = ctx.manager();
         this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
         this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
+        this.bias =
+                config.loraBias() ? trainable("lora_B.bias", mgr.zeros(new Shape(m), type)) : null;
         this.config = config;
         this.context = ctx;
         String init = config.initLoraWeights();
@@ -70,6 +73,9 @@ public final class LoraAdapter extends Adapter {
                 // PEFT leaves nn.Linear's default init on both factors: a non-zero delta, for tests
                 SeededFill.uniform(a.getArray(), rnd, 1.0 / Math.sqrt(n));
                 SeededFill.uniform(b.getArray(), rnd, 1.0 / Math.sqrt(r));
+                if (bias != null) {
+                    SeededFill.uniform(bias.getArray(), rnd, 1.0 / Math.sqrt(r));
+                }
                 break;
             default:
                 // custom initializers start from PEFT's default (EVA and LoRA-GA keep it until data
@@ -81,16 +87,31 @@ public final class LoraAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        return Linear.linear(scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training))
+        NDArray weight = ps.getValue(b, x.getDevice(), training);
+        return (bias == null
+                        ? Linear.linear(scaledDown(ps, x, training), weight)
+                        : Linear.linear(
+                                scaledDown(ps, x, training), weight, scaledBias(ps, x, training)))
                 .singletonOrThrow();
     }
 
-    /** {@code y + B (s A dropout(x))} with {@code y} as the bias of the last product: no full-size extra pass. */
+    /**
+     * {@code y + B (s A dropout(x))} (plus {@code s b} with {@code lora_bias}) with {@code y} as
+     * the bias of the last product: no full-size extra pass.
+     */
     @Override
     public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        NDArray offset = bias == null ? y : y.add(scaledBias(ps, x, training));
         return Linear.linear(
-                        scaledDown(ps, x, training), ps.getValue(b, x.getDevice(), training), y)
+                        scaledDown(ps, x, training),
+                        ps.getValue(b, x.getDevice(), training),
+                        offset)
                 .singletonOrThrow();
+    }
+
+    /** {@code s b}: PEFT scales lora_B's whole output, bias included. */
+    private NDArray scaledBias(ParameterStore ps, NDArray x, boolean training) {
+        return Scalars.mul(ps.getValue(bias, x.getDevice(), training), scaling);
     }
 
     /** {@code s * A dropout(x)}: the scaling is applied to the small {@code [.., r]} activation. */
@@ -111,6 +132,16 @@ public final class LoraAdapter extends Adapter {
         NDArray dw = Scalars.mul(product, scaling);
         dw.attach(manager);
         return dw;
+    }
+
+    @Override
+    public NDArray deltaBias(NDManager manager) {
+        if (bias == null) {
+            return null;
+        }
+        NDArray db = Scalars.mul(bias.getArray(), scaling);
+        db.attach(manager);
+        return db;
     }
 
     @Override

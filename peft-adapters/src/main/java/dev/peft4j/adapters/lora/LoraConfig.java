@@ -37,6 +37,7 @@ public final class LoraConfig extends AdapterConfig {
     private final double alpha;
     private final double dropout;
     private final boolean useRslora;
+    private final boolean loraBias;
     private final String initLoraWeights;
     private final PatternMap rankPattern;
     private final PatternMap alphaPattern;
@@ -49,6 +50,7 @@ public final class LoraConfig extends AdapterConfig {
         this.alpha = b.alpha;
         this.dropout = b.dropout;
         this.useRslora = b.useRslora;
+        this.loraBias = b.loraBias;
         this.initLoraWeights = b.initLoraWeights;
         this.rankPattern = b.rankPattern;
         this.alphaPattern = b.alphaPattern;
@@ -70,6 +72,7 @@ public final class LoraConfig extends AdapterConfig {
         b.alpha = alpha;
         b.dropout = dropout;
         b.useRslora = useRslora;
+        b.loraBias = loraBias;
         b.initLoraWeights = initLoraWeights;
         b.rankPattern = rankPattern;
         b.alphaPattern = alphaPattern;
@@ -106,6 +109,14 @@ public final class LoraConfig extends AdapterConfig {
     /** Whether the scaling is {@code alpha / sqrt(r)}. */
     public boolean useRslora() {
         return useRslora;
+    }
+
+    /**
+     * Whether {@code lora_B} has a bias (PEFT's {@code lora_bias}): the change is {@code s (B A x
+     * + b)}, and merging adds {@code s b} to the base layer's bias.
+     */
+    public boolean loraBias() {
+        return loraBias;
     }
 
     /** {@code "true"}, {@code "false"}, {@code "gaussian"} or an initializer name ({@code "pissa"}). */
@@ -214,6 +225,7 @@ public final class LoraConfig extends AdapterConfig {
         o.addProperty("lora_alpha", ConfigJson.jsonNumber(alpha));
         o.addProperty("lora_dropout", dropout);
         o.addProperty("use_rslora", useRslora);
+        o.addProperty("lora_bias", loraBias);
         if ("true".equals(initLoraWeights) || "false".equals(initLoraWeights)) {
             o.addProperty("init_lora_weights", Boolean.parseBoolean(initLoraWeights));
         } else {
@@ -229,17 +241,14 @@ public final class LoraConfig extends AdapterConfig {
 
     /**
      * PEFT keys that change what the adapter computes or which tensors it holds, refused unless at
-     * their default (absent, null, false, empty): PEFT 0.2x {@code tuners/lora/config.py}. ({@code
-     * layers_pattern} only acts with {@code layers_to_transform}, refused here.)
+     * their default (absent, null, false, empty): PEFT 0.2x {@code tuners/lora/config.py}.
      */
     private static final List<String> UNSUPPORTED_VARIANT_KEYS =
             List.of(
-                    "layers_to_transform",
                     "layer_replication",
                     "loftq_config",
                     "megatron_config",
                     "trainable_token_indices",
-                    "lora_bias",
                     "use_qalora",
                     "alora_invocation_tokens",
                     "target_parameters",
@@ -262,6 +271,7 @@ public final class LoraConfig extends AdapterConfig {
         b.alpha = json.getDouble("lora_alpha", 8);
         b.dropout = json.getDouble("lora_dropout", 0);
         b.useRslora = json.getBoolean("use_rslora", false);
+        b.loraBias = json.getBoolean("lora_bias", false);
         JsonElement init = json.get("init_lora_weights");
         b.initLoraWeights = init == null ? "true" : init.getAsString();
         b.rankPattern =
@@ -320,6 +330,7 @@ public final class LoraConfig extends AdapterConfig {
         private double alpha = 8;
         private double dropout;
         private boolean useRslora;
+        private boolean loraBias;
         private String initLoraWeights = "true";
         private PatternMap rankPattern = PatternMap.empty();
         private PatternMap alphaPattern = PatternMap.empty();
@@ -354,6 +365,12 @@ public final class LoraConfig extends AdapterConfig {
         /** Uses {@code alpha / sqrt(r)} scaling (rsLoRA), stable across ranks. */
         public Builder optUseRslora(boolean useRslora) {
             this.useRslora = useRslora;
+            return this;
+        }
+
+        /** Gives {@code lora_B} a bias, PEFT's {@code lora_bias} (default false). */
+        public Builder optLoraBias(boolean loraBias) {
+            this.loraBias = loraBias;
             return this;
         }
 
@@ -426,6 +443,14 @@ public final class LoraConfig extends AdapterConfig {
             if (initLoraWeights == null || initLoraWeights.isBlank()) {
                 throw new IllegalArgumentException(
                         "init_lora_weights must be true, false, 'gaussian' or an initializer name");
+            }
+            if (loraBias && new LoraConfig(this).initChangesTheBase()) {
+                throw new IllegalArgumentException(
+                        "lora_bias with init_lora_weights '"
+                                + initLoraWeights
+                                + "' is not supported by peft4j: the conversion to plain LoRA for"
+                                + " the original base has no bias term (PEFT leaves the bias at"
+                                + " nn.Linear's random init there, changing the output at step 0)");
             }
             return new LoraConfig(this);
         }

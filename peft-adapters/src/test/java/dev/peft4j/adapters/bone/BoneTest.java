@@ -424,8 +424,7 @@ class BoneTest {
 
     @Test
     void unsupportedMissOptionsAreErrorsNamingTheFileAndKey() {
-        Map<String, Object> bad =
-                Map.of("init_weights", "mini", "bias", "all", "layers_to_transform", 3);
+        Map<String, Object> bad = Map.of("init_weights", "mini", "bias", "all");
         bad.forEach(
                 (key, value) -> {
                     JsonObject o = JsonParser.parseString(PEFT_MISS).getAsJsonObject();

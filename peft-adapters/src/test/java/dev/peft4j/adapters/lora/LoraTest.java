@@ -407,7 +407,7 @@ class LoraTest {
     @CsvSource(
             delimiter = '|',
             value = {
-                "lora_bias|true",
+                "layer_replication|[[0, 2]]",
                 "use_qalora|true",
                 "alora_invocation_tokens|[1, 2]",
                 "target_parameters|[\"experts.gate_up_proj\"]",
@@ -417,7 +417,6 @@ class LoraTest {
                 "velora_config|{\"rank\": 4}",
                 "monteclora_config|{\"num_samples\": 2}",
                 "trainable_token_indices|[5]",
-                "layers_to_transform|[0]",
                 "init_lora_weights|\"corda\"",
                 "init_lora_weights|\"loftq\"",
                 "init_lora_weights|\"mica\""
@@ -428,8 +427,7 @@ class LoraTest {
                                 "{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\":"
                                         + " [\"q\"], \"lora_bias\": false, \"use_qalora\":"
                                         + " false, \"alora_invocation_tokens\": null,"
-                                        + " \"target_parameters\": [], \"use_bdlora\": null,"
-                                        + " \"layers_pattern\": \"layers\"}")
+                                        + " \"target_parameters\": [], \"use_bdlora\": null}")
                         .getAsJsonObject();
         assertEquals(4, LoraConfig.fromJson(new ConfigJson(json, "a/adapter_config.json")).r());
         json.add(key, JsonParser.parseString(value));

@@ -5,12 +5,14 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.tree.BaseLayer;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +30,9 @@ public abstract class AdapterConfig {
 
     private final TargetModules targetModules;
     private final TargetModules excludeModules;
+    private final List<Integer> layersToTransform;
+    private final List<String> layersPattern;
+    private final List<Pattern> layerIndexPatterns;
     private final List<String> modulesToSave;
     private final String taskType;
     private final String baseModelNameOrPath;
@@ -37,6 +42,19 @@ public abstract class AdapterConfig {
     protected AdapterConfig(Builder<?> b) {
         this.targetModules = b.targetModules;
         this.excludeModules = b.excludeModules;
+        this.layersToTransform = List.copyOf(b.layersToTransform);
+        this.layersPattern = List.copyOf(b.layersPattern);
+        List<Pattern> patterns = new ArrayList<>();
+        if (layersPattern.isEmpty()) {
+            // PEFT: the first numbered segment after some dotted name (lazy, so that a nested
+            // index such as an expert's is not taken)
+            patterns.add(Pattern.compile(".*?\\.[^.]*\\.(\\d+)\\..*"));
+        } else {
+            for (String p : layersPattern) {
+                patterns.add(Pattern.compile(".*?\\." + p + "\\.(\\d+)\\..*"));
+            }
+        }
+        this.layerIndexPatterns = List.copyOf(patterns);
         this.modulesToSave = List.copyOf(b.modulesToSave);
         this.taskType = b.taskType;
         this.baseModelNameOrPath = b.baseModelNameOrPath;
@@ -110,6 +128,16 @@ public abstract class AdapterConfig {
         o.add(
                 "exclude_modules",
                 excludeModules == null ? JsonNull.INSTANCE : excludeModules.toJson());
+        if (!layersToTransform.isEmpty()) {
+            JsonArray layers = new JsonArray();
+            layersToTransform.forEach(layers::add);
+            o.add("layers_to_transform", layers);
+            if (!layersPattern.isEmpty()) {
+                JsonArray patterns = new JsonArray();
+                layersPattern.forEach(patterns::add);
+                o.add("layers_pattern", patterns);
+            }
+        }
         if (modulesToSave.isEmpty()) {
             o.add("modules_to_save", JsonNull.INSTANCE);
         } else {
@@ -155,10 +183,39 @@ public abstract class AdapterConfig {
         return inferenceMode;
     }
 
-    /** Whether the module at {@code path} gets an adapter of this config. */
+    /** The layer indices adapters are restricted to ({@code layers_to_transform}); empty for all. */
+    public List<Integer> layersToTransform() {
+        return layersToTransform;
+    }
+
+    /** The names of the layer lists the index follows ({@code layers_pattern}); empty for any. */
+    public List<String> layersPattern() {
+        return layersPattern;
+    }
+
+    /**
+     * Whether the module at {@code path} gets an adapter of this config, as PEFT's {@code
+     * check_target_module_exists} (tuners_utils.py): a target, not excluded, and with {@code
+     * layers_to_transform} a module matched by a name's dotted suffix (not listed by its full path)
+     * needs a layer index in that list: the first {@code .<name>.<index>.} in its path, with
+     * {@code <name>} one of {@code layers_pattern} or any segment ({@code re.match(r".*?\.[^.]*\.(\d+)\.",
+     * key)}).
+     */
     public boolean selects(String path, boolean isLinear) {
-        return targetModules.matches(path, isLinear)
-                && (excludeModules == null || !excludeModules.matches(path, isLinear));
+        if (!targetModules.matches(path, isLinear)
+                || (excludeModules != null && excludeModules.matches(path, isLinear))) {
+            return false;
+        }
+        if (layersToTransform.isEmpty() || targetModules.listsExactly(path)) {
+            return true;
+        }
+        for (Pattern p : layerIndexPatterns) {
+            java.util.regex.Matcher m = p.matcher(path + ".");
+            if (m.matches()) {
+                return layersToTransform.contains(Integer.parseInt(m.group(1)));
+            }
+        }
+        return false;
     }
 
     /**
@@ -180,6 +237,8 @@ public abstract class AdapterConfig {
     public abstract static class Builder<T extends Builder<T>> {
         private TargetModules targetModules;
         private TargetModules excludeModules;
+        private List<Integer> layersToTransform = List.of();
+        private List<String> layersPattern = List.of();
         private List<String> modulesToSave = List.of();
         private String taskType;
         private String baseModelNameOrPath;
@@ -206,6 +265,17 @@ public abstract class AdapterConfig {
         /** Excludes modules from the targets. */
         public T optExcludeModules(TargetModules exclude) {
             this.excludeModules = exclude;
+            return self();
+        }
+
+        /**
+         * Restricts adapters to the layers with these indices (PEFT's {@code
+         * layers_to_transform}), found after one of {@code patterns} ({@code layers_pattern}, e.g.
+         * {@code "layers"}) or, with none, after any dotted name.
+         */
+        public T optLayersToTransform(List<Integer> indices, List<String> patterns) {
+            this.layersToTransform = List.copyOf(indices);
+            this.layersPattern = List.copyOf(patterns);
             return self();
         }
 
@@ -238,6 +308,23 @@ public abstract class AdapterConfig {
             if (targetModules == null) {
                 throw new IllegalArgumentException("target_modules is required (setTargetModules)");
             }
+            // PEFT's LoraConfig.__post_init__ rules
+            if (targetModules.isRegex() && !layersToTransform.isEmpty()) {
+                throw new IllegalArgumentException(
+                        "layers_to_transform cannot be used when target_modules is a regex string");
+            }
+            if (!layersPattern.isEmpty() && layersToTransform.isEmpty()) {
+                throw new IllegalArgumentException(
+                        "layers_pattern needs layers_to_transform (PEFT refuses it alone)");
+            }
+            for (String p : layersPattern) {
+                try {
+                    Pattern.compile(p);
+                } catch (java.util.regex.PatternSyntaxException e) {
+                    throw new IllegalArgumentException(
+                            "layers_pattern: invalid regular expression '" + p + "'");
+                }
+            }
         }
 
         /** Reads the shared keys from a PEFT config. */
@@ -250,6 +337,17 @@ public abstract class AdapterConfig {
                         TargetModules.fromJson(
                                 json.get("exclude_modules"), json.source() + ": exclude_modules");
             }
+            JsonElement layers = json.get("layers_to_transform");
+            List<Integer> indices = new ArrayList<>();
+            if (layers != null) {
+                if (layers.isJsonArray()) {
+                    layers.getAsJsonArray().forEach(x -> indices.add(layerIndex(json, x)));
+                } else {
+                    indices.add(layerIndex(json, layers));
+                }
+            }
+            this.layersToTransform = indices;
+            this.layersPattern = json.getStringList("layers_pattern");
             this.modulesToSave = json.getStringList("modules_to_save");
             this.taskType = json.getString("task_type", null);
             this.baseModelNameOrPath = json.getString("base_model_name_or_path", null);
@@ -260,6 +358,19 @@ public abstract class AdapterConfig {
                 json.get(harmless);
             }
             return self();
+        }
+
+        private static int layerIndex(ConfigJson json, JsonElement e) {
+            if (e.isJsonPrimitive()
+                    && e.getAsJsonPrimitive().isNumber()
+                    && e.getAsDouble() == Math.rint(e.getAsDouble())
+                    && e.getAsDouble() >= 0) {
+                return e.getAsInt();
+            }
+            throw json.error(
+                    "layers_to_transform must be a layer index or a list of them (non-negative"
+                            + " integers), got "
+                            + e);
         }
     }
 }

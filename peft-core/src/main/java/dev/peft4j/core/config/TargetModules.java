@@ -95,6 +95,16 @@ public final class TargetModules {
         return false;
     }
 
+    /** Whether the targets are one regular expression. */
+    public boolean isRegex() {
+        return regex != null;
+    }
+
+    /** Whether the targets are a list of names holding {@code path} itself (not a dotted suffix of it). */
+    public boolean listsExactly(String path) {
+        return regex == null && !allLinear && names.contains(path);
+    }
+
     /** Whether a path is a name or ends with it at a dot boundary. */
     public static boolean matchesName(String path, String name) {
         return path.equals(name) || path.endsWith("." + name);

@@ -128,6 +128,19 @@ public final class MethodCatalogue {
                         (o, path, base) -> rank(o, path) * (base.outFeatures() + base.inFeatures()),
                         true,
                         null));
+        // LoRA with a bias on lora_B (PEFT's lora_bias): merging changes the base bias too
+        rows.add(
+                new Entry(
+                        "lora-bias",
+                        Module.ADAPTERS,
+                        "LORA",
+                        t -> json("{r: 4, lora_alpha: 8, lora_bias: true}"),
+                        null,
+                        (o, path, base) ->
+                                rank(o, path) * (base.outFeatures() + base.inFeatures())
+                                        + base.outFeatures(),
+                        true,
+                        null));
         rows.add(
                 new Entry(
                         "lora-rslora-patterns",

@@ -2,6 +2,7 @@ package dev.peft4j.merge;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
@@ -27,26 +28,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * PiSSA and OLoRA folders as PEFT writes them ({@code peft_residual_folders.py}, from PEFT's code):
+ * PiSSA and OLoRA folders as PEFT writes them ({@code peft_lora_folders.py}, from PEFT's code):
  * loaded onto the original model, the decomposition is redone on it as PEFT does, so the forward,
  * the residual base weight, {@code mergeAndUnload} and the folder as a merge candidate all give
  * PEFT's numbers (1e-5). Before, such a folder was loaded onto the original base without the
  * decomposition, 83% (PiSSA) and 190% (OLoRA) of the largest weight away.
  */
-class PeftResidualFoldersTest extends ManagedTest {
+class PeftLoraFoldersTest extends ManagedTest {
 
     private static final double RTOL = 1e-5;
 
     private static Path fixture() {
         try {
             return Paths.get(
-                            PeftResidualFoldersTest.class
-                                    .getResource("peft-residual/expected.json")
+                            PeftLoraFoldersTest.class
+                                    .getResource("peft-lora/expected.json")
                                     .toURI())
                     .getParent();
         } catch (URISyntaxException e) {
@@ -73,17 +75,79 @@ class PeftResidualFoldersTest extends ManagedTest {
 
     /** The original model: one bias-free Linear named "0" holding the fixture's weight. */
     private Block original(NDArray weight) {
+        return original(weight, null);
+    }
+
+    /** One Linear named "0" holding the fixture's weight and, when not null, bias. */
+    private Block original(NDArray weight, NDArray bias) {
         SequentialBlock root = new SequentialBlock();
-        root.add(Linear.builder().setUnits(weight.getShape().get(0)).optBias(false).build());
+        root.add(Linear.builder().setUnits(weight.getShape().get(0)).optBias(bias != null).build());
         root.initialize(manager, DataType.FLOAT32, new Shape(1, weight.getShape().get(1)));
-        root.getChildren()
-                .get(0)
-                .getValue()
-                .getParameters()
-                .get("weight")
-                .getArray()
-                .set(new NDIndex("..."), weight);
+        var params = root.getChildren().get(0).getValue().getParameters();
+        params.get("weight").getArray().set(new NDIndex("..."), weight);
+        if (bias != null) {
+            params.get("bias").getArray().set(new NDIndex("..."), bias);
+        }
         return root;
+    }
+
+    private NDArray vector(JsonArray values) {
+        float[] v = new float[values.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = values.get(i).getAsFloat();
+        }
+        return manager.create(v);
+    }
+
+    /**
+     * A {@code lora_bias} folder: the forward adds {@code s (B A x + b)}, merging adds {@code s b}
+     * to the base bias, and as a merge candidate the bias tensor's change is {@code s b}; against
+     * a base without bias the candidate is refused, as PEFT refuses to merge it.
+     */
+    @Test
+    void loraBiasFolderGivesPeftsNumbers() throws IOException {
+        JsonObject ref = expected();
+        JsonObject want = ref.getAsJsonObject("lora_bias");
+        NDArray w = matrix(ref.getAsJsonArray("weight"));
+        NDArray bias = vector(ref.getAsJsonArray("bias"));
+        NDArray x = matrix(ref.getAsJsonArray("x"));
+        Path folder = fixture().resolve("lora_bias");
+        PeftModel pm = PeftModel.load(original(w, bias), folder);
+        assertAlmostEquals(
+                forward(pm.root(), x), matrix(want.getAsJsonArray("output")), RTOL, 1e-6);
+        var merged = pm.mergeAndUnload().getChildren().get(0).getValue().getParameters();
+        assertAlmostEquals(
+                merged.get("weight").getArray(), matrix(want.getAsJsonArray("merged")), RTOL, 1e-6);
+        assertAlmostEquals(
+                merged.get("bias").getArray(),
+                vector(want.getAsJsonArray("merged_bias")),
+                RTOL,
+                1e-6);
+        try (SafetensorsReader base =
+                        SafetensorsReader.open(
+                                fixture().resolve("base/model-with-bias.safetensors"));
+                Candidate c = Candidate.open(folder, "c", base);
+                NDManager scope = manager.newSubManager()) {
+            c.validate(base);
+            assertAlmostEquals(
+                    c.weights("0.weight", base.load("0.weight", scope), scope),
+                    matrix(want.getAsJsonArray("merged")),
+                    RTOL,
+                    1e-6);
+            assertAlmostEquals(
+                    c.weights("0.bias", base.load("0.bias", scope), scope),
+                    vector(want.getAsJsonArray("merged_bias")),
+                    RTOL,
+                    1e-6);
+        }
+        try (SafetensorsReader noBias =
+                SafetensorsReader.open(fixture().resolve("base/model.safetensors"))) {
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> Candidate.open(folder, "c", noBias));
+            assertTrue(e.getMessage().contains("lora_bias"), e.getMessage());
+        }
     }
 
     private NDArray forward(Block root, NDArray x) {

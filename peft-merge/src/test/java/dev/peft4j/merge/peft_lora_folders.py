@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""PiSSA and OLoRA adapter folders as PEFT writes them, and what PEFT computes when it loads them
-onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
-independently of the Java code, for PeftResidualFoldersTest.
+"""PiSSA, OLoRA and lora_bias adapter folders as PEFT writes them, and what PEFT computes when it
+loads them onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
+independently of the Java code, for PeftLoraFoldersTest.
 
 What PEFT writes (save_pretrained without path_initial_model_for_weight_conversion,
 src/peft/peft_model.py 334-356, 396-400): the config as it is, init_lora_weights still "pissa" /
@@ -19,8 +19,13 @@ Then the forward (Linear.forward 1035-1063) is W_res x + scaling B_file (A_file 
 merge_and_unload adds get_delta_weight (1005-1028) = scaling B_file A_file to W_res.
 Both products B A of the decompositions are invariant under the sign choices of the SVD and QR.
 
+lora_bias (layer.py 264: lora_B = nn.Linear(r, out, bias=lora_bias)): the forward adds
+scaling * (B_file A_file x + b_file) (1063: lora_B(...) * scaling), and merge (915-1003) adds
+scaling B A to the weight and scaling * lora_B.bias to the base bias (959 and 978: base_layer.bias + lora_B.bias
+* scaling). The base has a bias here.
+
 Regenerate with:
-  python3 peft_residual_folders.py ../../../../resources/dev/peft4j/merge/peft-residual
+  python3 peft_lora_folders.py ../../../../resources/dev/peft4j/merge/peft-lora
 """
 import json
 import os
@@ -55,7 +60,7 @@ def save_safetensors(path, tensors, metadata):
             f.write(blob)
 
 
-def config(init):
+def config(init, lora_bias=False):
     # the keys PEFT's LoraConfig writes that matter here, with PEFT's defaults
     return {
         "peft_type": "LORA",
@@ -72,7 +77,7 @@ def config(init):
         "fan_in_fan_out": False,
         "bias": "none",
         "use_dora": False,
-        "lora_bias": False,
+        "lora_bias": lora_bias,
         "rank_pattern": {},
         "alpha_pattern": {},
         "modules_to_save": None,
@@ -130,6 +135,36 @@ def main(out):
             "merged": merged.tolist(),
             "output": f32(x.astype(np.float64) @ merged.astype(np.float64).T).tolist(),
         }
+    bias = f32(rng.standard_normal(OUT) * 0.1)
+    a = f32(rng.standard_normal((R, IN)) * 0.3)
+    b = f32(rng.standard_normal((OUT, R)) * 0.3)
+    lora_bias = f32(rng.standard_normal(OUT) * 0.2)
+    folder = os.path.join(out, "lora_bias")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(config(True, lora_bias=True), f, indent=2, sort_keys=True)
+    save_safetensors(
+        os.path.join(folder, "adapter_model.safetensors"),
+        {
+            "base_model.model.0.lora_A.weight": a,
+            "base_model.model.0.lora_B.weight": b,
+            "base_model.model.0.lora_B.bias": lora_bias,
+        },
+        {"format": "pt"},
+    )
+    save_safetensors(
+        os.path.join(out, "base", "model-with-bias.safetensors"),
+        {"0.weight": weight, "0.bias": bias},
+        {"format": "pt"},
+    )
+    merged = f32(weight + SCALING * (b.astype(np.float64) @ a.astype(np.float64)))
+    merged_bias = f32(bias + SCALING * lora_bias)
+    expected["bias"] = bias.tolist()
+    expected["lora_bias"] = {
+        "merged": merged.tolist(),
+        "merged_bias": merged_bias.tolist(),
+        "output": f32(x.astype(np.float64) @ merged.astype(np.float64).T + merged_bias).tolist(),
+    }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
