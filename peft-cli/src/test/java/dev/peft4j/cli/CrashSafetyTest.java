@@ -62,7 +62,10 @@ class CrashSafetyTest {
         int killedAfterAWrite = 0;
         int restored = 0;
         for (int kill = 0; kill < KILLS; kill++) {
-            KilledChild.run(
+            // the first two kills may land in the first write; the others after it, however
+            // slow the machine (a loaded one wrote nothing in 400 ms, and the count below failed)
+            KilledChild.runAfter(
+                    kill < 2 ? "ready" : "written",
                     Child.class,
                     List.of("-Dpeft4j.atomicFiles.renamePauseMillis=" + (kill % 2 * 150)),
                     schedule.nextInt(400),
@@ -151,6 +154,10 @@ class CrashSafetyTest {
                 System.out.flush();
                 for (int version = 1; ; version++) {
                     writer.write(version);
+                    if (version == 1) {
+                        System.out.println("written");
+                        System.out.flush();
+                    }
                 }
             }
         }

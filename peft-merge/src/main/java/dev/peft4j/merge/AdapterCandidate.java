@@ -245,7 +245,8 @@ public final class AdapterCandidate implements Candidate {
     public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
         String module = moduleOfKey.get(key);
         if (module != null) {
-            return config instanceof LoraConfig
+            // DoRA's change depends on the base weight (its row norms): built like any method
+            return config instanceof LoraConfig lora && !lora.useDora()
                     ? lora(module, theta0, manager)
                     : generic(module, theta0, manager);
         }

@@ -14,10 +14,13 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.peft4j.adapters.lora.LoraConfig;
+import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
@@ -27,6 +30,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -205,6 +209,86 @@ class PeftLoraFoldersTest extends ManagedTest {
             // the base the merge reads is not changed by the decomposition
             assertAlmostEquals(theta0, w, 0, 0);
         }
+    }
+
+    /**
+     * A DoRA folder ({@code use_dora}): the forward, {@code mergeAndUnload} (the weight rescaled
+     * row by row, the bias unchanged), unmerging back, the folder as a merge candidate, the
+     * gradients with the row norm detached as PEFT does, and the magnitude of a fresh adapter.
+     */
+    @Test
+    void doraFolderGivesPeftsNumbersAndGradients() throws IOException {
+        JsonObject ref = expected();
+        JsonObject want = ref.getAsJsonObject("dora");
+        NDArray w = matrix(ref.getAsJsonArray("weight"));
+        NDArray bias = vector(ref.getAsJsonArray("bias"));
+        NDArray x = matrix(ref.getAsJsonArray("x"));
+        Path folder = fixture().resolve("dora");
+        PeftModel pm = PeftModel.load(original(w, bias), folder);
+        assertAlmostEquals(
+                forward(pm.root(), x), matrix(want.getAsJsonArray("output")), RTOL, 1e-6);
+
+        Adapter layer = pm.adapters(PeftModel.DEFAULT).get("0");
+        try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
+            NDArray y =
+                    pm.root()
+                            .forward(new ParameterStore(manager, false), new NDList(x), true)
+                            .singletonOrThrow();
+            gc.backward(y.mul(matrix(want.getAsJsonArray("upstream"))).sum());
+        }
+        Map<String, NDArray> params = layer.stateDict();
+        assertAlmostEquals(
+                params.get("lora_magnitude_vector").getGradient(),
+                vector(want.getAsJsonArray("grad_magnitude")),
+                1e-4,
+                1e-6);
+        assertAlmostEquals(
+                params.get("lora_B.weight").getGradient(),
+                matrix(want.getAsJsonArray("grad_lora_B")),
+                1e-4,
+                1e-6);
+        assertAlmostEquals(
+                params.get("lora_A.weight").getGradient(),
+                matrix(want.getAsJsonArray("grad_lora_A")),
+                1e-4,
+                1e-6);
+
+        pm.merge();
+        var base = pm.baseLayer("0");
+        assertAlmostEquals(
+                base.weight().getArray(), matrix(want.getAsJsonArray("merged")), RTOL, 1e-6);
+        assertAlmostEquals(base.bias().getArray(), bias, 0, 0);
+        pm.unmerge();
+        assertAlmostEquals(base.weight().getArray(), w, 1e-5, 1e-6);
+
+        try (SafetensorsReader reader =
+                        SafetensorsReader.open(
+                                fixture().resolve("base/model-with-bias.safetensors"));
+                Candidate c = Candidate.open(folder, "c", reader);
+                NDManager scope = manager.newSubManager()) {
+            c.validate(reader);
+            assertAlmostEquals(
+                    c.weights("0.weight", reader.load("0.weight", scope), scope),
+                    matrix(want.getAsJsonArray("merged")),
+                    RTOL,
+                    1e-6);
+            assertAlmostEquals(
+                    c.weights("0.bias", reader.load("0.bias", scope), scope), bias, 0, 0);
+        }
+
+        PeftModel fresh =
+                PeftModel.create(
+                        original(w, bias),
+                        LoraConfig.builder()
+                                .optRank(2)
+                                .optUseDora(true)
+                                .setTargetModules("0")
+                                .build());
+        assertAlmostEquals(
+                fresh.adapters(PeftModel.DEFAULT).get("0").stateDict().get("lora_magnitude_vector"),
+                vector(want.getAsJsonArray("initial_magnitude")),
+                1e-6,
+                1e-7);
     }
 
     /** The fixture's folders hold every key PEFT's LoraConfig writes that can matter, all accepted. */

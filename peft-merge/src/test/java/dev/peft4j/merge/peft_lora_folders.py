@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PiSSA, OLoRA and lora_bias adapter folders as PEFT writes them, and what PEFT computes when it
+"""PiSSA, OLoRA, lora_bias and DoRA adapter folders as PEFT writes them, and what PEFT computes when it
 loads them onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
 independently of the Java code, for PeftLoraFoldersTest.
 
@@ -23,6 +23,16 @@ lora_bias (layer.py 264: lora_B = nn.Linear(r, out, bias=lora_bias)): the forwar
 scaling * (B_file A_file x + b_file) (1063: lora_B(...) * scaling), and merge (915-1003) adds
 scaling B A to the weight and scaling * lora_B.bias to the base bias (959 and 978: base_layer.bias + lora_B.bias
 * scaling). The base has a bias here.
+
+DoRA (use_dora; tuners/lora/dora.py DoraLinearLayer, variants.py DoraLinearVariant), saved under
+base_model.model.<module>.lora_magnitude_vector (model.py 988-1003 strips ".weight" from
+lora_magnitude_vector.default.weight): with n = ||W + s (B A).detach()|| per output row (dora.py
+get_weight_norm 86-91, torch.linalg.norm(weight, dim=1)), detached (dora.py 143-152), and c = m / n:
+the forward without dropout adds (c - 1) (result - bias) + c s B A x to result = W x + bias
+(dora.py 154-165, variants.py 233-247); merging (variants.py merge_safe 170-188) sets
+W <- c (W + s B A), the bias unchanged. The gradients of L = sum(y * G) follow with n constant:
+dL/dm = sum_batch G (W x + s B A x) / n, dL/dB = s (G c)^T (A x), dL/dA = s B^T (G c)^T x.
+A fresh DoRA layer starts with m = ||W + s B A|| = ||W|| (dora.py update_layer 102-130; B = 0).
 
 Regenerate with:
   python3 peft_lora_folders.py ../../../../resources/dev/peft4j/merge/peft-lora
@@ -164,6 +174,42 @@ def main(out):
         "merged": merged.tolist(),
         "merged_bias": merged_bias.tolist(),
         "output": f32(x.astype(np.float64) @ merged.astype(np.float64).T + merged_bias).tolist(),
+    }
+    a = f32(rng.standard_normal((R, IN)) * 0.3)
+    b = f32(rng.standard_normal((OUT, R)) * 0.3)
+    x64, w64, a64, b64 = (t.astype(np.float64) for t in (x, weight, a, b))
+    full = w64 + SCALING * (b64 @ a64)
+    n = np.linalg.norm(full, axis=1)
+    magnitude = f32(n * (1 + 0.2 * rng.standard_normal(OUT)))
+    c = magnitude.astype(np.float64) / n
+    folder = os.path.join(out, "dora")
+    os.makedirs(folder, exist_ok=True)
+    cfg = config(True)
+    cfg["use_dora"] = True
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    save_safetensors(
+        os.path.join(folder, "adapter_model.safetensors"),
+        {
+            "base_model.model.0.lora_A.weight": a,
+            "base_model.model.0.lora_B.weight": b,
+            "base_model.model.0.lora_magnitude_vector": magnitude,
+        },
+        {"format": "pt"},
+    )
+    result = x64 @ w64.T + bias
+    lora = x64 @ a64.T @ b64.T
+    output = result + (c - 1) * (result - bias) + c * SCALING * lora
+    g = rng.standard_normal((x.shape[0], OUT))
+    expected["dora"] = {
+        "output": f32(output).tolist(),
+        "merged": f32(c[:, None] * full).tolist(),
+        "merged_bias": bias.tolist(),
+        "initial_magnitude": f32(np.linalg.norm(w64, axis=1)).tolist(),
+        "upstream": f32(g).tolist(),
+        "grad_magnitude": f32((g * (x64 @ w64.T + SCALING * lora) / n).sum(axis=0)).tolist(),
+        "grad_lora_B": f32(SCALING * ((g * c).T @ (x64 @ a64.T))).tolist(),
+        "grad_lora_A": f32(SCALING * (b64.T @ (g * c).T @ x64)).tolist(),
     }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)

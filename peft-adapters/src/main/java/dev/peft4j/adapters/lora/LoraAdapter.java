@@ -1,7 +1,9 @@
 package dev.peft4j.adapters.lora;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
@@ -25,7 +27,9 @@ public final class LoraAdapter extends Adapter {
     private final Parameter a;
     private final Parameter b;
     private final Parameter bias;
+    private final Parameter magnitude;
     private final LoraInitializer initializer;
+    private NDArray mergedFactor;
     private final LoraConfig config;
     private final AdapterContext context;
     private Object initState;
@@ -55,6 +59,26 @@ public final class LoraAdapter extends Adapter {
         if (!ctx.forLoading()) {
             initialize(config, ctx);
         }
+        if (config.useDora()) {
+            // PEFT's DoraLinearLayer.update_layer: ||W + s B A|| per output row, after the init
+            NDArray m0 = mgr.zeros(new Shape(m), type);
+            this.magnitude = trainable("lora_magnitude_vector", m0);
+            if (!ctx.forLoading()) {
+                try (NDManager scope = mgr.newSubManager()) {
+                    NDArray dw = deltaWeight(scope, false);
+                    NDArray w = base.weight().getArray().add(dw);
+                    w.attach(scope);
+                    magnitude.getArray().set(new NDIndex("..."), rowNorm(w).toType(type, false));
+                }
+            }
+        } else {
+            this.magnitude = null;
+        }
+    }
+
+    /** The L2 norm of each row of {@code w [out, in]}: PEFT's {@code torch.linalg.norm(weight, dim=1)}. */
+    private static NDArray rowNorm(NDArray w) {
+        return w.square().sum(new int[] {1}).sqrt();
     }
 
     private void initialize(LoraConfig config, AdapterContext ctx) {
@@ -87,6 +111,9 @@ public final class LoraAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        if (magnitude != null) {
+            return dora(null, ps, x, training);
+        }
         NDArray weight = ps.getValue(b, x.getDevice(), training);
         return (bias == null
                         ? Linear.linear(scaledDown(ps, x, training), weight)
@@ -101,12 +128,44 @@ public final class LoraAdapter extends Adapter {
      */
     @Override
     public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        if (magnitude != null) {
+            return y.add(dora(y, ps, x, training));
+        }
         NDArray offset = bias == null ? y : y.add(scaledBias(ps, x, training));
         return Linear.linear(
                         scaledDown(ps, x, training),
                         ps.getValue(b, x.getDevice(), training),
                         offset)
                 .singletonOrThrow();
+    }
+
+    /**
+     * DoRA's extra output, as PEFT's {@code DoraLinearLayer.forward} (tuners/lora/dora.py): with
+     * {@code n = ||W + s (B A).detach()||} per row, detached, and {@code c = m / n}: {@code (c - 1)
+     * base + c s B A dropout(x)}, where {@code base} is the base output without bias ({@code y -
+     * bias}) or, with dropout in training or without {@code y}, {@code W dropout(x)}.
+     */
+    private NDArray dora(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        Device device = x.getDevice();
+        NDArray av = ps.getValue(a, device, training);
+        NDArray bv = ps.getValue(b, device, training);
+        NDArray w = base.weightValue(ps, x, training);
+        NDArray loraWeight = bv.stopGradient().matMul(av.stopGradient());
+        NDArray norm = rowNorm(w.add(Scalars.mul(loraWeight, scaling))).stopGradient();
+        NDArray c = ps.getValue(magnitude, device, training).div(norm);
+        boolean dropped = training && dropout > 0;
+        NDArray in = dropped ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        NDArray baseResult;
+        if (dropped || y == null) {
+            baseResult = base.apply(in, w);
+        } else if (base.bias() != null) {
+            baseResult = y.sub(ps.getValue(base.bias(), device, training));
+        } else {
+            baseResult = y;
+        }
+        NDArray lora =
+                Linear.linear(Linear.linear(in, av).singletonOrThrow(), bv).singletonOrThrow();
+        return baseResult.mul(c.sub(1)).add(Scalars.mul(lora.mul(c), scaling));
     }
 
     /** {@code s b}: PEFT scales lora_B's whole output, bias included. */
@@ -123,8 +182,28 @@ public final class LoraAdapter extends Adapter {
                 scaling);
     }
 
+    /**
+     * The change of the base weight: {@code s B A}; with DoRA {@code c (W + s B A) - W}, {@code c
+     * = m / ||W + s B A||} per row, for the current (unmerged) base weight W.
+     */
     @Override
     public NDArray deltaWeight(NDManager manager) {
+        return deltaWeight(manager, magnitude != null);
+    }
+
+    private NDArray deltaWeight(NDManager manager, boolean dora) {
+        if (dora) {
+            try (NDManager scope = manager.newSubManager()) {
+                NDArray w = base.weight().getArray();
+                NDArray merged = w.add(deltaWeight(scope, false));
+                merged.attach(scope);
+                NDArray factor = magnitude.getArray().div(rowNorm(merged)).reshape(-1, 1);
+                factor.attach(scope);
+                NDArray dw = merged.mul(factor).sub(w);
+                dw.attach(manager);
+                return dw;
+            }
+        }
         NDArray av = a.getArray();
         NDArray bv = b.getArray();
         NDArray product = bv.matMul(av);
@@ -132,6 +211,58 @@ public final class LoraAdapter extends Adapter {
         NDArray dw = Scalars.mul(product, scaling);
         dw.attach(manager);
         return dw;
+    }
+
+    /**
+     * DoRA merges as PEFT's {@code DoraLinearVariant.merge_safe}: {@code W <- c (W + s B A)},
+     * keeping {@code c} for the unmerge ({@code W / c - s B A}), since the merged weight no longer
+     * gives it; plain LoRA adds {@code s B A}.
+     */
+    @Override
+    public void mergeInto(NDArray weight) {
+        if (magnitude == null) {
+            super.mergeInto(weight);
+            return;
+        }
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray merged =
+                    weight.add(deltaWeight(scope, false).toType(weight.getDataType(), false));
+            merged.attach(scope);
+            NDArray factor = magnitude.getArray().div(rowNorm(merged)).reshape(-1, 1);
+            factor.attach(scope);
+            requireFinite(factor, "merge");
+            NDArray result = merged.mul(factor);
+            result.attach(scope);
+            weight.set(new NDIndex("..."), result);
+            if (mergedFactor != null) {
+                mergedFactor.close();
+            }
+            mergedFactor = factor.duplicate();
+            mergedFactor.attach(magnitude.getArray().getManager());
+        }
+    }
+
+    @Override
+    public void unmergeFrom(NDArray weight) {
+        if (magnitude == null) {
+            super.unmergeFrom(weight);
+            return;
+        }
+        if (mergedFactor == null) {
+            throw new IllegalStateException(
+                    "Cannot unmerge the DoRA adapter of module '"
+                            + modulePath
+                            + "': it was not merged in this session");
+        }
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray restored =
+                    weight.div(mergedFactor)
+                            .sub(deltaWeight(scope, false).toType(weight.getDataType(), false));
+            restored.attach(scope);
+            weight.set(new NDIndex("..."), restored);
+        }
+        mergedFactor.close();
+        mergedFactor = null;
     }
 
     @Override
@@ -200,6 +331,10 @@ public final class LoraAdapter extends Adapter {
     /** Closes the initializer's state when it holds arrays (it is {@link AutoCloseable}). */
     @Override
     protected void releaseResources() {
+        if (mergedFactor != null) {
+            mergedFactor.close();
+            mergedFactor = null;
+        }
         if (initState instanceof AutoCloseable closeable) {
             try {
                 closeable.close();

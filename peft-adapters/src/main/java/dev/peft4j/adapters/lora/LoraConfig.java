@@ -38,6 +38,7 @@ public final class LoraConfig extends AdapterConfig {
     private final double dropout;
     private final boolean useRslora;
     private final boolean loraBias;
+    private final boolean useDora;
     private final String initLoraWeights;
     private final PatternMap rankPattern;
     private final PatternMap alphaPattern;
@@ -51,6 +52,7 @@ public final class LoraConfig extends AdapterConfig {
         this.dropout = b.dropout;
         this.useRslora = b.useRslora;
         this.loraBias = b.loraBias;
+        this.useDora = b.useDora;
         this.initLoraWeights = b.initLoraWeights;
         this.rankPattern = b.rankPattern;
         this.alphaPattern = b.alphaPattern;
@@ -73,6 +75,7 @@ public final class LoraConfig extends AdapterConfig {
         b.dropout = dropout;
         b.useRslora = useRslora;
         b.loraBias = loraBias;
+        b.useDora = useDora;
         b.initLoraWeights = initLoraWeights;
         b.rankPattern = rankPattern;
         b.alphaPattern = alphaPattern;
@@ -117,6 +120,14 @@ public final class LoraConfig extends AdapterConfig {
      */
     public boolean loraBias() {
         return loraBias;
+    }
+
+    /**
+     * Whether the layers are DoRA (Liu et al. 2024, PEFT's {@code use_dora}): a trained magnitude
+     * per output row rescales {@code W + s B A} by {@code m / ||W + s B A||} (the norm detached).
+     */
+    public boolean useDora() {
+        return useDora;
     }
 
     /** {@code "true"}, {@code "false"}, {@code "gaussian"} or an initializer name ({@code "pissa"}). */
@@ -235,7 +246,7 @@ public final class LoraConfig extends AdapterConfig {
         o.add("alpha_pattern", alphaPattern.toJson());
         o.addProperty("bias", "none");
         o.addProperty("fan_in_fan_out", false);
-        o.addProperty("use_dora", false);
+        o.addProperty("use_dora", useDora);
         initConfigs.forEach((k, v) -> o.add(k, v.deepCopy()));
     }
 
@@ -272,6 +283,7 @@ public final class LoraConfig extends AdapterConfig {
         b.dropout = json.getDouble("lora_dropout", 0);
         b.useRslora = json.getBoolean("use_rslora", false);
         b.loraBias = json.getBoolean("lora_bias", false);
+        b.useDora = json.getBoolean("use_dora", false);
         JsonElement init = json.get("init_lora_weights");
         b.initLoraWeights = init == null ? "true" : init.getAsString();
         b.rankPattern =
@@ -287,7 +299,6 @@ public final class LoraConfig extends AdapterConfig {
         }
         requireValue(json, "bias", "none");
         requireValue(json, "fan_in_fan_out", "false");
-        requireValue(json, "use_dora", "false");
         for (String unsupported : UNSUPPORTED_VARIANT_KEYS) {
             JsonElement e = json.get(unsupported);
             if (e != null
@@ -331,6 +342,7 @@ public final class LoraConfig extends AdapterConfig {
         private double dropout;
         private boolean useRslora;
         private boolean loraBias;
+        private boolean useDora;
         private String initLoraWeights = "true";
         private PatternMap rankPattern = PatternMap.empty();
         private PatternMap alphaPattern = PatternMap.empty();
@@ -371,6 +383,12 @@ public final class LoraConfig extends AdapterConfig {
         /** Gives {@code lora_B} a bias, PEFT's {@code lora_bias} (default false). */
         public Builder optLoraBias(boolean loraBias) {
             this.loraBias = loraBias;
+            return this;
+        }
+
+        /** Makes the layers DoRA, PEFT's {@code use_dora} (default false). */
+        public Builder optUseDora(boolean useDora) {
+            this.useDora = useDora;
             return this;
         }
 
@@ -443,6 +461,15 @@ public final class LoraConfig extends AdapterConfig {
             if (initLoraWeights == null || initLoraWeights.isBlank()) {
                 throw new IllegalArgumentException(
                         "init_lora_weights must be true, false, 'gaussian' or an initializer name");
+            }
+            if (useDora && (loraBias || new LoraConfig(this).initChangesTheBase())) {
+                throw new IllegalArgumentException(
+                        "use_dora with "
+                                + (loraBias
+                                        ? "lora_bias"
+                                        : "init_lora_weights '" + initLoraWeights + "'")
+                                + " is not supported by peft4j (DoRA's magnitude is taken from the"
+                                + " base weight before the initializer changes it)");
             }
             if (loraBias && new LoraConfig(this).initChangesTheBase()) {
                 throw new IllegalArgumentException(

@@ -500,15 +500,17 @@ class LoraTest {
         assertEquals(2.0, cfg.scalingFor("x.query"), 1e-12);
         assertTrue(json.warnUnknownKeys().contains("corda_config"));
 
-        JsonObject dora = JsonParser.parseString(peft).getAsJsonObject();
-        dora.addProperty("use_dora", true);
+        JsonObject fanInFanOut = JsonParser.parseString(peft).getAsJsonObject();
+        fanInFanOut.addProperty("fan_in_fan_out", true);
         IllegalArgumentException e =
                 assertThrows(
                         IllegalArgumentException.class,
-                        () -> LoraConfig.fromJson(new ConfigJson(dora, "adapter_config.json")));
+                        () ->
+                                LoraConfig.fromJson(
+                                        new ConfigJson(fanInFanOut, "adapter_config.json")));
         assertTrue(
                 e.getMessage().contains("adapter_config.json")
-                        && e.getMessage().contains("use_dora"));
+                        && e.getMessage().contains("fan_in_fan_out"));
         e =
                 assertThrows(
                         IllegalArgumentException.class,

@@ -26,6 +26,17 @@ public final class KilledChild {
      */
     public static void run(Class<?> main, List<String> jvmArgs, long millis, String... args)
             throws IOException, InterruptedException {
+        runAfter("ready", main, jvmArgs, millis, args);
+    }
+
+    /**
+     * Like {@link #run}, waiting for the line {@code marker} instead of {@code ready} (a child that
+     * prints one after its first complete write lets the kill land after it however slow the
+     * machine is).
+     */
+    public static void runAfter(
+            String marker, Class<?> main, List<String> jvmArgs, long millis, String... args)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
@@ -39,7 +50,7 @@ public final class KilledChild {
                         new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         StringBuilder seen = new StringBuilder();
         String line;
-        while ((line = out.readLine()) != null && !line.equals("ready")) {
+        while ((line = out.readLine()) != null && !line.equals(marker)) {
             seen.append(line).append('\n');
         }
         if (line == null) {
@@ -48,7 +59,9 @@ public final class KilledChild {
                     main.getSimpleName()
                             + " ended ("
                             + p.exitValue()
-                            + ") before it was ready:\n"
+                            + ") before it printed '"
+                            + marker
+                            + "':\n"
                             + seen);
         }
         Thread.sleep(millis);

@@ -141,6 +141,19 @@ public final class MethodCatalogue {
                                         + base.outFeatures(),
                         true,
                         null));
+        // DoRA (use_dora): a magnitude per output row; unchanged output at init (m = ||W||, B = 0)
+        rows.add(
+                new Entry(
+                        "dora",
+                        Module.ADAPTERS,
+                        "LORA",
+                        t -> json("{r: 4, lora_alpha: 8, use_dora: true, lora_dropout: 0.1}"),
+                        null,
+                        (o, path, base) ->
+                                rank(o, path) * (base.outFeatures() + base.inFeatures())
+                                        + base.outFeatures(),
+                        true,
+                        null));
         rows.add(
                 new Entry(
                         "lora-rslora-patterns",
