@@ -56,8 +56,30 @@ public abstract class Adapter extends AbstractBlock {
         try (NDManager scope = weight.getManager().newSubManager()) {
             NDArray delta = deltaWeight(scope);
             requireFinite(delta, "merge");
-            weight.addi(delta.toType(weight.getDataType(), false));
+            addInPlace(weight, delta, scope, 1);
         }
+    }
+
+    /**
+     * {@code weight += sign * delta}; a delta of another dtype (a float32 adapter over a half
+     * base) is added in the delta's dtype and rounded once, as PyTorch's in-place add does.
+     */
+    private static void addInPlace(NDArray weight, NDArray delta, NDManager scope, int sign) {
+        if (delta.getDataType() == weight.getDataType()) {
+            if (sign > 0) {
+                weight.addi(delta);
+            } else {
+                weight.subi(delta);
+            }
+            return;
+        }
+        NDArray wide = weight.toType(delta.getDataType(), true);
+        wide.attach(scope);
+        NDArray sum = sign > 0 ? wide.add(delta) : wide.sub(delta);
+        sum.attach(scope);
+        NDArray rounded = sum.toType(weight.getDataType(), false);
+        rounded.attach(scope);
+        weight.set(new NDIndex("..."), rounded);
     }
 
     /**
@@ -101,13 +123,7 @@ public abstract class Adapter extends AbstractBlock {
                 unmergeFrom(layer.weight().getArray());
             }
             if (db != null) {
-                NDArray bias = layer.bias().getArray();
-                NDArray change = db.toType(bias.getDataType(), false);
-                if (add) {
-                    bias.addi(change);
-                } else {
-                    bias.subi(change);
-                }
+                addInPlace(layer.bias().getArray(), db, scope, add ? 1 : -1);
             }
         }
     }
@@ -115,7 +131,7 @@ public abstract class Adapter extends AbstractBlock {
     /** Removes this adapter's change from the (merged) base weight, in place. */
     public void unmergeFrom(NDArray weight) {
         try (NDManager scope = weight.getManager().newSubManager()) {
-            weight.subi(deltaWeight(scope).toType(weight.getDataType(), false));
+            addInPlace(weight, deltaWeight(scope), scope, -1);
         }
     }
 

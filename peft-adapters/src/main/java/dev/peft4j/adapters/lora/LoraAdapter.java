@@ -43,7 +43,9 @@ public final class LoraAdapter extends Adapter {
         this.dropout = (float) config.dropout();
         int m = (int) base.outFeatures();
         int n = (int) base.inFeatures();
-        DataType type = base.weight().getArray().getDataType();
+        DataType baseType = base.weight().getArray().getDataType();
+        // PEFT's autocast_adapter_dtype (default true): float32 adapters over a half base
+        DataType type = isHalf(baseType) ? DataType.FLOAT32 : baseType;
         NDManager mgr = ctx.manager();
         this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
         this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
@@ -58,6 +60,14 @@ public final class LoraAdapter extends Adapter {
                         : LoraInitializers.builtIn(init) ? null : LoraInitializers.forName(init);
         if (!ctx.forLoading()) {
             initialize(config, ctx);
+            if (isHalf(baseType)) {
+                // PEFT creates the factors in the base's dtype
+                // (_move_adapter_to_device_of_base_layer)
+                // and only then casts them to float32: their values are the base dtype's
+                for (Parameter p : getDirectParameters().values()) {
+                    roundThrough(p.getArray(), baseType);
+                }
+            }
         }
         if (config.useDora()) {
             // PEFT's DoraLinearLayer.update_layer: ||W + s B A|| per output row, after the init
@@ -68,11 +78,28 @@ public final class LoraAdapter extends Adapter {
                     NDArray dw = deltaWeight(scope, false);
                     NDArray w = base.weight().getArray().add(dw);
                     w.attach(scope);
-                    magnitude.getArray().set(new NDIndex("..."), rowNorm(w).toType(type, false));
+                    NDArray norm = rowNorm(w.toType(type, false));
+                    magnitude.getArray().set(new NDIndex("..."), norm.toType(type, false));
+                    if (isHalf(baseType)) {
+                        roundThrough(magnitude.getArray(), baseType);
+                    }
                 }
             }
         } else {
             this.magnitude = null;
+        }
+    }
+
+    /** Whether a dtype is float16 or bfloat16. */
+    static boolean isHalf(DataType t) {
+        return t == DataType.FLOAT16 || t == DataType.BFLOAT16;
+    }
+
+    /** Rounds {@code a}'s values to {@code type} in place, keeping its own dtype. */
+    static void roundThrough(NDArray a, DataType type) {
+        try (NDArray rounded = a.toType(type, true);
+                NDArray back = rounded.toType(a.getDataType(), true)) {
+            a.set(new NDIndex("..."), back);
         }
     }
 
@@ -109,8 +136,21 @@ public final class LoraAdapter extends Adapter {
         }
     }
 
+    /**
+     * The change for input {@code x}: computed in the adapter's dtype (PEFT casts {@code x} to
+     * lora_A's dtype), returned in x's.
+     */
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
+        DataType t = a.getArray().getDataType();
+        if (x.getDataType() != t) {
+            requireNotTraining(training, x.getDataType());
+            return deltaSameType(ps, x.toType(t, false), training).toType(x.getDataType(), false);
+        }
+        return deltaSameType(ps, x, training);
+    }
+
+    private NDArray deltaSameType(ParameterStore ps, NDArray x, boolean training) {
         if (magnitude != null) {
             return dora(null, ps, x, training);
         }
@@ -128,6 +168,36 @@ public final class LoraAdapter extends Adapter {
      */
     @Override
     public NDArray addTo(NDArray y, ParameterStore ps, NDArray x, boolean training) {
+        DataType t = a.getArray().getDataType();
+        if (y.getDataType() != t || x.getDataType() != t) {
+            requireNotTraining(training, y.getDataType());
+            // PEFT: result (base dtype) + adapter output (float32), then back to the base dtype
+            return addToSameType(y.toType(t, false), ps, x.toType(t, false), training)
+                    .toType(y.getDataType(), false);
+        }
+        return addToSameType(y, ps, x, training);
+    }
+
+    /**
+     * Refuses a training forward through a dtype cast: DJL 0.36's {@code NDArray.toType} runs
+     * under libtorch's {@code NoGradGuard} (its JNI {@code torchTo}), so the cast back to the
+     * base's dtype would cut the adapter off from its gradients without a word.
+     */
+    private void requireNotTraining(boolean training, DataType baseType) {
+        if (training) {
+            throw new IllegalStateException(
+                    "Cannot train the float32 adapter of module '"
+                            + modulePath
+                            + "' over its "
+                            + baseType
+                            + " base: DJL 0.36's toType is not differentiable (libtorch's"
+                            + " NoGradGuard in its torchTo), so no gradient would reach the"
+                            + " adapter. Load the base in float32 for training (peft4j's loaders do"
+                            + " by default); inference and merging over a half base work");
+        }
+    }
+
+    private NDArray addToSameType(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         if (magnitude != null) {
             return y.add(dora(y, ps, x, training));
         }
@@ -149,7 +219,7 @@ public final class LoraAdapter extends Adapter {
         Device device = x.getDevice();
         NDArray av = ps.getValue(a, device, training);
         NDArray bv = ps.getValue(b, device, training);
-        NDArray w = base.weightValue(ps, x, training);
+        NDArray w = base.weightValue(ps, x, training).toType(av.getDataType(), false);
         NDArray loraWeight = bv.stopGradient().matMul(av.stopGradient());
         NDArray norm = rowNorm(w.add(Scalars.mul(loraWeight, scaling))).stopGradient();
         NDArray c = ps.getValue(magnitude, device, training).div(norm);
@@ -159,7 +229,10 @@ public final class LoraAdapter extends Adapter {
         if (dropped || y == null) {
             baseResult = base.apply(in, w);
         } else if (base.bias() != null) {
-            baseResult = y.sub(ps.getValue(base.bias(), device, training));
+            baseResult =
+                    y.sub(
+                            ps.getValue(base.bias(), device, training)
+                                    .toType(y.getDataType(), false));
         } else {
             baseResult = y;
         }
@@ -225,13 +298,13 @@ public final class LoraAdapter extends Adapter {
             return;
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
-            NDArray merged =
-                    weight.add(deltaWeight(scope, false).toType(weight.getDataType(), false));
+            NDArray dw = deltaWeight(scope, false);
+            NDArray merged = weight.toType(dw.getDataType(), false).add(dw);
             merged.attach(scope);
             NDArray factor = magnitude.getArray().div(rowNorm(merged)).reshape(-1, 1);
             factor.attach(scope);
             requireFinite(factor, "merge");
-            NDArray result = merged.mul(factor);
+            NDArray result = merged.mul(factor).toType(weight.getDataType(), false);
             result.attach(scope);
             weight.set(new NDIndex("..."), result);
             if (mergedFactor != null) {
@@ -255,9 +328,12 @@ public final class LoraAdapter extends Adapter {
                             + "': it was not merged in this session");
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray dw = deltaWeight(scope, false);
             NDArray restored =
-                    weight.div(mergedFactor)
-                            .sub(deltaWeight(scope, false).toType(weight.getDataType(), false));
+                    weight.toType(dw.getDataType(), false)
+                            .div(mergedFactor)
+                            .sub(dw)
+                            .toType(weight.getDataType(), false);
             restored.attach(scope);
             weight.set(new NDIndex("..."), restored);
         }

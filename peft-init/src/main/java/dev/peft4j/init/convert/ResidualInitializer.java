@@ -47,12 +47,22 @@ public abstract class ResidualInitializer implements LoraInitializer {
         String original = BaseFingerprint.of(w32);
         NDArray w = adapter.base().weight().getArray();
         NDIndex all = new NDIndex("...");
+        // PEFT casts the factors to the base's dtype before computing the offset (lora_ga_init;
+        // PiSSA's factors reach that dtype when the adapter moves to the base layer): with float32
+        // adapters over a half base their values are the half dtype's
+        DataType baseType = w.getDataType();
         adapter.loraA()
                 .getArray()
-                .set(all, a.toType(adapter.loraA().getArray().getDataType(), false));
+                .set(
+                        all,
+                        a.toType(baseType, false)
+                                .toType(adapter.loraA().getArray().getDataType(), false));
         adapter.loraB()
                 .getArray()
-                .set(all, b.toType(adapter.loraB().getArray().getDataType(), false));
+                .set(
+                        all,
+                        b.toType(baseType, false)
+                                .toType(adapter.loraB().getArray().getDataType(), false));
         try (NDManager scope = w32.getManager().newSubManager()) {
             // from the factors as stored (PEFT casts them to the adapter's dtype first)
             NDArray a32 = adapter.loraA().getArray().toType(DataType.FLOAT32, true);
