@@ -20,7 +20,7 @@ public interface AdaptedLayer extends Block {
         return slots().base();
     }
 
-    /** Wraps a Linear or Conv2d layer; other blocks are an error naming the module. */
+    /** Wraps a Linear, Conv2d or embedding layer; other blocks are an error naming the module. */
     static AdaptedLayer wrap(Block block, String path) {
         BaseLayer base = BaseLayer.of(block, path);
         switch (base.kind()) {
@@ -28,6 +28,8 @@ public interface AdaptedLayer extends Block {
                 return new AdaptedLinear(base, path);
             case CONV2D:
                 return new AdaptedConv2d(base, path);
+            case EMBEDDING:
+                return new AdaptedEmbedding(base, path);
             default:
                 throw new IllegalArgumentException("Unsupported layer at '" + path + "'");
         }

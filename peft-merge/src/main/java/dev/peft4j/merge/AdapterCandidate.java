@@ -198,6 +198,31 @@ public final class AdapterCandidate implements Candidate {
     }
 
     private void checkLoraShapes(String module, String key, Shape w) {
+        if (isEmbedding(module)) {
+            Shape ea = reader.info(loraKey(module, "lora_embedding_A")).shape();
+            Shape eb = reader.info(loraKey(module, "lora_embedding_B")).shape();
+            config.checkSavedShapes(
+                    module,
+                    Map.of("lora_embedding_A", ea, "lora_embedding_B", eb),
+                    "candidate " + describe());
+            if (w.dimension() != 2 || ea.get(1) != w.get(0) || eb.get(0) != w.get(1)) {
+                throw new IllegalArgumentException(
+                        "candidate "
+                                + describe()
+                                + ": shape mismatch for embedding '"
+                                + module
+                                + "': lora_embedding_A "
+                                + TensorChecks.shape(ea)
+                                + " and lora_embedding_B "
+                                + TensorChecks.shape(eb)
+                                + " do not fit base tensor '"
+                                + key
+                                + "' "
+                                + TensorChecks.shape(w)
+                                + " [num_embeddings, dim]");
+            }
+            return;
+        }
         Shape a = reader.info(loraKey(module, "lora_A.weight")).shape();
         Shape b = reader.info(loraKey(module, "lora_B.weight")).shape();
         config.checkSavedShapes(
@@ -273,8 +298,19 @@ public final class AdapterCandidate implements Candidate {
      * its change against {@code theta0}, the converted plain LoRA {@code s (B A - B0 A0)} of rank
      * 2r; a LoRA-GA folder (meant for the residual base) is checked against its fingerprint.
      */
+    /** Whether the module's LoRA is on a lookup table ({@code lora_embedding_A}, {@code lora_embedding_B}). */
+    private boolean isEmbedding(String module) {
+        return moduleTensors.get(module).containsKey("lora_embedding_A");
+    }
+
     private Delta lora(String module, NDArray theta0, NDManager manager) throws IOException {
         LoraConfig lora = (LoraConfig) config;
+        if (isEmbedding(module)) {
+            // s (B A)^T = s A^T B^T, factored
+            NDArray ea = load(loraKey(module, "lora_embedding_A"), theta0, manager);
+            NDArray eb = load(loraKey(module, "lora_embedding_B"), theta0, manager);
+            return Delta.lowRank(ea.transpose(), eb.transpose(), lora.scalingFor(module));
+        }
         NDArray a = load(loraKey(module, "lora_A.weight"), theta0, manager);
         NDArray b = load(loraKey(module, "lora_B.weight"), theta0, manager);
         if (lora.initChangesTheBase()) {

@@ -2,6 +2,7 @@ package dev.peft4j.merge;
 
 import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,7 @@ import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.ManagedTest;
+import dev.peft4j.core.testing.TinyEmbedding;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -289,6 +291,90 @@ class PeftLoraFoldersTest extends ManagedTest {
                 vector(want.getAsJsonArray("initial_magnitude")),
                 1e-6,
                 1e-7);
+    }
+
+    /**
+     * LoRA on an embedding ({@code lora_embedding_A [r, num]}, {@code lora_embedding_B [dim, r]}):
+     * the lookup, {@code mergeAndUnload}, a save/load round trip and the folder as a merge
+     * candidate (kept factored) give PEFT's numbers.
+     */
+    @Test
+    void embeddingFolderGivesPeftsNumbers(@TempDir Path tmp) throws IOException {
+        JsonObject want = expected().getAsJsonObject("embedding");
+        NDArray table = matrix(want.getAsJsonArray("table"));
+        JsonArray idRows = want.getAsJsonArray("ids");
+        long[] idValues = new long[idRows.size() * 3];
+        for (int i = 0; i < idRows.size(); i++) {
+            for (int j = 0; j < 3; j++) {
+                idValues[i * 3 + j] = idRows.get(i).getAsJsonArray().get(j).getAsLong();
+            }
+        }
+        NDArray ids = manager.create(idValues, new Shape(idRows.size(), 3));
+        NDArray output = manager.create(flatten(want.getAsJsonArray("output")), new Shape(2, 3, 4));
+        Path folder = fixture().resolve("embedding");
+
+        PeftModel pm = PeftModel.load(embedder(table), folder);
+        NDArray y = forward(pm.root(), ids);
+        assertAlmostEquals(y, output, RTOL, 1e-6);
+        pm.save(tmp.resolve("again"));
+        assertAlmostEquals(
+                forward(PeftModel.load(embedder(table), tmp.resolve("again")).root(), ids),
+                y,
+                0,
+                0);
+        Block merged = pm.mergeAndUnload();
+        assertAlmostEquals(
+                merged.getChildren().get(0).getValue().getParameters().get("weight").getArray(),
+                matrix(want.getAsJsonArray("merged")),
+                RTOL,
+                1e-6);
+        try (SafetensorsReader base =
+                        SafetensorsReader.open(
+                                fixture().resolve("base/model-embedding.safetensors"));
+                Candidate c = Candidate.open(folder, "c", base);
+                NDManager scope = manager.newSubManager()) {
+            c.validate(base);
+            NDArray theta0 = base.load("0.weight", scope);
+            assertInstanceOf(Delta.LowRank.class, c.taskVector("0.weight", theta0, scope));
+            assertAlmostEquals(
+                    c.weights("0.weight", theta0, scope),
+                    matrix(want.getAsJsonArray("merged")),
+                    RTOL,
+                    1e-6);
+        }
+    }
+
+    private static float[] flatten(JsonArray nested) {
+        java.util.List<Float> out = new java.util.ArrayList<>();
+        flattenInto(nested, out);
+        float[] v = new float[out.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = out.get(i);
+        }
+        return v;
+    }
+
+    private static void flattenInto(com.google.gson.JsonElement e, java.util.List<Float> out) {
+        if (e.isJsonArray()) {
+            e.getAsJsonArray().forEach(x -> flattenInto(x, out));
+        } else {
+            out.add(e.getAsFloat());
+        }
+    }
+
+    /** A model whose module "0" is a lookup table holding {@code table}. */
+    private Block embedder(NDArray table) {
+        SequentialBlock root = new SequentialBlock();
+        root.add(new TinyEmbedding(table.getShape().get(0), table.getShape().get(1)));
+        root.initialize(manager, DataType.FLOAT32, new Shape(1, 3));
+        root.getChildren()
+                .get(0)
+                .getValue()
+                .getParameters()
+                .get("weight")
+                .getArray()
+                .set(new NDIndex("..."), table);
+        return root;
     }
 
     /** The fixture's folders hold every key PEFT's LoraConfig writes that can matter, all accepted. */

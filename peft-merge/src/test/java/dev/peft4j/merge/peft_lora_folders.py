@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PiSSA, OLoRA, lora_bias and DoRA adapter folders as PEFT writes them, and what PEFT computes when it
+"""PiSSA, OLoRA, lora_bias, DoRA and Embedding-LoRA adapter folders as PEFT writes them, and what PEFT computes when it
 loads them onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
 independently of the Java code, for PeftLoraFoldersTest.
 
@@ -33,6 +33,11 @@ the forward without dropout adds (c - 1) (result - bias) + c s B A x to result =
 W <- c (W + s B A), the bias unchanged. The gradients of L = sum(y * G) follow with n constant:
 dL/dm = sum_batch G (W x + s B A x) / n, dL/dB = s (G c)^T (A x), dL/dA = s B^T (G c)^T x.
 A fresh DoRA layer starts with m = ||W + s B A|| = ||W|| (dora.py update_layer 102-130; B = 0).
+
+LoRA on an embedding (layer.py class Embedding, 1099-1478): lora_embedding_A [r, num] and
+lora_embedding_B [dim, r] (1189-1192), saved under those names (ParameterDict entries); the forward
+adds (F.embedding(ids, A.T) @ B.T) * scaling (1421-1460), with no dropout; the merge adds
+get_delta_weight = transpose(B @ A, True) * scaling = s (B A)^T (1328-1351).
 
 Regenerate with:
   python3 peft_lora_folders.py ../../../../resources/dev/peft4j/merge/peft-lora
@@ -210,6 +215,28 @@ def main(out):
         "grad_magnitude": f32((g * (x64 @ w64.T + SCALING * lora) / n).sum(axis=0)).tolist(),
         "grad_lora_B": f32(SCALING * ((g * c).T @ (x64 @ a64.T))).tolist(),
         "grad_lora_A": f32(SCALING * (b64.T @ (g * c).T @ x64)).tolist(),
+    }
+    num, dim = 7, 4
+    table = f32(rng.standard_normal((num, dim)))
+    ea = f32(rng.standard_normal((R, num)) * 0.5)
+    eb = f32(rng.standard_normal((dim, R)) * 0.5)
+    ids = np.array([[0, 3, 6], [2, 2, 5]])
+    folder = os.path.join(out, "embedding")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(config(True), f, indent=2, sort_keys=True)
+    save_safetensors(
+        os.path.join(folder, "adapter_model.safetensors"),
+        {"base_model.model.0.lora_embedding_A": ea, "base_model.model.0.lora_embedding_B": eb},
+        {"format": "pt"},
+    )
+    save_safetensors(os.path.join(out, "base", "model-embedding.safetensors"), {"0.weight": table}, {"format": "pt"})
+    t64, ea64, eb64 = (v.astype(np.float64) for v in (table, ea, eb))
+    expected["embedding"] = {
+        "table": table.tolist(),
+        "ids": ids.tolist(),
+        "output": f32(t64[ids] + SCALING * (ea64.T[ids] @ eb64.T)).tolist(),
+        "merged": f32(t64 + SCALING * (eb64 @ ea64).T).tolist(),
     }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)

@@ -184,6 +184,11 @@ public final class LoraAdapter extends Adapter {
      * base's dtype would cut the adapter off from its gradients without a word.
      */
     private void requireNotTraining(boolean training, DataType baseType) {
+        requireNotTraining(training, baseType, modulePath);
+    }
+
+    /** {@link #requireNotTraining(boolean, DataType)} for any LoRA layer of {@code module}. */
+    static void requireNotTraining(boolean training, DataType baseType, String modulePath) {
         if (training) {
             throw new IllegalStateException(
                     "Cannot train the float32 adapter of module '"

@@ -8,6 +8,8 @@ import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.config.PatternMap;
+import dev.peft4j.core.tree.BaseLayer;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -195,6 +197,26 @@ public final class LoraConfig extends AdapterConfig {
     @Override
     public void checkSavedShapes(String module, Map<String, Shape> shapes, String source) {
         int rank = rankFor(module);
+        Shape ea = shapes.get("lora_embedding_A");
+        Shape eb = shapes.get("lora_embedding_B");
+        if ((ea != null && (ea.dimension() != 2 || ea.get(0) != rank))
+                || (eb != null && (eb.dimension() != 2 || eb.get(1) != rank))) {
+            throw new IllegalArgumentException(
+                    source
+                            + ": module '"
+                            + module
+                            + "' has lora_embedding_A "
+                            + (ea == null ? "(none)" : ea)
+                            + " and lora_embedding_B "
+                            + (eb == null ? "(none)" : eb)
+                            + ", but the config gives it rank "
+                            + rank
+                            + ": expected lora_embedding_A ["
+                            + rank
+                            + ", num_embeddings] and lora_embedding_B [dim, "
+                            + rank
+                            + "]");
+        }
         Shape a = shapes.get("lora_A.weight");
         Shape b = shapes.get("lora_B.weight");
         if ((a != null && (a.dimension() != 2 || a.get(0) != rank))
@@ -227,7 +249,15 @@ public final class LoraConfig extends AdapterConfig {
 
     @Override
     public Adapter createAdapter(AdapterContext context) {
-        return new LoraAdapter(context, this);
+        return context.base().kind() == BaseLayer.Kind.EMBEDDING
+                ? new LoraEmbeddingAdapter(context, this)
+                : new LoraAdapter(context, this);
+    }
+
+    /** Linear layers and lookup tables (PEFT's {@code lora.Linear} and {@code lora.Embedding}). */
+    @Override
+    public Set<BaseLayer.Kind> supportedLayers() {
+        return EnumSet.of(BaseLayer.Kind.LINEAR, BaseLayer.Kind.EMBEDDING);
     }
 
     @Override

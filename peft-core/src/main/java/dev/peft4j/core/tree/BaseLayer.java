@@ -22,7 +22,9 @@ public abstract class BaseLayer {
         /** {@code ai.djl.nn.core.Linear}. */
         LINEAR,
         /** {@code ai.djl.nn.convolutional.Conv2d}. */
-        CONV2D
+        CONV2D,
+        /** A lookup table ({@link EmbeddingTable}, HF's {@code nn.Embedding}). */
+        EMBEDDING
     }
 
     private final Block block;
@@ -39,12 +41,15 @@ public abstract class BaseLayer {
         if (block instanceof Linear) {
             return new LinearLayer((Linear) block, path);
         }
+        if (block instanceof EmbeddingTable) {
+            return new EmbeddingLayer(block, path);
+        }
         throw new IllegalArgumentException(
                 "Module '"
                         + path
                         + "' is a "
                         + block.getClass().getSimpleName()
-                        + "; adapters can wrap Linear and Conv2d layers only");
+                        + "; adapters can wrap Linear, Conv2d and embedding layers only");
     }
 
     /** The wrapped DJL block. */
@@ -138,6 +143,46 @@ public abstract class BaseLayer {
                             conv.getPadding(),
                             conv.getDilation(),
                             conv.getGroups())
+                    .singletonOrThrow();
+        }
+    }
+
+    /**
+     * A lookup table {@code weight [num_embeddings, dim]}: its "input features" are the rows
+     * (PEFT's {@code in_features = num_embeddings}) and its outputs the columns.
+     */
+    static final class EmbeddingLayer extends BaseLayer {
+        EmbeddingLayer(Block block, String path) {
+            super(block);
+            requireInitialized(block, path);
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.EMBEDDING;
+        }
+
+        /** The vector size {@code dim}. */
+        @Override
+        public long outFeatures() {
+            return weightShape().get(1);
+        }
+
+        /** The number of rows {@code num_embeddings}. */
+        @Override
+        public long inFeatures() {
+            return weightShape().get(0);
+        }
+
+        /** {@code weight[ids]}: the rows of {@code weight [num, d]} for integer ids. */
+        @Override
+        public NDArray apply(NDArray ids, NDArray weight) {
+            NDArray index =
+                    ids.getDataType() == ai.djl.ndarray.types.DataType.INT64
+                            ? ids
+                            : ids.toType(ai.djl.ndarray.types.DataType.INT64, false);
+            return ai.djl.nn.core.Embedding.embedding(
+                            index, weight, ai.djl.ndarray.types.SparseFormat.DENSE)
                     .singletonOrThrow();
         }
     }

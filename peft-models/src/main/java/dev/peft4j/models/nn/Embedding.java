@@ -8,9 +8,10 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.peft4j.core.tree.EmbeddingTable;
 
-/** HF {@code nn.Embedding}: a lookup table with one parameter {@code weight [num, dim]}. */
-public final class Embedding extends HfModule {
+/** HF {@code nn.Embedding}: a lookup table with one parameter {@code weight [num, dim]}; LoRA can adapt it. */
+public final class Embedding extends HfModule implements EmbeddingTable {
 
     private final long numEmbeddings;
     private final long embeddingDim;
