@@ -4,11 +4,9 @@ import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import dev.peft4j.adapters.lora.LoraAdapter;
@@ -16,7 +14,6 @@ import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.core.testing.TinyModels;
-import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,18 +29,7 @@ class HalfPrecisionResidualTest extends ManagedTest {
     private Block base() {
         SequentialBlock root = new SequentialBlock();
         root.add(Linear.builder().setUnits(6).optBias(false).build());
-        root.initialize(manager, DataType.FLOAT16, new Shape(1, 5));
-        SplittableRandom rnd = new SplittableRandom(4);
-        for (Parameter p : root.getParameters().values()) {
-            NDArray a = p.getArray();
-            float[] v = new float[(int) a.size()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) (rnd.nextDouble() - 0.5);
-            }
-            a.set(
-                    new NDIndex("..."),
-                    manager.create(v, a.getShape()).toType(DataType.FLOAT16, false));
-        }
+        TinyModels.init(root, manager, new Shape(1, 5), 4, DataType.FLOAT16);
         return root;
     }
 

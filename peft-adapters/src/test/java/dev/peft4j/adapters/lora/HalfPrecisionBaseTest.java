@@ -7,11 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -20,7 +18,6 @@ import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.core.testing.TinyModels;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -41,16 +38,7 @@ class HalfPrecisionBaseTest extends ManagedTest {
     private Block base(DataType type) {
         SequentialBlock root = new SequentialBlock();
         root.add(Linear.builder().setUnits(OUT).build());
-        root.initialize(manager, type, new Shape(1, IN));
-        SplittableRandom rnd = new SplittableRandom(3);
-        for (Parameter p : root.getParameters().values()) {
-            NDArray a = p.getArray();
-            float[] v = new float[(int) a.size()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) (rnd.nextDouble() - 0.5);
-            }
-            a.set(new NDIndex("..."), manager.create(v, a.getShape()).toType(type, false));
-        }
+        TinyModels.init(root, manager, new Shape(1, IN), 3, type);
         return root;
     }
 

@@ -94,7 +94,12 @@ public final class TinyModels {
 
     /** Initializes a block and overwrites every parameter with seeded uniform values. */
     public static void init(Block block, NDManager manager, Shape input, long seed) {
-        block.initialize(manager, DataType.FLOAT32, input);
+        init(block, manager, input, seed, DataType.FLOAT32);
+    }
+
+    /** {@link #init(Block, NDManager, Shape, long)} with parameters of {@code type} (float16...). */
+    public static void init(Block block, NDManager manager, Shape input, long seed, DataType type) {
+        block.initialize(manager, type, input);
         SplittableRandom rnd = new SplittableRandom(seed);
         for (Parameter p : block.getParameters().values()) {
             NDArray a = p.getArray();
@@ -102,7 +107,14 @@ public final class TinyModels {
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) (rnd.nextDouble() - 0.5);
             }
-            a.set(v);
+            if (type == DataType.FLOAT32) {
+                a.set(v);
+            } else {
+                try (NDArray f = manager.create(v, a.getShape());
+                        NDArray t = f.toType(type, false)) {
+                    a.set(new ai.djl.ndarray.index.NDIndex("..."), t);
+                }
+            }
         }
     }
 
