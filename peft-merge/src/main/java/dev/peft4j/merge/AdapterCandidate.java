@@ -314,17 +314,8 @@ public final class AdapterCandidate implements Candidate {
         NDArray a = load(loraKey(module, "lora_A.weight"), theta0, manager);
         NDArray b = load(loraKey(module, "lora_B.weight"), theta0, manager);
         if (lora.initChangesTheBase()) {
-            String source = dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString();
-            Block layer = layerWithWeight(theta0.duplicate());
-            LoraAdapter adapter =
-                    (LoraAdapter)
-                            config.createAdapter(
-                                    new AdapterContext(
-                                            module,
-                                            PeftModel.DEFAULT,
-                                            BaseLayer.of(layer, module),
-                                            manager,
-                                            true));
+            String source = source();
+            LoraAdapter adapter = (LoraAdapter) loadingAdapter(module, theta0, manager);
             try {
                 Map<String, String> metadata =
                         AdapterCheckpoint.moduleMetadata(reader.metadata(), module);
@@ -348,23 +339,31 @@ public final class AdapterCandidate implements Candidate {
 
     /** The registered method's own {@code deltaWeight} on a layer holding the base weight. */
     private Delta generic(String module, NDArray theta0, NDManager manager) throws IOException {
-        Block layer = layerWithWeight(theta0.duplicate());
-        Adapter adapter =
-                config.createAdapter(
-                        new AdapterContext(
-                                module,
-                                PeftModel.DEFAULT,
-                                BaseLayer.of(layer, module),
-                                manager,
-                                true));
+        Adapter adapter = loadingAdapter(module, theta0, manager);
         Map<String, NDArray> values = new HashMap<>();
         for (Map.Entry<String, String> e : moduleTensors.get(module).entrySet()) {
             values.put(e.getKey(), load(e.getValue(), theta0, manager));
         }
-        adapter.loadStateDict(values, dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString());
+        adapter.loadStateDict(values, source());
         NDArray dw = adapter.deltaWeight(manager).toType(DataType.FLOAT32, false);
         TensorChecks.requireFinite(this, module + " (delta weight)", dw);
         return Delta.dense(dw);
+    }
+
+    /**
+     * The config's adapter, made for loading, on a throw-away layer holding a copy of {@code
+     * theta0} (the model's own layer is never touched).
+     */
+    private Adapter loadingAdapter(String module, NDArray theta0, NDManager manager) {
+        Block layer = layerWithWeight(theta0.duplicate());
+        return config.createAdapter(
+                new AdapterContext(
+                        module, PeftModel.DEFAULT, BaseLayer.of(layer, module), manager, true));
+    }
+
+    /** The adapter file, for messages. */
+    private String source() {
+        return dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString();
     }
 
     /** A Linear or one-group Conv2d block whose weight is {@code weight}. */

@@ -143,9 +143,7 @@ public final class LoraConfig extends AdapterConfig {
      * original base.
      */
     public boolean initChangesTheBase() {
-        return initLoraWeights.matches("pissa(_niter_\\d+)?")
-                || "olora".equals(initLoraWeights)
-                || "lora_ga".equals(initLoraWeights);
+        return LoraInitializers.changesTheBase(initLoraWeights);
     }
 
     /** Per-module rank overrides. */
@@ -492,7 +490,8 @@ public final class LoraConfig extends AdapterConfig {
                 throw new IllegalArgumentException(
                         "init_lora_weights must be true, false, 'gaussian' or an initializer name");
             }
-            if (useDora && (loraBias || new LoraConfig(this).initChangesTheBase())) {
+            boolean changesTheBase = LoraInitializers.changesTheBase(initLoraWeights);
+            if (useDora && (loraBias || changesTheBase)) {
                 throw new IllegalArgumentException(
                         "use_dora with "
                                 + (loraBias
@@ -501,7 +500,7 @@ public final class LoraConfig extends AdapterConfig {
                                 + " is not supported by peft4j (DoRA's magnitude is taken from the"
                                 + " base weight before the initializer changes it)");
             }
-            if (loraBias && new LoraConfig(this).initChangesTheBase()) {
+            if (loraBias && changesTheBase) {
                 throw new IllegalArgumentException(
                         "lora_bias with init_lora_weights '"
                                 + initLoraWeights

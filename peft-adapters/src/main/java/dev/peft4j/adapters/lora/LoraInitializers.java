@@ -20,6 +20,11 @@ final class LoraInitializers {
         return init.matches("pissa(_niter_\\d+)?") || "olora".equals(init);
     }
 
+    /** Whether the value names an initialization that changes the base weight (PiSSA, OLoRA, LoRA-GA). */
+    static boolean changesTheBase(String init) {
+        return neededAtLoad(init) || "lora_ga".equals(init);
+    }
+
     /** The initializer for a value, or null for a built-in value or when none is on the class path. */
     static LoraInitializer find(String init) {
         if (builtIn(init)) {
