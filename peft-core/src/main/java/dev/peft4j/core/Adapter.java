@@ -272,6 +272,17 @@ public abstract class Adapter extends AbstractBlock {
     /** Frees the arrays this adapter holds besides its parameters; the default holds none. */
     protected void releaseResources() {}
 
+    /**
+     * A parameter's value for one forward pass, as a view owned by {@code x}'s manager. DJL attaches
+     * the result of an operation to its first operand's manager: {@code a.transpose()} or {@code
+     * m.div(n)} on the parameter itself would leave arrays on the model's manager at every step.
+     * The view carries the gradient to the parameter.
+     */
+    protected final NDArray valueFor(
+            ParameterStore ps, Parameter parameter, NDArray x, boolean training) {
+        return BaseLayer.passView(ps.getValue(parameter, x.getDevice(), training), x);
+    }
+
     /** Throws when an array holds NaN or Inf, naming this adapter's module. */
     protected final void requireFinite(NDArray array, String what) {
         if (!Finiteness.isFinite(array)) {

@@ -83,15 +83,9 @@ public final class PeftModel {
         try {
             for (String path : targets) {
                 AdaptedLayer layer = adaptedAt(path, modules.get(path));
-                if (!config.supportedLayers().contains(layer.base().kind())) {
-                    throw new IllegalArgumentException(
-                            config.peftType()
-                                    + " cannot adapt module '"
-                                    + path
-                                    + "' ("
-                                    + layer.base().kind()
-                                    + "); it supports "
-                                    + config.supportedLayers());
+                String refusal = config.cannotAdapt(layer.base(), path);
+                if (refusal != null) {
+                    throw new IllegalArgumentException(refusal);
                 }
                 AdapterContext ctx =
                         new AdapterContext(

@@ -18,6 +18,7 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.core.tree.BaseLayer;
+import dev.peft4j.core.tree.LookupTable;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -227,12 +228,13 @@ public final class AdapterCandidate implements Candidate {
         Shape b = reader.info(loraKey(module, "lora_B.weight")).shape();
         config.checkSavedShapes(
                 module, Map.of("lora_A.weight", a, "lora_B.weight", b), "candidate " + describe());
-        if (w.dimension() != 2
-                || a.dimension() != 2
-                || b.dimension() != 2
-                || a.get(1) != w.get(1)
-                || b.get(0) != w.get(0)
-                || a.get(0) != b.get(1)) {
+        // Linear: A [r, in], B [out, r]; Conv2d: A [r, in, kh, kw], B [out, r, 1, 1]
+        Shape wantA = new Shape(a.get(0)).addAll(w.slice(1));
+        Shape wantB =
+                w.dimension() == 2
+                        ? new Shape(w.get(0), a.get(0))
+                        : new Shape(w.get(0), a.get(0), 1, 1);
+        if (!a.equals(wantA) || !b.equals(wantB)) {
             throw new IllegalArgumentException(
                     "candidate "
                             + describe()
@@ -270,10 +272,13 @@ public final class AdapterCandidate implements Candidate {
     public Delta taskVector(String key, NDArray theta0, NDManager manager) throws IOException {
         String module = moduleOfKey.get(key);
         if (module != null) {
-            // DoRA's change depends on the base weight (its row norms): built like any method
-            return config instanceof LoraConfig lora && !lora.useDora()
-                    ? lora(module, theta0, manager)
-                    : generic(module, theta0, manager);
+            // DoRA's change depends on the base weight (its row norms) and a Conv2d LoRA's is a
+            // product over flattened kernels: both built by the adapter, like any method
+            boolean factored =
+                    config instanceof LoraConfig lora
+                            && !lora.useDora()
+                            && theta0.getShape().dimension() == 2;
+            return factored ? lora(module, theta0, manager) : generic(module, theta0, manager);
         }
         String biasModule = biasOfKey.get(key);
         if (biasModule != null) {
@@ -291,6 +296,11 @@ public final class AdapterCandidate implements Candidate {
         return Delta.zero();
     }
 
+    /** Whether the module's LoRA is on a lookup table ({@code lora_embedding_A}, {@code lora_embedding_B}). */
+    private boolean isEmbedding(String module) {
+        return moduleTensors.get(module).containsKey("lora_embedding_A");
+    }
+
     /**
      * {@code s B A} from the stored factors, kept factored. When the initialization changed the
      * base, the folder is loaded as {@code PeftModel} loads it onto a layer holding {@code theta0}:
@@ -298,11 +308,6 @@ public final class AdapterCandidate implements Candidate {
      * its change against {@code theta0}, the converted plain LoRA {@code s (B A - B0 A0)} of rank
      * 2r; a LoRA-GA folder (meant for the residual base) is checked against its fingerprint.
      */
-    /** Whether the module's LoRA is on a lookup table ({@code lora_embedding_A}, {@code lora_embedding_B}). */
-    private boolean isEmbedding(String module) {
-        return moduleTensors.get(module).containsKey("lora_embedding_A");
-    }
-
     private Delta lora(String module, NDArray theta0, NDManager manager) throws IOException {
         LoraConfig lora = (LoraConfig) config;
         if (isEmbedding(module)) {
@@ -355,7 +360,7 @@ public final class AdapterCandidate implements Candidate {
      * theta0} (the model's own layer is never touched).
      */
     private Adapter loadingAdapter(String module, NDArray theta0, NDManager manager) {
-        Block layer = layerWithWeight(theta0.duplicate());
+        Block layer = layerWithWeight(theta0.duplicate(), isEmbedding(module));
         return config.createAdapter(
                 new AdapterContext(
                         module, PeftModel.DEFAULT, BaseLayer.of(layer, module), manager, true));
@@ -366,17 +371,19 @@ public final class AdapterCandidate implements Candidate {
         return dir.resolve(AdapterCheckpoint.WEIGHTS_FILE).toString();
     }
 
-    /** A Linear or one-group Conv2d block whose weight is {@code weight}. */
-    private static Block layerWithWeight(NDArray weight) {
+    /** A Linear, one-group Conv2d or lookup table block whose weight is {@code weight}. */
+    private static Block layerWithWeight(NDArray weight, boolean table) {
         Shape s = weight.getShape();
         Block block =
-                s.dimension() == 2
-                        ? Linear.builder().setUnits(s.get(0)).optBias(false).build()
-                        : Conv2d.builder()
-                                .setKernelShape(new Shape(s.get(2), s.get(3)))
-                                .setFilters((int) s.get(0))
-                                .optBias(false)
-                                .build();
+                table
+                        ? new LookupTable(s.get(0), s.get(1))
+                        : s.dimension() == 2
+                                ? Linear.builder().setUnits(s.get(0)).optBias(false).build()
+                                : Conv2d.builder()
+                                        .setKernelShape(new Shape(s.get(2), s.get(3)))
+                                        .setFilters((int) s.get(0))
+                                        .optBias(false)
+                                        .build();
         block.getParameters().get("weight").setArray(weight);
         return block;
     }

@@ -26,7 +26,7 @@ import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
 import dev.peft4j.core.testing.ManagedTest;
-import dev.peft4j.core.testing.TinyEmbedding;
+import dev.peft4j.core.tree.LookupTable;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -50,7 +50,7 @@ class PeftLoraFoldersTest extends ManagedTest {
 
     private static final double RTOL = 1e-5;
 
-    private static Path fixture() {
+    static Path fixture() {
         try {
             return Paths.get(
                             PeftLoraFoldersTest.class
@@ -62,7 +62,7 @@ class PeftLoraFoldersTest extends ManagedTest {
         }
     }
 
-    private static JsonObject expected() throws IOException {
+    static JsonObject expected() throws IOException {
         return JsonParser.parseString(Files.readString(fixture().resolve("expected.json")))
                 .getAsJsonObject();
     }
@@ -344,7 +344,7 @@ class PeftLoraFoldersTest extends ManagedTest {
         }
     }
 
-    private static float[] flatten(JsonArray nested) {
+    static float[] flatten(JsonArray nested) {
         java.util.List<Float> out = new java.util.ArrayList<>();
         flattenInto(nested, out);
         float[] v = new float[out.size()];
@@ -365,7 +365,7 @@ class PeftLoraFoldersTest extends ManagedTest {
     /** A model whose module "0" is a lookup table holding {@code table}. */
     private Block embedder(NDArray table) {
         SequentialBlock root = new SequentialBlock();
-        root.add(new TinyEmbedding(table.getShape().get(0), table.getShape().get(1)));
+        root.add(new LookupTable(table.getShape().get(0), table.getShape().get(1)));
         root.initialize(manager, DataType.FLOAT32, new Shape(1, 3));
         root.getChildren()
                 .get(0)

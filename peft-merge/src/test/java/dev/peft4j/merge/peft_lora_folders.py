@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PiSSA, OLoRA, lora_bias, DoRA and Embedding-LoRA adapter folders as PEFT writes them, and what PEFT computes when it
+"""PiSSA, OLoRA, lora_bias, DoRA, Embedding-LoRA and Conv2d-LoRA adapter folders as PEFT writes them, and what PEFT computes when it
 loads them onto the original model, transcribed with NumPy from PEFT's source (huggingface/peft 5d602fdb),
 independently of the Java code, for PeftLoraFoldersTest.
 
@@ -38,6 +38,26 @@ LoRA on an embedding (layer.py class Embedding, 1099-1478): lora_embedding_A [r,
 lora_embedding_B [dim, r] (1189-1192), saved under those names (ParameterDict entries); the forward
 adds (F.embedding(ids, A.T) @ B.T) * scaling (1421-1460), with no dropout; the merge adds
 get_delta_weight = transpose(B @ A, True) * scaling = s (B A)^T (1328-1351).
+
+LoRA on a Conv2d (layer.py class _ConvNd, 1479-1773, and Conv2d 1775-1795): lora_A is a Conv2d(in, r,
+kernel_size, stride, padding, bias=False) and lora_B a Conv2d(r, out, 1x1, stride 1, bias=lora_bias)
+(1553-1562), saved as lora_A.weight [r, in, kh, kw], lora_B.weight [out, r, 1, 1] (and lora_B.bias);
+the forward adds lora_B(lora_A(x)) * scaling (1761); the merge adds get_delta_weight (1687-1727): for a
+1x1 kernel (B[:, :, 0, 0] @ A[:, :, 0, 0])[..., None, None] * scaling, else conv2d(A^T, B)^T * scaling,
+i.e. sum_r B[o, r] A[r, i, h, w] * scaling, and lora_B.bias * scaling to the base bias (1656-1662).
+The model is conv "0" (3 -> 4, kernel 3x2, stride (2, 1), padding (1, 0)) then conv "1" (4 -> 5, 1x1),
+both with bias, cross-correlation as torch's conv2d.
+
+DoRA on a Conv2d (dora.py _DoraConvNdLayer 205-265, variants.py _DoraConvNdVariant 350-437):
+lora_magnitude_vector [1, out, 1, 1] (the norm over dims 1.. with keepdim, transposed, 207-214);
+c = m / ||W + s B A|| per output channel; the forward adds (c - 1) (result - bias) + c s lora_B(lora_A(x))
+(249-263); merge_safe sets W <- c.view(-1, 1, 1, 1) (W + s B A) (364-378).
+
+DoRA on an embedding (dora.py DoraEmbeddingLayer 173-198, variants.py DoraEmbeddingVariant 251-348):
+lora_magnitude_vector [dim]; lora_weight = (A^T @ B^T)^T = B A [dim, num], n = ||W^T + s B A|| per row
+(DoraLinearLayer.get_weight_norm with fan_in_fan_out=True, 86-91), c = m / n; the forward is
+c * result + c * (F.embedding(ids, A^T) @ B^T) * s (variants.py 333-346, dora.py 194-196); merge_safe
+sets W <- c.view(1, -1) (W + s (B A)^T) (263-281).
 
 Regenerate with:
   python3 peft_lora_folders.py ../../../../resources/dev/peft4j/merge/peft-lora
@@ -238,8 +258,129 @@ def main(out):
         "output": f32(t64[ids] + SCALING * (ea64.T[ids] @ eb64.T)).tolist(),
         "merged": f32(t64 + SCALING * (eb64 @ ea64).T).tolist(),
     }
+    conv_fixtures(rng, out, expected)
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
+
+
+def conv2d(x, w, stride=(1, 1), padding=(0, 0)):
+    """torch.nn.functional.conv2d without bias, dilation 1, groups 1: cross-correlation."""
+    n, c, h, wd = x.shape
+    o, c2, kh, kw = w.shape
+    assert c == c2
+    xp = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]))
+    xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd] = x
+    oh = (h + 2 * padding[0] - kh) // stride[0] + 1
+    ow = (wd + 2 * padding[1] - kw) // stride[1] + 1
+    y = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * stride[0]:i * stride[0] + kh, j * stride[1]:j * stride[1] + kw]
+            y[:, :, i, j] = np.einsum("nchw,ochw->no", patch, w)
+    return y
+
+
+CONV_LAYERS = [  # name, in, out, kernel, stride, padding
+    ("0", 3, 4, (3, 2), (2, 1), (1, 0)),
+    ("1", 4, 5, (1, 1), (1, 1), (0, 0)),
+]
+
+
+def conv_fixtures(rng, out, expected):
+    x = f32(rng.standard_normal((2, 3, 7, 5)))
+    base, folders = {}, {"conv": {}, "conv_dora": {}}
+    for name, cin, cout, k, _, _ in CONV_LAYERS:
+        base[name + ".weight"] = f32(rng.standard_normal((cout, cin) + k) / np.sqrt(cin * k[0] * k[1]))
+        base[name + ".bias"] = f32(rng.standard_normal(cout) * 0.1)
+    save_safetensors(os.path.join(out, "base", "model-conv.safetensors"), base, {"format": "pt"})
+    for name, cin, cout, k, _, _ in CONV_LAYERS:
+        prefix = "base_model.model." + name + "."
+        w = base[name + ".weight"].astype(np.float64)
+        for folder in folders:
+            a = f32(rng.standard_normal((R, cin) + k) * 0.3)
+            b = f32(rng.standard_normal((cout, R, 1, 1)) * 0.3)
+            t = folders[folder]
+            t[prefix + "lora_A.weight"] = a
+            t[prefix + "lora_B.weight"] = b
+            if folder == "conv":
+                t[prefix + "lora_B.bias"] = f32(rng.standard_normal(cout) * 0.2)
+            else:
+                full = w + SCALING * delta(a, b)
+                n = np.sqrt((full**2).sum(axis=(1, 2, 3)))
+                t[prefix + "lora_magnitude_vector"] = f32((n * (1 + 0.2 * rng.standard_normal(cout)))[None, :, None, None])
+    expected["conv_x"] = x.tolist()
+    for folder, tensors in folders.items():
+        cfg = config(True, lora_bias=folder == "conv")
+        cfg["target_modules"] = ["0", "1"]
+        cfg["use_dora"] = folder == "conv_dora"
+        os.makedirs(os.path.join(out, folder), exist_ok=True)
+        with open(os.path.join(out, folder, "adapter_config.json"), "w") as f:
+            json.dump(cfg, f, indent=2, sort_keys=True)
+        save_safetensors(os.path.join(out, folder, "adapter_model.safetensors"), tensors, {"format": "pt"})
+        h = x.astype(np.float64)
+        want = {}
+        for name, _, _, _, stride, padding in CONV_LAYERS:
+            prefix = "base_model.model." + name + "."
+            w = base[name + ".weight"].astype(np.float64)
+            bias = base[name + ".bias"].astype(np.float64)
+            a, b = (tensors[prefix + k].astype(np.float64) for k in ("lora_A.weight", "lora_B.weight"))
+            result = conv2d(h, w, stride, padding) + bias[None, :, None, None]
+            lora = conv2d(conv2d(h, a, stride, padding), b)
+            full = w + SCALING * delta(a, b)
+            if folder == "conv":
+                lora_bias = tensors[prefix + "lora_B.bias"].astype(np.float64)
+                h = result + SCALING * (lora + lora_bias[None, :, None, None])
+                want[name + ".weight"] = f32(full).tolist()
+                want[name + ".bias"] = f32(bias + SCALING * lora_bias).tolist()
+            else:
+                n = np.sqrt((full**2).sum(axis=(1, 2, 3)))
+                c = tensors[prefix + "lora_magnitude_vector"].astype(np.float64).reshape(-1) / n
+                c4 = c[None, :, None, None]
+                h = result + (c4 - 1) * (result - bias[None, :, None, None]) + c4 * SCALING * lora
+                want[name + ".weight"] = f32(c[:, None, None, None] * full).tolist()
+                want[name + ".bias"] = f32(bias).tolist()
+        want["output"] = f32(h).tolist()
+        expected[folder] = want
+    embedding_dora(rng, out, expected)
+
+
+def delta(a, b):
+    """get_delta_weight without the scaling: sum_r B[o, r] A[r, i, h, w]."""
+    r = a.shape[0]
+    return (b.reshape(-1, r) @ a.reshape(r, -1)).reshape((b.shape[0],) + a.shape[1:])
+
+
+def embedding_dora(rng, out, expected):
+    table = np.asarray(expected["embedding"]["table"], dtype=np.float64)
+    ids = np.asarray(expected["embedding"]["ids"])
+    num, dim = table.shape
+    ea = f32(rng.standard_normal((R, num)) * 0.5)
+    eb = f32(rng.standard_normal((dim, R)) * 0.5)
+    ea64, eb64 = ea.astype(np.float64), eb.astype(np.float64)
+    full = table + SCALING * (eb64 @ ea64).T
+    n = np.sqrt((full**2).sum(axis=0))
+    magnitude = f32(n * (1 + 0.2 * rng.standard_normal(dim)))
+    c = magnitude.astype(np.float64) / n
+    folder = os.path.join(out, "embedding_dora")
+    os.makedirs(folder, exist_ok=True)
+    cfg = config(True)
+    cfg["use_dora"] = True
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    save_safetensors(
+        os.path.join(folder, "adapter_model.safetensors"),
+        {
+            "base_model.model.0.lora_embedding_A": ea,
+            "base_model.model.0.lora_embedding_B": eb,
+            "base_model.model.0.lora_magnitude_vector": magnitude,
+        },
+        {"format": "pt"},
+    )
+    expected["embedding_dora"] = {
+        "output": f32(c * table[ids] + c * SCALING * (ea64.T[ids] @ eb64.T)).tolist(),
+        "merged": f32(c[None, :] * full).tolist(),
+        "initial_magnitude": f32(np.sqrt((table**2).sum(axis=0))).tolist(),
+    }
 
 
 if __name__ == "__main__":

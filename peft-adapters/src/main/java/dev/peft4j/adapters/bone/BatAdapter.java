@@ -92,7 +92,7 @@ public final class BatAdapter extends Adapter {
 
     /** {@code dW x}, plus {@code y} when given, with {@code dW} built from the weight the engine sees. */
     private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        NDArray b = ps.getValue(block, x.getDevice(), training);
+        NDArray b = valueFor(ps, block, x, training);
         NDArray w = base.weightValue(ps, x, training);
         return Temporaries.compute(
                 x.getManager(), () -> Linear.linear(x, deltaFor(w, b), y).singletonOrThrow());

@@ -46,7 +46,7 @@ public final class BoneAdapter extends Adapter {
 
     @Override
     public NDArray delta(ParameterStore ps, NDArray x, boolean training) {
-        NDArray b = ps.getValue(block, x.getDevice(), training);
+        NDArray b = valueFor(ps, block, x, training);
         NDArray in =
                 training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
         long pad = inputBlocks() * r - base.inFeatures();

@@ -66,10 +66,10 @@ public final class FloraAdapter extends Adapter {
         if (base.kind() == BaseLayer.Kind.LINEAR) {
             return linearDelta(null, ps, x, training);
         }
-        NDArray g = ps.getValue(core, x.getDevice(), training);
+        NDArray g = valueFor(ps, core, x, training);
         NDArray[] p = new NDArray[factors.length];
         for (int i = 0; i < p.length; i++) {
-            p[i] = ps.getValue(factors[i], x.getDevice(), training);
+            p[i] = valueFor(ps, factors[i], x, training);
         }
         return base.apply(x, Temporaries.compute(x.getManager(), () -> tucker(g, p)));
     }
@@ -90,11 +90,10 @@ public final class FloraAdapter extends Adapter {
     private NDArray linearDelta(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         NDArray h =
                 Scalars.mul(
-                        x.matMul(ps.getValue(factors[0], x.getDevice(), training))
-                                .matMul(ps.getValue(core, x.getDevice(), training)),
+                        x.matMul(valueFor(ps, factors[0], x, training))
+                                .matMul(valueFor(ps, core, x, training)),
                         scale);
-        return Linear.linear(h, ps.getValue(factors[1], x.getDevice(), training), y)
-                .singletonOrThrow();
+        return Linear.linear(h, valueFor(ps, factors[1], x, training), y).singletonOrThrow();
     }
 
     @Override

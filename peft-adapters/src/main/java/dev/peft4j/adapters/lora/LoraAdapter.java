@@ -7,6 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
@@ -14,10 +15,19 @@ import dev.peft4j.adapters.SeededFill;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterContext;
 import dev.peft4j.core.Scalars;
+import dev.peft4j.core.tree.BaseLayer;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-/** A LoRA adapter on one Linear layer: {@code delta(x) = s * B (A dropout(x))}. */
+/**
+ * A LoRA adapter on one Linear or Conv2d layer: {@code delta(x) = s * B (A dropout(x))}.
+ *
+ * <p>On a Conv2d {@code [out, in, kh, kw]} it is PEFT's {@code lora.Conv2d} (tuners/lora/layer.py
+ * {@code _ConvNd.update_layer}): {@code A} is a convolution {@code [r, in, kh, kw]} with the base's
+ * kernel, stride and padding, {@code B} a 1x1 convolution {@code [out, r, 1, 1]}; the weight change
+ * is {@code s B A} over the flattened kernels ({@code get_delta_weight}), and DoRA's magnitude is
+ * {@code [1, out, 1, 1]} (dora.py {@code _DoraConvNdLayer}).
+ */
 public final class LoraAdapter extends Adapter {
 
     private final int r;
@@ -28,8 +38,9 @@ public final class LoraAdapter extends Adapter {
     private final Parameter b;
     private final Parameter bias;
     private final Parameter magnitude;
+    private final BaseLayer.ConvLayer conv;
     private final LoraInitializer initializer;
-    private NDArray mergedFactor;
+    private final DoraMerge doraMerge;
     private final LoraConfig config;
     private final AdapterContext context;
     private Object initState;
@@ -47,12 +58,21 @@ public final class LoraAdapter extends Adapter {
         // PEFT's autocast_adapter_dtype (default true): float32 adapters over a half base
         DataType type = isHalf(baseType) ? DataType.FLOAT32 : baseType;
         NDManager mgr = ctx.manager();
-        this.a = trainable("lora_A.weight", mgr.zeros(new Shape(r, n), type));
-        this.b = trainable("lora_B.weight", mgr.zeros(new Shape(m, r), type));
+        this.conv = base.kind() == BaseLayer.Kind.CONV2D ? (BaseLayer.ConvLayer) base : null;
+        Shape aShape = new Shape(r, n);
+        Shape bShape = new Shape(m, r);
+        if (conv != null) {
+            Shape w = base.weightShape();
+            aShape = new Shape(r, w.get(1), w.get(2), w.get(3));
+            bShape = new Shape(m, r, 1, 1);
+        }
+        this.a = trainable("lora_A.weight", mgr.zeros(aShape, type));
+        this.b = trainable("lora_B.weight", mgr.zeros(bShape, type));
         this.bias =
                 config.loraBias() ? trainable("lora_B.bias", mgr.zeros(new Shape(m), type)) : null;
         this.config = config;
         this.context = ctx;
+        this.doraMerge = new DoraMerge(path);
         String init = config.initLoraWeights();
         this.initializer =
                 ctx.forLoading() && !LoraInitializers.neededAtLoad(init)
@@ -71,7 +91,7 @@ public final class LoraAdapter extends Adapter {
         }
         if (config.useDora()) {
             // PEFT's DoraLinearLayer.update_layer: ||W + s B A|| per output row, after the init
-            NDArray m0 = mgr.zeros(new Shape(m), type);
+            NDArray m0 = mgr.zeros(conv == null ? new Shape(m) : new Shape(1, m, 1, 1), type);
             this.magnitude = trainable("lora_magnitude_vector", m0);
             if (!ctx.forLoading()) {
                 try (NDManager scope = mgr.newSubManager()) {
@@ -79,7 +99,12 @@ public final class LoraAdapter extends Adapter {
                     NDArray w = base.weight().getArray().add(dw);
                     w.attach(scope);
                     NDArray norm = rowNorm(w.toType(type, false));
-                    magnitude.getArray().set(new NDIndex("..."), norm.toType(type, false));
+                    magnitude
+                            .getArray()
+                            .set(
+                                    new NDIndex("..."),
+                                    norm.toType(type, false)
+                                            .reshape(magnitude.getArray().getShape()));
                     if (isHalf(baseType)) {
                         roundThrough(magnitude.getArray(), baseType);
                     }
@@ -103,9 +128,17 @@ public final class LoraAdapter extends Adapter {
         }
     }
 
-    /** The L2 norm of each row of {@code w [out, in]}: PEFT's {@code torch.linalg.norm(weight, dim=1)}. */
+    /**
+     * The L2 norm of each output row of {@code w}, {@code [out]}: PEFT's {@code
+     * torch.linalg.norm(weight, dim=1)}, over all kernel dimensions for a Conv2d.
+     */
+    private static final Shape UNIT = new Shape(1, 1);
+
+    private static final Shape ZERO = new Shape(0, 0);
+
     private static NDArray rowNorm(NDArray w) {
-        return w.square().sum(new int[] {1}).sqrt();
+        NDArray rows = w.getShape().dimension() == 2 ? w : w.reshape(w.getShape().get(0), -1);
+        return rows.square().sum(new int[] {1}).sqrt();
     }
 
     private void initialize(LoraConfig config, AdapterContext ctx) {
@@ -154,12 +187,35 @@ public final class LoraAdapter extends Adapter {
         if (magnitude != null) {
             return dora(null, ps, x, training);
         }
-        NDArray weight = ps.getValue(b, x.getDevice(), training);
-        return (bias == null
-                        ? Linear.linear(scaledDown(ps, x, training), weight)
-                        : Linear.linear(
-                                scaledDown(ps, x, training), weight, scaledBias(ps, x, training)))
+        return up(
+                scaledDown(ps, x, training),
+                valueFor(ps, b, x, training),
+                bias == null ? null : scaledBias(ps, x, training));
+    }
+
+    /** {@code A x}: a product, or the convolution with the base's kernel, stride and padding. */
+    private NDArray down(NDArray x, NDArray av) {
+        if (conv == null) {
+            return Linear.linear(x, av).singletonOrThrow();
+        }
+        Conv2d c = conv.conv();
+        return Conv2d.conv2d(x, av, null, c.getStride(), c.getPadding(), UNIT, 1)
                 .singletonOrThrow();
+    }
+
+    /** {@code B h + offset}: a product, or a 1x1 convolution. */
+    private NDArray up(NDArray h, NDArray bv, NDArray offset) {
+        if (conv == null) {
+            return (offset == null ? Linear.linear(h, bv) : Linear.linear(h, bv, offset))
+                    .singletonOrThrow();
+        }
+        NDArray out = Conv2d.conv2d(h, bv, null, UNIT, ZERO, UNIT, 1).singletonOrThrow();
+        return offset == null ? out : out.add(channels(offset));
+    }
+
+    /** A per-channel vector {@code [out]} shaped {@code [1, out, 1, 1]} to add to conv outputs. */
+    private NDArray channels(NDArray v) {
+        return conv == null || v.getShape().dimension() != 1 ? v : v.reshape(1, -1, 1, 1);
     }
 
     /**
@@ -206,12 +262,11 @@ public final class LoraAdapter extends Adapter {
         if (magnitude != null) {
             return y.add(dora(y, ps, x, training));
         }
+        if (conv != null) {
+            return y.add(deltaSameType(ps, x, training));
+        }
         NDArray offset = bias == null ? y : y.add(scaledBias(ps, x, training));
-        return Linear.linear(
-                        scaledDown(ps, x, training),
-                        ps.getValue(b, x.getDevice(), training),
-                        offset)
-                .singletonOrThrow();
+        return up(scaledDown(ps, x, training), valueFor(ps, b, x, training), offset);
     }
 
     /**
@@ -222,12 +277,12 @@ public final class LoraAdapter extends Adapter {
      */
     private NDArray dora(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         Device device = x.getDevice();
-        NDArray av = ps.getValue(a, device, training);
-        NDArray bv = ps.getValue(b, device, training);
+        NDArray av = valueFor(ps, a, x, training);
+        NDArray bv = valueFor(ps, b, x, training);
         NDArray w = base.weightValue(ps, x, training).toType(av.getDataType(), false);
-        NDArray loraWeight = bv.stopGradient().matMul(av.stopGradient());
+        NDArray loraWeight = product(bv.stopGradient(), av.stopGradient());
         NDArray norm = rowNorm(w.add(Scalars.mul(loraWeight, scaling))).stopGradient();
-        NDArray c = ps.getValue(magnitude, device, training).div(norm);
+        NDArray c = channels(valueFor(ps, magnitude, x, training).reshape(-1).div(norm));
         boolean dropped = training && dropout > 0;
         NDArray in = dropped ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
         NDArray baseResult;
@@ -236,28 +291,27 @@ public final class LoraAdapter extends Adapter {
         } else if (base.bias() != null) {
             baseResult =
                     y.sub(
-                            ps.getValue(base.bias(), device, training)
-                                    .toType(y.getDataType(), false));
+                            channels(
+                                    BaseLayer.passView(
+                                                    ps.getValue(base.bias(), device, training), x)
+                                            .toType(y.getDataType(), false)));
         } else {
             baseResult = y;
         }
-        NDArray lora =
-                Linear.linear(Linear.linear(in, av).singletonOrThrow(), bv).singletonOrThrow();
+        NDArray lora = up(down(in, av), bv, null);
         return baseResult.mul(c.sub(1)).add(Scalars.mul(lora.mul(c), scaling));
     }
 
     /** {@code s b}: PEFT scales lora_B's whole output, bias included. */
     private NDArray scaledBias(ParameterStore ps, NDArray x, boolean training) {
-        return Scalars.mul(ps.getValue(bias, x.getDevice(), training), scaling);
+        return Scalars.mul(valueFor(ps, bias, x, training), scaling);
     }
 
     /** {@code s * A dropout(x)}: the scaling is applied to the small {@code [.., r]} activation. */
     private NDArray scaledDown(ParameterStore ps, NDArray x, boolean training) {
         NDArray in =
                 training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        return Scalars.mul(
-                Linear.linear(in, ps.getValue(a, x.getDevice(), training)).singletonOrThrow(),
-                scaling);
+        return Scalars.mul(down(in, valueFor(ps, a, x, training)), scaling);
     }
 
     /**
@@ -275,17 +329,18 @@ public final class LoraAdapter extends Adapter {
                 NDArray w = base.weight().getArray();
                 NDArray merged = w.add(deltaWeight(scope, false));
                 merged.attach(scope);
-                NDArray factor = magnitude.getArray().div(rowNorm(merged)).reshape(-1, 1);
+                NDArray factor = doraFactor(rowNorm(merged));
                 factor.attach(scope);
                 NDArray dw = merged.mul(factor).sub(w);
                 dw.attach(manager);
                 return dw;
             }
         }
-        NDArray av = a.getArray();
-        NDArray bv = b.getArray();
-        NDArray product = bv.matMul(av);
-        product.attach(manager); // not left on the model's manager
+        // views owned by the caller: nothing of the product is left on the model's manager
+        NDArray product =
+                product(
+                        BaseLayer.passView(b.getArray(), manager),
+                        BaseLayer.passView(a.getArray(), manager));
         NDArray dw = Scalars.mul(product, scaling);
         dw.attach(manager);
         return dw;
@@ -303,21 +358,32 @@ public final class LoraAdapter extends Adapter {
             return;
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
-            NDArray dw = deltaWeight(scope, false);
-            NDArray merged = weight.toType(dw.getDataType(), false).add(dw);
-            merged.attach(scope);
-            NDArray factor = magnitude.getArray().div(rowNorm(merged)).reshape(-1, 1);
-            factor.attach(scope);
-            requireFinite(factor, "merge");
-            NDArray result = merged.mul(factor).toType(weight.getDataType(), false);
-            result.attach(scope);
-            weight.set(new NDIndex("..."), result);
-            if (mergedFactor != null) {
-                mergedFactor.close();
-            }
-            mergedFactor = factor.duplicate();
-            mergedFactor.attach(magnitude.getArray().getManager());
+            doraMerge.merge(
+                    weight,
+                    deltaWeight(scope, false),
+                    merged -> doraFactor(rowNorm(merged)),
+                    magnitude.getArray().getManager());
         }
+    }
+
+    /**
+     * {@code B A} shaped like the base weight: for a Conv2d {@code B [out, r] A [r, in kh kw]}
+     * reshaped to {@code [out, in, kh, kw]} (PEFT's {@code get_delta_weight}: the 1x1 product, or
+     * {@code conv2d(A^T, B)^T}, the same sums).
+     */
+    private NDArray product(NDArray bv, NDArray av) {
+        if (conv == null) {
+            return bv.matMul(av);
+        }
+        return bv.reshape(bv.getShape().get(0), r)
+                .matMul(av.reshape(r, -1))
+                .reshape(base.weightShape());
+    }
+
+    /** {@code m / n} shaped to scale the weight's output rows: {@code [out, 1]} or {@code [out, 1, 1, 1]}. */
+    private NDArray doraFactor(NDArray norm) {
+        NDArray factor = magnitude.getArray().reshape(-1).div(norm);
+        return conv == null ? factor.reshape(-1, 1) : factor.reshape(-1, 1, 1, 1);
     }
 
     @Override
@@ -326,24 +392,9 @@ public final class LoraAdapter extends Adapter {
             super.unmergeFrom(weight);
             return;
         }
-        if (mergedFactor == null) {
-            throw new IllegalStateException(
-                    "Cannot unmerge the DoRA adapter of module '"
-                            + modulePath
-                            + "': it was not merged in this session");
-        }
         try (NDManager scope = weight.getManager().newSubManager()) {
-            NDArray dw = deltaWeight(scope, false);
-            NDArray restored =
-                    weight.toType(dw.getDataType(), false)
-                            .div(mergedFactor)
-                            .sub(dw)
-                            .toType(weight.getDataType(), false);
-            restored.attach(scope);
-            weight.set(new NDIndex("..."), restored);
+            doraMerge.unmerge(weight, deltaWeight(scope, false));
         }
-        mergedFactor.close();
-        mergedFactor = null;
     }
 
     @Override
@@ -412,10 +463,7 @@ public final class LoraAdapter extends Adapter {
     /** Closes the initializer's state when it holds arrays (it is {@link AutoCloseable}). */
     @Override
     protected void releaseResources() {
-        if (mergedFactor != null) {
-            mergedFactor.close();
-            mergedFactor = null;
-        }
+        doraMerge.close();
         if (initState instanceof AutoCloseable closeable) {
             try {
                 closeable.close();

@@ -1,6 +1,7 @@
 package dev.peft4j.adapters.lora;
 
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.peft4j.core.Adapter;
@@ -217,8 +218,9 @@ public final class LoraConfig extends AdapterConfig {
         }
         Shape a = shapes.get("lora_A.weight");
         Shape b = shapes.get("lora_B.weight");
-        if ((a != null && (a.dimension() != 2 || a.get(0) != rank))
-                || (b != null && (b.dimension() != 2 || b.get(1) != rank))) {
+        // Conv2d LoRA: lora_A [r, in, kh, kw], lora_B [out, r, 1, 1]
+        if ((a != null && (!matrixOrKernel(a) || a.get(0) != rank))
+                || (b != null && (!matrixOrKernel(b) || b.get(1) != rank))) {
             throw new IllegalArgumentException(
                     source
                             + ": module '"
@@ -238,6 +240,10 @@ public final class LoraConfig extends AdapterConfig {
         }
     }
 
+    private static boolean matrixOrKernel(Shape s) {
+        return s.dimension() == 2 || s.dimension() == 4;
+    }
+
     /** Converted to plain LoRA when the initializer changed the base weights (see {@link LoraInitializer}). */
     @Override
     public AdapterConfig forOriginalBase() {
@@ -252,10 +258,64 @@ public final class LoraConfig extends AdapterConfig {
                 : new LoraAdapter(context, this);
     }
 
-    /** Linear layers and lookup tables (PEFT's {@code lora.Linear} and {@code lora.Embedding}). */
+    /**
+     * Linear layers, lookup tables and 2-D convolutions (PEFT's {@code lora.Linear}, {@code
+     * lora.Embedding} and {@code lora.Conv2d}).
+     */
     @Override
     public Set<BaseLayer.Kind> supportedLayers() {
-        return EnumSet.of(BaseLayer.Kind.LINEAR, BaseLayer.Kind.EMBEDDING);
+        return EnumSet.of(BaseLayer.Kind.LINEAR, BaseLayer.Kind.EMBEDDING, BaseLayer.Kind.CONV2D);
+    }
+
+    /**
+     * PEFT's limits beyond the layer kind: on lookup tables and convolutions only its built-in
+     * initializations ({@code lora.Embedding} and {@code lora.Conv2d} have no PiSSA, OLoRA, EVA,
+     * orthogonal; PEFT's conv layers fall back to the default init for LoRA-GA, refused here); no
+     * {@code lora_bias} on tables (PEFT refuses it); convolutions without groups (PEFT cannot
+     * merge them) and without dilation on kernels larger than 1x1 (PEFT's {@code lora_A} has no
+     * dilation, so its output would not line up with the base's).
+     */
+    @Override
+    public String cannotAdapt(BaseLayer base, String path) {
+        String refusal = super.cannotAdapt(base, path);
+        if (refusal != null || base.kind() == BaseLayer.Kind.LINEAR) {
+            return refusal;
+        }
+        String what = base.kind() == BaseLayer.Kind.EMBEDDING ? "the embedding" : "the Conv2d";
+        if (!LoraInitializers.builtIn(initLoraWeights)) {
+            return "LoRA on "
+                    + what
+                    + " '"
+                    + path
+                    + "' supports init_lora_weights true, false and 'gaussian' (as PEFT), got '"
+                    + initLoraWeights
+                    + "'";
+        }
+        if (base.kind() == BaseLayer.Kind.EMBEDDING) {
+            return loraBias
+                    ? "LoRA on the embedding '" + path + "' cannot have lora_bias (as in PEFT)"
+                    : null;
+        }
+        Conv2d conv = ((BaseLayer.ConvLayer) base).conv();
+        if (conv.getGroups() != 1) {
+            return "LoRA on the Conv2d '"
+                    + path
+                    + "' needs groups 1, it has "
+                    + conv.getGroups()
+                    + " (PEFT cannot merge LoRA into grouped convolutions)";
+        }
+        Shape kernel = conv.getKernelShape();
+        Shape dilation = conv.getDilation();
+        if (kernel.size() > 1 && dilation.size() != 1) {
+            return "LoRA on the Conv2d '"
+                    + path
+                    + "' needs dilation (1, 1) for its "
+                    + kernel
+                    + " kernel, it has "
+                    + dilation
+                    + " (PEFT's lora_A convolution has no dilation)";
+        }
+        return null;
     }
 
     @Override

@@ -144,8 +144,8 @@ public final class NolaAdapter extends Adapter {
 
     /** {@code B_eff (s A_eff x)}, plus {@code y} when given; the scaling acts on the small {@code [.., r]} activation. */
     private NDArray forward(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        NDArray a = ps.getValue(alpha, x.getDevice(), training);
-        NDArray b = ps.getValue(beta, x.getDevice(), training);
+        NDArray a = valueFor(ps, alpha, x, training);
+        NDArray b = valueFor(ps, beta, x, training);
         return Temporaries.compute(
                 x.getManager(),
                 () -> {

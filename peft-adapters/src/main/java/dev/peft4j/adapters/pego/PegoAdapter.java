@@ -59,9 +59,8 @@ public final class PegoAdapter extends Adapter {
     /** {@code y + sum_i B_i (A_i x)}, each module's add fused into its second product as its bias. */
     private NDArray accumulate(NDArray y, ParameterStore ps, NDArray x, boolean training) {
         for (int i = 0; i < a.length; i++) {
-            NDArray h =
-                    Linear.linear(x, ps.getValue(a[i], x.getDevice(), training)).singletonOrThrow();
-            y = Linear.linear(h, ps.getValue(b[i], x.getDevice(), training), y).singletonOrThrow();
+            NDArray h = Linear.linear(x, valueFor(ps, a[i], x, training)).singletonOrThrow();
+            y = Linear.linear(h, valueFor(ps, b[i], x, training), y).singletonOrThrow();
         }
         return y;
     }

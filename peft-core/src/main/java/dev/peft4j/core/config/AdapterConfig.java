@@ -99,6 +99,23 @@ public abstract class AdapterConfig {
     }
 
     /**
+     * Why this config cannot adapt {@code base} at {@code path}, or null when it can: by default a
+     * kind outside {@link #supportedLayers()}; a method refines it for layers of a supported kind
+     * that it still cannot handle (LoRA: grouped convolutions).
+     */
+    public String cannotAdapt(BaseLayer base, String path) {
+        return supportedLayers().contains(base.kind())
+                ? null
+                : peftType()
+                        + " cannot adapt module '"
+                        + path
+                        + "' ("
+                        + base.kind()
+                        + "); it supports "
+                        + supportedLayers();
+    }
+
+    /**
      * The config saved together with {@link Adapter#stateDictForOriginalBase}: a method whose
      * initialization changed the base weights returns the config of its converted form (PiSSA:
      * plain LoRA of rank 2r); by default this config.

@@ -1,6 +1,7 @@
 package dev.peft4j.core.tree;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -87,9 +88,28 @@ public abstract class BaseLayer {
         return weightShape().size() / outFeatures();
     }
 
-    /** The weight as the engine sees it for this forward pass (tracks gradients when trainable). */
+    /**
+     * The weight as the engine sees it for this forward pass (tracks gradients when trainable), as a
+     * view owned by {@code like}'s manager ({@link #passView}).
+     */
     public NDArray weightValue(ParameterStore ps, NDArray like, boolean training) {
-        return ps.getValue(weight(), like.getDevice(), training);
+        return passView(ps.getValue(weight(), like.getDevice(), training), like);
+    }
+
+    /**
+     * A view of {@code value} owned by {@code like}'s manager, so that operations that start from it
+     * attach their results there (DJL attaches a result to its first operand's manager) and not to
+     * the model's manager.
+     */
+    public static NDArray passView(NDArray value, NDArray like) {
+        return passView(value, like.getManager());
+    }
+
+    /** {@link #passView(NDArray, NDArray)} owned by {@code owner}. */
+    public static NDArray passView(NDArray value, NDManager owner) {
+        NDArray view = value.reshape(value.getShape());
+        view.attach(owner);
+        return view;
     }
 
     /** Applies the layer's operation to {@code x} with {@code weight} in place of its own, without bias. */
@@ -113,8 +133,8 @@ public abstract class BaseLayer {
         }
     }
 
-    /** A 2-D convolution. */
-    static final class ConvLayer extends BaseLayer {
+    /** A 2-D convolution: its stride, padding, dilation and groups for adapters with their own kernels. */
+    public static final class ConvLayer extends BaseLayer {
         private final Conv2d conv;
 
         ConvLayer(Conv2d block, String path) {

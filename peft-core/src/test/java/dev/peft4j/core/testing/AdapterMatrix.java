@@ -35,6 +35,8 @@ public abstract class AdapterMatrix extends ManagedTest {
         MODELS.put("mlp", TinyModels::mlp);
         MODELS.put("transformer", TinyModels::transformer);
         MODELS.put("cnn", TinyModels::cnn);
+        MODELS.put("convnet", TinyModels::convnet);
+        MODELS.put("embedder", TinyModels::embedder);
     }
 
     /** The module whose catalogue rows this matrix runs. */
@@ -71,7 +73,7 @@ public abstract class AdapterMatrix extends ManagedTest {
         return out.stream();
     }
 
-    /** A fresh seeded tiny model by name ({@code mlp}, {@code transformer} or {@code cnn}). */
+    /** A fresh seeded tiny model by name ({@code mlp}, {@code transformer}, {@code cnn}, {@code convnet} or {@code embedder}). */
     protected TinyModel model(String name) {
         return MODELS.get(name).apply(manager, 42L);
     }
@@ -110,6 +112,12 @@ public abstract class AdapterMatrix extends ManagedTest {
     @MethodSource("baseKeepingCases")
     void deleteAndUnloadFreeWhatTheAdapterAllocated(Entry row, String model) {
         AdapterChecks.deleteAndUnloadFreeWhatTheAdapterAllocated(model(model), row, manager);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void passesLeaveNothingOnTheModel(Entry row, String model) {
+        AdapterChecks.passesLeaveNothingOnTheModel(model(model), row, manager);
     }
 
     @ParameterizedTest(name = "{0} on {1}")

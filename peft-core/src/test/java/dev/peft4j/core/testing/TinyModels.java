@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.Blocks;
+import ai.djl.nn.LambdaBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
@@ -17,6 +18,7 @@ import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.peft4j.core.Scalars;
+import dev.peft4j.core.tree.LookupTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -90,6 +92,58 @@ public final class TinyModels {
         Shape in = new Shape(2, 3, 8, 6);
         init(b, manager, in, seed);
         return new TinyModel("cnn", b, in, List.of("0", "2", "5"));
+    }
+
+    /**
+     * A CNN with the convolutions PEFT's Conv2d LoRA adapts (one group, no dilation): a 3x2
+     * convolution with stride (2, 1) and padding (1, 0) (path {@code 0}), a 1x1 convolution
+     * ({@code 2}), then flatten and a Linear head ({@code 5}).
+     */
+    public static TinyModel convnet(NDManager manager, long seed) {
+        SequentialBlock b =
+                new SequentialBlock()
+                        .add(
+                                Conv2d.builder()
+                                        .setKernelShape(new Shape(3, 2))
+                                        .setFilters(4)
+                                        .optStride(new Shape(2, 1))
+                                        .optPadding(new Shape(1, 0))
+                                        .build())
+                        .add(Activation.reluBlock())
+                        .add(Conv2d.builder().setKernelShape(new Shape(1, 1)).setFilters(5).build())
+                        .add(Activation.reluBlock())
+                        .add(Blocks.batchFlattenBlock())
+                        .add(Linear.builder().setUnits(3).build());
+        Shape in = new Shape(2, 3, 7, 5);
+        init(b, manager, in, seed);
+        return new TinyModel("convnet", b, in, List.of("0", "2", "5"));
+    }
+
+    /**
+     * A lookup table between two layers: inputs in [-1, 1) are turned into ids {@code 0..9} (path
+     * {@code 0}, not differentiable, as ids are not), looked up in a table {@code [10, 6]} ({@code
+     * 1}) and fed to a Linear ({@code 2}).
+     */
+    public static TinyModel embedder(NDManager manager, long seed) {
+        int rows = 10;
+        SequentialBlock b =
+                new SequentialBlock()
+                        .add(
+                                new LambdaBlock(
+                                        in ->
+                                                new NDList(
+                                                        in.head()
+                                                                .add(1)
+                                                                .mul(rows / 2.0)
+                                                                .floor()
+                                                                .clip(0, rows - 1)
+                                                                .toType(DataType.INT64, false)),
+                                        "ids"))
+                        .add(new LookupTable(rows, 6))
+                        .add(Linear.builder().setUnits(4).build());
+        Shape in = new Shape(3, 5);
+        init(b, manager, in, seed);
+        return new TinyModel("embedder", b, in, List.of("1", "2"));
     }
 
     /** Initializes a block and overwrites every parameter with seeded uniform values. */

@@ -1,0 +1,78 @@
+package dev.peft4j.adapters.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import dev.peft4j.core.Finiteness;
+import java.util.function.UnaryOperator;
+
+/**
+ * DoRA's merge and unmerge, as PEFT's {@code Dora*Variant.merge_safe} and {@code unmerge}
+ * (tuners/lora/variants.py): {@code W <- c (W + dW)} with {@code c = m / ||W + dW||} per output
+ * direction, and {@code W <- W / c - dW} back. The factor {@code c} is kept from the merge (PEFT
+ * caches the weight norm), since the merged weight no longer gives it.
+ */
+final class DoraMerge implements AutoCloseable {
+
+    private final String modulePath;
+    private NDArray factor;
+
+    DoraMerge(String modulePath) {
+        this.modulePath = modulePath;
+    }
+
+    /**
+     * Merges the plain change {@code dw} into {@code weight}; {@code factorOf} maps the merged
+     * weight {@code W + dW} (in the adapter's dtype) to {@code c}, shaped to broadcast over it. The
+     * factor is kept on {@code keepOn}.
+     */
+    void merge(NDArray weight, NDArray dw, UnaryOperator<NDArray> factorOf, NDManager keepOn) {
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray merged = weight.toType(dw.getDataType(), false).add(dw);
+            merged.attach(scope);
+            NDArray c = factorOf.apply(merged);
+            c.attach(scope);
+            if (!Finiteness.isFinite(c)) {
+                throw new IllegalStateException(
+                        "Refusing to merge the DoRA adapter of module '"
+                                + modulePath
+                                + "': its magnitude over the weight norm contains NaN or Inf");
+            }
+            NDArray result = merged.mul(c).toType(weight.getDataType(), false);
+            result.attach(scope);
+            weight.set(new NDIndex("..."), result);
+            close();
+            factor = c.duplicate();
+            factor.attach(keepOn);
+        }
+    }
+
+    /** Undoes {@link #merge} with the kept factor and the same plain change {@code dw}. */
+    void unmerge(NDArray weight, NDArray dw) {
+        if (factor == null) {
+            throw new IllegalStateException(
+                    "Cannot unmerge the DoRA adapter of module '"
+                            + modulePath
+                            + "': it was not merged in this session");
+        }
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray restored =
+                    weight.toType(dw.getDataType(), false)
+                            .div(factor)
+                            .sub(dw)
+                            .toType(weight.getDataType(), false);
+            restored.attach(scope);
+            weight.set(new NDIndex("..."), restored);
+        }
+        close();
+    }
+
+    /** Frees the kept factor. */
+    @Override
+    public void close() {
+        if (factor != null) {
+            factor.close();
+            factor = null;
+        }
+    }
+}
