@@ -25,6 +25,7 @@ import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterCheckpoint;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.testing.JsonArrays;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.core.tree.LookupTable;
 import java.io.IOException;
@@ -62,21 +63,12 @@ class PeftLoraFoldersTest extends ManagedTest {
         }
     }
 
-    static JsonObject expected() throws IOException {
-        return JsonParser.parseString(Files.readString(fixture().resolve("expected.json")))
-                .getAsJsonObject();
+    static JsonObject expected() {
+        return JsonArrays.resource(PeftLoraFoldersTest.class, "peft-lora/expected.json");
     }
 
     private NDArray matrix(JsonArray rows) {
-        int n = rows.size();
-        int m = rows.get(0).getAsJsonArray().size();
-        float[] v = new float[n * m];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < m; j++) {
-                v[i * m + j] = rows.get(i).getAsJsonArray().get(j).getAsFloat();
-            }
-        }
-        return manager.create(v, new Shape(n, m));
+        return JsonArrays.array(manager, rows);
     }
 
     /** The original model: one bias-free Linear named "0" holding the fixture's weight. */
@@ -98,11 +90,7 @@ class PeftLoraFoldersTest extends ManagedTest {
     }
 
     private NDArray vector(JsonArray values) {
-        float[] v = new float[values.size()];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = values.get(i).getAsFloat();
-        }
-        return manager.create(v);
+        return JsonArrays.array(manager, values);
     }
 
     /**
@@ -301,33 +289,81 @@ class PeftLoraFoldersTest extends ManagedTest {
     @Test
     void embeddingFolderGivesPeftsNumbers(@TempDir Path tmp) throws IOException {
         JsonObject want = expected().getAsJsonObject("embedding");
-        NDArray table = matrix(want.getAsJsonArray("table"));
-        JsonArray idRows = want.getAsJsonArray("ids");
-        long[] idValues = new long[idRows.size() * 3];
-        for (int i = 0; i < idRows.size(); i++) {
-            for (int j = 0; j < 3; j++) {
-                idValues[i * 3 + j] = idRows.get(i).getAsJsonArray().get(j).getAsLong();
-            }
-        }
-        NDArray ids = manager.create(idValues, new Shape(idRows.size(), 3));
-        NDArray output = manager.create(flatten(want.getAsJsonArray("output")), new Shape(2, 3, 4));
-        Path folder = fixture().resolve("embedding");
+        PeftModel pm = loadEmbeddingFolder("embedding", want, tmp);
+        assertAlmostEquals(
+                pm.mergeAndUnload()
+                        .getChildren()
+                        .get(0)
+                        .getValue()
+                        .getParameters()
+                        .get("weight")
+                        .getArray(),
+                matrix(want.getAsJsonArray("merged")),
+                RTOL,
+                1e-6);
+    }
 
+    /**
+     * DoRA on a lookup table ({@code lora_magnitude_vector [dim]}): the output, merge and unmerge,
+     * the candidate (dense: the change depends on the table), and a fresh magnitude.
+     */
+    @Test
+    void embeddingDoraFolderGivesPeftsNumbers(@TempDir Path tmp) throws IOException {
+        JsonObject want = expected().getAsJsonObject("embedding_dora");
+        NDArray table = matrix(expected().getAsJsonObject("embedding").getAsJsonArray("table"));
+        NDArray ids = embeddingIds();
+        PeftModel pm = loadEmbeddingFolder("embedding_dora", want, tmp);
+        NDArray y = forward(pm.root(), ids);
+        pm.merge();
+        assertAlmostEquals(
+                pm.baseLayer("0").weight().getArray(),
+                matrix(want.getAsJsonArray("merged")),
+                RTOL,
+                1e-6);
+        assertAlmostEquals(forward(pm.root(), ids), y, RTOL, 1e-6);
+        pm.unmerge();
+        assertAlmostEquals(pm.baseLayer("0").weight().getArray(), table, 1e-5, 1e-6);
+
+        PeftModel fresh =
+                PeftModel.create(
+                        embedder(table),
+                        LoraConfig.builder()
+                                .optRank(2)
+                                .optUseDora(true)
+                                .setTargetModules("0")
+                                .build());
+        assertAlmostEquals(
+                fresh.adapters(PeftModel.DEFAULT).get("0").stateDict().get("lora_magnitude_vector"),
+                vector(want.getAsJsonArray("initial_magnitude")),
+                1e-6,
+                1e-7);
+        assertAlmostEquals(forward(fresh.root(), ids), forward(embedder(table), ids), 1e-5, 1e-6);
+    }
+
+    private NDArray embeddingIds() {
+        return JsonArrays.array(
+                        manager, expected().getAsJsonObject("embedding").getAsJsonArray("ids"))
+                .toType(DataType.INT64, false);
+    }
+
+    /**
+     * Loads an embedding folder onto the fixture's table and checks its output, a save/load round
+     * trip and the folder as a merge candidate against {@code want}'s output and merged table.
+     */
+    private PeftModel loadEmbeddingFolder(String name, JsonObject want, Path tmp)
+            throws IOException {
+        NDArray table = matrix(expected().getAsJsonObject("embedding").getAsJsonArray("table"));
+        NDArray ids = embeddingIds();
+        Path folder = fixture().resolve(name);
         PeftModel pm = PeftModel.load(embedder(table), folder);
         NDArray y = forward(pm.root(), ids);
-        assertAlmostEquals(y, output, RTOL, 1e-6);
+        assertAlmostEquals(y, JsonArrays.array(manager, want.getAsJsonArray("output")), RTOL, 1e-6);
         pm.save(tmp.resolve("again"));
         assertAlmostEquals(
                 forward(PeftModel.load(embedder(table), tmp.resolve("again")).root(), ids),
                 y,
                 0,
                 0);
-        Block merged = pm.mergeAndUnload();
-        assertAlmostEquals(
-                merged.getChildren().get(0).getValue().getParameters().get("weight").getArray(),
-                matrix(want.getAsJsonArray("merged")),
-                RTOL,
-                1e-6);
         try (SafetensorsReader base =
                         SafetensorsReader.open(
                                 fixture().resolve("base/model-embedding.safetensors"));
@@ -335,31 +371,16 @@ class PeftLoraFoldersTest extends ManagedTest {
                 NDManager scope = manager.newSubManager()) {
             c.validate(base);
             NDArray theta0 = base.load("0.weight", scope);
-            assertInstanceOf(Delta.LowRank.class, c.taskVector("0.weight", theta0, scope));
+            if (!name.endsWith("dora")) {
+                assertInstanceOf(Delta.LowRank.class, c.taskVector("0.weight", theta0, scope));
+            }
             assertAlmostEquals(
                     c.weights("0.weight", theta0, scope),
                     matrix(want.getAsJsonArray("merged")),
                     RTOL,
                     1e-6);
         }
-    }
-
-    static float[] flatten(JsonArray nested) {
-        java.util.List<Float> out = new java.util.ArrayList<>();
-        flattenInto(nested, out);
-        float[] v = new float[out.size()];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = out.get(i);
-        }
-        return v;
-    }
-
-    private static void flattenInto(com.google.gson.JsonElement e, java.util.List<Float> out) {
-        if (e.isJsonArray()) {
-            e.getAsJsonArray().forEach(x -> flattenInto(x, out));
-        } else {
-            out.add(e.getAsFloat());
-        }
+        return pm;
     }
 
     /** A model whose module "0" is a lookup table holding {@code table}. */

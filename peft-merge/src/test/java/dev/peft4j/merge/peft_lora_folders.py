@@ -95,6 +95,15 @@ def save_safetensors(path, tensors, metadata):
             f.write(blob)
 
 
+def write_folder(out, name, cfg, tensors):
+    """An adapter folder as PEFT's save_pretrained writes it: the config and the tensors."""
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    save_safetensors(os.path.join(folder, "adapter_model.safetensors"), tensors, {"format": "pt"})
+
+
 def config(init, lora_bias=False):
     # the keys PEFT's LoraConfig writes that matter here, with PEFT's defaults
     return {
@@ -154,15 +163,7 @@ def main(out):
     for init, residual in [("pissa", pissa_residual), ("olora", olora_residual)]:
         a = f32(rng.standard_normal((R, IN)) * 0.3)
         b = f32(rng.standard_normal((OUT, R)) * 0.3)
-        folder = os.path.join(out, init)
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "adapter_config.json"), "w") as f:
-            json.dump(config(init), f, indent=2, sort_keys=True)
-        save_safetensors(
-            os.path.join(folder, "adapter_model.safetensors"),
-            {"base_model.model.0.lora_A.weight": a, "base_model.model.0.lora_B.weight": b},
-            {"format": "pt"},
-        )
+        write_folder(out, init, config(init), {"base_model.model.0.lora_A.weight": a, "base_model.model.0.lora_B.weight": b})
         w_res = residual(weight)
         merged = f32(w_res + SCALING * (b.astype(np.float64) @ a.astype(np.float64)))
         expected[init] = {
@@ -174,19 +175,11 @@ def main(out):
     a = f32(rng.standard_normal((R, IN)) * 0.3)
     b = f32(rng.standard_normal((OUT, R)) * 0.3)
     lora_bias = f32(rng.standard_normal(OUT) * 0.2)
-    folder = os.path.join(out, "lora_bias")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
-        json.dump(config(True, lora_bias=True), f, indent=2, sort_keys=True)
-    save_safetensors(
-        os.path.join(folder, "adapter_model.safetensors"),
-        {
-            "base_model.model.0.lora_A.weight": a,
-            "base_model.model.0.lora_B.weight": b,
-            "base_model.model.0.lora_B.bias": lora_bias,
-        },
-        {"format": "pt"},
-    )
+    write_folder(out, "lora_bias", config(True, lora_bias=True), {
+        "base_model.model.0.lora_A.weight": a,
+        "base_model.model.0.lora_B.weight": b,
+        "base_model.model.0.lora_B.bias": lora_bias,
+    })
     save_safetensors(
         os.path.join(out, "base", "model-with-bias.safetensors"),
         {"0.weight": weight, "0.bias": bias},
@@ -207,21 +200,13 @@ def main(out):
     n = np.linalg.norm(full, axis=1)
     magnitude = f32(n * (1 + 0.2 * rng.standard_normal(OUT)))
     c = magnitude.astype(np.float64) / n
-    folder = os.path.join(out, "dora")
-    os.makedirs(folder, exist_ok=True)
     cfg = config(True)
     cfg["use_dora"] = True
-    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-    save_safetensors(
-        os.path.join(folder, "adapter_model.safetensors"),
-        {
-            "base_model.model.0.lora_A.weight": a,
-            "base_model.model.0.lora_B.weight": b,
-            "base_model.model.0.lora_magnitude_vector": magnitude,
-        },
-        {"format": "pt"},
-    )
+    write_folder(out, "dora", cfg, {
+        "base_model.model.0.lora_A.weight": a,
+        "base_model.model.0.lora_B.weight": b,
+        "base_model.model.0.lora_magnitude_vector": magnitude,
+    })
     result = x64 @ w64.T + bias
     lora = x64 @ a64.T @ b64.T
     output = result + (c - 1) * (result - bias) + c * SCALING * lora
@@ -241,15 +226,7 @@ def main(out):
     ea = f32(rng.standard_normal((R, num)) * 0.5)
     eb = f32(rng.standard_normal((dim, R)) * 0.5)
     ids = np.array([[0, 3, 6], [2, 2, 5]])
-    folder = os.path.join(out, "embedding")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
-        json.dump(config(True), f, indent=2, sort_keys=True)
-    save_safetensors(
-        os.path.join(folder, "adapter_model.safetensors"),
-        {"base_model.model.0.lora_embedding_A": ea, "base_model.model.0.lora_embedding_B": eb},
-        {"format": "pt"},
-    )
+    write_folder(out, "embedding", config(True), {"base_model.model.0.lora_embedding_A": ea, "base_model.model.0.lora_embedding_B": eb})
     save_safetensors(os.path.join(out, "base", "model-embedding.safetensors"), {"0.weight": table}, {"format": "pt"})
     t64, ea64, eb64 = (v.astype(np.float64) for v in (table, ea, eb))
     expected["embedding"] = {
@@ -313,10 +290,7 @@ def conv_fixtures(rng, out, expected):
         cfg = config(True, lora_bias=folder == "conv")
         cfg["target_modules"] = ["0", "1"]
         cfg["use_dora"] = folder == "conv_dora"
-        os.makedirs(os.path.join(out, folder), exist_ok=True)
-        with open(os.path.join(out, folder, "adapter_config.json"), "w") as f:
-            json.dump(cfg, f, indent=2, sort_keys=True)
-        save_safetensors(os.path.join(out, folder, "adapter_model.safetensors"), tensors, {"format": "pt"})
+        write_folder(out, folder, cfg, tensors)
         h = x.astype(np.float64)
         want = {}
         for name, _, _, _, stride, padding in CONV_LAYERS:
@@ -361,21 +335,13 @@ def embedding_dora(rng, out, expected):
     n = np.sqrt((full**2).sum(axis=0))
     magnitude = f32(n * (1 + 0.2 * rng.standard_normal(dim)))
     c = magnitude.astype(np.float64) / n
-    folder = os.path.join(out, "embedding_dora")
-    os.makedirs(folder, exist_ok=True)
     cfg = config(True)
     cfg["use_dora"] = True
-    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-    save_safetensors(
-        os.path.join(folder, "adapter_model.safetensors"),
-        {
-            "base_model.model.0.lora_embedding_A": ea,
-            "base_model.model.0.lora_embedding_B": eb,
-            "base_model.model.0.lora_magnitude_vector": magnitude,
-        },
-        {"format": "pt"},
-    )
+    write_folder(out, "embedding_dora", cfg, {
+        "base_model.model.0.lora_embedding_A": ea,
+        "base_model.model.0.lora_embedding_B": eb,
+        "base_model.model.0.lora_magnitude_vector": magnitude,
+    })
     expected["embedding_dora"] = {
         "output": f32(c * table[ids] + c * SCALING * (ea64.T[ids] @ eb64.T)).tolist(),
         "merged": f32(c[None, :] * full).tolist(),

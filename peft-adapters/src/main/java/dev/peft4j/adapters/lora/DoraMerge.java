@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import dev.peft4j.core.Finiteness;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -22,12 +23,17 @@ final class DoraMerge implements AutoCloseable {
     }
 
     /**
-     * Merges the plain change {@code dw} into {@code weight}; {@code factorOf} maps the merged
-     * weight {@code W + dW} (in the adapter's dtype) to {@code c}, shaped to broadcast over it. The
-     * factor is kept on {@code keepOn}.
+     * Merges the plain change {@code dW} (made by {@code plainDelta} on the manager it is given)
+     * into {@code weight}; {@code factorOf} maps the merged weight {@code W + dW} (in the adapter's
+     * dtype) to {@code c}, shaped to broadcast over it. The factor is kept on {@code keepOn}.
      */
-    void merge(NDArray weight, NDArray dw, UnaryOperator<NDArray> factorOf, NDManager keepOn) {
+    void merge(
+            NDArray weight,
+            Function<NDManager, NDArray> plainDelta,
+            UnaryOperator<NDArray> factorOf,
+            NDManager keepOn) {
         try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray dw = plainDelta.apply(scope);
             NDArray merged = weight.toType(dw.getDataType(), false).add(dw);
             merged.attach(scope);
             NDArray c = factorOf.apply(merged);
@@ -47,8 +53,8 @@ final class DoraMerge implements AutoCloseable {
         }
     }
 
-    /** Undoes {@link #merge} with the kept factor and the same plain change {@code dw}. */
-    void unmerge(NDArray weight, NDArray dw) {
+    /** Undoes {@link #merge} with the kept factor and the same plain change. */
+    void unmerge(NDArray weight, Function<NDManager, NDArray> plainDelta) {
         if (factor == null) {
             throw new IllegalStateException(
                     "Cannot unmerge the DoRA adapter of module '"
@@ -56,6 +62,7 @@ final class DoraMerge implements AutoCloseable {
                             + "': it was not merged in this session");
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray dw = plainDelta.apply(scope);
             NDArray restored =
                     weight.toType(dw.getDataType(), false)
                             .div(factor)

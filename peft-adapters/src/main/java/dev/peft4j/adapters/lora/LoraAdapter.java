@@ -357,13 +357,11 @@ public final class LoraAdapter extends Adapter {
             super.mergeInto(weight);
             return;
         }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            doraMerge.merge(
-                    weight,
-                    deltaWeight(scope, false),
-                    merged -> doraFactor(rowNorm(merged)),
-                    magnitude.getArray().getManager());
-        }
+        doraMerge.merge(
+                weight,
+                m -> deltaWeight(m, false),
+                merged -> doraFactor(rowNorm(merged)),
+                magnitude.getArray().getManager());
     }
 
     /**
@@ -392,9 +390,7 @@ public final class LoraAdapter extends Adapter {
             super.unmergeFrom(weight);
             return;
         }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            doraMerge.unmerge(weight, deltaWeight(scope, false));
-        }
+        doraMerge.unmerge(weight, m -> deltaWeight(m, false));
     }
 
     @Override

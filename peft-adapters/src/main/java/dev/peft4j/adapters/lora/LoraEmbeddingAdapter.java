@@ -177,13 +177,11 @@ public final class LoraEmbeddingAdapter extends Adapter {
             super.mergeInto(weight);
             return;
         }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            doraMerge.merge(
-                    weight,
-                    plainDeltaWeight(scope),
-                    this::doraFactor,
-                    magnitude.getArray().getManager());
-        }
+        doraMerge.merge(
+                weight,
+                this::plainDeltaWeight,
+                this::doraFactor,
+                magnitude.getArray().getManager());
     }
 
     @Override
@@ -192,9 +190,7 @@ public final class LoraEmbeddingAdapter extends Adapter {
             super.unmergeFrom(weight);
             return;
         }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            doraMerge.unmerge(weight, plainDeltaWeight(scope));
-        }
+        doraMerge.unmerge(weight, this::plainDeltaWeight);
     }
 
     @Override

@@ -17,20 +17,18 @@ import ai.djl.training.ParameterStore;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.Adapter;
 import dev.peft4j.core.AdapterMethods;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.config.ConfigJson;
 import dev.peft4j.core.testing.AdapterChecks;
+import dev.peft4j.core.testing.JsonArrays;
 import dev.peft4j.core.testing.ManagedTest;
 import dev.peft4j.core.testing.TinyModels;
 import dev.peft4j.merge.weighted.WeightedAdapters.Combination;
 import dev.peft4j.merge.weighted.WeightedAdapters.Options;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -47,11 +45,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class WeightedAdaptersTest extends ManagedTest {
 
-    private static JsonObject reference() throws IOException {
-        try (InputStream in = WeightedAdaptersTest.class.getResourceAsStream("reference.json")) {
-            return JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8))
-                    .getAsJsonObject();
-        }
+    private static JsonObject reference() {
+        return JsonArrays.resource(WeightedAdaptersTest.class, "reference.json");
     }
 
     static Stream<Integer> cases() throws IOException {
@@ -90,15 +85,7 @@ class WeightedAdaptersTest extends ManagedTest {
     }
 
     private NDArray array(JsonArray rows) {
-        int n = rows.size();
-        int m = rows.get(0).getAsJsonArray().size();
-        float[] v = new float[n * m];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < m; j++) {
-                v[i * m + j] = rows.get(i).getAsJsonArray().get(j).getAsFloat();
-            }
-        }
-        return manager.create(v, new Shape(n, m));
+        return JsonArrays.array(manager, rows);
     }
 
     private static Options options(JsonObject o, String combination) {

@@ -17,16 +17,14 @@ import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.peft4j.adapters.lora.LoraConfig;
 import dev.peft4j.core.PeftModel;
 import dev.peft4j.core.io.SafetensorsReader;
+import dev.peft4j.core.testing.JsonArrays;
 import dev.peft4j.core.testing.ManagedTest;
-import dev.peft4j.core.tree.LookupTable;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -35,12 +33,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * LoRA on Conv2d (with {@code lora_bias}), DoRA on Conv2d and DoRA on an embedding, from folders
- * as PEFT writes them ({@code peft_lora_folders.py}, transcribed from PEFT's {@code lora.Conv2d},
- * {@code _DoraConvNdLayer} and {@code DoraEmbeddingLayer}): forward, merge, unmerge, a save/load
- * round trip and the folder as a merge candidate give PEFT's numbers (1e-5).
+ * LoRA on Conv2d (with {@code lora_bias}) and DoRA on Conv2d, from folders as PEFT writes them
+ * ({@code peft_lora_folders.py}, transcribed from PEFT's {@code lora.Conv2d} and {@code
+ * _DoraConvNdLayer}): forward, merge, unmerge, a save/load round trip and the folder as a merge
+ * candidate give PEFT's numbers (1e-5).
  */
-class PeftConvAndDoraFoldersTest extends ManagedTest {
+class PeftConvFoldersTest extends ManagedTest {
 
     private static final double RTOL = 1e-5;
     private static final String[] CONVS = {"0", "1"};
@@ -72,17 +70,8 @@ class PeftConvAndDoraFoldersTest extends ManagedTest {
         return root;
     }
 
-    /** A nested JSON array as an array of its shape. */
     private NDArray array(JsonArray nested) {
-        List<Long> dims = new ArrayList<>();
-        JsonElement e = nested;
-        while (e.isJsonArray()) {
-            dims.add((long) e.getAsJsonArray().size());
-            e = e.getAsJsonArray().get(0);
-        }
-        return manager.create(
-                PeftLoraFoldersTest.flatten(nested),
-                new Shape(dims.stream().mapToLong(Long::longValue).toArray()));
+        return JsonArrays.array(manager, nested);
     }
 
     private NDArray forward(Block root, NDArray x) {
@@ -205,74 +194,5 @@ class PeftConvAndDoraFoldersTest extends ManagedTest {
                 assertThrows(
                         IllegalArgumentException.class, () -> PeftModel.create(convModel(), pissa));
         assertTrue(e.getMessage().contains("'pissa'"), e.getMessage());
-    }
-
-    /** DoRA on a lookup table: the output, the merge, unmerge and the candidate, and a fresh magnitude. */
-    @Test
-    void embeddingDoraFolderGivesPeftsNumbers(@TempDir Path tmp) throws IOException {
-        JsonObject ref = PeftLoraFoldersTest.expected();
-        JsonObject want = ref.getAsJsonObject("embedding_dora");
-        NDArray table = array(ref.getAsJsonObject("embedding").getAsJsonArray("table"));
-        NDArray ids =
-                array(ref.getAsJsonObject("embedding").getAsJsonArray("ids"))
-                        .toType(DataType.INT64, false);
-        Path folder = PeftLoraFoldersTest.fixture().resolve("embedding_dora");
-
-        PeftModel pm = PeftModel.load(embedder(table), folder);
-        NDArray y = forward(pm.root(), ids);
-        assertAlmostEquals(y, array(want.getAsJsonArray("output")), RTOL, 1e-6);
-        pm.save(tmp.resolve("again"));
-        assertAlmostEquals(
-                forward(PeftModel.load(embedder(table), tmp.resolve("again")).root(), ids),
-                y,
-                0,
-                0);
-        pm.merge();
-        assertAlmostEquals(
-                pm.baseLayer("0").weight().getArray(),
-                array(want.getAsJsonArray("merged")),
-                RTOL,
-                1e-6);
-        assertAlmostEquals(forward(pm.root(), ids), y, RTOL, 1e-6);
-        pm.unmerge();
-        assertAlmostEquals(pm.baseLayer("0").weight().getArray(), table, 1e-5, 1e-6);
-
-        try (SafetensorsReader base =
-                        SafetensorsReader.open(
-                                PeftLoraFoldersTest.fixture()
-                                        .resolve("base/model-embedding.safetensors"));
-                Candidate c = Candidate.open(folder, "c", base);
-                NDManager scope = manager.newSubManager()) {
-            c.validate(base);
-            assertAlmostEquals(
-                    c.weights("0.weight", base.load("0.weight", scope), scope),
-                    array(want.getAsJsonArray("merged")),
-                    RTOL,
-                    1e-6);
-        }
-
-        PeftModel fresh =
-                PeftModel.create(
-                        embedder(table),
-                        LoraConfig.builder()
-                                .optRank(2)
-                                .optUseDora(true)
-                                .setTargetModules("0")
-                                .build());
-        assertAlmostEquals(
-                fresh.adapters(PeftModel.DEFAULT).get("0").stateDict().get("lora_magnitude_vector"),
-                array(want.getAsJsonArray("initial_magnitude")),
-                1e-6,
-                1e-7);
-        assertAlmostEquals(forward(fresh.root(), ids), forward(embedder(table), ids), 1e-5, 1e-6);
-    }
-
-    /** A model whose module "0" is a lookup table holding {@code table}. */
-    private Block embedder(NDArray table) {
-        SequentialBlock root = new SequentialBlock();
-        root.add(new LookupTable(table.getShape().get(0), table.getShape().get(1)));
-        root.initialize(manager, DataType.FLOAT32, new Shape(1, 3));
-        param(root, 0, "weight").getArray().set(new NDIndex("..."), table);
-        return root;
     }
 }
