@@ -6,11 +6,7 @@ import ai.djl.ndarray.NDArray;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import dev.peft4j.core.testing.JsonArrays;
 
 /**
  * Reading the reference files that the NumPy scripts beside the tests write, and comparing
@@ -22,15 +18,7 @@ public final class Reference {
 
     /** The JSON resource {@code name} next to {@code owner}. */
     public static JsonObject read(Class<?> owner, String name) {
-        try (InputStream in = owner.getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IllegalStateException("missing test resource " + name);
-            }
-            return JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8))
-                    .getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return JsonArrays.resource(owner, name);
     }
 
     /** A JSON matrix. */

@@ -266,19 +266,7 @@ class PeftLoraFoldersTest extends ManagedTest {
                     c.weights("0.bias", reader.load("0.bias", scope), scope), bias, 0, 0);
         }
 
-        PeftModel fresh =
-                PeftModel.create(
-                        original(w, bias),
-                        LoraConfig.builder()
-                                .optRank(2)
-                                .optUseDora(true)
-                                .setTargetModules("0")
-                                .build());
-        assertAlmostEquals(
-                fresh.adapters(PeftModel.DEFAULT).get("0").stateDict().get("lora_magnitude_vector"),
-                vector(want.getAsJsonArray("initial_magnitude")),
-                1e-6,
-                1e-7);
+        freshDora(original(w, bias), want);
     }
 
     /**
@@ -324,9 +312,15 @@ class PeftLoraFoldersTest extends ManagedTest {
         pm.unmerge();
         assertAlmostEquals(pm.baseLayer("0").weight().getArray(), table, 1e-5, 1e-6);
 
+        PeftModel fresh = freshDora(embedder(table), want);
+        assertAlmostEquals(forward(fresh.root(), ids), forward(embedder(table), ids), 1e-5, 1e-6);
+    }
+
+    /** A fresh DoRA adapter (r 2) on module "0": its magnitude is {@code want}'s initial one. */
+    private PeftModel freshDora(Block model, JsonObject want) {
         PeftModel fresh =
                 PeftModel.create(
-                        embedder(table),
+                        model,
                         LoraConfig.builder()
                                 .optRank(2)
                                 .optUseDora(true)
@@ -337,7 +331,7 @@ class PeftLoraFoldersTest extends ManagedTest {
                 vector(want.getAsJsonArray("initial_magnitude")),
                 1e-6,
                 1e-7);
-        assertAlmostEquals(forward(fresh.root(), ids), forward(embedder(table), ids), 1e-5, 1e-6);
+        return fresh;
     }
 
     private NDArray embeddingIds() {
