@@ -3,11 +3,15 @@ package dev.peft4j.merge;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -40,14 +44,20 @@ public final class ModelFolderOutput implements MergeOutput {
     private final ShardedCheckpointWriter writer;
     private final Path copyFrom;
     private final DataType dtype;
+    private final Map<String, byte[]> extraFiles;
     private long bytes;
 
     private ModelFolderOutput(
-            Path dir, ShardedCheckpointWriter writer, Path copyFrom, DataType dtype) {
+            Path dir,
+            ShardedCheckpointWriter writer,
+            Path copyFrom,
+            DataType dtype,
+            Map<String, byte[]> extraFiles) {
         this.dir = dir;
         this.writer = writer;
         this.copyFrom = copyFrom;
         this.dtype = dtype;
+        this.extraFiles = extraFiles;
     }
 
     /** A builder: {@code setDirectory} is required. */
@@ -70,20 +80,60 @@ public final class ModelFolderOutput implements MergeOutput {
         bytes += theta0.getShape().size() * target.getNumOfBytes();
     }
 
-    /** Copies the base folder's other files, then publishes the folder. */
+    /**
+     * Copies the base folder's other files (with {@code optDtype}, config.json's {@code
+     * torch_dtype} and {@code dtype} say the stored dtype, as transformers reads it), writes the
+     * extra files, then publishes the folder.
+     */
     @Override
     public void commit() throws IOException {
+        Path staging = writer.stagingDirectory();
         if (copyFrom != null) {
             try (Stream<Path> files = Files.list(copyFrom)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
-                    if (Files.isRegularFile(f) && !isWeights(f.getFileName().toString())) {
-                        Files.copy(f, writer.stagingDirectory().resolve(f.getFileName()));
+                    String name = f.getFileName().toString();
+                    if (!Files.isRegularFile(f) || isWeights(name)) {
+                        continue;
+                    }
+                    if (dtype != null && name.equals("config.json")) {
+                        Files.writeString(staging.resolve(name), withDtype(Files.readString(f), f));
+                    } else {
+                        Files.copy(f, staging.resolve(f.getFileName()));
                     }
                 }
             }
         }
+        for (Map.Entry<String, byte[]> e : extraFiles.entrySet()) {
+            Files.write(staging.resolve(e.getKey()), e.getValue());
+        }
         writer.commit();
     }
+
+    private String withDtype(String json, Path file) {
+        JsonObject o;
+        try {
+            o = JsonParser.parseString(json).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": not a JSON object: " + e.getMessage(), e);
+        }
+        String name = TORCH_NAMES.get(dtype);
+        if (name == null) {
+            throw new IllegalArgumentException("no torch dtype name for " + dtype);
+        }
+        o.addProperty("torch_dtype", name);
+        if (o.has("dtype")) {
+            o.addProperty("dtype", name);
+        }
+        return new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o)
+                + "\n";
+    }
+
+    private static final Map<DataType, String> TORCH_NAMES =
+            Map.of(
+                    DataType.FLOAT32, "float32",
+                    DataType.FLOAT16, "float16",
+                    DataType.BFLOAT16, "bfloat16",
+                    DataType.FLOAT64, "float64");
 
     private static boolean isWeights(String name) {
         String n = name.toLowerCase(Locale.ROOT);
@@ -112,8 +162,18 @@ public final class ModelFolderOutput implements MergeOutput {
         private long maxShardBytes = ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES;
         private Path copyFrom;
         private DataType dtype;
+        private final Map<String, byte[]> extraFiles = new LinkedHashMap<>();
 
         private Builder() {}
+
+        /** A file written into the folder with the weights ({@code mergekit_config.yml}...). */
+        public Builder optExtraFile(String name, byte[] content) {
+            if (name.contains("/") || name.contains("\\") || isWeights(name)) {
+                throw new IllegalArgumentException("not a plain non-weight file name: " + name);
+            }
+            extraFiles.put(name, content.clone());
+            return this;
+        }
 
         /** The folder to publish (required); nothing appears under this name before {@code commit}. */
         public Builder setDirectory(Path dir) {
@@ -150,7 +210,8 @@ public final class ModelFolderOutput implements MergeOutput {
                     dir,
                     writer,
                     copyFrom != null && Files.isDirectory(copyFrom) ? copyFrom : null,
-                    dtype);
+                    dtype,
+                    Map.copyOf(extraFiles));
         }
     }
 }

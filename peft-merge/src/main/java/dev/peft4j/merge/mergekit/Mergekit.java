@@ -1,0 +1,333 @@
+package dev.peft4j.merge.mergekit;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.Delta;
+import dev.peft4j.merge.MergeListener;
+import dev.peft4j.merge.MergeReport;
+import dev.peft4j.merge.ModelFolderOutput;
+import dev.peft4j.merge.TensorLoop;
+import dev.peft4j.merge.mergekit.MergekitConfig.ModelEntry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs a mergekit config ({@link MergekitConfig}) as mergekit-yaml does, tensor by tensor: for
+ * each tensor of the reference model (the {@code base_model}, else the first model) the inputs are
+ * every model's tensor in mergekit's order, the parameters are evaluated for that tensor (its
+ * name for {@code filter}s, its layer position {@code t = layer / (num_layers - 1)} for
+ * gradients, 0 outside the layers, as plan.py 267-298), and the method's result is written.
+ *
+ * <p>Deliberate differences from mergekit, documented in docs/merging.md: arithmetic in float32
+ * (inputs rounded to {@code dtype} first; mergekit computes in {@code dtype}), one rounding to the
+ * output dtype; random masks (DARE, DELLA) from a seeded generator per tensor and model; shape
+ * mismatches are errors (mergekit truncates embeddings to the smallest vocabulary); a parameter
+ * no method reads is an error (mergekit ignores it).
+ */
+public final class Mergekit {
+
+    /** Container names whose next dotted segment is a layer index ({@code model.layers.3.mlp...}). */
+    private static final Pattern LAYER =
+            Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)\\.");
+
+    private Mergekit() {}
+
+    /** Options of a run: the seed of random masks, the device, progress, the shard size. */
+    public record RunOptions(long seed, Device device, MergeListener listener, long maxShardBytes) {
+        /** Seed 0, the default device, no progress, 5 GB shards. */
+        public static RunOptions defaults() {
+            return new RunOptions(
+                    0,
+                    null,
+                    MergeListener.NONE,
+                    dev.peft4j.core.io.ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES);
+        }
+    }
+
+    /** One input model as opened for the run. */
+    private record Source(String name, ModelEntry entry, boolean isBase, Candidate candidate) {}
+
+    /** Merges {@code config} into the folder {@code out} (published atomically when done). */
+    public static MergeReport run(MergekitConfig config, Path out, RunOptions options)
+            throws IOException {
+        long start = System.nanoTime();
+        String file = config.source().toString();
+        MergekitMethod method = MergekitMethod.of(config.method(), file);
+        checkParameterNames(config, method);
+        Path base = config.baseModel();
+        if (method.needsBase() && base == null) {
+            throw new IllegalArgumentException(
+                    file + ": merge_method " + method.peftName + " needs a base_model");
+        }
+        Path reference = base != null ? base : config.models().get(0).model();
+        List<Source> sources = new ArrayList<>();
+        try (CheckpointReader ref = CheckpointReader.open(reference)) {
+            try {
+                open(config, ref, reference, sources);
+                int numLayers = numLayers(reference);
+                List<Candidate> candidates =
+                        sources.stream().map(Source::candidate).filter(c -> c != null).toList();
+                List<String> notes =
+                        candidates.isEmpty() ? List.of() : TensorLoop.validate(ref, candidates);
+                DataType outDtype = config.outputDtype();
+                ModelFolderOutput.Builder b =
+                        ModelFolderOutput.builder()
+                                .setDirectory(out)
+                                .optMaxShardBytes(options.maxShardBytes())
+                                .optCopyFilesFrom(reference)
+                                .optDtype(outDtype);
+                if (Files.isRegularFile(config.source())) {
+                    b.optExtraFile("mergekit_config.yml", Files.readAllBytes(config.source()));
+                }
+                int[] written = {0};
+                try (ModelFolderOutput output = b.build();
+                        NDManager root = NDManager.newBaseManager(options.device())) {
+                    TensorLoop.run(
+                            ref,
+                            root,
+                            options.listener(),
+                            "merging " + sources.size() + " models (" + method.peftName + ")",
+                            (key, theta0, scope) -> {
+                                NDArray merged =
+                                        mergeTensor(
+                                                config,
+                                                method,
+                                                sources,
+                                                key,
+                                                theta0,
+                                                numLayers,
+                                                options.seed(),
+                                                scope);
+                                output.write(key, merged, Delta.zero(), ref.info(key).dtype());
+                                written[0]++;
+                            },
+                            (key, raw, scope) ->
+                                    output.write(key, raw, Delta.zero(), raw.getDataType()));
+                    output.commit();
+                    Map<String, Object> report = new LinkedHashMap<>();
+                    config.parameters().forEach((k, v) -> report.put(k, v.toString()));
+                    return new MergeReport(
+                            method.peftName,
+                            report,
+                            sources.stream().map(Source::name).toList(),
+                            ref.keys().size(),
+                            written[0],
+                            (System.nanoTime() - start) / 1e9,
+                            output.describe(),
+                            output.bytes(),
+                            new LinkedHashMap<>(),
+                            notes);
+                }
+            } finally {
+                for (Source s : sources) {
+                    if (s.candidate() != null) {
+                        s.candidate().close();
+                    }
+                }
+            }
+        }
+    }
+
+    private static void open(
+            MergekitConfig config, CheckpointReader ref, Path reference, List<Source> out)
+            throws IOException {
+        Path base = config.baseModel();
+        Set<String> names = new HashSet<>();
+        boolean baseListed = false;
+        List<ModelEntry> entries = new ArrayList<>(config.models());
+        for (ModelEntry e : config.models()) {
+            baseListed |= base != null && e.lora() == null && e.model().equals(base);
+        }
+        if (base != null && !baseListed) {
+            entries.add(new ModelEntry(base, null, Map.of())); // plan.py 141-154: base appended
+        }
+        for (ModelEntry e : entries) {
+            boolean isBase = base != null && e.lora() == null && e.model().equals(base);
+            String name =
+                    unique(Candidate.defaultName(e.lora() != null ? e.lora() : e.model()), names);
+            Candidate c = null;
+            if (e.lora() != null) {
+                if (!e.model().equals(reference)) {
+                    throw new IllegalArgumentException(
+                            config.source()
+                                    + ": model '"
+                                    + e.reference()
+                                    + "': a LoRA must be on the merge's reference model "
+                                    + reference
+                                    + " (the base_model, or the first model)");
+                }
+                c = Candidate.open(e.lora(), name, ref);
+            } else if (!e.model().equals(reference)) {
+                c = Candidate.open(e.model(), name, ref);
+            }
+            out.add(new Source(name, e, isBase, c));
+        }
+    }
+
+    private static String unique(String name, Set<String> taken) {
+        String n = name;
+        for (int i = 2; !taken.add(n); i++) {
+            n = name + "-" + i;
+        }
+        return n;
+    }
+
+    private static NDArray mergeTensor(
+            MergekitConfig config,
+            MergekitMethod method,
+            List<Source> sources,
+            String key,
+            NDArray theta0,
+            int numLayers,
+            long seed,
+            NDManager scope)
+            throws IOException {
+        double t = layerPosition(key, numLayers, config);
+        Map<String, Object> globals = new LinkedHashMap<>();
+        for (Map.Entry<String, Object> def : method.globals.entrySet()) {
+            Object v = evaluate(config.parameters().get(def.getKey()), key, t);
+            if (v == null) {
+                v = def.getValue();
+            }
+            if (v == null) {
+                throw new IllegalArgumentException(
+                        config.source()
+                                + ": missing required parameter "
+                                + def.getKey()
+                                + " for "
+                                + key);
+            }
+            globals.put(def.getKey(), v);
+        }
+        List<MergekitMethod.Input> inputs = new ArrayList<>();
+        SplittableRandom[] rnd = new SplittableRandom[sources.size()];
+        for (int i = 0; i < sources.size(); i++) {
+            Source s = sources.get(i);
+            Map<String, Object> params = new LinkedHashMap<>();
+            for (Map.Entry<String, Object> def : method.tensorParams.entrySet()) {
+                Object v = evaluate(s.entry().parameters().get(def.getKey()), key, t);
+                if (v == null) {
+                    v = evaluate(config.parameters().get(def.getKey()), key, t);
+                }
+                if (v == null) {
+                    v = def.getValue();
+                }
+                if (v == null && !s.isBase() && requiredTensorParam(method, def.getKey())) {
+                    throw new IllegalArgumentException(
+                            config.source()
+                                    + ": missing required parameter "
+                                    + def.getKey()
+                                    + " for "
+                                    + s.entry().reference()
+                                    + "."
+                                    + key);
+                }
+                params.put(def.getKey(), v);
+            }
+            NDArray x = s.candidate() == null ? theta0 : s.candidate().weights(key, theta0, scope);
+            inputs.add(
+                    new MergekitMethod.Input(
+                            s.name(), s.isBase(), Precision.round(x, config.dtype()), params));
+            rnd[i] = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 31L * key.hashCode() + i);
+        }
+        NDArray merged = method.merge(key, inputs, globals, rnd);
+        if (!merged.getShape().equals(theta0.getShape())) {
+            throw new IllegalStateException(
+                    "tensor '"
+                            + key
+                            + "': merged shape "
+                            + merged.getShape()
+                            + " differs from "
+                            + theta0.getShape());
+        }
+        merged = merged.toType(DataType.FLOAT32, false);
+        merged.attach(scope);
+        return merged;
+    }
+
+    private static boolean requiredTensorParam(MergekitMethod method, String name) {
+        return !name.equals("scale"); // passthrough's scale is optional
+    }
+
+    private static Object evaluate(Setting s, String key, double t) {
+        return s == null ? null : s.evaluate(key, t);
+    }
+
+    /** Every parameter the config gives is one the method reads. */
+    private static void checkParameterNames(MergekitConfig config, MergekitMethod method) {
+        Set<String> known = new HashSet<>(method.globals.keySet());
+        known.addAll(method.tensorParams.keySet());
+        List<Map<String, Setting>> maps = new ArrayList<>();
+        maps.add(config.parameters());
+        config.models().forEach(m -> maps.add(m.parameters()));
+        for (Map<String, Setting> m : maps) {
+            for (String k : m.keySet()) {
+                if (!known.contains(k)) {
+                    throw new IllegalArgumentException(
+                            config.source()
+                                    + ": merge_method "
+                                    + method.peftName
+                                    + " has no parameter '"
+                                    + k
+                                    + "'; it reads "
+                                    + known);
+                }
+            }
+        }
+    }
+
+    /**
+     * The layer position {@code t} of a tensor: {@code i / (num_layers - 1)} for a tensor of layer
+     * {@code i} (1 with one layer), 0 for tensors outside the layers (embeddings, final norms),
+     * as mergekit's planner gives them (plan.py 284-298 and 304).
+     */
+    static double layerPosition(String key, int numLayers, MergekitConfig config) {
+        Matcher m = LAYER.matcher(key);
+        if (!m.find()) {
+            return 0;
+        }
+        if (numLayers <= 0) {
+            throw new IllegalArgumentException(
+                    config.source()
+                            + ": tensor '"
+                            + key
+                            + "' is in a layer but the reference's config.json gives no"
+                            + " num_hidden_layers (or n_layer)");
+        }
+        int layer = Integer.parseInt(m.group(1));
+        return numLayers > 1 ? layer / (double) (numLayers - 1) : 1;
+    }
+
+    /** {@code num_hidden_layers} (or GPT-2's {@code n_layer}) of a model folder's config.json, or 0. */
+    static int numLayers(Path folder) throws IOException {
+        Path cfg = folder.resolve("config.json");
+        if (!Files.isRegularFile(cfg)) {
+            return 0;
+        }
+        JsonObject o = JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
+        for (String k : List.of("num_hidden_layers", "n_layer", "num_layers")) {
+            JsonElement e = o.get(k);
+            if (e != null && e.isJsonPrimitive()) {
+                return e.getAsInt();
+            }
+        }
+        return 0;
+    }
+}
