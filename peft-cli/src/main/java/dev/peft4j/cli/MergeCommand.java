@@ -2,6 +2,7 @@ package dev.peft4j.cli;
 
 import ai.djl.Device;
 import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.ShardedCheckpointWriter;
 import dev.peft4j.merge.AdapterFolderOutput;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeContext;
@@ -11,6 +12,8 @@ import dev.peft4j.merge.MergeMethods;
 import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.MergeReport;
 import dev.peft4j.merge.ModelFolderOutput;
+import dev.peft4j.merge.mergekit.Mergekit;
+import dev.peft4j.merge.mergekit.MergekitConfig;
 import dev.peft4j.merge.opcm.Opcm;
 import dev.peft4j.merge.opcm.OpcmMerger;
 import java.io.IOException;
@@ -23,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code peft merge}: merges fine-tuned models or adapters into a base, tensor by tensor, as
@@ -34,7 +38,9 @@ import picocli.CommandLine.Option;
         sortOptions = false,
         description = {
             "Merge fine-tuned models or adapters into a base model, streaming tensor by tensor.",
-            "Methods: task_arithmetic (lambda), average, ties (k, lambda), opcm (alpha)."
+            "Methods: task_arithmetic (lambda), average, ties (k, lambda), opcm (alpha).",
+            "A mergekit YAML file (merge_method: ...) runs as mergekit-yaml: peft merge config.yml"
+                    + " OUT."
         })
 public final class MergeCommand implements Callable<Integer> {
 
@@ -116,8 +122,31 @@ public final class MergeCommand implements Callable<Integer> {
             description = "No progress lines, only the summary")
     boolean quiet;
 
+    @Option(
+            names = "--seed",
+            description =
+                    "Seed of the random masks of mergekit's dare_* and della* methods (default 0)")
+    long seed;
+
+    @Parameters(
+            arity = "0..2",
+            paramLabel = "CONFIG OUTPUT",
+            description = "mergekit-yaml's form: a config file and the output folder")
+    List<Path> positional;
+
     @Override
     public Integer call() throws Exception {
+        if (positional != null && !positional.isEmpty()) {
+            if (config != null || positional.size() != 2) {
+                throw new IllegalArgumentException(
+                        "give either CONFIG OUTPUT (mergekit-yaml's form) or -c CONFIG -o OUTPUT");
+            }
+            config = positional.get(0);
+            output = positional.get(1);
+        }
+        if (config != null && MergekitConfig.isMergekit(MergekitConfig.readDocument(config))) {
+            return mergekit();
+        }
         MergeConfig c = resolve();
         MergeMethod m = MergeMethods.create(c.method, c.options);
         if (c.emitEach && !(m instanceof Opcm)) {
@@ -147,6 +176,45 @@ public final class MergeCommand implements Callable<Integer> {
                 cand.close();
             }
         }
+        return 0;
+    }
+
+    /**
+     * A mergekit config: run as mergekit-yaml runs it; flags of our own config format are refused
+     * (the YAML says it all), the output folder is required.
+     */
+    private int mergekit() throws IOException {
+        List<String> ours = new ArrayList<>();
+        if (base != null) ours.add("--base");
+        if (candidates != null) ours.add("--candidate");
+        if (method != null) ours.add("--method");
+        if (lambda != null) ours.add("--lambda");
+        if (k != null) ours.add("--k");
+        if (alpha != null) ours.add("--alpha");
+        if (format != null) ours.add("--format");
+        if (rank != null) ours.add("--rank");
+        if (dtype != null) ours.add("--dtype");
+        if (emitEach != null) ours.add("--emit-each");
+        if (workDir != null) ours.add("--work-dir");
+        require(
+                ours.isEmpty(),
+                config + " is a mergekit config: " + ours + " do not apply (set them in the YAML)");
+        require(output != null, config + ": no output folder (-o OUTPUT, or CONFIG OUTPUT)");
+        MergekitConfig c = MergekitConfig.read(config);
+        long shard =
+                maxShardSize == null
+                        ? ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES
+                        : MergeConfig.size(maxShardSize, "--max-shard-size");
+        MergeReport report =
+                Mergekit.run(
+                        c,
+                        output,
+                        new Mergekit.RunOptions(
+                                seed,
+                                device == null ? null : Device.fromName(device),
+                                quiet ? MergeListener.NONE : new Progress(System.err),
+                                shard));
+        report.summaryLines().forEach(System.out::println);
         return 0;
     }
 

@@ -347,4 +347,61 @@ class MergeCommandTest {
         brokenCandidateFails(
                 t, "candidate 'broken'", "tensor 'layers.1.query.bias' contains NaN or Inf");
     }
+
+    /**
+     * A mergekit YAML file runs unchanged, in both of mergekit-yaml's forms, and gives the
+     * library's {@code Mergekit.run} bytes (the library is checked against a transcription of
+     * mergekit in peft-merge's MergekitTest); flags of our own format are refused.
+     */
+    @Test
+    void aMergekitConfigRunsInBothForms() throws IOException {
+        Path config =
+                yaml(
+                        "mergekit.yml",
+                        """
+                        merge_method: ties
+                        base_model: base
+                        parameters:
+                          normalize: true
+                          density: [0.3, 0.8]
+                        models:
+                          - model: ft0
+                            parameters: {weight: 1.0}
+                          - model: ft1
+                            parameters: {weight: 0.5, density: 0.6}
+                        dtype: float32
+                        """);
+        CliRun positional = CliRun.of("merge", config.toString(), tmp.resolve("a").toString());
+        assertEquals(0, positional.code(), positional.err());
+        assertTrue(positional.out().contains("ties"), positional.out());
+        CliRun flags =
+                CliRun.of(
+                        "merge", "-q", "-c", config.toString(), "-o", tmp.resolve("b").toString());
+        assertEquals(0, flags.code(), flags.err());
+        dev.peft4j.merge.mergekit.Mergekit.run(
+                dev.peft4j.merge.mergekit.MergekitConfig.read(config),
+                tmp.resolve("c"),
+                dev.peft4j.merge.mergekit.Mergekit.RunOptions.defaults());
+        for (String dir : List.of("a", "b")) {
+            assertEquals(
+                    -1L,
+                    Files.mismatch(
+                            tmp.resolve(dir).resolve("model.safetensors"),
+                            tmp.resolve("c/model.safetensors")),
+                    dir);
+        }
+        assertTrue(Files.exists(tmp.resolve("a/tokenizer.json")), "the base's tokenizer copied");
+
+        assertOneErrorLine(
+                CliRun.of(
+                        "merge",
+                        config.toString(),
+                        tmp.resolve("d").toString(),
+                        "--method",
+                        "ties"),
+                "mergekit config",
+                "--method");
+        assertOneErrorLine(CliRun.of("merge", "-c", config.toString()), "no output folder");
+        assertFalse(Files.exists(tmp.resolve("d")));
+    }
 }

@@ -81,7 +81,7 @@ public final class Mergekit {
         try (CheckpointReader ref = CheckpointReader.open(reference)) {
             try {
                 open(config, ref, reference, sources);
-                int numLayers = numLayers(reference);
+                int numLayers = numLayers(reference, ref.keys());
                 List<Candidate> candidates =
                         sources.stream().map(Source::candidate).filter(c -> c != null).toList();
                 List<String> notes =
@@ -315,19 +315,28 @@ public final class Mergekit {
         return numLayers > 1 ? layer / (double) (numLayers - 1) : 1;
     }
 
-    /** {@code num_hidden_layers} (or GPT-2's {@code n_layer}) of a model folder's config.json, or 0. */
-    static int numLayers(Path folder) throws IOException {
+    /**
+     * {@code num_hidden_layers} (or GPT-2's {@code n_layer}) of a model folder's config.json; when
+     * it has none, one more than the largest layer index among the tensor names; 0 without layers.
+     */
+    static int numLayers(Path folder, List<String> keys) throws IOException {
         Path cfg = folder.resolve("config.json");
-        if (!Files.isRegularFile(cfg)) {
-            return 0;
-        }
-        JsonObject o = JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
-        for (String k : List.of("num_hidden_layers", "n_layer", "num_layers")) {
-            JsonElement e = o.get(k);
-            if (e != null && e.isJsonPrimitive()) {
-                return e.getAsInt();
+        if (Files.isRegularFile(cfg)) {
+            JsonObject o = JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
+            for (String k : List.of("num_hidden_layers", "n_layer", "num_layers")) {
+                JsonElement e = o.get(k);
+                if (e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
+                    return e.getAsInt();
+                }
             }
         }
-        return 0;
+        int max = -1;
+        for (String key : keys) {
+            Matcher m = LAYER.matcher(key);
+            if (m.find()) {
+                max = Math.max(max, Integer.parseInt(m.group(1)));
+            }
+        }
+        return max + 1;
     }
 }
