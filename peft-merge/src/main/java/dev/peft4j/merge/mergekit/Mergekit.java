@@ -44,7 +44,7 @@ import java.util.regex.Pattern;
 public final class Mergekit {
 
     /** Container names whose next dotted segment is a layer index ({@code model.layers.3.mlp...}). */
-    private static final Pattern LAYER =
+    static final Pattern LAYER =
             Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)\\.");
 
     private Mergekit() {}
@@ -71,6 +71,9 @@ public final class Mergekit {
         String file = config.source().toString();
         MergekitMethod method = MergekitMethod.of(config.method(), file);
         checkParameterNames(config, method);
+        if (!config.slices().isEmpty()) {
+            return Slices.run(config, method, out, options, start);
+        }
         Path base = config.baseModel();
         if (method.needsBase() && base == null) {
             throw new IllegalArgumentException(
@@ -189,6 +192,19 @@ public final class Mergekit {
         return n;
     }
 
+    /** One input of a tensor's merge: where its parameters are looked up, and its tensor. */
+    record InputSpec(
+            String name,
+            boolean isBase,
+            List<Map<String, Setting>> parameters,
+            TensorSupplier tensor) {}
+
+    /** Loads one input tensor (float32) into a scope. */
+    @FunctionalInterface
+    interface TensorSupplier {
+        NDArray load(NDManager scope) throws IOException;
+    }
+
     private static NDArray mergeTensor(
             MergekitConfig config,
             MergekitMethod method,
@@ -199,10 +215,48 @@ public final class Mergekit {
             long seed,
             NDManager scope)
             throws IOException {
-        double t = layerPosition(key, numLayers, config);
+        List<InputSpec> specs = new ArrayList<>();
+        for (Source s : sources) {
+            specs.add(
+                    new InputSpec(
+                            s.name(),
+                            s.isBase(),
+                            List.of(s.entry().parameters(), config.parameters()),
+                            sc ->
+                                    s.candidate() == null
+                                            ? theta0
+                                            : s.candidate().weights(key, theta0, sc)));
+        }
+        return mergeOne(
+                config,
+                method,
+                key,
+                layerPosition(key, numLayers, config),
+                List.of(config.parameters()),
+                specs,
+                theta0.getShape(),
+                seed,
+                scope);
+    }
+
+    /**
+     * Merges one output tensor: global parameters looked up in {@code globalParameters} in order,
+     * each input's in its own list (mergekit's ConfigReader.parameter order), then the defaults.
+     */
+    static NDArray mergeOne(
+            MergekitConfig config,
+            MergekitMethod method,
+            String key,
+            double t,
+            List<Map<String, Setting>> globalParameters,
+            List<InputSpec> specs,
+            ai.djl.ndarray.types.Shape shape,
+            long seed,
+            NDManager scope)
+            throws IOException {
         Map<String, Object> globals = new LinkedHashMap<>();
         for (Map.Entry<String, Object> def : method.globals.entrySet()) {
-            Object v = evaluate(config.parameters().get(def.getKey()), key, t);
+            Object v = lookup(globalParameters, def.getKey(), key, t);
             if (v == null) {
                 v = def.getValue();
             }
@@ -217,15 +271,12 @@ public final class Mergekit {
             globals.put(def.getKey(), v);
         }
         List<MergekitMethod.Input> inputs = new ArrayList<>();
-        SplittableRandom[] rnd = new SplittableRandom[sources.size()];
-        for (int i = 0; i < sources.size(); i++) {
-            Source s = sources.get(i);
+        SplittableRandom[] rnd = new SplittableRandom[specs.size()];
+        for (int i = 0; i < specs.size(); i++) {
+            InputSpec s = specs.get(i);
             Map<String, Object> params = new LinkedHashMap<>();
             for (Map.Entry<String, Object> def : method.tensorParams.entrySet()) {
-                Object v = evaluate(s.entry().parameters().get(def.getKey()), key, t);
-                if (v == null) {
-                    v = evaluate(config.parameters().get(def.getKey()), key, t);
-                }
+                Object v = lookup(s.parameters(), def.getKey(), key, t);
                 if (v == null) {
                     v = def.getValue();
                 }
@@ -235,31 +286,56 @@ public final class Mergekit {
                                     + ": missing required parameter "
                                     + def.getKey()
                                     + " for "
-                                    + s.entry().reference()
+                                    + s.name()
                                     + "."
                                     + key);
                 }
                 params.put(def.getKey(), v);
             }
-            NDArray x = s.candidate() == null ? theta0 : s.candidate().weights(key, theta0, scope);
+            NDArray x = s.tensor().load(scope);
+            if (!x.getShape().equals(shape)) {
+                throw new IllegalArgumentException(
+                        config.source()
+                                + ": tensor '"
+                                + key
+                                + "' of '"
+                                + s.name()
+                                + "' has shape "
+                                + x.getShape()
+                                + ", expected "
+                                + shape
+                                + " (mergekit would cut embeddings to the smallest vocabulary;"
+                                + " peft4j refuses)");
+            }
             inputs.add(
                     new MergekitMethod.Input(
                             s.name(), s.isBase(), Precision.round(x, config.dtype()), params));
             rnd[i] = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 31L * key.hashCode() + i);
         }
         NDArray merged = method.merge(key, inputs, globals, rnd);
-        if (!merged.getShape().equals(theta0.getShape())) {
+        if (!merged.getShape().equals(shape)) {
             throw new IllegalStateException(
                     "tensor '"
                             + key
                             + "': merged shape "
                             + merged.getShape()
                             + " differs from "
-                            + theta0.getShape());
+                            + shape);
         }
         merged = merged.toType(DataType.FLOAT32, false);
         merged.attach(scope);
         return merged;
+    }
+
+    private static Object lookup(
+            List<Map<String, Setting>> maps, String name, String key, double t) {
+        for (Map<String, Setting> m : maps) {
+            Object v = evaluate(m.get(name), key, t);
+            if (v != null) {
+                return v;
+            }
+        }
+        return null;
     }
 
     private static boolean requiredTensorParam(MergekitMethod method, String name) {
@@ -271,12 +347,16 @@ public final class Mergekit {
     }
 
     /** Every parameter the config gives is one the method reads. */
-    private static void checkParameterNames(MergekitConfig config, MergekitMethod method) {
+    static void checkParameterNames(MergekitConfig config, MergekitMethod method) {
         Set<String> known = new HashSet<>(method.globals.keySet());
         known.addAll(method.tensorParams.keySet());
         List<Map<String, Setting>> maps = new ArrayList<>();
         maps.add(config.parameters());
         config.models().forEach(m -> maps.add(m.parameters()));
+        for (MergekitConfig.SliceDef slice : config.slices()) {
+            maps.add(slice.parameters());
+            slice.sources().forEach(src -> maps.add(src.parameters()));
+        }
         for (Map<String, Setting> m : maps) {
             for (String k : m.keySet()) {
                 if (!known.contains(k)) {

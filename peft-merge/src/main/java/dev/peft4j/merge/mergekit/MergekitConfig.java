@@ -41,6 +41,18 @@ public final class MergekitConfig {
                     "chat_template",
                     "name");
 
+    /** One source of a slice: a model folder, its layers {@code [start, end)}, its parameters. */
+    public record SliceSource(Path model, int start, int end, Map<String, Setting> parameters) {}
+
+    /** One output slice ({@code OutputSliceDefinition}): its sources, base model and parameters. */
+    public record SliceDef(
+            List<SliceSource> sources, Path baseModel, Map<String, Setting> parameters) {
+        /** The number of layers every source gives. */
+        public int length() {
+            return sources.get(0).end() - sources.get(0).start();
+        }
+    }
+
     /** One input model: its folder, an optional LoRA folder on it, and its parameters. */
     public record ModelEntry(Path model, Path lora, Map<String, Setting> parameters) {
         /** The reference as mergekit writes it ({@code path} or {@code path+lora}). */
@@ -53,6 +65,7 @@ public final class MergekitConfig {
     private final String method;
     private final Path baseModel;
     private final List<ModelEntry> models;
+    private final List<SliceDef> slices;
     private final Map<String, Setting> parameters;
     private final DataType dtype;
     private final DataType outDtype;
@@ -62,6 +75,7 @@ public final class MergekitConfig {
             String method,
             Path baseModel,
             List<ModelEntry> models,
+            List<SliceDef> slices,
             Map<String, Setting> parameters,
             DataType dtype,
             DataType outDtype) {
@@ -69,6 +83,7 @@ public final class MergekitConfig {
         this.method = method;
         this.baseModel = baseModel;
         this.models = models;
+        this.slices = slices;
         this.parameters = parameters;
         this.dtype = dtype;
         this.outDtype = outDtype;
@@ -112,14 +127,14 @@ public final class MergekitConfig {
                         file + ": unknown key '" + k + "'; mergekit's keys are " + TOP);
             }
         }
-        for (String k : List.of("slices", "modules", "tokenizer", "chat_template")) {
+        for (String k : List.of("modules", "tokenizer", "chat_template")) {
             if (doc.get(k) != null) {
                 throw new IllegalArgumentException(
                         file
                                 + ": '"
                                 + k
-                                + "' is not implemented in peft4j yet; use models: with"
-                                + " tokenizer_source: base");
+                                + "' is not implemented in peft4j yet; use models: or slices:"
+                                + " with tokenizer_source: base");
             }
         }
         Object ts = doc.get("tokenizer_source");
@@ -142,6 +157,23 @@ public final class MergekitConfig {
                         ? null
                         : path(doc.get("base_model"), folder, file, "base_model");
         Object ms = doc.get("models");
+        Object sl = doc.get("slices");
+        if ((ms == null) == (sl == null)) {
+            throw new IllegalArgumentException(
+                    file + ": give exactly one of models and slices (mergekit's rule)");
+        }
+        List<SliceDef> slices = sl == null ? List.of() : slices(sl, folder, file);
+        if (ms == null) {
+            return new MergekitConfig(
+                    file,
+                    method,
+                    base,
+                    List.of(),
+                    slices,
+                    settings((Map<String, Object>) doc.get("parameters"), file + ": parameters"),
+                    dtype(doc.get("dtype"), file + ": dtype"),
+                    dtype(doc.get("out_dtype"), file + ": out_dtype"));
+        }
         if (!(ms instanceof List<?> list) || list.isEmpty()) {
             throw new IllegalArgumentException(file + ": models must be a non-empty list");
         }
@@ -187,9 +219,90 @@ public final class MergekitConfig {
                 method,
                 base,
                 models,
+                slices,
                 params,
                 dtype(doc.get("dtype"), file + ": dtype"),
                 dtype(doc.get("out_dtype"), file + ": out_dtype"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<SliceDef> slices(Object sl, Path folder, Path file) {
+        if (!(sl instanceof List<?> list) || list.isEmpty()) {
+            throw new IllegalArgumentException(file + ": slices must be a non-empty list");
+        }
+        List<SliceDef> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            String where = file + ": slices[" + i + "]";
+            if (!(list.get(i) instanceof Map<?, ?> m)) {
+                throw new IllegalArgumentException(
+                        where + ": expected {sources, base_model, parameters}");
+            }
+            for (Object k : m.keySet()) {
+                if (!Set.of("sources", "base_model", "parameters", "residual_weight").contains(k)) {
+                    throw new IllegalArgumentException(where + ": unknown key '" + k + "'");
+                }
+            }
+            if (m.get("residual_weight") != null) {
+                throw new IllegalArgumentException(where + ": residual_weight is not implemented");
+            }
+            if (!(m.get("sources") instanceof List<?> srcs) || srcs.isEmpty()) {
+                throw new IllegalArgumentException(where + ": sources must be a non-empty list");
+            }
+            List<SliceSource> sources = new ArrayList<>();
+            for (int j = 0; j < srcs.size(); j++) {
+                String w = where + ".sources[" + j + "]";
+                if (!(srcs.get(j) instanceof Map<?, ?> src)) {
+                    throw new IllegalArgumentException(
+                            w + ": expected {model, layer_range, parameters}");
+                }
+                for (Object k : src.keySet()) {
+                    if (!Set.of("model", "layer_range", "parameters").contains(k)) {
+                        throw new IllegalArgumentException(w + ": unknown key '" + k + "'");
+                    }
+                }
+                String ref = String.valueOf(src.get("model"));
+                if (src.get("model") == null || ref.contains("+")) {
+                    throw new IllegalArgumentException(
+                            w
+                                    + ": model must be a model folder (no +LORA in slices), got "
+                                    + src.get("model"));
+                }
+                if (!(src.get("layer_range") instanceof List<?> r)
+                        || r.size() != 2
+                        || !(r.get(0) instanceof Integer a)
+                        || !(r.get(1) instanceof Integer b)
+                        || a < 0
+                        || b <= a) {
+                    throw new IllegalArgumentException(
+                            w
+                                    + ": layer_range must be [start, end) with 0 <= start < end,"
+                                    + " got "
+                                    + src.get("layer_range"));
+                }
+                sources.add(
+                        new SliceSource(
+                                path(ref, folder, file, w + ".model"),
+                                a,
+                                b,
+                                settings(
+                                        (Map<String, Object>) src.get("parameters"),
+                                        w + ".parameters")));
+            }
+            out.add(
+                    new SliceDef(
+                            sources,
+                            m.get("base_model") == null
+                                    ? null
+                                    : path(
+                                            m.get("base_model"),
+                                            folder,
+                                            file,
+                                            where + ".base_model"),
+                            settings(
+                                    (Map<String, Object>) m.get("parameters"),
+                                    where + ".parameters")));
+        }
+        return out;
     }
 
     private static Path path(Object value, Path folder, Path file, String where) {
@@ -255,9 +368,14 @@ public final class MergekitConfig {
         return baseModel;
     }
 
-    /** {@code models}, in the file's order. */
+    /** {@code models}, in the file's order (empty when the config gives {@code slices}). */
     public List<ModelEntry> models() {
         return models;
+    }
+
+    /** {@code slices}, or empty when the config gives {@code models}. */
+    public List<SliceDef> slices() {
+        return slices;
     }
 
     /** The global {@code parameters}. */

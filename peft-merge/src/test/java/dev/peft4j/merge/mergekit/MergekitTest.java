@@ -99,6 +99,35 @@ class MergekitTest extends ManagedTest {
     }
 
     /**
+     * {@code slices:}: layer ranges assembled slice by slice (passthrough stacking two models'
+     * ranges, slerp and TIES over slices with gradients over the slice's layers), with the output's
+     * layer count in config.json.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"passthrough_stack", "slerp_slices", "ties_slices"})
+    void slicesGiveMergekitsTensors(String config, @TempDir Path tmp) throws IOException {
+        JsonObject ref = JsonArrays.resource(MergekitTest.class, "expected.json");
+        JsonObject want = ref.getAsJsonObject(config);
+        Path out = tmp.resolve("out");
+        run(config, out, 0);
+        try (CheckpointReader merged = CheckpointReader.open(out)) {
+            assertEquals(want.keySet(), Set.copyOf(merged.keys()));
+            for (String key : want.keySet()) {
+                assertAlmostEquals(
+                        merged.load(key, manager, DataType.FLOAT32),
+                        JsonArrays.array(manager, want.getAsJsonArray(key)),
+                        1e-5,
+                        1e-6);
+            }
+        }
+        JsonObject cfg =
+                JsonParser.parseString(Files.readString(out.resolve("config.json")))
+                        .getAsJsonObject();
+        assertEquals(
+                ref.get(config + ".layers").getAsInt(), cfg.get("num_hidden_layers").getAsInt());
+    }
+
+    /**
      * DARE: a seed gives the same bytes twice and another seed other masks; each changed entry is
      * kept whole or dropped, and the kept share is about the density.
      */

@@ -364,6 +364,59 @@ CONFIGS = {
     "passthrough": {"merge_method": "passthrough", "models": [{"model": "m2", "parameters": {"scale": 0.5}}], "out_dtype": "float16"},
 }
 
+SLICE_CONFIGS = {
+    "passthrough_stack": {"merge_method": "passthrough", "slices": [
+        {"sources": [{"model": "m1", "layer_range": [0, 2]}]},
+        {"sources": [{"model": "m2", "layer_range": [1, 3]}]}]},
+    "slerp_slices": {"merge_method": "slerp", "base_model": "m1", "parameters": {"t": [0, 1]}, "slices": [
+        {"sources": [{"model": "m1", "layer_range": [0, 3]}, {"model": "m2", "layer_range": [0, 3]}]}]},
+    "ties_slices": {"merge_method": "ties", "base_model": "base", "slices": [
+        {"sources": [{"model": "base", "layer_range": [0, 3]},
+                     {"model": "m1", "layer_range": [0, 3], "parameters": {"weight": 1.0, "density": 0.5}},
+                     {"model": "m2", "layer_range": [0, 3], "parameters": {"weight": 0.5, "density": [0.4, 0.9]}}]}]},
+}
+
+# llama's architecture file (mergekit/_data/architectures/llama.json): pre and post weights
+PRE_WEIGHTS = ["model.embed_tokens.weight"]
+POST_WEIGHTS = ["model.norm.weight", "lm_head.weight"]
+LAYER_WEIGHTS = ["self_attn.q_proj.weight", "mlp.up_proj.weight", "input_layernorm.weight"]
+
+
+def run_slices(cfg, models):
+    """plan.py 300-331 plan_module: pre weights from the first slice's sources (t = 0), each
+    slice's layers (t = idx / (n - 1)), post weights from the last slice's sources."""
+    method = cfg["merge_method"]
+    slices = cfg["slices"]
+    fn = FUNCS.get(method)
+    out = {}
+
+    def merge(name, src_names, sl, t):
+        base_name = sl.get("base_model", cfg.get("base_model"))
+        # parameters: the source's, then the slice's, then the global ones (config.py 204-250)
+        inputs = [(src["model"], models[src["model"]][key].astype(np.float64), src.get("parameters"), src["model"] == base_name)
+                  for src, key in src_names]
+        local = dict(cfg)
+        local["parameters"] = {**(cfg.get("parameters") or {}), **(sl.get("parameters") or {})}
+        merged = fn(local, inputs, name, t) if fn else gta(method, local, inputs, name, t)
+        return np.asarray(merged, dtype=np.float32)
+
+    for name in PRE_WEIGHTS:
+        out[name] = merge(name, [(s, name) for s in slices[0]["sources"]], slices[0], 0)
+    layer = 0
+    for sl in slices:
+        n = sl["sources"][0]["layer_range"][1] - sl["sources"][0]["layer_range"][0]
+        for idx in range(n):
+            t = idx / (n - 1) if n > 1 else 1
+            for w in LAYER_WEIGHTS:
+                name = f"model.layers.{layer}.{w}"
+                srcs = [(s, f"model.layers.{s['layer_range'][0] + idx}.{w}") for s in sl["sources"]]
+                out[name] = merge(name, srcs, sl, t)
+            layer += 1
+    for name in POST_WEIGHTS:
+        out[name] = merge(name, [(s, name) for s in slices[-1]["sources"]], slices[-1], 0)
+    return out, layer
+
+
 FUNCS = {"linear": linear, "slerp": slerp, "nuslerp": nuslerp, "model_stock": model_stock, "karcher": karcher, "passthrough": passthrough}
 
 
@@ -394,6 +447,12 @@ def main(out):
             merged = fn(cfg, inputs, name, t) if fn else gta(method, cfg, inputs, name, t)
             result[name] = np.asarray(merged, dtype=np.float32).tolist()
         expected[cname] = result
+    for cname, cfg in SLICE_CONFIGS.items():
+        with open(os.path.join(out, cname + ".yml"), "w") as f:
+            json.dump(cfg, f, indent=1)
+        result, layers = run_slices(cfg, models)
+        expected[cname] = {k: v.tolist() for k, v in result.items()}
+        expected[cname + ".layers"] = layers
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
