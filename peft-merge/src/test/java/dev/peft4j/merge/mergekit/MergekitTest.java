@@ -55,6 +55,7 @@ class MergekitTest extends ManagedTest {
             strings = {
                 "linear",
                 "linear_filter",
+                "linear_lora",
                 "task_arithmetic",
                 "ties",
                 "ties_gradient",

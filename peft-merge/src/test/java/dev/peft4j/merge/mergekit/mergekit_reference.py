@@ -361,6 +361,9 @@ CONFIGS = {
     "model_stock": {"merge_method": "model_stock", "base_model": "base", "models": [{"model": "m1"}, {"model": "m2"}, {"model": "m3"}]},
     "model_stock_filter": {"merge_method": "model_stock", "base_model": "base", "parameters": {"filter_wise": True}, "models": [{"model": "m1"}, {"model": "m2"}, {"model": "m3"}]},
     "karcher": {"merge_method": "karcher", "models": [{"model": "m1"}, {"model": "m2"}, {"model": "m3"}]},
+    "linear_lora": {"merge_method": "linear", "base_model": "base", "models": [
+        {"model": "m1", "parameters": {"weight": 0.5}}, {"model": "base+lora1", "parameters": {"weight": 0.5}},
+        {"model": "base", "parameters": {"weight": 0.0}}]},
     "passthrough": {"merge_method": "passthrough", "models": [{"model": "m2", "parameters": {"scale": 0.5}}], "out_dtype": "float16"},
 }
 
@@ -430,6 +433,23 @@ def main(out):
         models[m] = {k: np.float32(base[k] + common[k] + rng.standard_normal(s) * 0.1) for k, s in names.items()}
     for m, tensors in models.items():
         write_model(out, m, tensors)
+    # a PEFT LoRA folder on base (r 2, lora_alpha 4, q_proj of every layer): "base+lora1" is the
+    # model base with the LoRA merged (mergekit/io/lazy_tensor_loader + common.py ModelReference:
+    # merge_and_unload), W + (alpha / r) B A
+    lora = {}
+    models["base+lora1"] = dict(base)
+    for i in range(LAYERS):
+        k = f"model.layers.{i}.self_attn.q_proj"
+        a = np.float32(rng.standard_normal((2, D)) * 0.3)
+        b = np.float32(rng.standard_normal((D, 2)) * 0.3)
+        lora[f"base_model.model.{k}.lora_A.weight"] = a
+        lora[f"base_model.model.{k}.lora_B.weight"] = b
+        models["base+lora1"][k + ".weight"] = np.float32(base[k + ".weight"] + 2.0 * (b.astype(np.float64) @ a.astype(np.float64)))
+    os.makedirs(os.path.join(out, "lora1"), exist_ok=True)
+    save_safetensors(os.path.join(out, "lora1", "adapter_model.safetensors"), lora)
+    with open(os.path.join(out, "lora1", "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"], "lora_dropout": 0.0,
+                   "bias": "none", "fan_in_fan_out": False, "init_lora_weights": True, "use_rslora": False}, f, indent=1)
     expected = {}
     for cname, cfg in CONFIGS.items():
         with open(os.path.join(out, cname + ".yml"), "w") as f:
