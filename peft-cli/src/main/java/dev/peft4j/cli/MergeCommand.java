@@ -77,6 +77,14 @@ public final class MergeCommand implements Callable<Integer> {
     Double alpha;
 
     @Option(
+            names = "--merge-func",
+            description = "TIES: how agreeing entries combine: mean (default), sum, max")
+    String mergeFunc;
+
+    @Option(names = "--consensus", description = "TIES: sign election by sum (default) or count")
+    String consensus;
+
+    @Option(
             names = {"-o", "--output"},
             paramLabel = "DIR",
             description = "Output folder")
@@ -191,6 +199,8 @@ public final class MergeCommand implements Callable<Integer> {
         if (lambda != null) ours.add("--lambda");
         if (k != null) ours.add("--k");
         if (alpha != null) ours.add("--alpha");
+        if (mergeFunc != null) ours.add("--merge-func");
+        if (consensus != null) ours.add("--consensus");
         if (format != null) ours.add("--format");
         if (rank != null) ours.add("--rank");
         if (dtype != null) ours.add("--dtype");
@@ -234,6 +244,8 @@ public final class MergeCommand implements Callable<Integer> {
         putOption(c.options, "lambda", lambda);
         putOption(c.options, "k", k);
         putOption(c.options, "alpha", alpha);
+        putOption(c.options, "merge_func", mergeFunc);
+        putOption(c.options, "consensus", consensus);
         if (output != null) {
             c.output = output;
         }
@@ -274,7 +286,7 @@ public final class MergeCommand implements Callable<Integer> {
         return c;
     }
 
-    private static void putOption(Map<String, Double> options, String key, Double value) {
+    private static void putOption(Map<String, Object> options, String key, Object value) {
         if (value != null) {
             options.put(key, value);
         }

@@ -67,7 +67,7 @@ final class MergeConfig {
     Path base;
     List<CandidateSpec> candidates = new ArrayList<>();
     String method;
-    Map<String, Double> options = new LinkedHashMap<>();
+    Map<String, Object> options = new LinkedHashMap<>();
     Path output;
     String format = "model";
     long maxShardBytes = ShardedCheckpointWriter.DEFAULT_MAX_SHARD_BYTES;
@@ -108,7 +108,13 @@ final class MergeConfig {
         Object opts = m.get("options");
         if (opts != null) {
             map(opts, src + ": options")
-                    .forEach((k, v) -> options.put(k, number(v, src + ": options." + k)));
+                    .forEach(
+                            (k, v) ->
+                                    options.put(
+                                            k,
+                                            v instanceof String str
+                                                    ? str
+                                                    : number(v, src + ": options." + k)));
         }
         Object out = m.get("output");
         if (out instanceof String || out == null) {

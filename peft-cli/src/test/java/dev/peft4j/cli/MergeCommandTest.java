@@ -404,4 +404,57 @@ class MergeCommandTest {
         assertOneErrorLine(CliRun.of("merge", "-c", config.toString()), "no output folder");
         assertFalse(Files.exists(tmp.resolve("d")));
     }
+
+    /** TIES' merge_func and consensus from flags and from the config file; a bad value names the option. */
+    @Test
+    void tiesMergeFuncAndConsensusOptions() throws IOException {
+        List<String> args = new ArrayList<>(List.of("merge", "-q", "--base", baseDir.toString()));
+        for (Path t : tuned) {
+            args.add("--candidate");
+            args.add(t.toString());
+        }
+        List<String> flags = new ArrayList<>(args);
+        flags.addAll(
+                List.of(
+                        "--method",
+                        "ties",
+                        "--merge-func",
+                        "sum",
+                        "--consensus",
+                        "count",
+                        "--lambda",
+                        "0.3",
+                        "-o",
+                        tmp.resolve("f").toString()));
+        CliRun r = CliRun.of(flags.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertFolderEquals(
+                tmp.resolve("f"),
+                library(
+                        Ties.builder()
+                                .optLambda(0.3)
+                                .optMergeFunc(Ties.MergeFunc.SUM)
+                                .optConsensus(Ties.Consensus.COUNT)
+                                .build(),
+                        tuned));
+        Path config =
+                yaml(
+                        "ties.yaml",
+                        "base: base\ncandidates: [ft0, ft1, ft2]\nmethod: ties\n"
+                                + "options: {merge_func: max, k: 0.5}\noutput: out/max\n");
+        assertEquals(0, CliRun.of("merge", "-q", "-c", config.toString()).code());
+        assertFolderEquals(
+                tmp.resolve("out/max"),
+                library(Ties.builder().optK(0.5).optMergeFunc(Ties.MergeFunc.MAX).build(), tuned));
+        List<String> bad = new ArrayList<>(args);
+        bad.addAll(
+                List.of(
+                        "--method",
+                        "ties",
+                        "--merge-func",
+                        "median",
+                        "-o",
+                        tmp.resolve("g").toString()));
+        assertOneErrorLine(CliRun.of(bad.toArray(String[]::new)), "merge_func 'median'", "mean");
+    }
 }

@@ -12,7 +12,8 @@ import java.util.TreeSet;
 
 /**
  * Builds the streaming merge methods by name and options, for config files and command lines:
- * {@code task_arithmetic} (lambda), {@code average}, {@code ties} (k, lambda), {@code opcm} (alpha).
+ * {@code task_arithmetic} (lambda), {@code average}, {@code ties} (k, lambda, merge_func mean | sum |
+ * max, consensus sum | count), {@code opcm} (alpha).
  * FW-Merging needs a proxy objective given in code ({@code dev.peft4j.merge.fw.FwMerge}).
  */
 public final class MergeMethods {
@@ -24,16 +25,35 @@ public final class MergeMethods {
             Map.of(
                     "task_arithmetic", Set.of("lambda"),
                     "average", Set.of(),
-                    "ties", Set.of("k", "lambda"),
+                    "ties", Set.of("k", "lambda", "merge_func", "consensus"),
                     "opcm", Set.of("alpha"));
 
     private MergeMethods() {}
 
+    private static <E extends Enum<E>> E choice(Class<E> type, String value, String option) {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equals(value)) {
+                return e;
+            }
+        }
+        List<String> known = new java.util.ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            known.add(e.name().toLowerCase(Locale.ROOT));
+        }
+        throw new IllegalArgumentException(
+                "ties: "
+                        + option
+                        + " '"
+                        + value.toLowerCase(Locale.ROOT)
+                        + "' is not one of "
+                        + known);
+    }
+
     /**
-     * The method {@code name} with {@code options} (numbers); unknown names and options are errors
-     * listing the known ones.
+     * The method {@code name} with {@code options} (numbers; {@code merge_func} and {@code
+     * consensus} are names); unknown names and options are errors listing the known ones.
      */
-    public static MergeMethod create(String name, Map<String, ? extends Number> options) {
+    public static MergeMethod create(String name, Map<String, ?> options) {
         String n = name.toLowerCase(Locale.ROOT).replace('-', '_');
         if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
             throw new IllegalArgumentException(
@@ -48,6 +68,7 @@ public final class MergeMethods {
                     "unknown merge method '" + name + "'; known methods: " + NAMES);
         }
         Map<String, Double> o = new LinkedHashMap<>();
+        Map<String, String> names = new LinkedHashMap<>();
         options.forEach(
                 (k, v) -> {
                     if (!known.contains(k)) {
@@ -59,7 +80,14 @@ public final class MergeMethods {
                                         + "'; its options: "
                                         + new TreeSet<>(known));
                     }
-                    o.put(k, v.doubleValue());
+                    if (k.equals("merge_func") || k.equals("consensus")) {
+                        names.put(k, String.valueOf(v).toUpperCase(Locale.ROOT));
+                    } else if (v instanceof Number num) {
+                        o.put(k, num.doubleValue());
+                    } else {
+                        throw new IllegalArgumentException(
+                                "method " + n + ": option '" + k + "' must be a number, got " + v);
+                    }
                 });
         switch (n) {
             case "task_arithmetic":
@@ -72,6 +100,16 @@ public final class MergeMethods {
                 return Ties.builder()
                         .optK(o.getOrDefault("k", Ties.DEFAULT_K))
                         .optLambda(o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA))
+                        .optMergeFunc(
+                                choice(
+                                        Ties.MergeFunc.class,
+                                        names.getOrDefault("merge_func", "MEAN"),
+                                        "merge_func"))
+                        .optConsensus(
+                                choice(
+                                        Ties.Consensus.class,
+                                        names.getOrDefault("consensus", "SUM"),
+                                        "consensus"))
                         .build();
             default:
                 return Opcm.builder().optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA)).build();

@@ -18,13 +18,19 @@ import java.util.Map;
  * trimmed vectors), average the kept entries that agree with it (disjoint mean), and add
  * {@code lambda} times the result to the base.
  *
- * <p>Trimming is <b>per tensor</b>: in each tensor of each task vector the {@code ceil(k n)}
- * largest magnitudes are kept ({@code n} entries; entries tied with the smallest kept magnitude are
- * kept too, like the reference's {@code >= kthvalue}). The reference code trims the whole
- * flattened model at once; per-tensor trimming is the common choice of merging toolkits
- * (mergekit) and is what lets the merge stream tensor by tensor. An entry whose trimmed sum is
- * exactly zero takes the tensor's majority sign (the sign of the sum of the elected signs; + when
- * that is zero too), the reference's rule applied per tensor.
+ * <p>Trimming is <b>per tensor</b>, with the reference's rule ({@code topk_values_mask} of the
+ * TIES authors' and FusionBench's {@code ties_merging_utils.py}): in a tensor of {@code n} entries
+ * the entries at least the {@code (n - int(k n))}-th smallest magnitude are kept, that is the
+ * {@code int(k n) + 1} largest and their ties (all of them when {@code int(k n) = n}). The
+ * reference code trims the whole flattened model at once; per-tensor trimming is the common choice
+ * of merging toolkits (mergekit) and is what lets the merge stream tensor by tensor. The elected
+ * sign is the sign of the trimmed sum ({@code consensus: sum}, the reference's {@code
+ * resolve_sign}) or of the count of signs ({@code count}, mergekit's); an entry whose elected sign
+ * is zero takes the tensor's majority sign, the sign of the sum of the elected signs (zero stays
+ * zero: such entries then keep the negative ones, as the reference's {@code torch.where(sign > 0,
+ * v > 0, v < 0)}). The agreeing entries are combined by {@code merge_func}: {@code mean} (the
+ * paper's disjoint mean, the default here), {@code sum} (FusionBench's default) or {@code max}
+ * (the largest magnitude, with the elected sign).
  *
  * <p>The state per tensor is the sum, the sums and counts of positive and of negative kept entries:
  * one pass over the candidates, one candidate tensor in memory at a time.
@@ -37,12 +43,34 @@ public final class Ties extends TensorwiseMethod {
     /** Scaling of the merged task vector, 1.0: the paper's default (it tunes lambda on validation data). */
     public static final double DEFAULT_LAMBDA = 1.0;
 
+    /** How the agreeing entries are combined (FusionBench's {@code disjoint_merge}). */
+    public enum MergeFunc {
+        /** Their mean: the paper's disjoint mean. */
+        MEAN,
+        /** Their sum. */
+        SUM,
+        /** The largest magnitude, with the elected sign. */
+        MAX
+    }
+
+    /** How the sign of an entry is elected. */
+    public enum Consensus {
+        /** The sign of the sum of the trimmed values (the paper's). */
+        SUM,
+        /** The sign of the number of positive minus negative values (mergekit's {@code count}). */
+        COUNT
+    }
+
     private final double k;
     private final double lambda;
+    private final MergeFunc mergeFunc;
+    private final Consensus consensus;
 
     private Ties(Builder b) {
         this.k = b.k;
         this.lambda = b.lambda;
+        this.mergeFunc = b.mergeFunc;
+        this.consensus = b.consensus;
     }
 
     /** A builder: k 0.2 and lambda 1 unless told otherwise. */
@@ -60,16 +88,23 @@ public final class Ties extends TensorwiseMethod {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("k", k);
         o.put("lambda", lambda);
+        if (mergeFunc != MergeFunc.MEAN) {
+            o.put("merge_func", mergeFunc.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (consensus != Consensus.SUM) {
+            o.put("consensus", consensus.name().toLowerCase(java.util.Locale.ROOT));
+        }
         return o;
     }
 
     /**
-     * Keeps the {@code ceil(k n)} largest magnitudes of {@code tau} (and ties), zeroing the rest;
-     * the result is a new array on {@code tau}'s manager.
+     * Keeps the entries of {@code tau} whose magnitude is at least its {@code (n - int(k n))}-th
+     * smallest (the {@code int(k n) + 1} largest and their ties), zeroing the rest; the result is a
+     * new array on {@code tau}'s manager.
      */
     public static NDArray trim(NDArray tau, double k) {
         long n = tau.size();
-        long keep = Math.max(1, (long) Math.ceil(k * n - 1e-9));
+        long keep = (long) (n * k) + 1; // n - kth + 1 with kth = n - int(n k)
         if (keep >= n) {
             return tau.duplicate();
         }
@@ -98,7 +133,9 @@ public final class Ties extends TensorwiseMethod {
                     }
                 }
             }
-            return state.empty() ? Delta.zero() : Delta.dense(state.disjointMean(lambda, scope));
+            return state.empty()
+                    ? Delta.zero()
+                    : Delta.dense(state.disjointMerge(lambda, mergeFunc, consensus, scope));
         }
     }
 
@@ -111,6 +148,8 @@ public final class Ties extends TensorwiseMethod {
         private NDArray positiveCount;
         private NDArray negativeSum;
         private NDArray negativeCount;
+        private NDArray positiveMax;
+        private NDArray negativeMin;
 
         State(NDManager scope, NDArray like) {
             this.manager = scope.newSubManager();
@@ -128,6 +167,8 @@ public final class Ties extends TensorwiseMethod {
                 positiveCount = sum.duplicate();
                 negativeSum = sum.duplicate();
                 negativeCount = sum.duplicate();
+                positiveMax = sum.duplicate();
+                negativeMin = sum.duplicate();
             }
             try (NDManager temp = trimmed.getManager().newSubManager()) {
                 NDArray positive = trimmed.maximum(0f);
@@ -142,17 +183,47 @@ public final class Ties extends TensorwiseMethod {
                 positiveCount.addi(positiveMask);
                 negativeSum.addi(negative);
                 negativeCount.addi(negativeMask);
+                positiveMax = replace(positiveMax, positiveMax.maximum(positive));
+                negativeMin = replace(negativeMin, negativeMin.minimum(negative));
             }
         }
 
-        /** {@code lambda} times the mean of the kept entries that agree with the elected sign, on {@code out}. */
-        NDArray disjointMean(double lambda, NDManager out) {
-            NDArray sign = sum.sign();
-            boolean majorityPositive = sign.sum().getFloat() >= 0;
-            NDArray electedPositive = majorityPositive ? sign.gte(0) : sign.gt(0);
-            positiveSum.divi(positiveCount.maximum(1f)); // the sums are not needed after this
-            negativeSum.divi(negativeCount.maximum(1f));
-            NDArray merged = NDArrays.where(electedPositive, positiveSum, negativeSum).muli(lambda);
+        private NDArray replace(NDArray old, NDArray fresh) {
+            fresh.attach(manager);
+            old.close();
+            return fresh;
+        }
+
+        /**
+         * {@code lambda} times the agreeing entries combined by {@code func}, on {@code out}. The
+         * elected sign {@code e} is the sign of the sum (or of the sign count); where it is 0 it
+         * takes the tensor's majority {@code sign(sum(e))}.
+         */
+        NDArray disjointMerge(double lambda, MergeFunc func, Consensus consensus, NDManager out) {
+            NDArray elected =
+                    consensus == Consensus.SUM
+                            ? sum.sign()
+                            : positiveCount.sub(negativeCount).sign();
+            float majority = Math.signum(elected.sum().getFloat());
+            elected = NDArrays.where(elected.eq(0), elected.zerosLike().add(majority), elected);
+            NDArray positive = elected.gt(0);
+            NDArray merged;
+            switch (func) {
+                case SUM:
+                    merged = NDArrays.where(positive, positiveSum, negativeSum);
+                    break;
+                case MAX:
+                    // |selected|.max() * sign: 0 where the elected sign is 0
+                    merged = NDArrays.where(positive, positiveMax, negativeMin).mul(elected.abs());
+                    break;
+                default:
+                    merged =
+                            NDArrays.where(
+                                    positive,
+                                    positiveSum.div(positiveCount.maximum(1f)),
+                                    negativeSum.div(negativeCount.maximum(1f)));
+            }
+            merged = merged.mul(lambda);
             merged.attach(out);
             return merged;
         }
@@ -167,8 +238,22 @@ public final class Ties extends TensorwiseMethod {
     public static final class Builder {
         private double k = DEFAULT_K;
         private double lambda = DEFAULT_LAMBDA;
+        private MergeFunc mergeFunc = MergeFunc.MEAN;
+        private Consensus consensus = Consensus.SUM;
 
         private Builder() {}
+
+        /** How agreeing entries are combined: mean (default), sum (FusionBench's default) or max. */
+        public Builder optMergeFunc(MergeFunc mergeFunc) {
+            this.mergeFunc = mergeFunc;
+            return this;
+        }
+
+        /** How the sign is elected: sum (default) or count. */
+        public Builder optConsensus(Consensus consensus) {
+            this.consensus = consensus;
+            return this;
+        }
 
         /** The fraction of magnitudes kept per tensor, in (0, 1] (default 0.2). */
         public Builder optK(double k) {

@@ -4,19 +4,34 @@ import static dev.peft4j.core.testing.NdAssert.assertAlmostEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.testing.JsonArrays;
 import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.MemoryOutput;
 import dev.peft4j.merge.MemoryTensors;
-import dev.peft4j.merge.MergeFixtures;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeMethodContract;
 import dev.peft4j.merge.ModelCandidate;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
-/** TIES: the contract, and the result against trim / elect / disjoint mean written out in plain Java. */
+/** TIES: the contract, and the result against FusionBench's ties_merging transcribed with NumPy. */
 public class TiesTest extends MergeMethodContract {
 
     private static final double K = 0.3;
@@ -27,101 +42,120 @@ public class TiesTest extends MergeMethodContract {
         return Ties.builder().optK(K).optLambda(LAMBDA).build();
     }
 
-    /** Keeps the ceil(k n) largest magnitudes and their ties. */
+    /**
+     * The reference's {@code topk_values_mask} on one vector, in plain Java: keeps {@code |x| >=}
+     * the {@code (n - int(n k))}-th smallest magnitude (all of them when that index is 0).
+     */
     public static double[] trim(double[] tau, double k) {
-        double[] mags = new double[tau.length];
-        for (int i = 0; i < tau.length; i++) {
+        int n = tau.length;
+        int kth = n - (int) (n * k);
+        if (kth <= 0) {
+            return tau.clone();
+        }
+        double[] mags = new double[n];
+        for (int i = 0; i < n; i++) {
             mags[i] = Math.abs(tau[i]);
         }
         Arrays.sort(mags);
-        int keep = Math.max(1, (int) Math.ceil(k * tau.length - 1e-9));
-        double threshold = mags[tau.length - keep];
-        double[] out = new double[tau.length];
-        for (int i = 0; i < tau.length; i++) {
+        double threshold = mags[kth - 1];
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) {
             out[i] = Math.abs(tau[i]) >= threshold ? tau[i] : 0;
         }
         return out;
     }
 
-    /** TIES on one tensor, in double. */
-    static double[] reference(double[] theta0, List<double[]> taus, double k, double lambda) {
-        int n = theta0.length;
-        List<double[]> trimmed = new ArrayList<>();
-        taus.forEach(t -> trimmed.add(trim(t, k)));
-        double[] sign = new double[n];
-        double signSum = 0;
-        for (int i = 0; i < n; i++) {
-            double s = 0;
-            for (double[] t : trimmed) {
-                s += t[i];
-            }
-            sign[i] = Math.signum(s);
-            signSum += sign[i];
-        }
-        double majority = signSum >= 0 ? 1 : -1;
-        double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
-            double elected = sign[i] == 0 ? majority : sign[i];
-            double sum = 0;
-            int count = 0;
-            for (double[] t : trimmed) {
-                if (t[i] != 0 && Math.signum(t[i]) == elected) {
-                    sum += t[i];
-                    count++;
-                }
-            }
-            out[i] = theta0[i] + lambda * (count == 0 ? 0 : sum / count);
-        }
-        return out;
-    }
-
     @Test
-    void trimKeepsTheTopMagnitudesOfEachTensor() {
+    void trimKeepsTheReferencesCountOfTopMagnitudes() {
         NDArray tau =
                 manager.create(
                         new float[] {
                             0.1f, -0.9f, 0.3f, -0.3f, 0.05f, 0.7f, -0.2f, 0.0f, 0.4f, -0.6f
                         });
-        // k = 0.3 of 10 entries: the 3 largest magnitudes, 0.9, 0.7, 0.6
+        // k = 0.3 of 10 entries: |x| >= the (10 - 3)-th smallest magnitude, the 4 largest
         assertAlmostEquals(
                 Ties.trim(tau, 0.3).toFloatArray(),
-                new float[] {0, -0.9f, 0, 0, 0, 0.7f, 0, 0, 0, -0.6f},
+                new float[] {0, -0.9f, 0, 0, 0, 0.7f, 0, 0, 0.4f, -0.6f},
                 0,
                 0);
-        // k = 0.4: 0.4 is 4th; ties at the threshold are kept (0.3 and -0.3 when k = 0.6)
+        // k = 0.45: int(4.5) + 1 = 5 largest; 0.3 and -0.3 tie at the threshold, both kept
         assertAlmostEquals(
-                Ties.trim(tau, 0.6).toFloatArray(),
+                Ties.trim(tau, 0.45).toFloatArray(),
                 new float[] {0, -0.9f, 0.3f, -0.3f, 0, 0.7f, 0, 0, 0.4f, -0.6f},
                 0,
                 0);
         assertEquals(10, Ties.trim(tau, 1.0).toFloatArray().length);
     }
 
+    static Stream<Integer> fusionBenchCases() {
+        return IntStream.range(0, fusionBench().size()).boxed();
+    }
+
+    private static JsonArray fusionBench() {
+        try (InputStream in = TiesTest.class.getResourceAsStream("expected.json")) {
+            return JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8))
+                    .getAsJsonArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * FusionBench's {@code ties_merging} ({@code fusionbench_ties.py}, transcribed from
+     * ties_merging_utils.py and applied per tensor): merge_func sum, mean and max, its default
+     * scaling 0.3, tensors whose {@code k n} is integral.
+     */
+    @ParameterizedTest
+    @MethodSource("fusionBenchCases")
+    void equalsFusionBenchsTiesPerTensor(int index) throws IOException, URISyntaxException {
+        JsonObject c = fusionBench().get(index).getAsJsonObject();
+        Path dir = Paths.get(TiesTest.class.getResource("expected.json").toURI()).getParent();
+        Ties ties =
+                Ties.builder()
+                        .optK(c.get("k").getAsDouble())
+                        .optLambda(c.get("lambda").getAsDouble())
+                        .optMergeFunc(
+                                Ties.MergeFunc.valueOf(
+                                        c.get("merge_func").getAsString().toUpperCase()))
+                        .build();
+        try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"))) {
+            List<Candidate> cs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                cs.add(Candidate.open(dir.resolve("ft" + i), "ft" + i, base));
+            }
+            MemoryOutput out = new MemoryOutput(manager);
+            ties.merge(base, cs, out);
+            for (Candidate cand : cs) {
+                cand.close();
+            }
+            JsonObject want = c.getAsJsonObject("tensors");
+            for (String key : want.keySet()) {
+                assertAlmostEquals(
+                        out.tensors().get(key),
+                        JsonArrays.array(manager, want.getAsJsonArray(key)),
+                        1e-5,
+                        1e-6);
+            }
+        }
+    }
+
+    /** consensus count elects by the number of signs: two small positives outvote one large negative. */
     @Test
-    void equalsTrimElectDisjointMeanInPlainJava() throws IOException {
-        List<MemoryTensors> tuned = new ArrayList<>();
+    void countConsensusElectsByTheNumberOfSigns() throws IOException {
+        MemoryTensors b = new MemoryTensors(manager);
+        b.put("w", manager.zeros(new ai.djl.ndarray.types.Shape(1)));
         List<Candidate> cs = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            MemoryTensors t = MergeFixtures.fineTuned(manager, base, 50 + i, 0.1);
-            tuned.add(t);
+        float[] values = {0.1f, 0.2f, -1.0f};
+        for (int i = 0; i < 3; i++) {
+            MemoryTensors t = new MemoryTensors(manager);
+            t.put("w", manager.create(new float[] {values[i]}));
             cs.add(new ModelCandidate("t" + i, t, "memory"));
         }
-        MemoryTensors merged = merge(base, cs);
-        for (String key : base.keys()) {
-            NDArray b = base.get(key);
-            if (!b.getDataType().isFloating()) {
-                continue;
-            }
-            List<double[]> taus = new ArrayList<>();
-            for (MemoryTensors t : tuned) {
-                // the task vector as the merge sees it: a float32 difference
-                taus.add(MergeFixtures.values(t.get(key).sub(b)));
-            }
-            assertAlmostEquals(
-                    MergeFixtures.values(merged.get(key)),
-                    reference(MergeFixtures.values(b), taus, K, LAMBDA),
-                    RTOL,
-                    ATOL);
+        for (Ties.Consensus consensus : Ties.Consensus.values()) {
+            MemoryOutput out = new MemoryOutput(manager);
+            Ties.builder().optK(1).optConsensus(consensus).build().merge(b, cs, out);
+            float expected = consensus == Ties.Consensus.SUM ? -1.0f : 0.15f;
+            assertEquals(expected, out.tensors().get("w").getFloat(0), 1e-6, consensus.name());
         }
     }
 }
