@@ -1,8 +1,9 @@
 package dev.peft4j.cli;
 
 import ai.djl.Device;
-import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.Checkpoints;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
+import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.merge.AdapterFolderOutput;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeContext;
@@ -168,7 +169,7 @@ public final class MergeCommand implements Callable<Integer> {
                         .optDevice(c.device == null ? null : Device.fromName(c.device))
                         .build();
         List<Candidate> opened = new ArrayList<>();
-        try (CheckpointReader baseModel = CheckpointReader.open(c.base)) {
+        try (TensorSource baseModel = Checkpoints.open(c.base)) {
             for (MergeConfig.CandidateSpec spec : c.candidates) {
                 String name =
                         spec.name() == null ? Candidate.defaultName(spec.path()) : spec.name();
@@ -321,7 +322,7 @@ public final class MergeCommand implements Callable<Integer> {
 
     private static MergeReport mergeOnce(
             MergeMethod m,
-            CheckpointReader base,
+            TensorSource base,
             List<Candidate> cs,
             MergeConfig c,
             MergeContext context)
@@ -333,7 +334,7 @@ public final class MergeCommand implements Callable<Integer> {
 
     /** OPCM writing {@code output/step-i} after each arrival. */
     private static MergeReport mergeEmittingEach(
-            Opcm m, CheckpointReader base, List<Candidate> cs, MergeConfig c, MergeContext context)
+            Opcm m, TensorSource base, List<Candidate> cs, MergeConfig c, MergeContext context)
             throws IOException {
         long start = System.nanoTime();
         Files.createDirectories(c.output);

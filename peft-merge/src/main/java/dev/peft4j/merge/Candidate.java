@@ -3,7 +3,7 @@ package dev.peft4j.merge;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.peft4j.core.AdapterCheckpoint;
-import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.Checkpoints;
 import dev.peft4j.core.io.TensorSource;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -66,7 +66,7 @@ public interface Candidate extends AutoCloseable {
         if (Files.isRegularFile(path.resolve(AdapterCheckpoint.CONFIG_FILE))) {
             return AdapterCandidate.open(path, name, base);
         }
-        return new ModelCandidate(name, CheckpointReader.open(path), path.toString());
+        return new ModelCandidate(name, Checkpoints.open(path), path.toString());
     }
 
     /** Opens a candidate folder named after its folder ({@link #defaultName}). */

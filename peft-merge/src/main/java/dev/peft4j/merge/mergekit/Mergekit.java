@@ -7,7 +7,8 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.Checkpoints;
+import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.Delta;
 import dev.peft4j.merge.MergeListener;
@@ -81,7 +82,7 @@ public final class Mergekit {
         }
         Path reference = base != null ? base : config.models().get(0).model();
         List<Source> sources = new ArrayList<>();
-        try (CheckpointReader ref = CheckpointReader.open(reference)) {
+        try (TensorSource ref = Checkpoints.open(reference)) {
             try {
                 open(config, ref, reference, sources);
                 int numLayers = numLayers(reference, ref.keys());
@@ -149,7 +150,7 @@ public final class Mergekit {
     }
 
     private static void open(
-            MergekitConfig config, CheckpointReader ref, Path reference, List<Source> out)
+            MergekitConfig config, TensorSource ref, Path reference, List<Source> out)
             throws IOException {
         Path base = config.baseModel();
         Set<String> names = new HashSet<>();

@@ -6,8 +6,9 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.peft4j.core.io.CheckpointReader;
+import dev.peft4j.core.io.Checkpoints;
 import dev.peft4j.core.io.TensorInfo;
+import dev.peft4j.core.io.TensorSource;
 import dev.peft4j.merge.Delta;
 import dev.peft4j.merge.MergeReport;
 import dev.peft4j.merge.ModelFolderOutput;
@@ -73,17 +74,17 @@ final class Slices {
                                 + " needs a base_model");
             }
         }
-        Map<Path, CheckpointReader> readers = new LinkedHashMap<>();
+        Map<Path, TensorSource> readers = new LinkedHashMap<>();
         try {
             for (SliceDef s : slices) {
                 for (SliceSource src : s.sources()) {
                     if (!readers.containsKey(src.model())) {
-                        readers.put(src.model(), CheckpointReader.open(src.model()));
+                        readers.put(src.model(), Checkpoints.open(src.model()));
                     }
                 }
             }
             SliceSource first = slices.get(0).sources().get(0);
-            CheckpointReader firstReader = readers.get(first.model());
+            TensorSource firstReader = readers.get(first.model());
             List<Planned> plan = plan(config, slices, first, firstReader);
             Path reference = config.baseModel() != null ? config.baseModel() : first.model();
             int total = slices.stream().mapToInt(SliceDef::length).sum();
@@ -133,7 +134,7 @@ final class Slices {
                         List.of());
             }
         } finally {
-            for (CheckpointReader r : readers.values()) {
+            for (TensorSource r : readers.values()) {
                 r.close();
             }
         }
@@ -145,10 +146,7 @@ final class Slices {
 
     /** The output tensors in order: pre weights, the layers slice by slice, post weights. */
     private static List<Planned> plan(
-            MergekitConfig config,
-            List<SliceDef> slices,
-            SliceSource first,
-            CheckpointReader reader) {
+            MergekitConfig config, List<SliceDef> slices, SliceSource first, TensorSource reader) {
         List<String> pre = new ArrayList<>();
         List<String> post = new ArrayList<>();
         List<String> templates = new ArrayList<>();
@@ -186,7 +184,7 @@ final class Slices {
             MergekitConfig config,
             MergekitMethod method,
             Planned p,
-            Map<Path, CheckpointReader> readers,
+            Map<Path, TensorSource> readers,
             ModelFolderOutput output,
             long seed,
             NDManager scope)
@@ -197,7 +195,7 @@ final class Slices {
         TensorInfo info = null;
         for (SliceSource src : slice.sources()) {
             String key = specKey(p, src);
-            CheckpointReader r = readers.get(src.model());
+            TensorSource r = readers.get(src.model());
             TensorInfo ti = r.info(key); // names the model and tensor when missing
             info = info == null ? ti : info;
             specs.add(

@@ -56,6 +56,7 @@ class MergekitTest extends ManagedTest {
                 "linear",
                 "linear_filter",
                 "linear_lora",
+                "linear_bin",
                 "task_arithmetic",
                 "ties",
                 "ties_gradient",

@@ -364,6 +364,8 @@ CONFIGS = {
     "linear_lora": {"merge_method": "linear", "base_model": "base", "models": [
         {"model": "m1", "parameters": {"weight": 0.5}}, {"model": "base+lora1", "parameters": {"weight": 0.5}},
         {"model": "base", "parameters": {"weight": 0.0}}]},
+    "linear_bin": {"merge_method": "linear", "models": [
+        {"model": "m1", "parameters": {"weight": 0.6}}, {"model": "m2bin", "parameters": {"weight": [0.2, 0.8]}}]},
     "passthrough": {"merge_method": "passthrough", "models": [{"model": "m2", "parameters": {"scale": 0.5}}], "out_dtype": "float16"},
 }
 
@@ -433,6 +435,20 @@ def main(out):
         models[m] = {k: np.float32(base[k] + common[k] + rng.standard_normal(s) * 0.1) for k, s in names.items()}
     for m, tensors in models.items():
         write_model(out, m, tensors)
+    # m2 again as a PyTorch checkpoint (pytorch_model.bin, written as torch.save writes it by
+    # peft-core's torch_bin_fixture.py), for a merge that reads .bin inputs
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 8, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+    import torch_bin_fixture as tb
+    import collections
+    state, storages = collections.OrderedDict(), []
+    for i, (k, v) in enumerate(models["m2"].items()):
+        st = tb.torch.FloatStorage(str(i), np.float32(v).tobytes())
+        storages.append(st)
+        state[k] = tb.Tensor(st, 0, v.shape)
+    os.makedirs(os.path.join(out, "m2bin"), exist_ok=True)
+    tb.write(os.path.join(out, "m2bin", "pytorch_model.bin"), state, storages)
+    with open(os.path.join(out, "m2bin", "config.json"), "w") as f:
+        json.dump({"model_type": "llama", "num_hidden_layers": LAYERS, "hidden_size": D, "torch_dtype": "float32"}, f)
     # a PEFT LoRA folder on base (r 2, lora_alpha 4, q_proj of every layer): "base+lora1" is the
     # model base with the LoRA merged (mergekit/io/lazy_tensor_loader + common.py ModelReference:
     # merge_and_unload), W + (alpha / r) B A
@@ -457,6 +473,7 @@ def main(out):
         method = cfg["merge_method"]
         base_name = cfg.get("base_model")
         entries = [(e["model"], e.get("parameters")) for e in cfg["models"]]
+        models.setdefault("m2bin", models["m2"])
         if base_name and base_name not in [m for m, _ in entries]:
             entries.append((base_name, None))
         result = {}
