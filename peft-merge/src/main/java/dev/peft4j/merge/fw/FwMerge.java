@@ -26,10 +26,17 @@ import java.util.Objects;
  * <ul>
  *   <li>Hard: {@code theta = theta + gamma lambda (s - theta)}; the TIES variant first trims
  *       {@code s - theta} to its top 20% magnitudes per tensor.
- *   <li>Soft: one candidate is picked per target task (one objective each), then per-tensor mixing
- *       weights {@code w} over the picked set are learned AdaMerging-style by minimising the summed
- *       objective at {@code theta + gamma sum_j w_j (s_j - theta)} (Adam, {@code w} in [0, 1],
- *       starting at {@code lambda / |picked|}), and the step is taken with the learned weights.
+ *   <li>Soft, as FusionBench's {@code fw_soft.py} ({@link SoftVariant#FUSIONBENCH}, the default):
+ *       start at the base model; each iteration picks one candidate per target task (the pool
+ *       is the candidates only, a candidate already picked in this iteration is skipped), then
+ *       learns per-tensor weights {@code w} over the picked models by AdaMerging on the summed
+ *       objective at {@code theta + sum_j w_j (s_j - theta)} (Adam, learning rate 1e-3, 500
+ *       steps, unclamped, {@code w} starting at 0.3 in the first iteration and 1e-8 after), and
+ *       moves to that point. Tensors the objective does not depend on get the same mix at the
+ *       starting weights (no gradient reaches them, as in the reference). {@link
+ *       SoftVariant#DAMPED}, peft4j's earlier variant, starts from task arithmetic with
+ *       "initial" in the pool and steps {@code theta + gamma sum_j w_j (s_j - theta)} with
+ *       {@code w} in [0, 1] from {@code lambda / |picked|}.
  * </ul>
  *
  * <p>The cosine is taken against the candidate's raw weights {@code theta_c}, as the reference
@@ -72,6 +79,14 @@ public final class FwMerge implements MergeMethod {
         TENSOR
     }
 
+    /** Which soft mode. */
+    public enum SoftVariant {
+        /** FusionBench's {@code fw_soft.py}: base start, AdaMerging of the picks each iteration. */
+        FUSIONBENCH,
+        /** peft4j's earlier soft mode: task-arithmetic start, "initial" in the pool, damped step. */
+        DAMPED
+    }
+
     /** What the gradient's cosine is taken against. */
     public enum CosineTarget {
         /** The candidate's raw weights (the reference code; default). */
@@ -91,6 +106,11 @@ public final class FwMerge implements MergeMethod {
     final double tiesK;
     final int softSteps;
     final double softLearningRate;
+    final SoftVariant softVariant;
+    final int adaSteps;
+    final double adaLearningRate;
+    final double adaFirstWeight;
+    final double adaLaterWeight;
 
     private FwMerge(Builder b) {
         this.objectives = List.copyOf(b.objectives);
@@ -104,6 +124,16 @@ public final class FwMerge implements MergeMethod {
         this.tiesK = b.tiesK;
         this.softSteps = b.softSteps;
         this.softLearningRate = b.softLearningRate;
+        this.softVariant = b.softVariant;
+        this.adaSteps = b.adaSteps;
+        this.adaLearningRate = b.adaLearningRate;
+        this.adaFirstWeight = b.adaFirstWeight;
+        this.adaLaterWeight = b.adaLaterWeight;
+    }
+
+    /** Whether this run is FusionBench's soft mode. */
+    boolean fusionBenchSoft() {
+        return mode == Mode.SOFT && softVariant == SoftVariant.FUSIONBENCH;
     }
 
     /** A builder; {@link Builder#setObjectives} is required. */
@@ -133,9 +163,15 @@ public final class FwMerge implements MergeMethod {
         if (ties) {
             o.put("k", tiesK);
         }
-        if (mode == Mode.SOFT) {
+        if (mode == Mode.SOFT && softVariant == SoftVariant.DAMPED) {
+            o.put("soft", "damped");
             o.put("soft_steps", softSteps);
             o.put("soft_lr", softLearningRate);
+        } else if (mode == Mode.SOFT) {
+            o.put("ada_iters", adaSteps);
+            o.put("ada_lr", adaLearningRate);
+            o.put("ada_init", adaFirstWeight);
+            o.put("ada_coeff", adaLaterWeight);
         }
         return o;
     }
@@ -188,6 +224,11 @@ public final class FwMerge implements MergeMethod {
         private double tiesK = Ties.DEFAULT_K;
         private int softSteps = 5;
         private double softLearningRate = 0.02;
+        private SoftVariant softVariant = SoftVariant.FUSIONBENCH;
+        private int adaSteps = 500;
+        private double adaLearningRate = 1e-3;
+        private double adaFirstWeight = 0.3;
+        private double adaLaterWeight = 1e-8;
 
         private Builder() {}
 
@@ -256,8 +297,38 @@ public final class FwMerge implements MergeMethod {
             return this;
         }
 
-        /** Soft mode: Adam steps on the mixing weights per iteration (5) and their learning rate (0.02). */
+        /** Which soft mode (default FusionBench's). */
+        public Builder optSoftVariant(SoftVariant variant) {
+            this.softVariant = Objects.requireNonNull(variant);
+            return this;
+        }
+
+        /**
+         * FusionBench soft mode's AdaMerging: Adam steps per iteration ({@code ada_iters} 500), its
+         * learning rate (1e-3), the weights' start in the first iteration (0.3) and after ({@code
+         * ada_coeff} 1e-8).
+         */
+        public Builder optAdaMerging(int steps, double learningRate, double first, double later) {
+            if (steps < 1
+                    || !(learningRate > 0)
+                    || !Double.isFinite(first)
+                    || !Double.isFinite(later)) {
+                throw new IllegalArgumentException(
+                        "fw: ada_iters must be >= 1, the learning rate > 0 and the weights finite");
+            }
+            this.adaSteps = steps;
+            this.adaLearningRate = learningRate;
+            this.adaFirstWeight = first;
+            this.adaLaterWeight = later;
+            return this;
+        }
+
+        /**
+         * The damped soft mode ({@link SoftVariant#DAMPED}): Adam steps on the mixing weights per
+         * iteration (5) and their learning rate (0.02); selects that variant.
+         */
         public Builder optSoft(int steps, double learningRate) {
+            this.softVariant = SoftVariant.DAMPED;
             if (steps < 1 || !(learningRate > 0)) {
                 throw new IllegalArgumentException(
                         "fw: soft steps must be >= 1 and the learning rate > 0, got "

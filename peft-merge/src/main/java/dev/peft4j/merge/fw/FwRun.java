@@ -39,6 +39,11 @@ final class FwRun implements AutoCloseable {
     private final StateStore theta;
     private final Map<String, Object> details = new LinkedHashMap<>();
 
+    /** FusionBench soft mode: the models picked (model granularity) and the starting weight, per iteration. */
+    private final List<int[]> replayPicks = new ArrayList<>();
+
+    private final List<Double> replayWeights = new ArrayList<>();
+
     FwRun(FwMerge m, TensorSource base, List<? extends Candidate> candidates, MergeContext context)
             throws IOException {
         this.m = m;
@@ -77,21 +82,27 @@ final class FwRun implements AutoCloseable {
     MergeReport merge(MergeOutput output) throws IOException {
         long start = System.nanoTime();
         TaskArithmetic ta = m.start();
+        boolean fb = m.fusionBenchSoft();
         TensorLoop.run(
                 base,
                 keys,
                 root,
                 context.listener(),
-                "fw: task-arithmetic start",
+                fb ? "fw: the base as the start" : "fw: task-arithmetic start",
                 (key, theta0, scope) -> {
-                    NDArray value = ta.mergeTensor(key, theta0, candidates, scope).addTo(theta0);
+                    // FusionBench's fw_soft.py starts at the pretrained model, "initial" unused
+                    NDArray value =
+                            fb
+                                    ? theta0
+                                    : ta.mergeTensor(key, theta0, candidates, scope).addTo(theta0);
                     initial.put(key, value);
                     setAll(key, value);
                 },
                 null);
         initial.endPass();
         for (int t = 0; t < m.iterations; t++) {
-            FwMerge.Iteration it = m.mode == FwMerge.Mode.HARD ? hard(t) : soft(t);
+            FwMerge.Iteration it =
+                    m.mode == FwMerge.Mode.HARD ? hard(t) : fb ? softFusionBench(t) : soft(t);
             details.put("iteration " + t, it);
             context.listener().note("fw iteration " + t + ": " + it);
         }
@@ -121,7 +132,9 @@ final class FwRun implements AutoCloseable {
                     Delta d =
                             index.containsKey(key)
                                     ? Delta.dense(current(key, scope).sub(theta0))
-                                    : ta.mergeTensor(key, theta0, candidates, scope);
+                                    : m.fusionBenchSoft()
+                                            ? Delta.dense(replay(key, theta0, scope).sub(theta0))
+                                            : ta.mergeTensor(key, theta0, candidates, scope);
                     changed[0] += d.isZero() ? 0 : 1;
                     output.write(key, theta0, d, base.info(key).dtype());
                 },
@@ -130,12 +143,95 @@ final class FwRun implements AutoCloseable {
         return changed[0];
     }
 
+    /**
+     * A tensor the objective does not depend on, through FusionBench's soft iterations: no
+     * gradient reaches its weights, so each iteration mixes it at the starting weight, {@code
+     * theta + w0 sum_j (s_j - theta)} over that iteration's picks (model granularity; with tensor
+     * granularity it has no picks and stays at the base).
+     */
+    private NDArray replay(String key, NDArray theta0, NDManager scope) throws IOException {
+        NDArray th = theta0.duplicate();
+        for (int t = 0; t < replayPicks.size(); t++) {
+            NDArray next = th.duplicate();
+            for (int c : replayPicks.get(t)) {
+                try (NDManager one = scope.newSubManager()) {
+                    next.addi(pool(c, key, theta0, one).sub(th).mul(replayWeights.get(t)));
+                }
+            }
+            th = next;
+        }
+        return th;
+    }
+
+    /**
+     * FusionBench's soft iteration (fw_soft.py {@code run}, 330-466): per task the gradient of its
+     * objective and the candidate most opposed to it, skipping those picked earlier in the
+     * iteration; then AdaMerging (run_adamerging, 223-270) of the picks over the current point.
+     */
+    private FwMerge.Iteration softFusionBench(int t) throws IOException {
+        List<int[]> picks = new ArrayList<>();
+        List<Set<Integer>> taken = new ArrayList<>();
+        for (int p = 0; p < keys.size(); p++) {
+            taken.add(new LinkedHashSet<>());
+        }
+        double loss = 0;
+        for (ProxyObjective task : m.objectives) {
+            try (NDManager scope = root.newSubManager()) {
+                Map<String, NDArray> g = new HashMap<>();
+                loss += gradient(List.of(task), g, scope);
+                int[] pick =
+                        select(
+                                g,
+                                "fw iteration " + t + ": selecting for a task",
+                                taken,
+                                candidates.size());
+                picks.add(pick);
+                for (int p = 0; p < pick.length; p++) {
+                    taken.get(p).add(pick[p]);
+                }
+            }
+            if (picks.size() >= candidates.size()) {
+                break; // every model picked (fw_soft.py 402-408)
+            }
+        }
+        int[][] sets = new int[keys.size()][];
+        for (int p = 0; p < keys.size(); p++) {
+            sets[p] = taken.get(p).stream().mapToInt(Integer::intValue).toArray();
+        }
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw iteration " + t + ": saving theta",
+                (key, theta0, s) -> theta.put(key, current(key, s)),
+                null);
+        theta.endPass();
+        double w0 = t == 0 ? m.adaFirstWeight : m.adaLaterWeight;
+        if (m.granularity == FwMerge.Granularity.MODEL) {
+            replayPicks.add(picks.stream().mapToInt(pk -> pk[0]).toArray());
+            replayWeights.add(w0);
+        }
+        SoftWeights w = SoftWeights.constant(sets, w0, m.adaLearningRate);
+        for (int i = 0; i < m.adaSteps; i++) {
+            mix(w, 1, t);
+            try (NDManager scope = root.newSubManager()) {
+                Map<String, NDArray> g = new HashMap<>();
+                gradient(m.objectives, g, scope);
+                w.update(mixGradient(g, sets, 1, t));
+            }
+        }
+        mix(w, 1, t);
+        return iteration(t, 1, loss, picks);
+    }
+
     /** The hard step towards the selected candidate(s). */
     private FwMerge.Iteration hard(int t) throws IOException {
         try (NDManager scope = root.newSubManager()) {
             Map<String, NDArray> g = new HashMap<>();
             double loss = gradient(m.objectives, g, scope);
-            int[] pick = select(g, "fw iteration " + t + ": selecting");
+            int[] pick =
+                    select(g, "fw iteration " + t + ": selecting", null, candidates.size() + 1);
             double gamma = m.gamma(t);
             TensorLoop.run(
                     base,
@@ -165,7 +261,12 @@ final class FwRun implements AutoCloseable {
             try (NDManager scope = root.newSubManager()) {
                 Map<String, NDArray> g = new HashMap<>();
                 loss += gradient(List.of(task), g, scope);
-                picks.add(select(g, "fw iteration " + t + ": selecting for a task"));
+                picks.add(
+                        select(
+                                g,
+                                "fw iteration " + t + ": selecting for a task",
+                                null,
+                                candidates.size() + 1));
             }
         }
         int[][] sets = new int[keys.size()][];
@@ -185,7 +286,7 @@ final class FwRun implements AutoCloseable {
                 (key, theta0, s) -> theta.put(key, current(key, s)),
                 null);
         theta.endPass();
-        SoftWeights w = new SoftWeights(sets, m.lambda, m.softLearningRate);
+        SoftWeights w = SoftWeights.split(sets, m.lambda, m.softLearningRate);
         for (int i = 0; i < m.softSteps; i++) {
             mix(w, gamma, t);
             try (NDManager scope = root.newSubManager()) {
@@ -278,9 +379,13 @@ final class FwRun implements AutoCloseable {
         return loss;
     }
 
-    /** The pool member per tensor with the smallest cosine against the gradient (per model or per tensor). */
-    private int[] select(Map<String, NDArray> g, String what) throws IOException {
-        int n = candidates.size() + 1;
+    /**
+     * The pool member per tensor with the smallest cosine against the gradient (per model or per
+     * tensor) among the first {@code n} (the candidates, then "initial"), skipping those in {@code
+     * taken} (per tensor; null: none).
+     */
+    private int[] select(Map<String, NDArray> g, String what, List<Set<Integer>> taken, int n)
+            throws IOException {
         double[][] cos = new double[keys.size()][n];
         TensorLoop.run(
                 base,
@@ -306,7 +411,7 @@ final class FwRun implements AutoCloseable {
         int[] pick = new int[keys.size()];
         if (m.granularity == FwMerge.Granularity.TENSOR) {
             for (int p = 0; p < keys.size(); p++) {
-                pick[p] = argmin(cos[p]);
+                pick[p] = argmin(cos[p], taken == null ? Set.of() : taken.get(p));
             }
         } else {
             double[] sums = new double[n];
@@ -315,17 +420,21 @@ final class FwRun implements AutoCloseable {
                     sums[c] += row[c];
                 }
             }
-            Arrays.fill(pick, argmin(sums));
+            Arrays.fill(pick, argmin(sums, taken == null ? Set.of() : taken.get(0)));
         }
         return pick;
     }
 
-    private static int argmin(double[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] < v[best]) {
+    /** The index of the smallest value not in {@code skip} (the first on ties, as the reference's strict {@code <}). */
+    private static int argmin(double[] v, Set<Integer> skip) {
+        int best = -1;
+        for (int i = 0; i < v.length; i++) {
+            if (!skip.contains(i) && (best < 0 || v[i] < v[best])) {
                 best = i;
             }
+        }
+        if (best < 0) {
+            throw new IllegalStateException("fw: every candidate was already picked");
         }
         return best;
     }
@@ -407,7 +516,10 @@ final class FwRun implements AutoCloseable {
         }
     }
 
-    /** Mixing weights per tensor over the picked set, updated with Adam and kept in [0, 1]. */
+    /**
+     * Mixing weights per tensor over the picked set, updated with Adam (torch.optim.Adam's
+     * defaults: betas 0.9, 0.999, eps 1e-8, bias-corrected), optionally kept in [0, 1].
+     */
     private static final class SoftWeights {
         private static final double BETA1 = 0.9;
         private static final double BETA2 = 0.999;
@@ -417,17 +529,29 @@ final class FwRun implements AutoCloseable {
         private final double[][] m1;
         private final double[][] m2;
         private final double lr;
+        private final boolean clamp;
         private int step;
 
-        SoftWeights(int[][] sets, double lambda, double lr) {
+        /** Every weight starting at {@code start}, unclamped (FusionBench's AdaMerging). */
+        static SoftWeights constant(int[][] sets, double start, double lr) {
+            return new SoftWeights(sets, start, lr, false);
+        }
+
+        /** {@code lambda / |set|} each, kept in [0, 1] (the damped variant). */
+        static SoftWeights split(int[][] sets, double lambda, double lr) {
+            return new SoftWeights(sets, lambda, lr, true);
+        }
+
+        private SoftWeights(int[][] sets, double start, double lr, boolean clamp) {
             this.sets = sets;
             this.lr = lr;
+            this.clamp = clamp;
             w = new double[sets.length][];
             m1 = new double[sets.length][];
             m2 = new double[sets.length][];
             for (int p = 0; p < sets.length; p++) {
                 w[p] = new double[sets[p].length];
-                Arrays.fill(w[p], lambda / sets[p].length);
+                Arrays.fill(w[p], clamp ? start / sets[p].length : start);
                 m1[p] = new double[sets[p].length];
                 m2[p] = new double[sets[p].length];
             }
@@ -441,7 +565,8 @@ final class FwRun implements AutoCloseable {
                     m2[p][j] = BETA2 * m2[p][j] + (1 - BETA2) * grad[p][j] * grad[p][j];
                     double mh = m1[p][j] / (1 - Math.pow(BETA1, step));
                     double vh = m2[p][j] / (1 - Math.pow(BETA2, step));
-                    w[p][j] = Math.min(1, Math.max(0, w[p][j] - lr * mh / (Math.sqrt(vh) + EPS)));
+                    double next = w[p][j] - lr * mh / (Math.sqrt(vh) + EPS);
+                    w[p][j] = clamp ? Math.min(1, Math.max(0, next)) : next;
                 }
             }
         }
