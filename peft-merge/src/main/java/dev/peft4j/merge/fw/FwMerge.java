@@ -6,6 +6,7 @@ import dev.peft4j.merge.MergeContext;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.MergeReport;
+import dev.peft4j.merge.TensorwiseMethod;
 import dev.peft4j.merge.ta.TaskArithmetic;
 import dev.peft4j.merge.ties.Ties;
 import java.io.IOException;
@@ -39,6 +40,10 @@ import java.util.Objects;
  *       {@code w} in [0, 1] from {@code lambda / |picked|}.
  * </ul>
  *
+ * <p>Candidates that are LoRA adapters take part as their dense weights {@code theta0 + s B A} (the
+ * authors' generative-model code stays in factor space; peft4j densifies one tensor at a time).
+ * A NaN in the gradient or a cosine is an error naming the tensor and candidate.
+ *
  * <p>The cosine is taken against the candidate's raw weights {@code theta_c}, as the reference
  * code does (not against its task vector; {@link CosineTarget#TASK_VECTOR} offers that). The
  * reference, at tensor granularity, replaces a tensor whose best cosine is not negative by zeros;
@@ -57,7 +62,11 @@ import java.util.Objects;
  */
 public final class FwMerge implements MergeMethod {
 
-    /** Default step scale, 0.1 (the reference's setting for the language-model experiments). */
+    /**
+     * Default step scale, 0.1: FusionBench's {@code config/method/fw_merging/fw_hard.yaml} and
+     * {@code fw_soft.yaml} (its vision experiments); the FW-Merging authors' language-model configs
+     * use 1.
+     */
     public static final double DEFAULT_STEP = 0.1;
 
     /** Default number of Frank-Wolfe iterations, 10. */
@@ -176,9 +185,19 @@ public final class FwMerge implements MergeMethod {
         return o;
     }
 
-    /** The task-arithmetic start point. */
-    TaskArithmetic start() {
-        return TaskArithmetic.builder().optLambda(lambda).build();
+    /**
+     * The start point of hard mode: task arithmetic at {@code lambda}, or, for the TIES variant,
+     * TIES at {@code lambda} with {@code merge_func: sum}, as FusionBench's {@code fw_hard.py}
+     * ({@code merge_fn: ties}: {@code ties_merge}, 108-143) and the authors' code start.
+     */
+    TensorwiseMethod start() {
+        return ties
+                ? Ties.builder()
+                        .optK(tiesK)
+                        .optLambda(lambda)
+                        .optMergeFunc(Ties.MergeFunc.SUM)
+                        .build()
+                : TaskArithmetic.builder().optLambda(lambda).build();
     }
 
     @Override

@@ -11,7 +11,7 @@ import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.MergeReport;
 import dev.peft4j.merge.StateStore;
 import dev.peft4j.merge.TensorLoop;
-import dev.peft4j.merge.ta.TaskArithmetic;
+import dev.peft4j.merge.TensorwiseMethod;
 import dev.peft4j.merge.ties.Ties;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -81,7 +81,7 @@ final class FwRun implements AutoCloseable {
 
     MergeReport merge(MergeOutput output) throws IOException {
         long start = System.nanoTime();
-        TaskArithmetic ta = m.start();
+        TensorwiseMethod ta = m.start();
         boolean fb = m.fusionBenchSoft();
         TensorLoop.run(
                 base,
@@ -121,7 +121,7 @@ final class FwRun implements AutoCloseable {
                 notes);
     }
 
-    private int write(MergeOutput output, TaskArithmetic ta) throws IOException {
+    private int write(MergeOutput output, TensorwiseMethod ta) throws IOException {
         int[] changed = {0};
         TensorLoop.run(
                 base,
@@ -404,6 +404,15 @@ final class FwRun implements AutoCloseable {
                                             m.cosineTarget == FwMerge.CosineTarget.WEIGHTS
                                                     ? w
                                                     : w.sub(theta0));
+                            if (Double.isNaN(cos[p][c])) {
+                                throw new IllegalStateException(
+                                        "fw: the cosine of the gradient of '"
+                                                + key
+                                                + "' with "
+                                                + poolName(c)
+                                                + " is NaN (NaN or Inf in the gradient or the"
+                                                + " weights)");
+                            }
                         }
                     }
                 },

@@ -142,7 +142,10 @@ class FwMergeTest extends MergeMethodContract {
         }
     }
 
-    /** {@code theta0 + lambda sum_t tau_t} and then the hard steps towards {@code truth}, in double. */
+    /**
+     * {@code theta0 + lambda sum_t tau_t} (the TIES variant: {@code theta0 + lambda TIES_sum(tau)},
+     * as FusionBench's fw_hard.py starts) and then the hard steps towards {@code truth}, in double.
+     */
     private static double[] expectedHard(
             List<double[]> candidates,
             double[] truth,
@@ -151,9 +154,16 @@ class FwMergeTest extends MergeMethodContract {
             int iterations,
             double tiesK) {
         double[] theta = new double[truth.length];
-        for (double[] c : candidates) {
+        if (tiesK < 1) {
+            double[] merged = tiesSum(candidates, tiesK);
             for (int i = 0; i < theta.length; i++) {
-                theta[i] += lambda * c[i]; // the base is zero: task vectors are the weights
+                theta[i] = lambda * merged[i];
+            }
+        } else {
+            for (double[] c : candidates) {
+                for (int i = 0; i < theta.length; i++) {
+                    theta[i] += lambda * c[i]; // the base is zero: task vectors are the weights
+                }
             }
         }
         for (int t = 0; t < iterations; t++) {
@@ -170,6 +180,35 @@ class FwMergeTest extends MergeMethodContract {
             }
         }
         return theta;
+    }
+
+    /**
+     * FusionBench's {@code ties_merging} with {@code merge_func: sum} on one tensor: trim, elect the
+     * sign of the sum (zeros take the sign of the sum of signs), sum the agreeing entries.
+     */
+    private static double[] tiesSum(List<double[]> taus, double k) {
+        int n = taus.get(0).length;
+        List<double[]> trimmed = taus.stream().map(t -> TiesTest.trim(t, k)).toList();
+        double[] sign = new double[n];
+        double signSum = 0;
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (double[] t : trimmed) {
+                s += t[i];
+            }
+            sign[i] = Math.signum(s);
+            signSum += sign[i];
+        }
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) {
+            double e = sign[i] == 0 ? Math.signum(signSum) : sign[i];
+            for (double[] t : trimmed) {
+                if (e > 0 ? t[i] > 0 : t[i] < 0) {
+                    out[i] += t[i];
+                }
+            }
+        }
+        return out;
     }
 
     private void checkSteps(boolean ties, int iterations) throws IOException {
@@ -265,5 +304,29 @@ class FwMergeTest extends MergeMethodContract {
             assertEquals(List.of("a", "b"), iteration(r, t).picks(), "t " + t);
         }
         assertNonIncreasing(r, 3);
+    }
+
+    /** A NaN in the gradient is an error naming the tensor, not a silent pick of the first candidate. */
+    @Test
+    void aNanGradientIsAnErrorNamingTheTensor() {
+        MemoryTensors truth = truth(7);
+        NDArray bias = truth.get("0.bias").duplicate();
+        bias.set(new ai.djl.ndarray.index.NDIndex("0"), Float.NaN);
+        truth.put("0.bias", bias);
+        FwMerge fw =
+                FwMerge.builder()
+                        .setObjectives(List.of(leastSquares(truth, 2)))
+                        .optIterations(1)
+                        .build();
+        IllegalStateException e =
+                org.junit.jupiter.api.Assertions.assertThrows(
+                        IllegalStateException.class,
+                        () ->
+                                fw.merge(
+                                        zeroBase(),
+                                        pool(List.of(truth(1)), "relevant"),
+                                        new MemoryOutput(manager)));
+        org.junit.jupiter.api.Assertions.assertTrue(
+                e.getMessage().contains("NaN") && e.getMessage().contains("0."), e.getMessage());
     }
 }
