@@ -13,6 +13,7 @@ import dev.peft4j.merge.MergeMethods;
 import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.MergeReport;
 import dev.peft4j.merge.ModelFolderOutput;
+import dev.peft4j.merge.TensorLoop;
 import dev.peft4j.merge.mergekit.Mergekit;
 import dev.peft4j.merge.mergekit.MergekitConfig;
 import dev.peft4j.merge.opcm.Opcm;
@@ -86,6 +87,26 @@ public final class MergeCommand implements Callable<Integer> {
     String consensus;
 
     @Option(
+            names = "--projection",
+            description = "OPCM: thin (default) or full (FusionBench's full-SVD projection)")
+    String projection;
+
+    @Option(
+            names = "--shuffle",
+            paramLabel = "SEED",
+            description =
+                    "OPCM: shuffle the arrival order as FusionBench's shuffle_order with this seed")
+    Long shuffle;
+
+    @Option(
+            names = "--projected",
+            paramLabel = "REGEX",
+            description =
+                    "OPCM: the tensors to project (default: the base's Linear weights by"
+                            + " model_type)")
+    String projected;
+
+    @Option(
             names = {"-o", "--output"},
             paramLabel = "DIR",
             description = "Output folder")
@@ -157,7 +178,7 @@ public final class MergeCommand implements Callable<Integer> {
             return mergekit();
         }
         MergeConfig c = resolve();
-        MergeMethod m = MergeMethods.create(c.method, c.options);
+        MergeMethod m = MergeMethods.create(c.method, c.options, c.base);
         if (c.emitEach && !(m instanceof Opcm)) {
             throw new IllegalArgumentException(
                     "--emit-each is for the continual method opcm, not " + m.name());
@@ -202,6 +223,9 @@ public final class MergeCommand implements Callable<Integer> {
         if (alpha != null) ours.add("--alpha");
         if (mergeFunc != null) ours.add("--merge-func");
         if (consensus != null) ours.add("--consensus");
+        if (projection != null) ours.add("--projection");
+        if (shuffle != null) ours.add("--shuffle");
+        if (projected != null) ours.add("--projected");
         if (format != null) ours.add("--format");
         if (rank != null) ours.add("--rank");
         if (dtype != null) ours.add("--dtype");
@@ -247,6 +271,9 @@ public final class MergeCommand implements Callable<Integer> {
         putOption(c.options, "alpha", alpha);
         putOption(c.options, "merge_func", mergeFunc);
         putOption(c.options, "consensus", consensus);
+        putOption(c.options, "projection", projection);
+        putOption(c.options, "shuffle", shuffle);
+        putOption(c.options, "projected", projected);
         if (output != null) {
             c.output = output;
         }
@@ -338,11 +365,13 @@ public final class MergeCommand implements Callable<Integer> {
             throws IOException {
         long start = System.nanoTime();
         Files.createDirectories(c.output);
+        TensorLoop.validate(base, cs); // every candidate before any work
+        List<Candidate> order = m.arrivalOrder(cs);
         try (OpcmMerger merger = m.start(base, context)) {
             int changed = 0;
             MergeOutput last = null;
-            for (int i = 0; i < cs.size(); i++) {
-                merger.add(cs.get(i));
+            for (int i = 0; i < order.size(); i++) {
+                merger.add(order.get(i));
                 try (MergeOutput out = open(c.output.resolve("step-" + (i + 1)), c, cs)) {
                     changed = merger.write(out);
                     last = out;

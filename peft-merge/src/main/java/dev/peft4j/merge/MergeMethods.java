@@ -1,8 +1,10 @@
 package dev.peft4j.merge;
 
+import dev.peft4j.merge.opcm.LinearWeights;
 import dev.peft4j.merge.opcm.Opcm;
 import dev.peft4j.merge.ta.TaskArithmetic;
 import dev.peft4j.merge.ties.Ties;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -13,7 +15,8 @@ import java.util.TreeSet;
 /**
  * Builds the streaming merge methods by name and options, for config files and command lines:
  * {@code task_arithmetic} (lambda), {@code average}, {@code ties} (k, lambda, merge_func mean | sum |
- * max, consensus sum | count), {@code opcm} (alpha).
+ * max, consensus sum | count), {@code opcm} (alpha, projection thin | full, shuffle SEED, projected
+ * REGEX).
  * FW-Merging needs a proxy objective given in code ({@code dev.peft4j.merge.fw.FwMerge}).
  */
 public final class MergeMethods {
@@ -26,7 +29,7 @@ public final class MergeMethods {
                     "task_arithmetic", Set.of("lambda"),
                     "average", Set.of(),
                     "ties", Set.of("k", "lambda", "merge_func", "consensus"),
-                    "opcm", Set.of("alpha"));
+                    "opcm", Set.of("alpha", "projection", "shuffle", "projected"));
 
     private MergeMethods() {}
 
@@ -41,7 +44,7 @@ public final class MergeMethods {
             known.add(e.name().toLowerCase(Locale.ROOT));
         }
         throw new IllegalArgumentException(
-                "ties: "
+                "option "
                         + option
                         + " '"
                         + value.toLowerCase(Locale.ROOT)
@@ -54,6 +57,15 @@ public final class MergeMethods {
      * consensus} are names); unknown names and options are errors listing the known ones.
      */
     public static MergeMethod create(String name, Map<String, ?> options) {
+        return create(name, options, null);
+    }
+
+    /**
+     * {@link #create(String, Map)} for a merge into the model in {@code baseFolder} (null:
+     * unknown): OPCM then finds the Linear weights by the base's {@code model_type} ({@link
+     * LinearWeights#forModel}) unless the {@code projected} option gives a regex.
+     */
+    public static MergeMethod create(String name, Map<String, ?> options, Path baseFolder) {
         String n = name.toLowerCase(Locale.ROOT).replace('-', '_');
         if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
             throw new IllegalArgumentException(
@@ -80,8 +92,10 @@ public final class MergeMethods {
                                         + "'; its options: "
                                         + new TreeSet<>(known));
                     }
-                    if (k.equals("merge_func") || k.equals("consensus")) {
+                    if (k.equals("merge_func") || k.equals("consensus") || k.equals("projection")) {
                         names.put(k, String.valueOf(v).toUpperCase(Locale.ROOT));
+                    } else if (k.equals("projected")) {
+                        names.put(k, String.valueOf(v));
                     } else if (v instanceof Number num) {
                         o.put(k, num.doubleValue());
                     } else {
@@ -112,7 +126,27 @@ public final class MergeMethods {
                                         "consensus"))
                         .build();
             default:
-                return Opcm.builder().optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA)).build();
+                Opcm.Builder b =
+                        Opcm.builder()
+                                .optAlpha(o.getOrDefault("alpha", Opcm.DEFAULT_ALPHA))
+                                .optProjection(
+                                        choice(
+                                                Opcm.ProjectionMode.class,
+                                                names.getOrDefault("projection", "THIN"),
+                                                "projection"));
+                if (o.containsKey("shuffle")) {
+                    b.optShuffle(o.get("shuffle").longValue());
+                }
+                if (names.containsKey("projected")) {
+                    b.optProjected(LinearWeights.matching(names.get("projected")));
+                } else if (baseFolder != null) {
+                    try {
+                        b.optProjected(LinearWeights.forModel(baseFolder));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+                return b.build();
         }
     }
 }

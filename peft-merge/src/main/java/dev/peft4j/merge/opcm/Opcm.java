@@ -7,6 +7,7 @@ import dev.peft4j.merge.MergeContext;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.MergeReport;
+import dev.peft4j.merge.TensorLoop;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,8 +22,13 @@ import java.util.function.BiPredicate;
  * vector before it is added, and the merged model is rescaled so that its task-vector norm is the
  * mean of the task-vector norms seen so far (norms are global, over the whole model).
  *
- * <p>The projection applies to 2-D linear weights ({@link #isProjected}); biases, norms,
- * embeddings and convolutions are summed and share the global rescale. See {@link Projection} for
+ * <p>The projection applies to the weights of Linear layers ({@link #isProjected}: by default
+ * {@link LinearWeights#forModelType} without a model type; the CLI reads the base's {@code
+ * model_type}); biases, norms, embeddings and convolutions are summed and share the global rescale.
+ * {@code optProjection(FULL)} projects as FusionBench's full SVD does; {@code optShuffle(seed)}
+ * shuffles the arrival order as FusionBench's {@code shuffle_order} with that seed does (CPython's
+ * {@code random.seed} and {@code random.shuffle}, bit for bit). Every candidate is validated
+ * before the first is merged. See {@link Projection} for
  * rank-deficient merged vectors and the low-rank path used for LoRA adapters, and {@link
  * OpcmMerger} for the continual use (the merged model after each arrival).
  */
@@ -31,12 +37,45 @@ public final class Opcm implements MergeMethod {
     /** The default alpha, 0.5: the paper's choice (half of the spectrum's mass is protected as a block). */
     public static final double DEFAULT_ALPHA = 0.5;
 
+    /** How the new task vector is projected. */
+    public enum ProjectionMode {
+        /**
+         * Along the numerical rank of the merged task vector (singular values above 1e-6 of the
+         * largest): its null space is left alone (the default).
+         */
+        THIN,
+        /**
+         * FusionBench's full SVD: every one of the {@code min(m, n)} diagonal coefficients is zeroed,
+         * also those of the merged vector's null space, whose basis is whatever the SVD returns.
+         */
+        FULL
+    }
+
     private final double alpha;
     private final BiPredicate<String, Shape> projected;
+    private final ProjectionMode projection;
+    private final Long shuffleSeed;
 
     private Opcm(Builder b) {
         this.alpha = b.alpha;
         this.projected = b.projected;
+        this.projection = b.projection;
+        this.shuffleSeed = b.shuffleSeed;
+    }
+
+    /** The projection mode. */
+    public ProjectionMode projection() {
+        return projection;
+    }
+
+    /** The candidates in arrival order: as given, or shuffled as CPython would with the seed. */
+    public <T> List<T> arrivalOrder(List<T> candidates) {
+        if (shuffleSeed == null) {
+            return candidates;
+        }
+        List<T> order = new java.util.ArrayList<>(candidates);
+        new PyRandom(shuffleSeed).shuffle(order);
+        return order;
     }
 
     /** A builder. */
@@ -55,17 +94,11 @@ public final class Opcm implements MergeMethod {
     }
 
     /**
-     * The default rule: 2-D tensors named {@code *.weight} that are not embeddings (no
-     * {@code embed}, {@code wte}, {@code wpe} or {@code shared} in the name) are linear weights.
+     * The rule without a model type ({@link LinearWeights#forModelType}{@code (null)}): a 2-D
+     * {@code <module>.weight} whose module is not a Hugging Face embedding.
      */
     public static boolean isLinearWeight(String key, Shape shape) {
-        String k = key.toLowerCase(Locale.ROOT);
-        return shape.dimension() == 2
-                && k.endsWith(".weight")
-                && !k.contains("embed")
-                && !k.contains("wte.")
-                && !k.contains("wpe.")
-                && !k.contains("shared.");
+        return LinearWeights.forModelType(null).test(key, shape);
     }
 
     @Override
@@ -77,6 +110,12 @@ public final class Opcm implements MergeMethod {
     public Map<String, Object> options() {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("alpha", alpha);
+        if (projection != ProjectionMode.THIN) {
+            o.put("projection", projection.name().toLowerCase(Locale.ROOT));
+        }
+        if (shuffleSeed != null) {
+            o.put("shuffle", shuffleSeed);
+        }
         return o;
     }
 
@@ -97,8 +136,9 @@ public final class Opcm implements MergeMethod {
             throw new IllegalArgumentException("Nothing to merge: no candidates");
         }
         long start = System.nanoTime();
+        TensorLoop.validate(base, candidates); // every candidate before any work
         try (OpcmMerger merger = start(base, context)) {
-            for (Candidate c : candidates) {
+            for (Candidate c : arrivalOrder(candidates)) {
                 merger.add(c);
             }
             int changed = merger.write(output);
@@ -110,8 +150,22 @@ public final class Opcm implements MergeMethod {
     public static final class Builder {
         private double alpha = DEFAULT_ALPHA;
         private BiPredicate<String, Shape> projected = Opcm::isLinearWeight;
+        private ProjectionMode projection = ProjectionMode.THIN;
+        private Long shuffleSeed;
 
         private Builder() {}
+
+        /** Thin (default) or FusionBench's full projection. */
+        public Builder optProjection(ProjectionMode projection) {
+            this.projection = java.util.Objects.requireNonNull(projection);
+            return this;
+        }
+
+        /** Shuffles the arrival order as FusionBench's {@code shuffle_order} with {@code seed}; null keeps it. */
+        public Builder optShuffle(Long seed) {
+            this.shuffleSeed = seed;
+            return this;
+        }
 
         /** The split threshold alpha in (0, 1] (default 0.5). */
         public Builder optAlpha(double alpha) {

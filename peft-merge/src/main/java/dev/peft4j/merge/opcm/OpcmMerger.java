@@ -162,6 +162,14 @@ public final class OpcmMerger implements AutoCloseable {
             return sum(d.times(lambdaPrev), tau, shape, scope);
         }
         counts[0]++;
+        if (method.projection() == Opcm.ProjectionMode.FULL) {
+            NDArray dense = d.toDense(scope, shape);
+            Projection p = Projection.ofDenseFull(dense, method.alpha(), scope);
+            NDArray out =
+                    dense.mul(lambdaPrev).add(p.project(tau, shape, scope).toDense(scope, shape));
+            out.attach(scope);
+            return Delta.dense(out);
+        }
         if (d instanceof Delta.LowRank ld
                 && !(tau instanceof Delta.Dense)
                 && ld.rank() + rank(tau) < Math.min(shape.get(0), shape.get(1))) {

@@ -57,6 +57,16 @@ final class Projection {
         return of(svd.u(), svd.s(), svd.v(), alpha);
     }
 
+    /**
+     * FusionBench's projection of a dense {@code D} (opcm.py {@code merge_linear_weights}): every
+     * one of the {@code min(m, n)} components, with no rank tolerance, so the diagonal
+     * coefficients of D's null space are zeroed too (their directions are the SVD's choice).
+     */
+    static Projection ofDenseFull(NDArray d, double alpha, NDManager scope) {
+        SvdResult svd = Linalg.svd(d, scope);
+        return of(svd.u(), svd.s(), svd.v(), alpha, true);
+    }
+
     /** The projection of {@code D = P Q^T}, {@code P [m, k]}, {@code Q [n, k]}, through QR of the factors. */
     static Projection ofFactors(NDArray p, NDArray q, double alpha, NDManager scope) {
         SvdResult svd = FactoredSvd.svd(p, q, scope);
@@ -64,9 +74,13 @@ final class Projection {
     }
 
     private static Projection of(NDArray u, NDArray sArray, NDArray v, double alpha) {
+        return of(u, sArray, v, alpha, false);
+    }
+
+    private static Projection of(NDArray u, NDArray sArray, NDArray v, double alpha, boolean full) {
         float[] all = sArray.toType(DataType.FLOAT32, false).toFloatArray();
         int rho = 0;
-        while (rho < all.length && all[rho] > 0 && all[rho] > RANK_TOLERANCE * all[0]) {
+        while (rho < all.length && (full || all[rho] > 0 && all[rho] > RANK_TOLERANCE * all[0])) {
             rho++;
         }
         double[] s = new double[rho];
