@@ -110,6 +110,17 @@ public final class ModelCandidate implements Candidate {
         return TensorChecks.loadFinite(this, source, own, theta0, manager);
     }
 
+    /**
+     * Adds the stored tensor matching base tensor {@code key}, as float32, into {@code acc}: one
+     * read of the stored data where the file is mapped. Not checked for NaN or Inf: the caller
+     * checks the sum and, when it is not finite, {@link #weights} names the candidate.
+     */
+    public void addWeightsInto(String key, NDArray acc) throws IOException {
+        String own = keyOf.getOrDefault(key, key);
+        TensorChecks.requireSameShape(this, own, acc.getShape(), source.info(own).shape());
+        source.addInto(own, acc);
+    }
+
     @Override
     public List<String> ignoredTensors() {
         return List.copyOf(ignored);

@@ -1,7 +1,12 @@
 package dev.peft4j.examples.bench;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.merge.Candidate;
+import dev.peft4j.merge.Delta;
+import dev.peft4j.merge.MergeOutput;
 import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.merge.ta.TaskArithmetic;
 import java.io.IOException;
@@ -46,7 +51,8 @@ public final class MergeThroughputBenchmark {
             for (Path f : files) {
                 bytes += Files.size(f);
             }
-            double merge = BenchTimer.medianMillis(1, reps, () -> merge(dir)) / 1e3;
+            double merge = BenchTimer.medianMillis(1, reps, () -> merge(dir, true)) / 1e3;
+            double compute = BenchTimer.medianMillis(1, reps, () -> merge(dir, false)) / 1e3;
             double read = BenchTimer.medianMillis(1, reps, () -> readAll(files)) / 1e3;
             double copy = copyRate(reps);
             System.out.printf(
@@ -61,6 +67,12 @@ public final class MergeThroughputBenchmark {
                     "merge:            %6.2f s   %6.2f GB/s of weights read%n",
                     merge,
                     bytes / 1e9 / merge);
+            System.out.printf(
+                    Locale.ROOT,
+                    "merge, no output: %6.2f s   %6.2f GB/s (the merged tensors kept in memory, not"
+                            + " written)%n",
+                    compute,
+                    bytes / 1e9 / compute);
             System.out.printf(
                     Locale.ROOT,
                     "sequential read:  %6.2f s   %6.2f GB/s (same files, page cache)%n",
@@ -86,16 +98,21 @@ public final class MergeThroughputBenchmark {
         return out;
     }
 
-    private static void merge(Path dir) throws IOException {
+    /** One merge into a model folder ({@code write}) or into a discarding output. */
+    private static void merge(Path dir, boolean write) throws IOException {
         Path out = Files.createTempDirectory(dir, "out");
         List<Candidate> cs = new ArrayList<>();
         try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"))) {
             for (int i = 0; i < MODELS; i++) {
                 cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
             }
-            try (ModelFolderOutput o =
-                    ModelFolderOutput.builder().setDirectory(out.resolve("merged")).build()) {
-                TaskArithmetic.builder().build().merge(base, cs, o);
+            if (write) {
+                try (ModelFolderOutput o =
+                        ModelFolderOutput.builder().setDirectory(out.resolve("merged")).build()) {
+                    TaskArithmetic.builder().build().merge(base, cs, o);
+                }
+            } else {
+                TaskArithmetic.builder().build().merge(base, cs, new DiscardingOutput());
             }
         } finally {
             for (Candidate c : cs) {
@@ -103,6 +120,36 @@ public final class MergeThroughputBenchmark {
             }
             MiniLmFiles.delete(out);
         }
+    }
+
+    /** Computes each merged tensor and drops it: the merge without the output's write. */
+    private static final class DiscardingOutput implements MergeOutput {
+        private long bytes;
+
+        @Override
+        public void write(String key, NDArray theta0, Delta delta, DataType stored) {
+            try (NDManager scope = theta0.getManager().newSubManager()) {
+                NDArray merged = delta.addTo(theta0);
+                merged.attach(scope);
+                bytes += merged.size() * 4;
+            }
+        }
+
+        @Override
+        public void commit() {}
+
+        @Override
+        public long bytes() {
+            return bytes;
+        }
+
+        @Override
+        public String describe() {
+            return "discarded";
+        }
+
+        @Override
+        public void close() {}
     }
 
     private static void readAll(List<Path> files) throws IOException {

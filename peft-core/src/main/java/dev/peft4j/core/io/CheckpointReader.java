@@ -244,6 +244,18 @@ public final class CheckpointReader implements TensorSource {
         return reader.load(key, manager, target);
     }
 
+    /** {@inheritDoc} */
+    @Override
+    public synchronized void addInto(String key, NDArray acc) throws IOException {
+        TensorInfo expected = info(key);
+        SafetensorsReader reader = reader(shardOfKey.get(key));
+        if (!expected.equals(reader.info(key))) {
+            throw new CheckpointFormatException(
+                    reader.file(), key, "shard changed on disk since the checkpoint was opened");
+        }
+        reader.addInto(key, acc);
+    }
+
     /** Returns the open reader of shard {@code s}, opening it and closing the least recently used one if needed. */
     private synchronized SafetensorsReader reader(int s) throws IOException {
         SafetensorsReader reader = open.get(s);

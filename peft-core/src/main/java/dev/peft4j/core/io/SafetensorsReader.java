@@ -82,6 +82,19 @@ public final class SafetensorsReader implements TensorSource {
         return header.metadata();
     }
 
+    /** Adds float32 data straight from the mapped file ({@link TensorCodec#addInto}). */
+    @Override
+    public void addInto(String key, NDArray acc) throws IOException {
+        TensorInfo info = info(key);
+        if (!channel.isOpen()) {
+            throw new IllegalStateException("Reader of " + file + " is closed");
+        }
+        if (channel.size() < info.byteOffset() + info.byteLength()
+                || !TensorCodec.addInto(channel, info, acc)) {
+            TensorSource.super.addInto(key, acc); // load() names a file that shrank
+        }
+    }
+
     /** {@inheritDoc} */
     @Override
     public NDArray load(String key, NDManager manager, DataType target) throws IOException {

@@ -79,6 +79,34 @@ final class TensorCodec {
         return out;
     }
 
+    /**
+     * Adds the float32 tensor {@code info} describes into {@code acc} (float32, its shape) straight
+     * from the mapped file: one read of the stored bytes, no copy. Returns false (nothing done)
+     * when the data is not float32 or larger than one mapping, so the caller loads it instead.
+     */
+    static boolean addInto(FileChannel channel, TensorInfo info, NDArray acc) throws IOException {
+        requireLittleEndian();
+        if (info.dtype() != DataType.FLOAT32
+                || acc.getDataType() != DataType.FLOAT32
+                || !acc.getShape().equals(info.shape())
+                || info.byteLength() > Integer.MAX_VALUE
+                || info.elementCount() == 0) {
+            return false;
+        }
+        MappedByteBuffer mapped =
+                channel.map(FileChannel.MapMode.READ_ONLY, info.byteOffset(), info.byteLength());
+        try (NDManager scope = acc.getManager().newSubManager()) {
+            NDArray alias =
+                    scope.create(
+                            mapped.order(ByteOrder.LITTLE_ENDIAN), info.shape(), DataType.FLOAT32);
+            acc.addi(alias);
+        } finally {
+            // the scope has closed the aliasing array: nothing reads this mapping any more
+            NativeBuffers.release(mapped);
+        }
+        return true;
+    }
+
     private static NDArray loadRows(
             FileChannel channel,
             TensorInfo info,

@@ -35,6 +35,17 @@ public interface TensorSource extends AutoCloseable {
         return load(key, manager, info(key).defaultLoadType());
     }
 
+    /**
+     * Adds tensor {@code key}, as float32, into {@code acc} (float32, the tensor's shape). Sources
+     * that map their files add straight from the mapping (one read, no copy); the default loads a
+     * copy first.
+     */
+    default void addInto(String key, NDArray acc) throws IOException {
+        try (NDManager scope = acc.getManager().newSubManager()) {
+            acc.addi(load(key, scope, DataType.FLOAT32));
+        }
+    }
+
     /** Releases the open files. */
     @Override
     void close() throws IOException;

@@ -2,8 +2,11 @@ package dev.peft4j.merge.ta;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.peft4j.core.Finiteness;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.Delta;
+import dev.peft4j.merge.ModelCandidate;
 import dev.peft4j.merge.TensorwiseMethod;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -65,7 +68,42 @@ public final class TaskArithmetic extends TensorwiseMethod {
         double w = weight(candidates.size());
         NDArray sum = null;
         List<Delta.LowRank> factored = new ArrayList<>();
+        // full fine-tunes in one fused pass: sum their weights straight from the files, then
+        // w (sum - n theta0); one read per candidate instead of load, check, subtract, scale, add
+        List<ModelCandidate> models = new ArrayList<>();
+        NDArray raw = null;
         for (Candidate c : candidates) {
+            if (c instanceof ModelCandidate mc) {
+                if (raw == null) {
+                    raw = scope.zeros(theta0.getShape(), DataType.FLOAT32, theta0.getDevice());
+                }
+                mc.addWeightsInto(key, raw);
+                models.add(mc);
+            }
+        }
+        if (raw != null) {
+            if (!Finiteness.isFinite(raw)) {
+                for (ModelCandidate mc : models) {
+                    try (NDManager step = scope.newSubManager()) {
+                        mc.weights(key, theta0, step); // names the candidate with NaN or Inf
+                    }
+                }
+                throw new IllegalArgumentException(
+                        "task arithmetic: the sum of the candidates' '"
+                                + key
+                                + "' overflows float32");
+            }
+            try (NDManager step = scope.newSubManager()) {
+                NDArray n = theta0.mul(models.size());
+                n.attach(step);
+                raw.subi(n);
+            }
+            sum = raw.muli(w);
+        }
+        for (Candidate c : candidates) {
+            if (c instanceof ModelCandidate) {
+                continue;
+            }
             try (NDManager step =
                     scope.newSubManager()) { // one candidate tensor in memory at a time
                 Delta tau = c.taskVector(key, theta0, step);
