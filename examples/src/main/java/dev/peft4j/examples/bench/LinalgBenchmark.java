@@ -239,7 +239,7 @@ public final class LinalgBenchmark {
     }
 
     /** Writes a float32 matrix as a NumPy {@code .npy} v1.0 file. */
-    private static void writeNpy(NDArray a, Path file) throws IOException {
+    static void writeNpy(NDArray a, Path file) throws IOException {
         long[] shape = a.getShape().getShape();
         String dict =
                 "{'descr': '<f4', 'fortran_order': False, 'shape': ("
