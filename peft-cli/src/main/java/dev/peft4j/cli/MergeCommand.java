@@ -178,7 +178,7 @@ public final class MergeCommand implements Callable<Integer> {
             return mergekit();
         }
         MergeConfig c = resolve();
-        MergeMethod m = MergeMethods.create(c.method, c.options, c.base);
+        MergeMethod m = MergeMethods.create(c.method, c.options, c.base, perCandidate(c));
         if (c.emitEach && !(m instanceof Opcm)) {
             throw new IllegalArgumentException(
                     "--emit-each is for the continual method opcm, not " + m.name());
@@ -251,6 +251,25 @@ public final class MergeCommand implements Callable<Integer> {
                                 shard));
         report.summaryLines().forEach(System.out::println);
         return 0;
+    }
+
+    /** Per-candidate weight and density by candidate name, for TIES. */
+    private static Map<String, Map<String, Double>> perCandidate(MergeConfig c) {
+        Map<String, Map<String, Double>> out = new java.util.LinkedHashMap<>();
+        for (MergeConfig.CandidateSpec spec : c.candidates) {
+            String name = spec.name() == null ? Candidate.defaultName(spec.path()) : spec.name();
+            Map<String, Double> o = new java.util.LinkedHashMap<>();
+            if (spec.weight() != null) {
+                o.put("weight", spec.weight());
+            }
+            if (spec.density() != null) {
+                o.put("density", spec.density());
+            }
+            if (!o.isEmpty()) {
+                out.put(name, o);
+            }
+        }
+        return out;
     }
 
     /** The config file (if any) with the flags applied, checked for completeness. */

@@ -29,6 +29,8 @@ import org.yaml.snakeyaml.error.YAMLException;
  * candidates:                            # model or adapter folders, in arrival order
  *   - path: adapters/sst2
  *     name: sst2                         # optional, default: the folder name
+ *     weight: 1.0                        # ties: per-candidate weight and kept fraction
+ *     density: 0.3
  *   - adapters/mrpc
  * method: ties                           # task_arithmetic | average | ties | opcm
  * options: {k: 0.2, lambda: 1.0}         # the method's options
@@ -57,12 +59,16 @@ final class MergeConfig {
                     "work_dir");
     private static final Set<String> OUTPUT =
             Set.of("path", "format", "max_shard_size", "dtype", "rank");
-    private static final Set<String> CANDIDATE = Set.of("path", "name");
+    private static final Set<String> CANDIDATE = Set.of("path", "name", "weight", "density");
     private static final Pattern SIZE =
             Pattern.compile("(?i)\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]i?b?|b)?\\s*");
 
     /** One candidate folder and its name (null: the folder name). */
-    record CandidateSpec(Path path, String name) {}
+    record CandidateSpec(Path path, String name, Double weight, Double density) {
+        CandidateSpec(Path path, String name) {
+            this(path, name, null, null);
+        }
+    }
 
     Path base;
     List<CandidateSpec> candidates = new ArrayList<>();
@@ -112,8 +118,8 @@ final class MergeConfig {
                             (k, v) ->
                                     options.put(
                                             k,
-                                            v instanceof String str
-                                                    ? str
+                                            v instanceof String || v instanceof Boolean
+                                                    ? v
                                                     : number(v, src + ": options." + k)));
         }
         Object out = m.get("output");
@@ -164,7 +170,15 @@ final class MergeConfig {
         if (p == null) {
             throw new IllegalArgumentException(src + ": a candidate has no 'path'");
         }
-        return new CandidateSpec(p, string(c.get("name"), src + ": candidate name"));
+        return new CandidateSpec(
+                p,
+                string(c.get("name"), src + ": candidate name"),
+                c.get("weight") == null
+                        ? null
+                        : number(c.get("weight"), src + ": candidate weight"),
+                c.get("density") == null
+                        ? null
+                        : number(c.get("density"), src + ": candidate density"));
     }
 
     /** Parses {@code PATH} or {@code PATH=NAME} from the command line. */

@@ -457,4 +457,42 @@ class MergeCommandTest {
                         tmp.resolve("g").toString()));
         assertOneErrorLine(CliRun.of(bad.toArray(String[]::new)), "merge_func 'median'", "mean");
     }
+
+    /** Per-candidate weight and density in the merge file reach TIES; other methods refuse them. */
+    @Test
+    void perCandidateWeightsAndDensitiesInTheMergeFile() throws IOException {
+        Path config =
+                yaml(
+                        "weighted.yaml",
+                        """
+                        base: base
+                        candidates:
+                          - {path: ft0, weight: 1.0, density: 0.3}
+                          - {path: ft1, weight: 0.5}
+                          - ft2
+                        method: ties
+                        options: {normalize: true, k: 0.6}
+                        output: out/weighted
+                        """);
+        CliRun r = CliRun.of("merge", "-q", "-c", config.toString());
+        assertEquals(0, r.code(), r.err());
+        assertFolderEquals(
+                tmp.resolve("out/weighted"),
+                library(
+                        Ties.builder()
+                                .optK(0.6)
+                                .optNormalize(true)
+                                .optWeights(java.util.Map.of("ft0", 1.0, "ft1", 0.5))
+                                .optDensities(java.util.Map.of("ft0", 0.3))
+                                .build(),
+                        tuned));
+        Path ta =
+                yaml(
+                        "ta.yaml",
+                        "base: base\n"
+                                + "candidates: [{path: ft0, weight: 2.0}]\n"
+                                + "method: task_arithmetic\n"
+                                + "output: out/ta\n");
+        assertOneErrorLine(CliRun.of("merge", "-c", ta.toString()), "task_arithmetic", "weight");
+    }
 }

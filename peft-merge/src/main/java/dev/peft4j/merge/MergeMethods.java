@@ -28,7 +28,7 @@ public final class MergeMethods {
             Map.of(
                     "task_arithmetic", Set.of("lambda"),
                     "average", Set.of(),
-                    "ties", Set.of("k", "lambda", "merge_func", "consensus"),
+                    "ties", Set.of("k", "lambda", "merge_func", "consensus", "normalize"),
                     "opcm", Set.of("alpha", "projection", "shuffle", "projected"));
 
     private MergeMethods() {}
@@ -66,6 +66,18 @@ public final class MergeMethods {
      * LinearWeights#forModel}) unless the {@code projected} option gives a regex.
      */
     public static MergeMethod create(String name, Map<String, ?> options, Path baseFolder) {
+        return create(name, options, baseFolder, Map.of());
+    }
+
+    /**
+     * {@link #create(String, Map, Path)} with per-candidate options by candidate name: {@code
+     * weight} and {@code density}, read by TIES only.
+     */
+    public static MergeMethod create(
+            String name,
+            Map<String, ?> options,
+            Path baseFolder,
+            Map<String, Map<String, Double>> perCandidate) {
         String n = name.toLowerCase(Locale.ROOT).replace('-', '_');
         if (n.equals("fw") || n.equals("fw_merging") || n.equals("frank_wolfe")) {
             throw new IllegalArgumentException(
@@ -96,6 +108,8 @@ public final class MergeMethods {
                         names.put(k, String.valueOf(v).toUpperCase(Locale.ROOT));
                     } else if (k.equals("projected")) {
                         names.put(k, String.valueOf(v));
+                    } else if (v instanceof Boolean bool) {
+                        o.put(k, bool ? 1.0 : 0.0);
                     } else if (v instanceof Number num) {
                         o.put(k, num.doubleValue());
                     } else {
@@ -103,6 +117,14 @@ public final class MergeMethods {
                                 "method " + n + ": option '" + k + "' must be a number, got " + v);
                     }
                 });
+        if (!perCandidate.isEmpty() && !n.equals("ties")) {
+            throw new IllegalArgumentException(
+                    "method "
+                            + n
+                            + " has no per-candidate weight or density (candidates "
+                            + perCandidate.keySet()
+                            + "); ties reads them");
+        }
         switch (n) {
             case "task_arithmetic":
                 return TaskArithmetic.builder()
@@ -111,7 +133,21 @@ public final class MergeMethods {
             case "average":
                 return TaskArithmetic.builder().optAverage(true).build();
             case "ties":
+                Map<String, Double> weights = new LinkedHashMap<>();
+                Map<String, Double> densities = new LinkedHashMap<>();
+                perCandidate.forEach(
+                        (candidate, opts) -> {
+                            if (opts.containsKey("weight")) {
+                                weights.put(candidate, opts.get("weight"));
+                            }
+                            if (opts.containsKey("density")) {
+                                densities.put(candidate, opts.get("density"));
+                            }
+                        });
                 return Ties.builder()
+                        .optWeights(weights)
+                        .optDensities(densities)
+                        .optNormalize(o.getOrDefault("normalize", 0.0) != 0)
                         .optK(o.getOrDefault("k", Ties.DEFAULT_K))
                         .optLambda(o.getOrDefault("lambda", Ties.DEFAULT_LAMBDA))
                         .optMergeFunc(

@@ -65,12 +65,18 @@ public final class Ties extends TensorwiseMethod {
     private final double lambda;
     private final MergeFunc mergeFunc;
     private final Consensus consensus;
+    private final Map<String, Double> weights;
+    private final Map<String, Double> densities;
+    private final boolean normalize;
 
     private Ties(Builder b) {
         this.k = b.k;
         this.lambda = b.lambda;
         this.mergeFunc = b.mergeFunc;
         this.consensus = b.consensus;
+        this.weights = Map.copyOf(b.weights);
+        this.densities = Map.copyOf(b.densities);
+        this.normalize = b.normalize;
     }
 
     /** A builder: k 0.2 and lambda 1 unless told otherwise. */
@@ -93,6 +99,15 @@ public final class Ties extends TensorwiseMethod {
         }
         if (consensus != Consensus.SUM) {
             o.put("consensus", consensus.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (normalize) {
+            o.put("normalize", true);
+        }
+        if (!weights.isEmpty()) {
+            o.put("weights", new java.util.TreeMap<>(weights));
+        }
+        if (!densities.isEmpty()) {
+            o.put("densities", new java.util.TreeMap<>(densities));
         }
         return o;
     }
@@ -124,12 +139,18 @@ public final class Ties extends TensorwiseMethod {
     public Delta mergeTensor(
             String key, NDArray theta0, List<? extends Candidate> candidates, NDManager scope)
             throws IOException {
-        try (State state = new State(scope, theta0)) {
+        try (State state = new State(scope, theta0, mergeFunc == MergeFunc.MAX, normalize)) {
             for (Candidate c : candidates) {
                 try (NDManager step = scope.newSubManager()) {
                     Delta tau = c.taskVector(key, theta0, step);
                     if (!tau.isZero()) {
-                        state.add(trim(tau.toDense(step, theta0.getShape()), k));
+                        double w = weights.getOrDefault(c.name(), 1.0);
+                        NDArray trimmed =
+                                trim(
+                                        tau.toDense(step, theta0.getShape()),
+                                        densities.getOrDefault(c.name(), k));
+                        // the weight multiplies the task vector before the sign election (mergekit)
+                        state.add(w == 1 ? trimmed : trimmed.muli(w), w);
                     }
                 }
             }
@@ -139,36 +160,50 @@ public final class Ties extends TensorwiseMethod {
         }
     }
 
-    /** Running sums and counts of one tensor, in their own manager so they are freed with the result. */
+    /**
+     * Running sums and counts of one tensor's positive and negative kept entries (their sum is the
+     * trimmed sum), with extremes for {@code max} and weight sums for {@code normalize} only when
+     * needed; in their own manager so they are freed with the result.
+     */
     private static final class State implements AutoCloseable {
         private final NDManager manager;
         private final NDArray like;
-        private NDArray sum;
+        private final boolean extremes;
+        private final boolean weighted;
         private NDArray positiveSum;
         private NDArray positiveCount;
         private NDArray negativeSum;
         private NDArray negativeCount;
         private NDArray positiveMax;
         private NDArray negativeMin;
+        private NDArray positiveWeight;
+        private NDArray negativeWeight;
 
-        State(NDManager scope, NDArray like) {
+        State(NDManager scope, NDArray like, boolean extremes, boolean weighted) {
             this.manager = scope.newSubManager();
             this.like = like;
+            this.extremes = extremes;
+            this.weighted = weighted;
         }
 
         boolean empty() {
-            return sum == null;
+            return positiveSum == null;
         }
 
-        void add(NDArray trimmed) {
-            if (sum == null) {
-                sum = manager.zeros(like.getShape(), DataType.FLOAT32, like.getDevice());
-                positiveSum = sum.duplicate();
-                positiveCount = sum.duplicate();
-                negativeSum = sum.duplicate();
-                negativeCount = sum.duplicate();
-                positiveMax = sum.duplicate();
-                negativeMin = sum.duplicate();
+        void add(NDArray trimmed, double weight) {
+            if (positiveSum == null) {
+                positiveSum = manager.zeros(like.getShape(), DataType.FLOAT32, like.getDevice());
+                positiveCount = positiveSum.duplicate();
+                negativeSum = positiveSum.duplicate();
+                negativeCount = positiveSum.duplicate();
+                if (extremes) {
+                    positiveMax = positiveSum.duplicate();
+                    negativeMin = positiveSum.duplicate();
+                }
+                if (weighted) {
+                    positiveWeight = positiveSum.duplicate();
+                    negativeWeight = positiveSum.duplicate();
+                }
             }
             try (NDManager temp = trimmed.getManager().newSubManager()) {
                 NDArray positive = trimmed.maximum(0f);
@@ -178,13 +213,22 @@ public final class Ties extends TensorwiseMethod {
                 for (NDArray a : new NDArray[] {positive, negative, positiveMask, negativeMask}) {
                     a.attach(temp);
                 }
-                sum.addi(trimmed);
                 positiveSum.addi(positive);
                 positiveCount.addi(positiveMask);
                 negativeSum.addi(negative);
                 negativeCount.addi(negativeMask);
-                positiveMax = replace(positiveMax, positiveMax.maximum(positive));
-                negativeMin = replace(negativeMin, negativeMin.minimum(negative));
+                if (extremes) {
+                    positiveMax = replace(positiveMax, positiveMax.maximum(positive));
+                    negativeMin = replace(negativeMin, negativeMin.minimum(negative));
+                }
+                if (weighted) {
+                    NDArray pw = positiveMask.mul(weight);
+                    NDArray nw = negativeMask.mul(weight);
+                    pw.attach(temp);
+                    nw.attach(temp);
+                    positiveWeight.addi(pw);
+                    negativeWeight.addi(nw);
+                }
             }
         }
 
@@ -197,31 +241,35 @@ public final class Ties extends TensorwiseMethod {
         /**
          * {@code lambda} times the agreeing entries combined by {@code func}, on {@code out}. The
          * elected sign {@code e} is the sign of the sum (or of the sign count); where it is 0 it
-         * takes the tensor's majority {@code sign(sum(e))}.
+         * takes the tensor's majority {@code sign(sum(e))}. With weights ({@code normalize}) the
+         * agreeing sum is divided by the agreeing weights (mergekit's divisor, 0 read as 1).
          */
         NDArray disjointMerge(double lambda, MergeFunc func, Consensus consensus, NDManager out) {
             NDArray elected =
                     consensus == Consensus.SUM
-                            ? sum.sign()
+                            ? positiveSum.add(negativeSum).sign()
                             : positiveCount.sub(negativeCount).sign();
             float majority = Math.signum(elected.sum().getFloat());
             elected = NDArrays.where(elected.eq(0), elected.zerosLike().add(majority), elected);
             NDArray positive = elected.gt(0);
             NDArray merged;
-            switch (func) {
-                case SUM:
-                    merged = NDArrays.where(positive, positiveSum, negativeSum);
-                    break;
-                case MAX:
-                    // |selected|.max() * sign: 0 where the elected sign is 0
-                    merged = NDArrays.where(positive, positiveMax, negativeMin).mul(elected.abs());
-                    break;
-                default:
-                    merged =
-                            NDArrays.where(
-                                    positive,
-                                    positiveSum.div(positiveCount.maximum(1f)),
-                                    negativeSum.div(negativeCount.maximum(1f)));
+            if (weighted) {
+                NDArray pw =
+                        positiveWeight.add(positiveWeight.eq(0).toType(DataType.FLOAT32, false));
+                NDArray nw =
+                        negativeWeight.add(negativeWeight.eq(0).toType(DataType.FLOAT32, false));
+                merged = NDArrays.where(positive, positiveSum.div(pw), negativeSum.div(nw));
+            } else if (func == MergeFunc.SUM) {
+                merged = NDArrays.where(positive, positiveSum, negativeSum);
+            } else if (func == MergeFunc.MAX) {
+                // |selected|.max() * sign: 0 where the elected sign is 0
+                merged = NDArrays.where(positive, positiveMax, negativeMin).mul(elected.abs());
+            } else {
+                merged =
+                        NDArrays.where(
+                                positive,
+                                positiveSum.div(positiveCount.maximum(1f)),
+                                negativeSum.div(negativeCount.maximum(1f)));
             }
             merged = merged.mul(lambda);
             merged.attach(out);
@@ -240,8 +288,49 @@ public final class Ties extends TensorwiseMethod {
         private double lambda = DEFAULT_LAMBDA;
         private MergeFunc mergeFunc = MergeFunc.MEAN;
         private Consensus consensus = Consensus.SUM;
+        private final Map<String, Double> weights = new LinkedHashMap<>();
+        private final Map<String, Double> densities = new LinkedHashMap<>();
+        private boolean normalize;
 
         private Builder() {}
+
+        /**
+         * Per-candidate weights by candidate name (default 1): each trimmed task vector is
+         * multiplied by its weight before the sign election, as mergekit does.
+         */
+        public Builder optWeights(Map<String, Double> weights) {
+            weights.forEach(
+                    (n, w) -> {
+                        if (!Double.isFinite(w)) {
+                            throw new IllegalArgumentException(
+                                    "ties: weight of '" + n + "' must be finite, got " + w);
+                        }
+                    });
+            this.weights.putAll(weights);
+            return this;
+        }
+
+        /** Per-candidate kept fractions by candidate name (default {@code k}), each in (0, 1]. */
+        public Builder optDensities(Map<String, Double> densities) {
+            densities.forEach(
+                    (n, d) -> {
+                        if (!(d > 0 && d <= 1)) {
+                            throw new IllegalArgumentException(
+                                    "ties: density of '" + n + "' must be in (0, 1], got " + d);
+                        }
+                    });
+            this.densities.putAll(densities);
+            return this;
+        }
+
+        /**
+         * Divide the agreeing weighted sum by the sum of the agreeing weights (mergekit's {@code
+         * normalize}) instead of combining by {@code merge_func}.
+         */
+        public Builder optNormalize(boolean normalize) {
+            this.normalize = normalize;
+            return this;
+        }
 
         /** How agreeing entries are combined: mean (default), sum (FusionBench's default) or max. */
         public Builder optMergeFunc(MergeFunc mergeFunc) {

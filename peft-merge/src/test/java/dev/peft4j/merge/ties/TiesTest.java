@@ -12,6 +12,7 @@ import dev.peft4j.core.testing.JsonArrays;
 import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MemoryOutput;
 import dev.peft4j.merge.MemoryTensors;
+import dev.peft4j.merge.MergeFixtures;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeMethodContract;
 import dev.peft4j.merge.ModelCandidate;
@@ -156,6 +157,108 @@ public class TiesTest extends MergeMethodContract {
             Ties.builder().optK(1).optConsensus(consensus).build().merge(b, cs, out);
             float expected = consensus == Ties.Consensus.SUM ? -1.0f : 0.15f;
             assertEquals(expected, out.tensors().get("w").getFloat(0), 1e-6, consensus.name());
+        }
+    }
+
+    /**
+     * Per-model weights with {@code normalize} are mergekit's TIES: with nothing trimmed (density
+     * 1 in both), the weighted sign election and the sum over the agreeing weights give what
+     * {@code Mergekit.run} of the same models gives (checked itself against the transcription of
+     * mergekit in MergekitTest).
+     */
+    @Test
+    void weightsAndNormalizeAreMergekitsTies(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws IOException, URISyntaxException {
+        Path dir =
+                Paths.get(
+                                TiesTest.class
+                                        .getResource("/dev/peft4j/merge/mergekit/expected.json")
+                                        .toURI())
+                        .getParent();
+        java.nio.file.Files.writeString(
+                tmp.resolve("ties.yml"),
+                "merge_method: ties\nbase_model: "
+                        + dir.resolve("base")
+                        + "\nmodels:\n  - model: "
+                        + dir.resolve("m1")
+                        + "\n    parameters: {weight: 1.0, density: 1.0}\n  - model: "
+                        + dir.resolve("m2")
+                        + "\n    parameters: {weight: 0.5, density: 1.0}\n");
+        dev.peft4j.merge.mergekit.Mergekit.run(
+                dev.peft4j.merge.mergekit.MergekitConfig.read(tmp.resolve("ties.yml")),
+                tmp.resolve("mk"),
+                dev.peft4j.merge.mergekit.Mergekit.RunOptions.defaults());
+        Ties ours =
+                Ties.builder()
+                        .optK(1)
+                        .optWeights(java.util.Map.of("m1", 1.0, "m2", 0.5))
+                        .optNormalize(true)
+                        .build();
+        try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"));
+                CheckpointReader mk = CheckpointReader.open(tmp.resolve("mk"))) {
+            List<Candidate> cs =
+                    List.of(
+                            Candidate.open(dir.resolve("m1"), "m1", base),
+                            Candidate.open(dir.resolve("m2"), "m2", base));
+            MemoryOutput out = new MemoryOutput(manager);
+            ours.merge(base, cs, out);
+            for (Candidate c : cs) {
+                c.close();
+            }
+            for (String key : mk.keys()) {
+                assertAlmostEquals(out.tensors().get(key), mk.load(key, manager), 1e-5, 1e-6);
+            }
+        }
+    }
+
+    /** Per-candidate densities trim each task vector by its own fraction (plain Java below). */
+    @Test
+    void perCandidateDensitiesTrimEachByItsOwnFraction() throws IOException {
+        List<MemoryTensors> tuned = new ArrayList<>();
+        List<Candidate> cs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            MemoryTensors t = MergeFixtures.fineTuned(manager, base, 70 + i, 0.1);
+            tuned.add(t);
+            cs.add(new ModelCandidate("t" + i, t, "memory"));
+        }
+        double[] density = {0.2, 0.5, 0.9};
+        MemoryOutput out = new MemoryOutput(manager);
+        Ties.builder()
+                .optLambda(1)
+                .optDensities(java.util.Map.of("t0", 0.2, "t1", 0.5, "t2", 0.9))
+                .optMergeFunc(Ties.MergeFunc.SUM)
+                .build()
+                .merge(base, cs, out);
+        for (String key : base.keys()) {
+            NDArray b = base.get(key);
+            if (!b.getDataType().isFloating()) {
+                continue;
+            }
+            List<double[]> trimmed = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                trimmed.add(trim(MergeFixtures.values(tuned.get(i).get(key).sub(b)), density[i]));
+            }
+            double[] b0 = MergeFixtures.values(b);
+            double[] want = new double[b0.length];
+            double signSum = 0;
+            double[] sign = new double[b0.length];
+            for (int e = 0; e < b0.length; e++) {
+                double sum = 0;
+                for (double[] t : trimmed) {
+                    sum += t[e];
+                }
+                sign[e] = Math.signum(sum);
+                signSum += sign[e];
+            }
+            for (int e = 0; e < b0.length; e++) {
+                double el = sign[e] == 0 ? Math.signum(signSum) : sign[e];
+                double agree = 0;
+                for (double[] t : trimmed) {
+                    agree += el > 0 ? Math.max(t[e], 0) : Math.min(t[e], 0);
+                }
+                want[e] = b0[e] + agree;
+            }
+            assertAlmostEquals(MergeFixtures.values(out.tensors().get(key)), want, RTOL, ATOL);
         }
     }
 }
