@@ -64,10 +64,12 @@ Regenerate with:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 7, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+from safetensors_np import save_safetensors  # noqa: E402
 
 OUT, IN, R, ALPHA = 8, 6, 2, 4
 SCALING = ALPHA / R
@@ -76,23 +78,6 @@ SCALING = ALPHA / R
 def f32(x):
     return np.asarray(x, dtype=np.float32)
 
-
-def save_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name, value in tensors.items():
-        data = f32(value).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 def write_folder(out, name, cfg, tensors):

@@ -11,11 +11,8 @@ import dev.peft4j.merge.MergeMethods;
 import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.merge.mergekit.Mergekit;
 import dev.peft4j.merge.mergekit.MergekitConfig;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -168,35 +165,13 @@ public final class LlmMergeBenchmark {
     }
 
     private static String runChild(String method, int n, Path dir) throws Exception {
-        ProcessBuilder pb =
-                new ProcessBuilder(
-                        MiniLmFiles.childJvm(
-                                "1g",
-                                LlmMergeBenchmark.class,
-                                "--child",
-                                method,
-                                String.valueOf(n),
-                                dir.toString()));
-        pb.redirectErrorStream(true);
-        pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
-        pb.environment().putIfAbsent("DJL_OFFLINE", "true");
-        Process p = pb.start();
-        String result = null;
-        StringBuilder all = new StringBuilder();
-        try (BufferedReader r =
-                new BufferedReader(
-                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                all.append(line).append('\n');
-                if (line.startsWith("RESULT ")) {
-                    result = line.substring(7);
-                }
-            }
-        }
-        if (p.waitFor() != 0 || result == null) {
-            throw new IllegalStateException("child failed:\n" + all);
-        }
-        return result;
+        return MiniLmFiles.runChild(
+                "1g",
+                LlmMergeBenchmark.class,
+                "--child",
+                method,
+                String.valueOf(n),
+                dir.toString());
     }
 
     /** Merges {@code n} models into a temporary folder; prints {@code RESULT peakMiB seconds}. */

@@ -6,9 +6,6 @@ import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeMethods;
 import dev.peft4j.merge.ModelFolderOutput;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -100,35 +97,13 @@ public final class MergeMemoryBenchmark {
     }
 
     private static String runChild(String method, int n, Path dir) throws Exception {
-        ProcessBuilder pb =
-                new ProcessBuilder(
-                        MiniLmFiles.childJvm(
-                                "256m",
-                                MergeMemoryBenchmark.class,
-                                "--child",
-                                method,
-                                String.valueOf(n),
-                                dir.toString()));
-        pb.redirectErrorStream(true);
-        pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
-        pb.environment().putIfAbsent("DJL_OFFLINE", "true");
-        Process p = pb.start();
-        String result = null;
-        StringBuilder all = new StringBuilder();
-        try (BufferedReader r =
-                new BufferedReader(
-                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                all.append(line).append('\n');
-                if (line.startsWith("RESULT ")) {
-                    result = line.substring(7);
-                }
-            }
-        }
-        if (p.waitFor() != 0 || result == null) {
-            throw new IllegalStateException("child failed:\n" + all);
-        }
-        return result;
+        return MiniLmFiles.runChild(
+                "256m",
+                MergeMemoryBenchmark.class,
+                "--child",
+                method,
+                String.valueOf(n),
+                dir.toString());
     }
 
     /** Merges {@code n} models into a temporary output and prints {@code RESULT initMiB peakMiB seconds}. */

@@ -192,6 +192,35 @@ public final class MiniLmFiles {
         return cmd;
     }
 
+    /**
+     * Runs {@code main} in a child JVM ({@link #childJvm}) with DJL's network features off and
+     * returns what follows {@code RESULT } on its output; fails with the whole output otherwise.
+     */
+    public static String runChild(String heap, Class<?> main, String... args) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(childJvm(heap, main, args));
+        pb.redirectErrorStream(true);
+        pb.environment().putIfAbsent("OPT_OUT_TRACKING", "true");
+        pb.environment().putIfAbsent("DJL_OFFLINE", "true");
+        Process p = pb.start();
+        String result = null;
+        StringBuilder all = new StringBuilder();
+        try (java.io.BufferedReader r =
+                new java.io.BufferedReader(
+                        new java.io.InputStreamReader(
+                                p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                all.append(line).append('\n');
+                if (line.startsWith("RESULT ")) {
+                    result = line.substring(7);
+                }
+            }
+        }
+        if (p.waitFor() != 0 || result == null) {
+            throw new IllegalStateException("child failed:\n" + all);
+        }
+        return result;
+    }
+
     private static long statusKiB(String field) throws IOException {
         Path status = Path.of("/proc/self/status");
         if (!Files.exists(status)) {

@@ -79,11 +79,15 @@ def write(path, state, storages):
     buf = __import__("io").BytesIO()
     Pickler(buf, protocol=2).dump(state)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", buf.getvalue())
-        z.writestr("archive/byteorder", "little")
+        # fixed entry dates, so that regenerating gives the same bytes
+        def put(name, data):
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+        put("archive/data.pkl", buf.getvalue())
+        put("archive/byteorder", "little")
         for s in storages:
-            z.writestr(f"archive/data/{s.key}", s.data)
-        z.writestr("archive/version", "3\n")
+            put(f"archive/data/{s.key}", s.data)
+        put("archive/version", "3\n")
 
 
 def main(out):
@@ -131,7 +135,7 @@ def main(out):
     buf = __import__("io").BytesIO()
     pickle.Pickler(buf, protocol=2).dump(collections.OrderedDict([("w", Evil())]))
     with zipfile.ZipFile(os.path.join(out, "evil.bin"), "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr(zipfile.ZipInfo("archive/data.pkl", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
     with open(os.path.join(out, "legacy.bin"), "wb") as f:
         f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2))  # the legacy format's magic number first
     with open(os.path.join(out, "expected.json"), "w") as f:

@@ -198,15 +198,7 @@ final class FwRun implements AutoCloseable {
         for (int p = 0; p < keys.size(); p++) {
             sets[p] = taken.get(p).stream().mapToInt(Integer::intValue).toArray();
         }
-        TensorLoop.run(
-                base,
-                keys,
-                root,
-                context.listener(),
-                "fw iteration " + t + ": saving theta",
-                (key, theta0, s) -> theta.put(key, current(key, s)),
-                null);
-        theta.endPass();
+        saveTheta(t);
         double w0 = t == 0 ? m.adaFirstWeight : m.adaLaterWeight;
         if (m.granularity == FwMerge.Granularity.MODEL) {
             replayPicks.add(picks.stream().mapToInt(pk -> pk[0]).toArray());
@@ -277,15 +269,7 @@ final class FwRun implements AutoCloseable {
             }
             sets[p] = distinct.stream().mapToInt(Integer::intValue).toArray();
         }
-        TensorLoop.run(
-                base,
-                keys,
-                root,
-                context.listener(),
-                "fw iteration " + t + ": saving theta",
-                (key, theta0, s) -> theta.put(key, current(key, s)),
-                null);
-        theta.endPass();
+        saveTheta(t);
         SoftWeights w = SoftWeights.split(sets, m.lambda, m.softLearningRate);
         for (int i = 0; i < m.softSteps; i++) {
             mix(w, gamma, t);
@@ -297,6 +281,19 @@ final class FwRun implements AutoCloseable {
         }
         mix(w, gamma, t);
         return iteration(t, gamma, loss, picks);
+    }
+
+    /** Keeps the current iterate as {@code theta}, the point the soft step mixes around. */
+    private void saveTheta(int t) throws IOException {
+        TensorLoop.run(
+                base,
+                keys,
+                root,
+                context.listener(),
+                "fw iteration " + t + ": saving theta",
+                (key, theta0, s) -> theta.put(key, current(key, s)),
+                null);
+        theta.endPass();
     }
 
     /** Sets {@code theta + gamma sum_j w_j (s_j - theta)} into the objectives. */

@@ -31,44 +31,32 @@ Regenerate with:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 8, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+from safetensors_np import save_safetensors  # noqa: E402
 
 SHAPES = {"a.weight": (4, 3), "b.bias": (5,), "head.weight": (2, 3)}
 OBJECTIVE = ["a.weight", "b.bias"]
 MAX_ITERS, ADA_ITERS, LR, INIT, COEFF = 3, 60, 1e-3, 0.3, 1e-8
 
 
-def save(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset, blobs = 0, []
-    for name, v in tensors.items():
-        data = np.asarray(v, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
 
 def main(out):
     rng = np.random.default_rng(20261208)
     base = {k: np.float32(rng.standard_normal(s)) for k, s in SHAPES.items()}
-    save(os.path.join(out, "base", "model.safetensors"), base)
+    save_safetensors(os.path.join(out, "base", "model.safetensors"), base)
     cands = []
     for i in range(4):
         c = {k: np.float32(base[k] + rng.standard_normal(s) * 0.5) for k, s in SHAPES.items()}
-        save(os.path.join(out, f"c{i}", "model.safetensors"), c)
+        save_safetensors(os.path.join(out, f"c{i}", "model.safetensors"), c)
         cands.append({k: v.astype(np.float64) for k, v in c.items()})
     truths = []
     for i, near in enumerate((1, 3)):
         t = {k: np.float32(cands[near][k] + rng.standard_normal(SHAPES[k]) * 0.1) for k in OBJECTIVE}
-        save(os.path.join(out, f"truth{i}", "model.safetensors"), t)
+        save_safetensors(os.path.join(out, f"truth{i}", "model.safetensors"), t)
         truths.append({k: v.astype(np.float64) for k, v in t.items()})
     theta = {k: v.astype(np.float64) for k, v in base.items()}
     log = []

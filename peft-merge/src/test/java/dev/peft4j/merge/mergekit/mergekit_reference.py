@@ -30,10 +30,12 @@ Regenerate with:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 8, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+from safetensors_np import save_safetensors  # noqa: E402
 
 LAYERS = 3
 D, F, V = 4, 6, 10
@@ -50,22 +52,6 @@ def tensor_names():
     names["lm_head.weight"] = (V, D)
     return names
 
-
-def save_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset, blobs = 0, []
-    for name, value in tensors.items():
-        data = np.asarray(value, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def write_model(out, name, tensors):

@@ -20,34 +20,22 @@ Regenerate with:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 8, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+from safetensors_np import save_safetensors  # noqa: E402
+
 ALPHA = 0.5
 
-
-def save(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset, blobs = 0, []
-    for name, v in tensors.items():
-        data = np.asarray(v, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def main(out):
     rng = np.random.default_rng(20261208)
     shapes = {"layer.q.weight": (3, 3), "layer.q.bias": (3,), "model.embed_tokens.weight": (5, 3)}
     base = {k: np.zeros(s, dtype=np.float32) for k, s in shapes.items()}
-    save(os.path.join(out, "base", "model.safetensors"), base)
+    save_safetensors(os.path.join(out, "base", "model.safetensors"), base)
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     r, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     models = []
@@ -55,7 +43,7 @@ def main(out):
         m = {k: np.float32(rng.standard_normal(s)) for k, s in shapes.items()}
         if i == 0:
             m["layer.q.weight"] = np.float32(q @ np.diag([3.0, 2.0, 0.0]) @ r.T)
-        save(os.path.join(out, f"m{i}", "model.safetensors"), m)
+        save_safetensors(os.path.join(out, f"m{i}", "model.safetensors"), m)
         models.append({k: v.astype(np.float64) for k, v in m.items()})
     pre = {k: v.astype(np.float64) for k, v in base.items()}
 

@@ -20,27 +20,15 @@ Regenerate with:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 8, "peft-core", "src", "test", "java", "dev", "peft4j", "core", "io"))
+from safetensors_np import save_safetensors  # noqa: E402
+
 SHAPES = {"a.weight": (4, 5), "b.weight": (10,), "c.bias": (7,)}  # 20 and 10 entries: d K integral
 
-
-def save(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset, blobs = 0, []
-    for name, v in tensors.items():
-        data = np.asarray(v, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def topk_values_mask(m, k_frac):
@@ -86,11 +74,11 @@ CASES = [
 def main(out):
     rng = np.random.default_rng(20261208)
     base = {k: np.float32(rng.standard_normal(s)) for k, s in SHAPES.items()}
-    save(os.path.join(out, "base", "model.safetensors"), base)
+    save_safetensors(os.path.join(out, "base", "model.safetensors"), base)
     tuned = []
     for i in range(3):
         t = {k: np.float32(base[k] + rng.standard_normal(s) * 0.2) for k, s in SHAPES.items()}
-        save(os.path.join(out, f"ft{i}", "model.safetensors"), t)
+        save_safetensors(os.path.join(out, f"ft{i}", "model.safetensors"), t)
         tuned.append(t)
     expected = []
     for case in CASES:
