@@ -389,8 +389,8 @@ public final class Mergekit {
                     config.source()
                             + ": tensor '"
                             + key
-                            + "' is in a layer but the reference's config.json gives no"
-                            + " num_hidden_layers (or n_layer)");
+                            + "' is in a layer but the reference model has no layer count"
+                            + " (config.json's num_hidden_layers, or layer indices in its names)");
         }
         int layer = Integer.parseInt(m.group(1));
         return numLayers > 1 ? layer / (double) (numLayers - 1) : 1;
