@@ -25,7 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -271,8 +270,8 @@ public final class Mergekit {
             }
             globals.put(def.getKey(), v);
         }
-        List<MergekitMethod.Input> inputs = new ArrayList<>();
-        SplittableRandom[] rnd = new SplittableRandom[specs.size()];
+        List<MergekitMethod.Lazy> lazies = new ArrayList<>();
+        long[] seeds = new long[specs.size()];
         for (int i = 0; i < specs.size(); i++) {
             InputSpec s = specs.get(i);
             Map<String, Object> params = new LinkedHashMap<>();
@@ -293,27 +292,41 @@ public final class Mergekit {
                 }
                 params.put(def.getKey(), v);
             }
-            NDArray x = s.tensor().load(scope);
-            if (!x.getShape().equals(shape)) {
-                throw new IllegalArgumentException(
-                        config.source()
-                                + ": tensor '"
-                                + key
-                                + "' of '"
-                                + s.name()
-                                + "' has shape "
-                                + x.getShape()
-                                + ", expected "
-                                + shape
-                                + " (mergekit would cut embeddings to the smallest vocabulary;"
-                                + " peft4j refuses)");
-            }
-            inputs.add(
-                    new MergekitMethod.Input(
-                            s.name(), s.isBase(), Precision.round(x, config.dtype()), params));
-            rnd[i] = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 31L * key.hashCode() + i);
+            MergekitMethod.Loader loader =
+                    sc -> {
+                        NDArray x = s.tensor().load(sc);
+                        if (!x.getShape().equals(shape)) {
+                            throw new IllegalArgumentException(
+                                    config.source()
+                                            + ": tensor '"
+                                            + key
+                                            + "' of '"
+                                            + s.name()
+                                            + "' has shape "
+                                            + x.getShape()
+                                            + ", expected "
+                                            + shape
+                                            + " (mergekit would cut embeddings to the smallest"
+                                            + " vocabulary; peft4j refuses)");
+                        }
+                        return Precision.round(x, config.dtype());
+                    };
+            lazies.add(new MergekitMethod.Lazy(s.name(), s.isBase(), loader, params));
+            seeds[i] = seed * 0x9E3779B97F4A7C15L + 31L * key.hashCode() + i;
         }
-        NDArray merged = method.merge(key, inputs, globals, rnd);
+        NDArray merged;
+        if (method.isGta()) {
+            // one model's tensor at a time: memory does not grow with the number of models
+            merged = method.gtaStreaming(key, lazies, globals, seeds, scope);
+        } else {
+            List<MergekitMethod.Input> inputs = new ArrayList<>();
+            for (MergekitMethod.Lazy l : lazies) {
+                inputs.add(
+                        new MergekitMethod.Input(
+                                l.model(), l.isBase(), l.loader().load(scope), l.params()));
+            }
+            merged = method.merge(key, inputs, globals);
+        }
         if (!merged.getShape().equals(shape)) {
             throw new IllegalStateException(
                     "tensor '"

@@ -2,7 +2,7 @@ package dev.peft4j.merge.mergekit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,6 +33,19 @@ enum MergekitMethod {
     MODEL_STOCK("model_stock", params("filter_wise", false), params()),
     KARCHER("karcher", params("max_iter", 10.0, "tol", 1e-5), params()),
     PASSTHROUGH("passthrough", params(), params("scale", null));
+
+    /** Loads one model's tensor (float32, rounded to the config's dtype) into a scope. */
+    @FunctionalInterface
+    interface Loader {
+        NDArray load(NDManager scope) throws java.io.IOException;
+    }
+
+    /** One model's tensor, not loaded yet, and its evaluated tensor parameters. */
+    record Lazy(String model, boolean isBase, Loader loader, Map<String, Object> params) {
+        double number(String name) {
+            return ((Number) params.get(name)).doubleValue();
+        }
+    }
 
     /** One model's tensor and its evaluated tensor parameters. */
     record Input(String model, boolean isBase, NDArray tensor, Map<String, Object> params) {
@@ -78,8 +91,8 @@ enum MergekitMethod {
         return ordinal() >= TASK_ARITHMETIC.ordinal() && ordinal() <= DELLA_LINEAR.ordinal();
     }
 
-    /** Merges one tensor; {@code rnd} draws the random masks (one generator per input). */
-    NDArray merge(String key, List<Input> inputs, Map<String, Object> g, SplittableRandom[] rnd) {
+    /** Merges one tensor of a method that needs every model at once (not task arithmetic). */
+    NDArray merge(String key, List<Input> inputs, Map<String, Object> g) {
         switch (this) {
             case LINEAR:
                 return linear(key, inputs, (Boolean) g.get("normalize"));
@@ -101,72 +114,74 @@ enum MergekitMethod {
             case PASSTHROUGH:
                 return passthrough(key, inputs);
             default:
-                return gta(key, inputs, g, rnd);
+                throw new IllegalStateException(
+                        peftName + " streams its models: call gtaStreaming");
         }
     }
 
-    /** GeneralizedTaskArithmeticMerge (generalized_task_arithmetic.py 116-236). */
-    private NDArray gta(
-            String key, List<Input> inputs, Map<String, Object> g, SplittableRandom[] rnd) {
-        NDArray base = baseOf(key, inputs);
-        boolean rescale = (Boolean) g.get("rescale");
-        List<NDArray> weighted = new ArrayList<>();
-        List<Double> weights = new ArrayList<>();
+    /**
+     * GeneralizedTaskArithmeticMerge (generalized_task_arithmetic.py 116-190) streaming over the
+     * models so that memory does not grow with their number: pass 1 sums the weighted, sparsified
+     * task vectors one model at a time; with a consensus, pass 2 recomputes each (the random masks
+     * again from the same seeds) and sums the entries whose sign agrees with the sum's ({@code
+     * get_mask(method="sum")}: the sign of the summed weighted deltas), and their weights. The same
+     * sums as mergekit's stacked tensors, in another order of addition.
+     */
+    NDArray gtaStreaming(
+            String key, List<Lazy> inputs, Map<String, Object> g, long[] seeds, NDManager scope)
+            throws java.io.IOException {
+        Lazy baseInput = null;
+        for (Lazy in : inputs) {
+            if (in.isBase()) {
+                baseInput = in;
+            }
+        }
+        if (baseInput == null) {
+            throw new IllegalStateException("tensor '" + key + "': no base model input");
+        }
+        NDArray base = baseInput.loader().load(scope);
+        boolean consensus =
+                this == TIES || this == DARE_TIES || this == BREADCRUMBS_TIES || this == DELLA;
+        NDArray sum = base.zerosLike();
+        double weightSum = 0;
+        int models = 0;
         for (int i = 0; i < inputs.size(); i++) {
-            Input in = inputs.get(i);
+            Lazy in = inputs.get(i);
             if (in.isBase()) {
                 continue;
             }
-            NDArray delta = in.tensor().sub(base);
-            double density = in.number("density");
-            String where = "tensor '" + key + "' of '" + in.model() + "'";
-            switch (this) {
-                case TIES:
-                    delta = Sparsify.magnitude(delta, density, rescale, where);
-                    break;
-                case DARE_TIES:
-                case DARE_LINEAR:
-                    delta = Sparsify.bernoulli(delta, density, rescale, rnd[i]);
-                    break;
-                case BREADCRUMBS:
-                case BREADCRUMBS_TIES:
-                    delta = Sparsify.magnitudeOutliers(delta, density, in.number("gamma"), rescale);
-                    break;
-                case DELLA:
-                case DELLA_LINEAR:
-                    delta =
-                            Sparsify.dellaMagprune(
-                                    delta, density, in.number("epsilon"), rescale, rnd[i], where);
-                    break;
-                default:
-                    break;
+            try (NDManager step = scope.newSubManager()) {
+                sum.addi(weightedDelta(key, in, base, g, seeds[i], step));
             }
-            double w = in.number("weight");
-            weights.add(w);
-            weighted.add(delta.mul(w));
+            weightSum += in.number("weight");
+            models++;
         }
-        if (weighted.isEmpty()) {
+        if (models == 0) {
             return base;
         }
-        NDArray stacked = NDArrays.stack(new NDList(weighted));
         NDArray mixed;
         NDArray divisor;
-        boolean consensus =
-                this == TIES || this == DARE_TIES || this == BREADCRUMBS_TIES || this == DELLA;
-        NDArray w = stacked.getManager().create(toFloat(weights)).reshape(weightShape(stacked));
         if (consensus) {
-            // get_mask(method="sum") on the weighted deltas (211-236)
-            NDArray sign = stacked.sign();
-            NDArray majority =
-                    stacked.sum(new int[] {0}).gte(0).toType(DataType.FLOAT32, false).mul(2).sub(1);
-            NDArray mask = sign.eq(majority.expandDims(0)).toType(DataType.FLOAT32, false);
-            mixed = stacked.mul(mask).sum(new int[] {0});
-            divisor = w.mul(mask).sum(new int[] {0});
+            NDArray majority = sum.gte(0).toType(DataType.FLOAT32, false).mul(2).sub(1);
+            mixed = base.zerosLike();
+            divisor = base.zerosLike();
+            for (int i = 0; i < inputs.size(); i++) {
+                Lazy in = inputs.get(i);
+                if (in.isBase()) {
+                    continue;
+                }
+                try (NDManager step = scope.newSubManager()) {
+                    NDArray e = weightedDelta(key, in, base, g, seeds[i], step);
+                    NDArray mask = e.sign().eq(majority).toType(DataType.FLOAT32, false);
+                    mixed.addi(e.mul(mask));
+                    divisor.addi(mask.mul(in.number("weight")));
+                }
+            }
             divisor = divisor.add(divisor.eq(0).toType(DataType.FLOAT32, false));
         } else {
-            mixed = stacked.sum(new int[] {0});
-            double sum = weights.stream().mapToDouble(Double::doubleValue).sum();
-            divisor = mixed.getManager().create((float) (Math.abs(sum) < 1e-8 ? 1 : sum));
+            mixed = sum;
+            divisor =
+                    base.getManager().create((float) (Math.abs(weightSum) < 1e-8 ? 1 : weightSum));
         }
         if ((Boolean) g.get("normalize")) {
             mixed = mixed.div(divisor);
@@ -178,18 +193,38 @@ enum MergekitMethod {
         return base.add(mixed);
     }
 
-    private static long[] weightShape(NDArray stacked) {
-        long[] s = new long[stacked.getShape().dimension()];
-        java.util.Arrays.fill(s, 1);
-        s[0] = stacked.getShape().get(0);
-        return s;
-    }
-
-    private static float[] toFloat(List<Double> v) {
-        float[] out = new float[v.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = v.get(i).floatValue();
+    /** One model's sparsified task vector times its weight, on {@code step}. */
+    private NDArray weightedDelta(
+            String key, Lazy in, NDArray base, Map<String, Object> g, long seed, NDManager step)
+            throws java.io.IOException {
+        NDArray delta = in.loader().load(step).sub(base);
+        boolean rescale = (Boolean) g.get("rescale");
+        double density = in.number("density");
+        String where = "tensor '" + key + "' of '" + in.model() + "'";
+        SplittableRandom rnd = new SplittableRandom(seed);
+        switch (this) {
+            case TIES:
+                delta = Sparsify.magnitude(delta, density, rescale, where);
+                break;
+            case DARE_TIES:
+            case DARE_LINEAR:
+                delta = Sparsify.bernoulli(delta, density, rescale, rnd);
+                break;
+            case BREADCRUMBS:
+            case BREADCRUMBS_TIES:
+                delta = Sparsify.magnitudeOutliers(delta, density, in.number("gamma"), rescale);
+                break;
+            case DELLA:
+            case DELLA_LINEAR:
+                delta =
+                        Sparsify.dellaMagprune(
+                                delta, density, in.number("epsilon"), rescale, rnd, where);
+                break;
+            default:
+                break;
         }
+        NDArray out = delta.mul(in.number("weight"));
+        out.attach(step);
         return out;
     }
 
