@@ -81,12 +81,18 @@ final class TensorCodec {
 
     /**
      * Adds the float32 tensor {@code info} describes into {@code acc} (float32, its shape) straight
-     * from the mapped file: one read of the stored bytes, no copy. Returns false (nothing done)
-     * when the data is not float32 or larger than one mapping, so the caller loads it instead.
+     * from the mapped file: one read of the stored bytes, no copy (bfloat16 up to {@link
+     * #MAX_STAGING_BYTES} widened once into a staging buffer). Returns false (nothing done) for
+     * other dtypes, larger bfloat16 tensors or data larger than one mapping, so the caller loads
+     * it instead.
      */
     static boolean addInto(FileChannel channel, TensorInfo info, NDArray acc) throws IOException {
         requireLittleEndian();
-        if (info.dtype() != DataType.FLOAT32
+        boolean bf16 = info.dtype() == DataType.BFLOAT16;
+        boolean fits =
+                info.dtype() == DataType.FLOAT32
+                        || bf16 && info.elementCount() * 4 <= MAX_STAGING_BYTES;
+        if (!fits
                 || acc.getDataType() != DataType.FLOAT32
                 || !acc.getShape().equals(info.shape())
                 || info.byteLength() > Integer.MAX_VALUE
@@ -95,14 +101,24 @@ final class TensorCodec {
         }
         MappedByteBuffer mapped =
                 channel.map(FileChannel.MapMode.READ_ONLY, info.byteOffset(), info.byteLength());
+        ByteBuffer staged = null;
         try (NDManager scope = acc.getManager().newSubManager()) {
-            NDArray alias =
-                    scope.create(
-                            mapped.order(ByteOrder.LITTLE_ENDIAN), info.shape(), DataType.FLOAT32);
+            ByteBuffer data = mapped.order(ByteOrder.LITTLE_ENDIAN);
+            if (bf16) {
+                // widened once into a staging buffer that the addition reads in place
+                staged =
+                        BFloat16.widenInto(
+                                data,
+                                ByteBuffer.allocateDirect((int) info.elementCount() * Float.BYTES)
+                                        .order(ByteOrder.LITTLE_ENDIAN));
+                data = staged;
+            }
+            NDArray alias = scope.create(data, info.shape(), DataType.FLOAT32);
             acc.addi(alias);
         } finally {
-            // the scope has closed the aliasing array: nothing reads this mapping any more
+            // the scope has closed the aliasing array: nothing reads these buffers any more
             NativeBuffers.release(mapped);
+            NativeBuffers.release(staged);
         }
         return true;
     }
