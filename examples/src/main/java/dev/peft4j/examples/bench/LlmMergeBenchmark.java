@@ -4,11 +4,8 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.peft4j.core.io.CheckpointReader;
 import dev.peft4j.core.io.ShardedCheckpointWriter;
-import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeMethods;
-import dev.peft4j.merge.ModelFolderOutput;
 import dev.peft4j.merge.mergekit.Mergekit;
 import dev.peft4j.merge.mergekit.MergekitConfig;
 import java.nio.ByteBuffer;
@@ -198,22 +195,8 @@ public final class LlmMergeBenchmark {
                         out.resolve("merged"),
                         Mergekit.RunOptions.defaults());
             } else {
-                List<Candidate> cs = new ArrayList<>();
-                try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"))) {
-                    for (int i = 0; i < n; i++) {
-                        cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
-                    }
-                    try (ModelFolderOutput o =
-                            ModelFolderOutput.builder()
-                                    .setDirectory(out.resolve("merged"))
-                                    .build()) {
-                        MergeMethods.create(method, Map.of()).merge(base, cs, o);
-                    }
-                } finally {
-                    for (Candidate c : cs) {
-                        c.close();
-                    }
-                }
+                MiniLmFiles.mergeFolders(
+                        MergeMethods.create(method, Map.of()), dir, n, out.resolve("merged"));
             }
         } finally {
             MiniLmFiles.delete(out);

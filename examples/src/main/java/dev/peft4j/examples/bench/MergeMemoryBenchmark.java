@@ -1,14 +1,10 @@
 package dev.peft4j.examples.bench;
 
 import ai.djl.engine.Engine;
-import dev.peft4j.core.io.CheckpointReader;
-import dev.peft4j.merge.Candidate;
 import dev.peft4j.merge.MergeMethod;
 import dev.peft4j.merge.MergeMethods;
-import dev.peft4j.merge.ModelFolderOutput;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -113,19 +109,9 @@ public final class MergeMemoryBenchmark {
         MergeMethod m = MergeMethods.create(method, Map.of());
         Path out = Files.createTempDirectory(dir, "out");
         long start = System.nanoTime();
-        List<Candidate> cs = new ArrayList<>();
-        try (CheckpointReader base = CheckpointReader.open(dir.resolve("base"))) {
-            for (int i = 0; i < n; i++) {
-                cs.add(Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
-            }
-            try (ModelFolderOutput o =
-                    ModelFolderOutput.builder().setDirectory(out.resolve("merged")).build()) {
-                m.merge(base, cs, o);
-            }
+        try {
+            MiniLmFiles.mergeFolders(m, dir, n, out.resolve("merged"));
         } finally {
-            for (Candidate c : cs) {
-                c.close();
-            }
             MiniLmFiles.delete(out);
         }
         System.out.printf(

@@ -193,6 +193,29 @@ public final class MiniLmFiles {
     }
 
     /**
+     * Merges {@code dir/ft-0 .. ft-(n-1)} into {@code dir/base} with {@code method}, writing a model
+     * folder {@code out}.
+     */
+    public static void mergeFolders(dev.peft4j.merge.MergeMethod method, Path dir, int n, Path out)
+            throws IOException {
+        List<dev.peft4j.merge.Candidate> cs = new ArrayList<>();
+        try (dev.peft4j.core.io.CheckpointReader base =
+                dev.peft4j.core.io.CheckpointReader.open(dir.resolve("base"))) {
+            for (int i = 0; i < n; i++) {
+                cs.add(dev.peft4j.merge.Candidate.open(dir.resolve("ft-" + i), "ft-" + i, base));
+            }
+            try (dev.peft4j.merge.ModelFolderOutput o =
+                    dev.peft4j.merge.ModelFolderOutput.builder().setDirectory(out).build()) {
+                method.merge(base, cs, o);
+            }
+        } finally {
+            for (dev.peft4j.merge.Candidate c : cs) {
+                c.close();
+            }
+        }
+    }
+
+    /**
      * Runs {@code main} in a child JVM ({@link #childJvm}) with DJL's network features off and
      * returns what follows {@code RESULT } on its output; fails with the whole output otherwise.
      */
