@@ -81,9 +81,9 @@ public final class ModelFolderOutput implements MergeOutput {
     }
 
     /**
-     * Copies the base folder's other files (with {@code optDtype}, config.json's {@code
-     * torch_dtype} and {@code dtype} say the stored dtype, as transformers reads it), writes the
-     * extra files, then publishes the folder.
+     * Copies the base folder's other files, writes the extra files (with {@code optDtype}, the
+     * config.json written, copied or extra, says the stored dtype in {@code torch_dtype} and {@code
+     * dtype}, as transformers reads it), then publishes the folder.
      */
     @Override
     public void commit() throws IOException {
@@ -104,7 +104,16 @@ public final class ModelFolderOutput implements MergeOutput {
             }
         }
         for (Map.Entry<String, byte[]> e : extraFiles.entrySet()) {
-            Files.write(staging.resolve(e.getKey()), e.getValue());
+            Path target = staging.resolve(e.getKey());
+            if (dtype != null && e.getKey().equals("config.json")) {
+                Files.writeString(
+                        target,
+                        withDtype(
+                                new String(e.getValue(), java.nio.charset.StandardCharsets.UTF_8),
+                                target));
+            } else {
+                Files.write(target, e.getValue());
+            }
         }
         writer.commit();
     }

@@ -53,29 +53,6 @@ final class BFloat16 {
         return out;
     }
 
-    /**
-     * Widens little-endian bfloat16 data into {@code out} (a direct little-endian buffer with room
-     * for the floats), from its position; returns {@code out} flipped to the written floats.
-     */
-    static ByteBuffer widenInto(ByteBuffer bf16, ByteBuffer out) {
-        ShortBuffer in = bf16.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-        out.clear();
-        FloatBuffer floats = out.asFloatBuffer();
-        short[] shorts = new short[Math.min(BLOCK, in.remaining())];
-        float[] block = new float[shorts.length];
-        int total = in.remaining();
-        while (in.hasRemaining()) {
-            int n = Math.min(shorts.length, in.remaining());
-            in.get(shorts, 0, n);
-            for (int i = 0; i < n; i++) {
-                block[i] = toFloat(shorts[i]);
-            }
-            floats.put(block, 0, n);
-        }
-        out.limit(total * Float.BYTES);
-        return out;
-    }
-
     /** Narrows float32 values to little-endian bfloat16 written to {@code out}; returns the bytes written. */
     static long narrow(FloatBuffer in, WritableByteChannel out) throws IOException {
         ByteBuffer staging =

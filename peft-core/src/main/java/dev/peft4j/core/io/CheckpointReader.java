@@ -235,25 +235,24 @@ public final class CheckpointReader implements TensorSource {
     @Override
     public synchronized NDArray load(String key, NDManager manager, DataType target)
             throws IOException {
-        TensorInfo expected = info(key);
-        SafetensorsReader reader = reader(shardOfKey.get(key));
-        if (!expected.equals(reader.info(key))) {
-            throw new CheckpointFormatException(
-                    reader.file(), key, "shard changed on disk since the checkpoint was opened");
-        }
-        return reader.load(key, manager, target);
+        return shardReader(key).load(key, manager, target);
     }
 
     /** {@inheritDoc} */
     @Override
     public synchronized void addInto(String key, NDArray acc) throws IOException {
+        shardReader(key).addInto(key, acc);
+    }
+
+    /** The open reader of the shard holding {@code key}, checked against what was indexed. */
+    private SafetensorsReader shardReader(String key) throws IOException {
         TensorInfo expected = info(key);
         SafetensorsReader reader = reader(shardOfKey.get(key));
         if (!expected.equals(reader.info(key))) {
             throw new CheckpointFormatException(
                     reader.file(), key, "shard changed on disk since the checkpoint was opened");
         }
-        reader.addInto(key, acc);
+        return reader;
     }
 
     /** Returns the open reader of shard {@code s}, opening it and closing the least recently used one if needed. */

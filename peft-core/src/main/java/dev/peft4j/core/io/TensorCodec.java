@@ -106,11 +106,7 @@ final class TensorCodec {
             ByteBuffer data = mapped.order(ByteOrder.LITTLE_ENDIAN);
             if (bf16) {
                 // widened once into a staging buffer that the addition reads in place
-                staged =
-                        BFloat16.widenInto(
-                                data,
-                                ByteBuffer.allocateDirect((int) info.elementCount() * Float.BYTES)
-                                        .order(ByteOrder.LITTLE_ENDIAN));
+                staged = BFloat16.widen(data);
                 data = staged;
             }
             NDArray alias = scope.create(data, info.shape(), DataType.FLOAT32);

@@ -114,9 +114,9 @@ public final class TorchBinReader implements TensorSource {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         channels.add(ch);
         int shard = channels.size() - 1;
-        byte[] head = new byte[Math.min(262, (int) Math.min(ch.size(), 262))];
+        byte[] head = new byte[(int) Math.min(ch.size(), 2)];
         ZipDirectory.read(ch, 0, head.length).get(head);
-        if (head.length < 4 || head[0] != 'P' || head[1] != 'K') {
+        if (head.length < 2 || head[0] != 'P' || head[1] != 'K') {
             throw new CheckpointFormatException(
                     file,
                     null,
@@ -161,7 +161,6 @@ public final class TorchBinReader implements TensorSource {
                 throw new CheckpointFormatException(
                         file, key, "storage entry is compressed; torch.save writes them stored");
             }
-            long elements = 1;
             long expected = 1;
             for (int i = t.shape().length - 1; i >= 0; i--) {
                 if (t.shape()[i] != 1 && t.stride()[i] != expected) {
@@ -174,8 +173,7 @@ public final class TorchBinReader implements TensorSource {
                 }
                 expected *= t.shape()[i];
             }
-            elements = expected;
-            long bytes = elements * t.dtype().getNumOfBytes();
+            long bytes = expected * t.dtype().getNumOfBytes();
             long start = t.offset() * t.dtype().getNumOfBytes();
             if (start + bytes > data.size()) {
                 throw new CheckpointFormatException(

@@ -185,7 +185,7 @@ final class TorchPickle {
                     stack.add(null);
                     break;
                 case 't':
-                    stack.add(nullSafe(popMark()));
+                    stack.add(java.util.Collections.unmodifiableList(popMark()));
                     break;
                 case 0x85:
                     stack.add(tuple(1));
@@ -253,12 +253,6 @@ final class TorchPickle {
                             String.format("pickle opcode 0x%02x is not part of a state dict", op));
             }
         }
-    }
-
-    private static List<Object> nullSafe(List<Object> l) {
-        List<Object> out = new ArrayList<>(l.size());
-        out.addAll(l);
-        return java.util.Collections.unmodifiableList(out);
     }
 
     private List<Object> tuple(int n) {

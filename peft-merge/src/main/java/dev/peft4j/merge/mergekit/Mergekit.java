@@ -44,6 +44,10 @@ import java.util.regex.Pattern;
 public final class Mergekit {
 
     /** Container names whose next dotted segment is a layer index ({@code model.layers.3.mlp...}). */
+    /** The config.json keys of a model's layer count, in the order they are looked for. */
+    static final List<String> LAYER_COUNT_KEYS =
+            List.of("num_hidden_layers", "n_layer", "num_layers");
+
     static final Pattern LAYER =
             Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)\\.");
 
@@ -89,16 +93,7 @@ public final class Mergekit {
                         sources.stream().map(Source::candidate).filter(c -> c != null).toList();
                 List<String> notes =
                         candidates.isEmpty() ? List.of() : TensorLoop.validate(ref, candidates);
-                DataType outDtype = config.outputDtype();
-                ModelFolderOutput.Builder b =
-                        ModelFolderOutput.builder()
-                                .setDirectory(out)
-                                .optMaxShardBytes(options.maxShardBytes())
-                                .optCopyFilesFrom(reference)
-                                .optDtype(outDtype);
-                if (Files.isRegularFile(config.source())) {
-                    b.optExtraFile("mergekit_config.yml", Files.readAllBytes(config.source()));
-                }
+                ModelFolderOutput.Builder b = output(config, out, reference, options);
                 int[] written = {0};
                 try (ModelFolderOutput output = b.build();
                         NDManager root = NDManager.newBaseManager(options.device())) {
@@ -146,6 +141,25 @@ public final class Mergekit {
                 }
             }
         }
+    }
+
+    /**
+     * The output folder as mergekit writes it: the reference's other files (config.json saying the
+     * output dtype), and the config itself as {@code mergekit_config.yml}.
+     */
+    static ModelFolderOutput.Builder output(
+            MergekitConfig config, Path out, Path reference, RunOptions options)
+            throws IOException {
+        ModelFolderOutput.Builder b =
+                ModelFolderOutput.builder()
+                        .setDirectory(out)
+                        .optMaxShardBytes(options.maxShardBytes())
+                        .optCopyFilesFrom(reference)
+                        .optDtype(config.outputDtype());
+        if (Files.isRegularFile(config.source())) {
+            b.optExtraFile("mergekit_config.yml", Files.readAllBytes(config.source()));
+        }
+        return b;
     }
 
     private static void open(
@@ -417,7 +431,7 @@ public final class Mergekit {
         Path cfg = folder.resolve("config.json");
         if (Files.isRegularFile(cfg)) {
             JsonObject o = JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
-            for (String k : List.of("num_hidden_layers", "n_layer", "num_layers")) {
+            for (String k : LAYER_COUNT_KEYS) {
                 JsonElement e = o.get(k);
                 if (e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
                     return e.getAsInt();

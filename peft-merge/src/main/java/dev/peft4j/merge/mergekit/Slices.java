@@ -51,7 +51,6 @@ final class Slices {
             Mergekit.RunOptions options,
             long start)
             throws IOException {
-        Mergekit.checkParameterNames(config, method);
         List<SliceDef> slices = config.slices();
         for (int i = 0; i < slices.size(); i++) {
             SliceDef s = slices.get(i);
@@ -88,18 +87,10 @@ final class Slices {
             List<Planned> plan = plan(config, slices, first, firstReader);
             Path reference = config.baseModel() != null ? config.baseModel() : first.model();
             int total = slices.stream().mapToInt(SliceDef::length).sum();
-            ModelFolderOutput.Builder b =
-                    ModelFolderOutput.builder()
-                            .setDirectory(out)
-                            .optMaxShardBytes(options.maxShardBytes())
-                            .optCopyFilesFrom(reference)
-                            .optDtype(config.outputDtype());
-            if (Files.isRegularFile(config.source())) {
-                b.optExtraFile("mergekit_config.yml", Files.readAllBytes(config.source()));
-            }
+            ModelFolderOutput.Builder b = Mergekit.output(config, out, reference, options);
             Path cfg = reference.resolve("config.json");
             if (Files.isRegularFile(cfg)) {
-                b.optExtraFile("config.json", outputConfig(cfg, total, config.outputDtype()));
+                b.optExtraFile("config.json", outputConfig(cfg, total));
             }
             try (ModelFolderOutput output = b.build();
                     NDManager root = NDManager.newBaseManager(options.device())) {
@@ -234,11 +225,11 @@ final class Slices {
                 : p.template().replace("{L}", String.valueOf(src.start() + p.offset()));
     }
 
-    /** The reference's config.json with the output's layer count (and stored dtype). */
-    private static byte[] outputConfig(Path cfg, int layers, DataType dtype) throws IOException {
+    /** The reference's config.json with the output's layer count (the output sets its dtype). */
+    private static byte[] outputConfig(Path cfg, int layers) throws IOException {
         JsonObject o = JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
         boolean set = false;
-        for (String k : List.of("num_hidden_layers", "n_layer", "num_layers")) {
+        for (String k : Mergekit.LAYER_COUNT_KEYS) {
             if (o.has(k)) {
                 o.addProperty(k, layers);
                 set = true;
@@ -246,16 +237,6 @@ final class Slices {
         }
         if (!set) {
             o.addProperty("num_hidden_layers", layers);
-        }
-        if (dtype != null) {
-            String name =
-                    dtype == DataType.BFLOAT16
-                            ? "bfloat16"
-                            : dtype == DataType.FLOAT16 ? "float16" : "float32";
-            o.addProperty("torch_dtype", name);
-            if (o.has("dtype")) {
-                o.addProperty("dtype", name);
-            }
         }
         return (new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o)
                         + "\n")
