@@ -33,9 +33,7 @@ final class DoraMerge implements AutoCloseable {
             UnaryOperator<NDArray> factorOf,
             NDManager keepOn) {
         try (NDManager scope = weight.getManager().newSubManager()) {
-            NDArray dw = plainDelta.apply(scope);
-            NDArray merged = weight.toType(dw.getDataType(), false).add(dw);
-            merged.attach(scope);
+            NDArray merged = merged(weight, plainDelta.apply(scope), scope);
             NDArray c = factorOf.apply(merged);
             c.attach(scope);
             if (!Finiteness.isFinite(c)) {
@@ -51,6 +49,36 @@ final class DoraMerge implements AutoCloseable {
             factor = c.duplicate();
             factor.attach(keepOn);
         }
+    }
+
+    /**
+     * DoRA's change of {@code weight} without merging it: {@code c (W + dW) - W}, on {@code
+     * manager} ({@code factorOf} as for {@link #merge}).
+     */
+    static NDArray change(
+            NDArray weight,
+            Function<NDManager, NDArray> plainDelta,
+            UnaryOperator<NDArray> factorOf,
+            NDManager manager) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray merged = merged(weight, plainDelta.apply(scope), scope);
+            NDArray c = factorOf.apply(merged);
+            c.attach(scope);
+            NDArray dw = merged.mul(c).sub(weight);
+            dw.attach(manager);
+            return dw;
+        }
+    }
+
+    /** {@code W + dW} in dW's dtype, on {@code scope} (a converted copy of W too). */
+    private static NDArray merged(NDArray weight, NDArray dw, NDManager scope) {
+        NDArray w = weight.toType(dw.getDataType(), false);
+        if (w != weight) {
+            w.attach(scope);
+        }
+        NDArray merged = w.add(dw);
+        merged.attach(scope);
+        return merged;
     }
 
     /** Undoes {@link #merge} with the kept factor and the same plain change. */

@@ -1,6 +1,5 @@
 package dev.peft4j.adapters.lora;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -128,14 +127,15 @@ public final class LoraAdapter extends Adapter {
         }
     }
 
-    /**
-     * The L2 norm of each output row of {@code w}, {@code [out]}: PEFT's {@code
-     * torch.linalg.norm(weight, dim=1)}, over all kernel dimensions for a Conv2d.
-     */
+    /** Unit stride and dilation, and no padding, of LoRA's 1x1 {@code B} convolution. */
     private static final Shape UNIT = new Shape(1, 1);
 
     private static final Shape ZERO = new Shape(0, 0);
 
+    /**
+     * The L2 norm of each output row of {@code w}, {@code [out]}: PEFT's {@code
+     * torch.linalg.norm(weight, dim=1)}, over all kernel dimensions for a Conv2d.
+     */
     private static NDArray rowNorm(NDArray w) {
         NDArray rows = w.getShape().dimension() == 2 ? w : w.reshape(w.getShape().get(0), -1);
         return rows.square().sum(new int[] {1}).sqrt();
@@ -276,7 +276,6 @@ public final class LoraAdapter extends Adapter {
      * bias}) or, with dropout in training or without {@code y}, {@code W dropout(x)}.
      */
     private NDArray dora(NDArray y, ParameterStore ps, NDArray x, boolean training) {
-        Device device = x.getDevice();
         NDArray av = valueFor(ps, a, x, training);
         NDArray bv = valueFor(ps, b, x, training);
         NDArray w = base.weightValue(ps, x, training).toType(av.getDataType(), false);
@@ -292,8 +291,7 @@ public final class LoraAdapter extends Adapter {
             baseResult =
                     y.sub(
                             channels(
-                                    BaseLayer.passView(
-                                                    ps.getValue(base.bias(), device, training), x)
+                                    valueFor(ps, base.bias(), x, training)
                                             .toType(y.getDataType(), false)));
         } else {
             baseResult = y;
@@ -325,16 +323,11 @@ public final class LoraAdapter extends Adapter {
 
     private NDArray deltaWeight(NDManager manager, boolean dora) {
         if (dora) {
-            try (NDManager scope = manager.newSubManager()) {
-                NDArray w = base.weight().getArray();
-                NDArray merged = w.add(deltaWeight(scope, false));
-                merged.attach(scope);
-                NDArray factor = doraFactor(rowNorm(merged));
-                factor.attach(scope);
-                NDArray dw = merged.mul(factor).sub(w);
-                dw.attach(manager);
-                return dw;
-            }
+            return DoraMerge.change(
+                    base.weight().getArray(),
+                    m -> deltaWeight(m, false),
+                    merged -> doraFactor(rowNorm(merged)),
+                    manager);
         }
         // views owned by the caller: nothing of the product is left on the model's manager
         NDArray product =

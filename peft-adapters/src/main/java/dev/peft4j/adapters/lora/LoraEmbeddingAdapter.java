@@ -155,15 +155,8 @@ public final class LoraEmbeddingAdapter extends Adapter {
         if (magnitude == null) {
             return plainDeltaWeight(manager);
         }
-        try (NDManager scope = manager.newSubManager()) {
-            NDArray w = base.weight().getArray();
-            NDArray merged =
-                    inType(w, a.getArray().getDataType(), scope).add(plainDeltaWeight(scope));
-            merged.attach(scope);
-            NDArray dw = merged.mul(doraFactor(merged)).sub(w);
-            dw.attach(manager);
-            return dw;
-        }
+        return DoraMerge.change(
+                base.weight().getArray(), this::plainDeltaWeight, this::doraFactor, manager);
     }
 
     /** {@code m / ||merged||} per column as {@code [1, dim]} (PEFT's {@code dora_factor.view(1, -1)}). */
