@@ -13,6 +13,7 @@ import dev.peft4j.core.config.AdapterConfig;
 import dev.peft4j.core.config.TargetModules;
 import dev.peft4j.core.linalg.Linalg;
 import dev.peft4j.core.linalg.SvdResult;
+import dev.peft4j.core.tree.BaseLayer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -186,16 +187,9 @@ public final class WeightedAdapters {
             List<Double> weights,
             String name,
             Options options) {
-        check(pm, adapters, weights, name, options);
+        // with one adapter the combination is linear, as PEFT's
         Combination combination = adapters.size() == 1 ? Combination.LINEAR : options.combination();
-        Map<String, List<Source>> layers = new LinkedHashMap<>();
-        for (int i = 0; i < adapters.size(); i++) {
-            LoraConfig config = (LoraConfig) pm.config(adapters.get(i));
-            for (Map.Entry<String, Adapter> e : pm.adapters(adapters.get(i)).entrySet()) {
-                layers.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
-                        .add(new Source(i, config, e.getValue().stateDict()));
-            }
-        }
+        check(pm, adapters, weights, name, combination, options);
         NDManager root =
                 pm.adapters(adapters.get(0))
                         .values()
@@ -206,6 +200,20 @@ public final class WeightedAdapters {
                         .getArray()
                         .getManager();
         try (NDManager scope = root.newSubManager()) {
+            // the factors as views owned by the scope: every temporary of the combination goes
+            // there (DJL attaches a result to its first operand's manager), not to the model's
+            Map<String, List<Source>> layers = new LinkedHashMap<>();
+            for (int i = 0; i < adapters.size(); i++) {
+                LoraConfig config = (LoraConfig) pm.config(adapters.get(i));
+                for (Map.Entry<String, Adapter> e : pm.adapters(adapters.get(i)).entrySet()) {
+                    Map<String, NDArray> views = new LinkedHashMap<>();
+                    e.getValue()
+                            .stateDict()
+                            .forEach((k, v) -> views.put(k, BaseLayer.passView(v, scope)));
+                    layers.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                            .add(new Source(i, config, views));
+                }
+            }
             Map<String, Map<String, NDArray>> results = new LinkedHashMap<>();
             for (Map.Entry<String, List<Source>> layer : layers.entrySet()) {
                 results.put(
@@ -232,7 +240,12 @@ public final class WeightedAdapters {
     }
 
     private static void check(
-            PeftModel pm, List<String> adapters, List<Double> weights, String name, Options o) {
+            PeftModel pm,
+            List<String> adapters,
+            List<Double> weights,
+            String name,
+            Combination c,
+            Options o) {
         if (adapters.isEmpty() || adapters.size() != weights.size()) {
             throw new IllegalArgumentException(
                     "add_weighted_adapter needs one weight per adapter, got "
@@ -247,7 +260,6 @@ public final class WeightedAdapters {
                             + name
                             + "' already exists; delete it or pick another name");
         }
-        Combination c = adapters.size() == 1 ? Combination.LINEAR : o.combination();
         if (c.needsDensity() && (o.density() == null || !(o.density() >= 0))) {
             throw new IllegalArgumentException(
                     "combination_type '"
@@ -369,7 +381,7 @@ public final class WeightedAdapters {
             out.put(aKey, apply(c.base(), as, wa, o, random(o.seed(), path, "A", n)));
             out.put(bKey, apply(c.base(), bs, wb, o, random(o.seed(), path, "B", n)));
         } else {
-            svd(pm, names, path, sources, weights, c, o, embedding, aKey, bKey, out);
+            svd(pm, names, path, sources, weights, c, o, embedding, aKey, bKey, out, scope);
         }
         if (sources.stream().anyMatch(s -> s.config().loraBias())) {
             // sum_i w_i s_i b_i: the new adapter's scaling is 1
@@ -399,16 +411,16 @@ public final class WeightedAdapters {
             boolean embedding,
             String aKey,
             String bKey,
-            Map<String, NDArray> out) {
+            Map<String, NDArray> out,
+            NDManager scope) {
         int n = sources.size();
-        NDManager m = sources.get(0).a().getManager();
         List<NDArray> deltas = new ArrayList<>();
         double[] w = new double[n];
         long maxRank = 0;
         for (int i = 0; i < n; i++) {
             Source s = sources.get(i);
             Adapter adapter = pm.adapters(names.get(s.index())).get(path);
-            deltas.add(adapter.deltaWeight(m).toType(DataType.FLOAT32, false));
+            deltas.add(adapter.deltaWeight(scope).toType(DataType.FLOAT32, false));
             w[i] = weights.get(s.index());
             maxRank = Math.max(maxRank, s.rank());
         }
@@ -431,7 +443,7 @@ public final class WeightedAdapters {
                             + ": it must be between 1 and "
                             + k);
         }
-        try (SvdResult f = Linalg.svd(matrix, m)) {
+        try (SvdResult f = Linalg.svd(matrix, scope)) {
             NDArray u = f.u().get(":, :" + q).mul(f.s().get(":" + q).expandDims(0));
             NDArray vh = f.v().get(":, :" + q).transpose();
             if (o.svdClamp() != null) {

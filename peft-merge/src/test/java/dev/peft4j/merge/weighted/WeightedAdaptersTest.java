@@ -324,4 +324,24 @@ class WeightedAdaptersTest extends ManagedTest {
                         .singletonOrThrow();
         assertAlmostEquals(y, merged, 1e-5, 1e-6);
     }
+
+    /**
+     * A combination leaves nothing on the model's manager but the new adapter's parameters:
+     * deleting the new adapter gives the array count back, for the factor-space, cat and svd paths.
+     */
+    @Test
+    void aCombinationLeavesNoTemporariesOnTheModel() throws IOException {
+        PeftModel pm = model(reference());
+        for (Combination c : List.of(Combination.SVD, Combination.CAT, Combination.TIES)) {
+            int before = manager.getManagedArrays().size();
+            WeightedAdapters.add(
+                    pm,
+                    List.of("a1", "a2"),
+                    List.of(0.7, -0.4),
+                    "mixed",
+                    Options.defaults().withCombination(c).withDensity(0.5));
+            pm.deleteAdapter("mixed");
+            assertEquals(before, manager.getManagedArrays().size(), c.peftName());
+        }
+    }
 }
