@@ -25,10 +25,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code peft merge}: merges fine-tuned models or adapters into a base, tensor by tensor, as
@@ -158,6 +162,12 @@ public final class MergeCommand implements Callable<Integer> {
                     "Seed of the random masks of mergekit's dare_* and della* methods (default 0)")
     long seed;
 
+    @Spec CommandSpec spec;
+
+    /** The options that apply to a mergekit config (the rest belong to our own merge format). */
+    private static final Set<String> MERGEKIT_OPTIONS =
+            Set.of("--config", "--output", "--seed", "--device", "--quiet", "--max-shard-size");
+
     @Parameters(
             arity = "0..2",
             paramLabel = "CONFIG OUTPUT",
@@ -214,23 +224,12 @@ public final class MergeCommand implements Callable<Integer> {
      * (the YAML says it all), the output folder is required.
      */
     private int mergekit() throws IOException {
-        List<String> ours = new ArrayList<>();
-        if (base != null) ours.add("--base");
-        if (candidates != null) ours.add("--candidate");
-        if (method != null) ours.add("--method");
-        if (lambda != null) ours.add("--lambda");
-        if (k != null) ours.add("--k");
-        if (alpha != null) ours.add("--alpha");
-        if (mergeFunc != null) ours.add("--merge-func");
-        if (consensus != null) ours.add("--consensus");
-        if (projection != null) ours.add("--projection");
-        if (shuffle != null) ours.add("--shuffle");
-        if (projected != null) ours.add("--projected");
-        if (format != null) ours.add("--format");
-        if (rank != null) ours.add("--rank");
-        if (dtype != null) ours.add("--dtype");
-        if (emitEach != null) ours.add("--emit-each");
-        if (workDir != null) ours.add("--work-dir");
+        // every option of our own merge format given on the command line
+        List<String> ours =
+                spec.commandLine().getParseResult().matchedOptions().stream()
+                        .map(OptionSpec::longestName)
+                        .filter(n -> !MERGEKIT_OPTIONS.contains(n))
+                        .toList();
         require(
                 ours.isEmpty(),
                 config + " is a mergekit config: " + ours + " do not apply (set them in the YAML)");
